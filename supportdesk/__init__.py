@@ -1,0 +1,1 @@
+"""supportdesk: support tooling for a virtual-coin economy."""

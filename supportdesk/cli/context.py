@@ -1,0 +1,33 @@
+"""What every command shares: settings, the engine (schema checked), and the acting agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from supportdesk.config import Settings, load_settings
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None = None
+    db_url: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path, database_url=self.db_url)
+        return self._settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        from supportdesk.db.engine import make_engine
+        from supportdesk.db.schema import ensure_schema
+
+        engine = make_engine(self.settings.database_url)
+        ensure_schema(engine)
+        return engine

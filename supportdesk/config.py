@@ -1,0 +1,99 @@
+"""Configuration: a TOML file (`--config`, SUPPORTDESK_CONFIG, or the user config dir), then flags.
+
+Policy numbers (refund windows, review thresholds, role limits) live here, never in code paths.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir
+
+from supportdesk.errors import ConfigError
+
+ENV_CONFIG = "SUPPORTDESK_CONFIG"
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "refund": {
+        "apple_grant_full_days": 14,
+        "apple_decline_spent_percent": 50,
+        "google_window_days": 30,
+        "web_window_days": 14,
+        "max_refunds": 3,
+        "refund_count_days": 90,
+        "diamond_clawback_reasons": ["fraud", "chargeback"],
+    },
+    "review": {
+        "duplicate_charge_seconds": 120,
+        "velocity_purchases": 5,
+        "velocity_usd_minor": 50000,
+        "velocity_hours": 24,
+        "laundering_percent": 80,
+        "laundering_gift_hours": 24,
+        "laundering_cashout_days": 7,
+        "refund_abuse_count": 3,
+        "refund_abuse_days": 90,
+    },
+    "roles": {"lead_only_credit_over": 5000},
+}
+
+
+@dataclass
+class Settings:
+    database_url: str | None = None
+    actor: str = field(default_factory=lambda: os.environ.get("SUPPORTDESK_ACTOR") or _login())
+    role: str = "agent"
+    stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=lambda: _merge(DEFAULT_POLICY, {}))
+    keys: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "agent"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def default_config_path() -> Path:
+    return Path(user_config_dir("supportdesk", appauthor=False)) / "config.toml"
+
+
+def load_settings(path: Path | str | None = None, *, database_url: str | None = None) -> Settings:
+    explicit = path or os.environ.get(ENV_CONFIG)
+    cfg_path = Path(explicit) if explicit else default_config_path()
+    raw: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from exc
+    elif explicit:
+        raise ConfigError(f"config file {cfg_path} does not exist")
+    settings = Settings(path=cfg_path if cfg_path.exists() else None)
+    agent = raw.get("agent", {})
+    settings.actor = os.environ.get("SUPPORTDESK_ACTOR") or agent.get("actor") or settings.actor
+    settings.role = agent.get("role", settings.role)
+    if settings.role not in ("agent", "lead"):
+        raise ConfigError(f"{cfg_path}: [agent] role must be 'agent' or 'lead', not {settings.role!r}")
+    settings.database_url = database_url or raw.get("database", {}).get("url")
+    settings.stores = raw.get("stores", {})
+    settings.policy = _merge(DEFAULT_POLICY, raw.get("policy", {}))
+    settings.keys = raw.get("keys", {})
+    return settings

@@ -1,0 +1,252 @@
+"""The tables. Money is BigInteger minor units + ISO code; coins and diamonds are integers.
+
+Designed for every feature: lookup, ledger, import, store records (reconcile), refunds, review flags, tickets
+and the hash-chained audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _big(**kw: Any) -> Any:
+    return Field(sa_column=Column(BigInteger, nullable=kw.pop("nullable", False), **kw))
+
+
+class Region(SQLModel, table=True):
+    __tablename__ = "regions"
+    __table_args__ = (UniqueConstraint("country", "valid_from", name="uq_regions_country_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    country: str = Field(max_length=2, index=True)
+    currency: str = Field(max_length=3)
+    coin_purchase: bool
+    gifting: bool
+    cashout: bool
+    min_age: int
+    stores: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    valid_from: datetime
+    note: str | None = None
+
+
+class PricePoint(SQLModel, table=True):
+    __tablename__ = "price_points"
+    __table_args__ = (
+        UniqueConstraint(
+            "country", "store", "product_id", "valid_from", "price_minor", "bonus_coins",
+            name="uq_price_points",
+        ),
+        Index("ix_price_points_lookup", "country", "store", "product_id", "valid_from"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    country: str = Field(max_length=2)
+    store: str = Field(max_length=8)
+    product_id: str = Field(max_length=64)
+    coins: int
+    price_minor: int = _big()
+    currency: str = Field(max_length=3)
+    valid_from: datetime
+    valid_to: datetime | None = None
+    bonus_coins: int = 0
+
+
+class Gift(SQLModel, table=True):
+    __tablename__ = "gifts"
+    gift_id: str = Field(primary_key=True, max_length=64)
+    name: str
+    coins: int
+    diamonds: int
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    account_id: str = Field(primary_key=True, max_length=64)
+    handle: str = Field(max_length=64, unique=True)
+    email: str = Field(max_length=320, index=True)
+    country: str = Field(max_length=2, index=True)
+    birth_date: date | None = None
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    created_at: datetime
+    coin_balance: int = _big()
+    diamond_balance: int = _big()
+    apple_app_account_token: str | None = Field(default=None, max_length=64, index=True)
+    web_customer_id: str | None = Field(default=None, max_length=64, index=True)
+
+
+class Purchase(SQLModel, table=True):
+    __tablename__ = "purchases"
+    __table_args__ = (
+        UniqueConstraint("store", "store_transaction_id", name="uq_purchases_store_txn"),
+        Index("ix_purchases_store_txn", "store_transaction_id"),
+        Index("ix_purchases_account_time", "account_id", "purchased_at"),
+    )
+    purchase_id: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(foreign_key="accounts.account_id", max_length=64)
+    store: str = Field(max_length=8)
+    store_transaction_id: str = Field(max_length=128)
+    product_id: str = Field(max_length=64)
+    coins: int
+    price_minor: int = _big()
+    currency: str = Field(max_length=3)
+    country: str = Field(max_length=2)
+    purchased_at: datetime
+    status: str = Field(max_length=16)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only: triggers on both engines refuse UPDATE and DELETE."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_account_asset", "account_id", "asset", "seq"),
+        Index("ix_ledger_ref", "ref"),
+    )
+    seq: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(max_length=64, unique=True)
+    account_id: str = Field(foreign_key="accounts.account_id", max_length=64)
+    asset: str = Field(max_length=8)
+    amount: int = _big()
+    kind: str = Field(max_length=24)
+    ref: str | None = Field(default=None, max_length=128)
+    reverses: str | None = Field(default=None, max_length=64, index=True)
+    at: datetime
+    actor: str = Field(max_length=64)
+    reason: str | None = None
+    ticket_id: str | None = Field(default=None, max_length=64, index=True)
+    idempotency_key: str | None = Field(default=None, max_length=200, index=True)
+
+
+class GiftEvent(SQLModel, table=True):
+    __tablename__ = "gift_events"
+    event_id: str = Field(primary_key=True, max_length=64)
+    sender_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
+    creator_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
+    gift_id: str = Field(max_length=64)
+    quantity: int
+    coins: int
+    diamonds: int
+    at: datetime
+
+
+class Cashout(SQLModel, table=True):
+    __tablename__ = "cashouts"
+    cashout_id: str = Field(primary_key=True, max_length=64)
+    creator_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
+    diamonds: int
+    amount_minor: int = _big()
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=16)
+    at: datetime
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "tickets"
+    ticket_id: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
+    subject: str
+    body: str = ""
+    category: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    created_at: datetime
+    resolution: str | None = None
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = None
+
+
+class StoreRecord(SQLModel, table=True):
+    """What a store told us about one transaction, normalised; `raw` keeps the store's own payload."""
+
+    __tablename__ = "store_records"
+    __table_args__ = (
+        UniqueConstraint("store", "store_transaction_id", name="uq_store_records_txn"),
+        Index("ix_store_records_txn", "store_transaction_id"),
+        Index("ix_store_records_order", "order_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    store: str = Field(max_length=8)
+    store_transaction_id: str = Field(max_length=128)
+    order_id: str | None = Field(default=None, max_length=128)
+    purchase_token: str | None = Field(default=None, max_length=512)
+    account_id: str | None = Field(default=None, max_length=64, index=True)
+    account_ref: str | None = Field(default=None, max_length=128)
+    product_id: str = Field(max_length=64)
+    quantity: int = 1
+    price_minor: int | None = _big(nullable=True)
+    currency: str | None = Field(default=None, max_length=3)
+    country: str | None = Field(default=None, max_length=2)
+    purchased_at: datetime
+    state: str = Field(max_length=16)
+    refunded_at: datetime | None = None
+    refund_reason: str | None = Field(default=None, max_length=64)
+    refunded_minor: int | None = _big(nullable=True)
+    raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    fetched_at: datetime
+
+
+class Refund(SQLModel, table=True):
+    """A refund or chargeback of one purchase, whoever started it; one per purchase."""
+
+    __tablename__ = "refunds"
+    refund_id: str = Field(primary_key=True, max_length=64)
+    purchase_id: str = Field(foreign_key="purchases.purchase_id", max_length=64, unique=True)
+    store: str = Field(max_length=8)
+    store_refund_id: str | None = Field(default=None, max_length=128)
+    initiated_by: str = Field(max_length=16)
+    amount_minor: int = _big()
+    currency: str = Field(max_length=3)
+    coins_clawed: int = 0
+    diamonds_clawed: int = 0
+    status: str = Field(max_length=16)
+    reason: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class ReviewFlag(SQLModel, table=True):
+    __tablename__ = "review_flags"
+    flag_id: str = Field(primary_key=True, max_length=128)
+    rule: str = Field(max_length=32, index=True)
+    account_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
+    purchase_id: str | None = Field(default=None, max_length=64)
+    score: int
+    evidence: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=16)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = None
+    reason: str | None = None
+    created_at: datetime
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The unique key decides whether an action already ran; `result` replays its first answer."""
+
+    __tablename__ = "idempotency_keys"
+    key: str = Field(primary_key=True, max_length=200)
+    action: str = Field(max_length=64)
+    request_hash: str = Field(max_length=64)
+    actor: str = Field(max_length=64)
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+
+
+class AuditRecord(SQLModel, table=True):
+    """Hash-chained: each record holds the previous record's hash; `prev_hash` is unique, so no fork."""
+
+    __tablename__ = "audit_log"
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    target: str = Field(max_length=128, index=True)
+    account_id: str | None = Field(default=None, max_length=64, index=True)
+    ticket_id: str | None = Field(default=None, max_length=64, index=True)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    reason: str | None = None
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64)

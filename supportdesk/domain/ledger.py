@@ -1,0 +1,48 @@
+"""Ledger rules, free of SQL: kinds, assets, and which postings may take a balance below zero."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supportdesk.domain.money import MAX_COINS, check_amount
+from supportdesk.errors import InvalidInput
+
+ASSETS = ("coin", "diamond")
+KINDS = ("purchase", "gift_sent", "gift_received", "refund_clawback", "grant", "adjustment", "cashout", "reversal")
+# Kinds whose sign is fixed; adjustment and reversal may go either way.
+POSITIVE = {"purchase", "gift_received", "grant"}
+NEGATIVE = {"gift_sent", "refund_clawback", "cashout"}
+# Only a clawback may leave a debt (domain.md: negative balances).
+MAY_GO_NEGATIVE = {"refund_clawback"}
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account_id: str
+    asset: str
+    amount: int
+    kind: str
+    ref: str | None = None
+    reverses: str | None = None
+
+
+def check_posting(p: Posting) -> Posting:
+    if p.asset not in ASSETS:
+        raise InvalidInput(f"asset must be one of {', '.join(ASSETS)}, not {p.asset!r}")
+    if p.kind not in KINDS:
+        raise InvalidInput(f"ledger kind must be one of {', '.join(KINDS)}, not {p.kind!r}")
+    check_amount(p.amount, what=f"{p.kind} amount", bound=MAX_COINS, allow_negative=True)
+    if p.amount == 0:
+        raise InvalidInput(f"a {p.kind} of 0 {p.asset}s moves nothing")
+    if p.kind in POSITIVE and p.amount < 0:
+        raise InvalidInput(f"a {p.kind} must be positive, got {p.amount}")
+    if p.kind in NEGATIVE and p.amount > 0:
+        raise InvalidInput(f"a {p.kind} must be negative, got {p.amount}")
+    if p.kind == "reversal" and not p.reverses:
+        raise InvalidInput("a reversal must name the entry it reverses")
+    return p
+
+
+def may_leave(balance_after: int, p: Posting) -> bool:
+    """A posting may leave a negative balance only if it is a clawback (or it does not lower the balance)."""
+    return balance_after >= 0 or p.amount > 0 or p.kind in MAY_GO_NEGATIVE

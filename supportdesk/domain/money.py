@@ -1,0 +1,91 @@
+"""Money as integers in minor units; exact conversion from the stores' units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import pycountry
+from babel.core import get_global
+
+from supportdesk.errors import InvalidInput
+
+# Sanity bounds: no single bundle costs more than this many minor units, no posting moves more coins.
+MAX_MINOR = 10**12
+MAX_COINS = 10**9
+
+
+@cache
+def _known_currencies() -> frozenset[str]:
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+def check_currency(code: str) -> str:
+    """Return the ISO 4217 code upper-cased, or raise if it is not one."""
+    if not isinstance(code, str) or len(code) != 3 or not code.isalpha():
+        raise InvalidInput(f"{code!r} is not an ISO 4217 currency code")
+    upper = code.upper()
+    if upper not in _known_currencies():
+        raise InvalidInput(f"unknown currency {upper!r}")
+    return upper
+
+
+@cache
+def minor_digits(currency: str) -> int:
+    """ISO 4217 minor unit digits (JPY, KRW, VND: 0), from babel's CLDR data."""
+    fractions = get_global("currency_fractions")
+    code = check_currency(currency)
+    return int(fractions.get(code, fractions["DEFAULT"])[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    minor: int
+    currency: str
+
+    def __str__(self) -> str:
+        return format_money(self.minor, self.currency)
+
+
+def format_money(minor: int, currency: str) -> str:
+    digits = minor_digits(currency)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**digits)
+    text = f"{whole:,}" if digits == 0 else f"{whole:,}.{frac:0{digits}d}"
+    return f"{sign}{text} {currency.upper()}"
+
+
+def _from_scaled(value: int, scale_digits: int, currency: str, unit: str) -> int:
+    digits = minor_digits(currency)
+    factor = 10 ** (scale_digits - digits)
+    if value % factor:
+        raise InvalidInput(f"{value} {unit} of {currency} is not a whole number of minor units")
+    return value // factor
+
+
+def from_milliunits(value: int, currency: str) -> int:
+    """Apple `price` (milliunits of the currency) to minor units, exactly."""
+    return _from_scaled(int(value), 3, currency, "milliunits")
+
+
+def from_micros(value: int, currency: str) -> int:
+    """Google `priceAmountMicros` to minor units, exactly."""
+    return _from_scaled(int(value), 6, currency, "micros")
+
+
+def to_milliunits(minor: int, currency: str) -> int:
+    return minor * 10 ** (3 - minor_digits(currency))
+
+
+def to_micros(minor: int, currency: str) -> int:
+    return minor * 10 ** (6 - minor_digits(currency))
+
+
+def check_amount(value: int, *, what: str, bound: int, allow_negative: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be a whole number, got {value!r}")
+    if value < 0 and not allow_negative:
+        raise InvalidInput(f"{what} must not be negative, got {value}")
+    if abs(value) > bound:
+        raise InvalidInput(f"{what} {value} is outside the allowed range (at most {bound:,})")
+    return value

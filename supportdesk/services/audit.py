@@ -1,0 +1,109 @@
+"""The tamper-evident audit log: every record holds the hash of the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from supportdesk.db.models import AuditRecord
+
+GENESIS = "0" * 64
+_LOCK_ID = 7_212_001  # pg advisory lock that serialises appends to the chain
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """Who acts, why, and under which ticket: every money-moving or status-changing action needs one."""
+
+    actor: str
+    reason: str
+    ticket_id: str | None = None
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_hash(prev_hash: str, rec: AuditRecord) -> str:
+    body = {
+        "at": _stamp(rec.at),
+        "actor": rec.actor,
+        "action": rec.action,
+        "target": rec.target,
+        "account_id": rec.account_id,
+        "ticket_id": rec.ticket_id,
+        "idempotency_key": rec.idempotency_key,
+        "reason": rec.reason,
+        "before": rec.before,
+        "after": rec.after,
+    }
+    return hashlib.sha256((prev_hash + canonical(body)).encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    ctx: ActionContext,
+    *,
+    action: str,
+    target: str,
+    account_id: str | None = None,
+    key: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditRecord:
+    """Append one record in the caller's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+    last = session.exec(select(AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1)).first()
+    prev = last or GENESIS
+    rec = AuditRecord(
+        at=at or datetime.now(UTC),
+        actor=ctx.actor,
+        action=action,
+        target=target,
+        account_id=account_id,
+        ticket_id=ctx.ticket_id,
+        idempotency_key=key,
+        reason=ctx.reason,
+        before=json.loads(canonical(before)) if before is not None else None,
+        after=json.loads(canonical(after)) if after is not None else None,
+        prev_hash=prev,
+        hash="",
+    )
+    rec.hash = record_hash(prev, rec)
+    session.add(rec)
+    session.flush()
+    return rec
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    verified: bool
+    records: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(session: Session) -> VerifyResult:
+    """Walk the chain in order; name the first record that was edited, removed before, or moved."""
+    prev = GENESIS
+    count = 0
+    for rec in session.exec(select(AuditRecord).order_by(col(AuditRecord.seq))).yield_per(2000):
+        count += 1
+        if rec.prev_hash != prev:
+            return VerifyResult(False, count, rec.seq, "does not follow the record before it (removed or reordered)")
+        if record_hash(prev, rec) != rec.hash:
+            return VerifyResult(False, count, rec.seq, "its contents do not match its hash (edited)")
+        prev = rec.hash
+    return VerifyResult(True, count)
