@@ -1,0 +1,187 @@
+"""The typer app: thin. Parse, call a service, print a table or --json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from supportdesk.cli.context import AppContext
+from supportdesk.cli.output import emit, err_console, handled
+
+app = typer.Typer(
+    name="supportdesk",
+    help="Support tooling for the coin economy. Run with no command to open the app.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.")
+app.add_typer(db_app, name="db")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", envvar="SUPPORTDESK_DATABASE_URL",
+                                           help="Database URL (sqlite:///path or postgresql://...).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", envvar="SUPPORTDESK_CONFIG",
+                                                help="TOML config file (agent, database, stores, policy).")] = None,
+) -> None:
+    ctx.obj = AppContext(config_path=config, db_url=db)
+    if ctx.invoked_subcommand is None:
+        with handled(False):
+            _open_tui(ctx.obj)
+
+
+def _open_tui(state: AppContext, initial_query: str | None = None) -> None:
+    from supportdesk.tui.app import SupportDeskApp
+
+    state.engine  # noqa: B018 - connect and check the schema before the screen takes over
+    SupportDeskApp(state, initial_query=initial_query).run()
+
+
+def _state(ctx: typer.Context) -> AppContext:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="A dataset directory (formats.md section 1).")],
+    json_mode: JsonOpt = False,
+) -> None:
+    """Import a dataset directory: all or nothing; importing it again changes nothing."""
+    from supportdesk.services.importer import run_import
+
+    with handled(json_mode):
+        engine = _state(ctx).engine
+        if json_mode:
+            result = run_import(engine, directory)
+        else:
+            result = _with_progress(lambda progress: run_import(engine, directory, progress))
+        emit({"imported": result.imported, "already_present": result.already_present}, json_mode, _print_import)
+
+
+def _with_progress(run: Any) -> Any:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        return run(progress)
+
+
+def _print_import(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table("file", "imported", "already present", title="import")
+    for name, count in result["imported"].items():
+        table.add_row(name, f"{count:,}", f"{result['already_present'].get(name, 0):,}")
+    err_console.print(table)
+
+
+@app.command()
+def search(ctx: typer.Context, text: Annotated[str, typer.Argument(help="Handle, email, id or store id.")],
+           json_mode: JsonOpt = False) -> None:
+    """Accounts matching a handle (prefix), email, account id, purchase id, store order or transaction id."""
+    from supportdesk.db.engine import read_session
+    from supportdesk.services import lookup
+
+    with handled(json_mode), read_session(_state(ctx).engine) as session:
+        emit(lookup.search(session, text), json_mode, _print_search)
+
+
+def _print_search(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table("account", "handle", "email", "country", "status", "coins", "diamonds",
+                  title=f"{len(result['accounts'])} match(es) for {result['query']['text']!r}")
+    for a in result["accounts"]:
+        table.add_row(a["account_id"], a["handle"], a["email"], a["country"], a["status"],
+                      f"{a['coin_balance']:,}", f"{a['diamond_balance']:,}")
+    err_console.print(table)
+
+
+@app.command()
+def account(ctx: typer.Context, query: Annotated[str, typer.Argument(help="Handle, email, id or store id.")],
+            json_mode: JsonOpt = False) -> None:
+    """One account's whole money story: purchases, ledger, gifts, cashouts, tickets, balances."""
+    from supportdesk.cli.story import print_story
+    from supportdesk.db.engine import read_session
+    from supportdesk.services import lookup
+
+    with handled(json_mode), read_session(_state(ctx).engine) as session:
+        emit(lookup.story(session, query), json_mode, print_story)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option(help="Where to write the dataset (default: a folder in the data dir).")] = None,
+    accounts: Annotated[int, typer.Option(min=10, max=100_000, help="How many accounts.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Build and import, do not open the app.")] = False,
+) -> None:
+    """Build a demo dataset with realistic anomalies, import it, and open the app."""
+    from platformdirs import user_data_dir
+
+    from supportdesk.dataset.generate import generate
+    from supportdesk.services.importer import run_import
+
+    state = _state(ctx)
+    with handled(False):
+        target = out or Path(user_data_dir("supportdesk", appauthor=False)) / "demo-dataset"
+        generate(target, seed=seed, accounts=accounts)
+        err_console.print(f"demo dataset written to {target}")
+        result = _with_progress(lambda progress: run_import(state.engine, target, progress))
+        err_console.print(f"imported {sum(result.imported.values()):,} rows "
+                          f"({sum(result.already_present.values()):,} already present)")
+        if not no_open:
+            _open_tui(state)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Bring the database schema up to this version (Alembic)."""
+    from supportdesk.db.engine import check_connect, make_engine
+    from supportdesk.db.schema import current_revision, head_revision, upgrade
+
+    with handled(False):
+        engine = make_engine(_state(ctx).settings.database_url)
+        check_connect(engine)
+        before = current_revision(engine)
+        upgrade(engine)
+        err_console.print(f"schema: {before or 'empty'} -> {head_revision(engine)}")
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules (the stores and the emulator)."""
+    try:
+        from supportdesk.cli.emulator_cmd import store_emulator
+    except ImportError:
+        pass
+    else:
+        app.command("store-emulator")(store_emulator)
+    try:
+        from supportdesk.cli.stores_cmd import stores_app
+    except ImportError:
+        pass
+    else:
+        app.add_typer(stores_app, name="stores")
+
+
+_register_optional()
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,43 @@
+"""The human rendering of an account's money story (the --json form is the service's dict)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from supportdesk.cli.output import err_console
+from supportdesk.domain.money import format_money
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else str(value)
+
+
+def print_story(story: dict[str, Any]) -> None:
+    a, b = story["account"], story["balances"]
+    err_console.print(
+        f"[bold]{a['handle']}[/] {a['account_id']}  {a['email']}  {a['country']}  {a['kind']}  [b]{a['status']}[/]",
+        highlight=False,
+    )
+    for asset in ("coin", "diamond"):
+        bal = b[asset]
+        drift = f"  [red]drift {bal['drift']:+,}[/]" if bal["drift"] else ""
+        err_console.print(f"  {asset}s: ledger {bal['ledger']:,}  cached {bal['cached']:,}{drift}", highlight=False)
+    purchases = Table("purchase", "store", "store txn", "product", "coins", "price", "when", "status",
+                      title="purchases")
+    for p in story["purchases"]:
+        purchases.add_row(p["purchase_id"], p["store"], p["store_transaction_id"], p["product_id"], f"{p['coins']:,}",
+                          format_money(p["price_minor"], p["currency"]), _when(p["purchased_at"]), p["status"])
+    err_console.print(purchases)
+    ledger = Table("entry", "asset", "amount", "kind", "ref", "when", "actor",
+                   title=f"ledger ({len(story['ledger'])} of {story['ledger_total']})")
+    for e in story["ledger"]:
+        ledger.add_row(e["entry_id"], e["asset"], f"{e['amount']:+,}", e["kind"], e["ref"] or "", _when(e["at"]),
+                       e["actor"])
+    err_console.print(ledger)
+    gifts = story["gifts"]
+    err_console.print(f"gifts: {len(gifts['sent'])} sent, {len(gifts['received'])} received; "
+                      f"cashouts: {len(story['cashouts'])}; tickets: {len(story['tickets'])}")
+    for t in story["tickets"]:
+        err_console.print(f"  {t['ticket_id']} [{t['status']}] {t['subject']}", highlight=False, markup=False)

@@ -1,0 +1,76 @@
+"""Shared fixtures: a migrated database on SQLite, and on PostgreSQL when SUPPORTDESK_TEST_PG_URL is set.
+
+PostgreSQL tests get a fresh database cloned from a migrated template (fast), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+
+from supportdesk.db.engine import make_engine, normalise_url
+from supportdesk.db.schema import ensure_schema
+
+PG_URL = os.environ.get("SUPPORTDESK_TEST_PG_URL")
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _admin() -> Engine:
+    url = make_url(normalise_url(PG_URL or "")).set(database="postgres")
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    if not PG_URL:
+        yield None
+        return
+    name = f"sd_tmpl_{uuid.uuid4().hex[:8]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_url(PG_URL)).set(database=name)
+    engine = make_engine(url.render_as_string(hide_password=False))
+    ensure_schema(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def new_database_url(backend: str, tmp_path: Path, template: str | None) -> tuple[str, str | None]:
+    """A URL to an empty, migrated database; the second item is the PG database to drop afterwards."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}", None
+    name = f"sd_t_{uuid.uuid4().hex[:10]}"
+    with _admin().connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    return make_url(normalise_url(PG_URL or "")).set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_database(name: str | None) -> None:
+    if name:
+        with _admin().connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_template: str | None) -> Iterator[str]:
+    url, name = new_database_url(request.param, tmp_path, pg_template)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    ensure_schema(eng)
+    yield eng
+    eng.dispose()
