@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from supportdesk.db import models as m
 from supportdesk.domain import records as r
@@ -33,6 +34,7 @@ class FileSpec:
     key: tuple[str, ...]  # the id column, or the natural key of the table's unique constraint
     refs: dict[str, str] = field(default_factory=dict)  # field -> the id set it must be in
     required: bool = True
+    unique: tuple[str, ...] = ()  # other columns that must be unique (accounts: handle)
 
 
 SPECS = (
@@ -40,7 +42,7 @@ SPECS = (
     FileSpec("price_points.jsonl", r.PricePointRow, m.PricePoint.__table__,
              ("country", "store", "product_id", "valid_from", "price_minor", "bonus_coins")),
     FileSpec("gifts.jsonl", r.GiftRow, m.Gift.__table__, ("gift_id",)),
-    FileSpec("accounts.jsonl", r.AccountRow, m.Account.__table__, ("account_id",)),
+    FileSpec("accounts.jsonl", r.AccountRow, m.Account.__table__, ("account_id",), unique=("handle",)),
     FileSpec("purchases.jsonl", r.PurchaseRow, m.Purchase.__table__, ("purchase_id",), {"account_id": "accounts"}),
     FileSpec("ledger.jsonl", r.LedgerRow, m.LedgerEntry.__table__, ("entry_id",), {"account_id": "accounts"}),
     FileSpec("gift_events.jsonl", r.GiftEventRow, m.GiftEvent.__table__, ("event_id",),
@@ -143,13 +145,20 @@ def run_import(engine: Engine, directory: Path, progress: Progress | None = None
     missing = [s.name for s in SPECS if s.required and not (app / s.name).is_file()]
     if missing:
         raise InvalidInput(f"{app} is missing {', '.join(missing)}")
+    try:
+        return _run(engine, directory, progress)
+    except IntegrityError as exc:  # a concurrent writer got there first; the transaction is rolled back
+        raise ImportFailed(f"the database refused the import, nothing was imported: {exc.orig}") from exc
+
+
+def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportResult:
     errors = _Errors()
     result = ImportResult()
     with engine.execution_options(write=True).connect() as conn, conn.begin() as tx:
         writer = _Writer(conn)
         ids: dict[str, set[Any]] = {}
         for spec in SPECS:
-            path = app / spec.name
+            path = directory / "app" / spec.name
             if path.is_file():
                 _import_file(spec, path, conn, writer, ids, errors, result, progress)
         if errors.count:
@@ -175,6 +184,7 @@ def _import_file(
     txns: set[tuple[str, str]] = set()
     if spec.name == STORE_TXN:
         txns = {tuple(x) for x in conn.execute(select(m.Purchase.store, m.Purchase.store_transaction_id))}
+    taken = {u: set(conn.execute(select(spec.table.c[u])).scalars()) for u in spec.unique}
     total, done, buffer, new = path.stat().st_size, 0, [], 0
     label = f"app/{spec.name}"
     for number, size, raw in _lines(path):
@@ -199,6 +209,8 @@ def _import_file(
         if key in existing:
             result.already_present[spec.name] = result.already_present.get(spec.name, 0) + 1
             continue
+        if not _unique_ok(rec, taken, errors, where):
+            continue
         if spec.name == STORE_TXN:
             pair = (rec.store, rec.store_transaction_id)  # type: ignore[attr-defined]
             if pair in txns:
@@ -219,6 +231,16 @@ def _import_file(
     if progress:
         progress(label, total, total)
     result.imported[spec.name] = new
+
+
+def _unique_ok(rec: BaseModel, taken: dict[str, set[Any]], errors: _Errors, where: str) -> bool:
+    for name, values in taken.items():
+        value = getattr(rec, name)
+        if value in values:
+            errors.add(where, name, f"{value!r} is already taken by another record")
+            return False
+        values.add(value)
+    return True
 
 
 def _key(spec: FileSpec, rec: BaseModel) -> Any:
