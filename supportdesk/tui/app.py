@@ -1,0 +1,72 @@
+"""The Textual app: search accounts, read an account's money story. Calls services in workers, via Backend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen
+
+from supportdesk.tui.backend import Backend
+from supportdesk.tui.commands import AccountsProvider
+from supportdesk.tui.screens.help import HelpScreen
+from supportdesk.tui.screens.search import SearchScreen
+
+if TYPE_CHECKING:
+    from supportdesk.cli.context import AppContext
+
+
+class SupportDeskApp(App[None]):
+    TITLE = "supportdesk"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {AccountsProvider}
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="search"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+    CURSOR_BLINK: ClassVar[bool] = True  # tests and snapshots turn it off
+
+    def __init__(self, state: AppContext, initial_query: str | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.backend = Backend(state)
+        self.initial_query = initial_query
+        self.keymap = dict(state.settings.keys)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A dialog (help, error, a confirmation) must be answered or closed before the app moves on.
+        if action in ("search", "help", "quit") and isinstance(self.screen, ModalScreen):
+            return False
+        return True
+
+    def get_default_screen(self) -> SearchScreen:
+        return SearchScreen(self.backend, self.initial_query, cursor_blink=self.CURSOR_BLINK)
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+
+    @property
+    def search_screen(self) -> SearchScreen:
+        return next(s for s in self.screen_stack if isinstance(s, SearchScreen))
+
+    def open_account(self, account_id: str) -> None:
+        """Show an account over the search screen (replacing any account already open)."""
+        from supportdesk.tui.screens.account import AccountScreen
+
+        self.back_to_search()
+        self.push_screen(AccountScreen(self.backend, account_id))
+
+    def back_to_search(self) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, SearchScreen):
+            self.pop_screen()
+
+    def action_search(self) -> None:
+        self.back_to_search()
+        self.search_screen.focus_search()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keymap))

@@ -1,0 +1,19 @@
+"""What every screen shares: worker failures end up in the one error modal."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from supportdesk.tui.screens.error import ErrorScreen
+
+
+class DeskScreen(Screen[None]):
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # The one place failures are shown. Worker.StateChanged does not bubble, hence a base class.
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker)
+            self.app.push_screen(ErrorScreen.from_exception(event.worker.error))
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        """Hook for a screen to leave its loading state; the modal is shown regardless."""

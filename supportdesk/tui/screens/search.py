@@ -1,0 +1,163 @@
+"""The main screen: a search box, a status line and the matching accounts, updated as the agent types."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import get_current_worker
+
+from supportdesk.errors import SupportdeskError
+from supportdesk.tui.screens.base import DeskScreen
+from supportdesk.tui.widgets.keyed_table import KeyedTable
+
+if TYPE_CHECKING:
+    from supportdesk.tui.app import SupportDeskApp
+    from supportdesk.tui.backend import Backend
+
+DEBOUNCE_SECONDS = 0.15
+HINT = "Type a handle, email, account id, purchase id, ticket or store order/transaction id."
+
+
+class SearchInput(Input):
+    BINDINGS = [
+        # No key contains '?', so it opens help even while typing.
+        Binding("question_mark", "app.help", "Help", show=False, priority=True, id="help"),
+        Binding("down", "screen.focus_results", "Results", show=False, id="focus_results"),
+        Binding("escape", "clear", "Clear", id="clear_search"),
+    ]
+
+    def action_clear(self) -> None:
+        self.value = ""
+
+
+class SearchScreen(DeskScreen):
+    class Results(Message):
+        """A search finished: the accounts found, or why the query is invalid."""
+
+        def __init__(self, text: str, accounts: list[dict[str, Any]], error: str | None = None) -> None:
+            super().__init__()
+            self.text = text
+            self.accounts = accounts
+            self.error = error
+
+    def __init__(self, backend: Backend, initial_query: str | None = None, cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.backend = backend
+        self.initial_query = initial_query
+        self.cursor_blink = cursor_blink
+        self.accounts: list[dict[str, Any]] = []
+        self.results_for: str | None = None  # the query `accounts` answers
+        self.waiting_for: str | None = None  # Enter was pressed on this query before its results arrived
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        box = SearchInput(placeholder="Search: @handle, email, acc_…, pur_…, ch_…, GPA.…, T-…", id="query")
+        box.cursor_blink = self.cursor_blink
+        yield box
+        yield Static(HINT, id="status", markup=False)
+        table = KeyedTable(id="results")
+        table.add_columns("handle", "email", "country", "status", "coins", "diamonds")
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.initial_query:
+            self.query_one(SearchInput).value = self.initial_query
+            self.submit(self.initial_query)
+
+    @on(Input.Changed, "#query")
+    def _typed(self, event: Input.Changed) -> None:
+        text = event.value.strip()
+        if text == self.waiting_for:
+            return  # set by `submit` itself (the initial query); its search is already running
+        self.waiting_for = None
+        if self._debounce is not None:
+            self._debounce.stop()
+        if not text:
+            self.show([], "", HINT)
+            return
+        self._debounce = self.set_timer(DEBOUNCE_SECONDS, lambda: self.search(text))
+
+    @on(Input.Submitted, "#query")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.submit(event.value.strip())
+
+    def submit(self, text: str) -> None:
+        """Open the account if the query names one; search first when the results are not in yet."""
+        if not text:
+            return
+        if self.results_for == text:
+            self.open_match()
+            return
+        if self._debounce is not None:
+            self._debounce.stop()
+        self.waiting_for = text
+        self.search(text)
+
+    @on(DataTable.RowSelected, "#results")
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.open_account(event.row_key.value)
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def search(self, text: str) -> None:
+        try:
+            message = self.Results(text, self.backend.search(text))
+        except SupportdeskError as exc:  # an invalid query is an answer, shown inline
+            message = self.Results(text, [], exc.message)
+        if not get_current_worker().is_cancelled:
+            self.post_message(message)
+
+    def on_search_screen_results(self, message: Results) -> None:
+        if message.text != self.query_one(SearchInput).value.strip():
+            return  # the agent has typed on since
+        if message.error:
+            self.show([], message.text, message.error, error=True)
+            self.waiting_for = None
+            return
+        n = len(message.accounts)
+        status = f"No account matches {message.text!r}." if n == 0 else \
+            f"{n} account{'s' if n != 1 else ''} match{'es' if n == 1 else ''} {message.text!r}."
+        self.show(message.accounts, message.text, status)
+        if self.waiting_for == message.text:
+            self.waiting_for = None
+            self.open_match()
+
+    def show(self, accounts: list[dict[str, Any]], text: str, status: str, error: bool = False) -> None:
+        self.accounts, self.results_for = accounts, text
+        line = self.query_one("#status", Static)
+        line.update(status)
+        line.set_class(error, "-error")
+        table = self.query_one(KeyedTable)
+        table.clear()
+        for a in accounts:
+            table.add_row(a["handle"], a["email"], a["country"], a["status"], f"{a['coin_balance']:,}",
+                          f"{a['diamond_balance']:,}", key=a["account_id"])
+
+    def open_match(self) -> None:
+        """Open the one match, or the exact id/handle among several; else go to the list."""
+        text = self.results_for or ""
+        handle = ("@" + text.lstrip("@")).lower()
+        exact = [a for a in self.accounts if a["account_id"] == text or a["handle"].lower() == handle]
+        chosen = exact or (self.accounts if len(self.accounts) == 1 else [])
+        if chosen:
+            self.open_account(chosen[0]["account_id"])
+        elif self.accounts:
+            self.query_one(KeyedTable).focus()
+
+    def open_account(self, account_id: str) -> None:
+        cast("SupportDeskApp", self.app).open_account(account_id)
+
+    def action_focus_results(self) -> None:
+        self.query_one(KeyedTable).focus()
+
+    def focus_search(self) -> None:
+        box = self.query_one(SearchInput)
+        box.focus()
+        box.select_all()
