@@ -1,0 +1,6 @@
+"""The demo and test dataset generator (formats.md section 1), pure standard library plus babel and pycountry."""
+
+from supportdesk.dataset.generate import generate
+from supportdesk.dataset.manifest import Manifest, NearMiss, PlantedFinding, PlantedFlag
+
+__all__ = ["Manifest", "NearMiss", "PlantedFinding", "PlantedFlag", "generate"]
