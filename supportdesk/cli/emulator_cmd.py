@@ -1,0 +1,57 @@
+"""``supportdesk store-emulator``: serve a dataset's ``store/`` folder as Apple, Google and the web processor.
+
+The emulator modules are imported inside the command so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+FAULTS_HELP = (
+    "Inject failures: comma-separated STORE:KIND[=ARG][@RATE][*COUNT]. STORE: apple|google|web|all. "
+    "KIND: latency=MS, timeout[=MS] (default 30000), 429[=RETRY_AFTER_S], 500, 503, malformed (200 with a "
+    "body that is not JSON), bad_signature (Apple JWS with a broken signature), expired_token (Google issues "
+    "expired tokens and answers 401; Apple and web answer 401). RATE: probability 0..1 (seeded by --seed). "
+    "COUNT: only the next N matching requests. Example: google:429=1*2,apple:latency=200@0.5"
+)
+
+
+def store_emulator(
+    data: Path = typer.Option(..., "--data", help="Dataset directory; its store/ folder is served."),
+    port: int = typer.Option(0, "--port", help="Port on 127.0.0.1; 0 picks a free one (printed to stderr)."),
+    write_config: Path | None = typer.Option(
+        None,
+        "--write-config",
+        help="Write the app's TOML config here, with the Google service-account file and the generated keys "
+        "(<stem>-keys.json, reused on restart) beside it.",
+    ),
+    now: str | None = typer.Option(
+        None, "--now", help="Fix the emulator clock at this ISO 8601 time (default: the wall clock)."
+    ),
+    faults: str | None = typer.Option(None, "--faults", help=FAULTS_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fault RNG, so runs repeat."),
+) -> None:
+    """Serve DIR/store with the stores' real paths, auth, JSON shapes and errors on 127.0.0.1."""
+    from supportdesk.emulator.faults import FaultSpecError
+    from supportdesk.emulator.records import StoreDataError
+    from supportdesk.emulator.server import prepare, serve
+
+    try:
+        prepared = prepare(data, port=port, config_path=write_config, now=now, faults=faults, seed=seed)
+    except (StoreDataError, FaultSpecError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"--now: {exc}")
+    except OSError as exc:
+        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+    where = f" (config: {prepared.config_path})" if prepared.config_path else ""
+    typer.echo(f"store emulator listening on {prepared.base_url}{where}", err=True)
+    serve(prepared)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"store-emulator: {message}", err=True)
+    raise typer.Exit(1)

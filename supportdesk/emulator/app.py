@@ -1,0 +1,20 @@
+"""The ASGI app: the three stores and the control endpoints on one port, under path prefixes."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from supportdesk.emulator import apple, control, google, web
+from supportdesk.emulator.state import EmulatorState
+
+
+def build_app(emu: EmulatorState) -> Starlette:
+    return Starlette(
+        routes=[
+            Mount("/apple", routes=apple.routes(emu).routes),
+            Mount("/google", routes=google.routes(emu).routes),
+            Mount("/web", routes=web.routes(emu).routes),
+            Mount("/_emulator", routes=control.routes(emu)),
+        ]
+    )
