@@ -1,0 +1,219 @@
+"""App Store Server API client: ES256 JWT auth, every signed payload verified with Apple's own verifier.
+
+Apple's library cannot be pointed at another base URL, so the HTTP calls are ours (httpx, the shared policy);
+its `SignedDataVerifier` does the chain, signature, bundle id and environment checks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import jwt
+
+from supportdesk.errors import ConfigError
+from supportdesk.stores.errors import StoreBadSignature, StoreNotFound
+from supportdesk.stores.http import StoreHttp, require
+from supportdesk.stores.policy import RetryPolicy
+
+STORE = "apple"
+TOKEN_LIFETIME = 300  # Apple allows up to an hour; a short token limits the damage of a leaked one
+TOKEN_MARGIN = 60  # mint a new token this long before the cached one expires
+KEYS = ("base_url", "issuer_id", "key_id", "private_key", "bundle_id", "environment", "root_certificates")
+
+
+def read_apple_error(body: Any) -> tuple[Any, str | None]:
+    if isinstance(body, dict) and "errorCode" in body:
+        return body.get("errorCode"), f"{body.get('errorMessage') or 'error'} (errorCode {body.get('errorCode')})"
+    return None, None
+
+
+def check_config(config: dict[str, Any]) -> None:
+    missing = [key for key in KEYS if not config.get(key)]
+    if missing:
+        raise ConfigError(f"[stores.apple] is missing {', '.join(missing)}")
+    if config["environment"] not in ("Sandbox", "Production"):
+        # Xcode and LocalTesting make Apple's verifier skip the signature check: never accept them here.
+        raise ConfigError(f"[stores.apple] environment must be Sandbox or Production, not {config['environment']!r}")
+
+
+class AppleClient:
+    def __init__(self, config: dict[str, Any], *, policy: RetryPolicy | None = None,
+                 client: httpx.Client | None = None, clock: Callable[[], float] = time.time) -> None:
+        check_config(config)
+        self.config = config
+        self.clock = clock
+        self._token: tuple[str, float] | None = None
+        self._verifier: Any = None
+        self.http = StoreHttp(STORE, config["base_url"], policy, auth=self._auth, read_error=read_apple_error,
+                              client=client)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- auth -------------------------------------------------------------------------------------------------
+    def api_token(self, refresh: bool = False) -> str:
+        now = self.clock()
+        if refresh or self._token is None or self._token[1] - TOKEN_MARGIN <= now:
+            claims = {
+                "iss": self.config["issuer_id"], "iat": int(now), "exp": int(now) + TOKEN_LIFETIME,
+                "aud": "appstoreconnect-v1", "bid": self.config["bundle_id"],
+            }
+            try:
+                token = jwt.encode(claims, self.config["private_key"], algorithm="ES256",
+                                   headers={"kid": self.config["key_id"], "typ": "JWT"})
+            except (ValueError, TypeError, jwt.PyJWTError) as exc:
+                raise ConfigError(f"[stores.apple] private_key cannot sign an ES256 token: {exc}") from exc
+            self._token = (token, now + TOKEN_LIFETIME)
+        return self._token[0]
+
+    def _auth(self, refresh: bool) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_token(refresh)}"}
+
+    # -- verification -----------------------------------------------------------------------------------------
+    def verifier(self) -> Any:
+        if self._verifier is None:
+            from appstoreserverlibrary.models.Environment import Environment
+            from appstoreserverlibrary.signed_data_verifier import SignedDataVerifier
+            from cryptography import x509
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            roots = self.config["root_certificates"]
+            roots = [roots] if isinstance(roots, str) else roots
+            try:
+                der = [x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER) for pem in roots]
+            except ValueError as exc:
+                raise ConfigError(f"[stores.apple] root_certificates: not a PEM certificate: {exc}") from exc
+            self._verifier = SignedDataVerifier(
+                der, False, Environment(self.config["environment"]), self.config["bundle_id"],
+                self.config.get("app_apple_id"),
+            )
+        return self._verifier
+
+    def verify_transaction(self, signed: str) -> dict[str, Any]:
+        """The decoded transaction, only after Apple's verifier accepted chain, signature, bundle and environment."""
+        from appstoreserverlibrary.signed_data_verifier import VerificationException
+
+        try:
+            self.verifier().verify_and_decode_signed_transaction(signed)
+        except VerificationException as exc:
+            raise _bad_signature("a transaction", exc) from None
+        return jwt.decode(signed, options={"verify_signature": False})
+
+    def verify_notification(self, signed: str) -> dict[str, Any]:
+        """The decoded notification; its signedTransactionInfo, if any, verified and decoded as `transaction`."""
+        from appstoreserverlibrary.signed_data_verifier import VerificationException
+
+        try:
+            self.verifier().verify_and_decode_notification(signed)
+        except VerificationException as exc:
+            raise _bad_signature("a notification", exc) from None
+        payload = jwt.decode(signed, options={"verify_signature": False})
+        info = (payload.get("data") or {}).get("signedTransactionInfo")
+        payload["transaction"] = self.verify_transaction(info) if info else None
+        return payload
+
+    def _transactions(self, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        signed = require(STORE, body, "signedTransactions", list, what)
+        return [self.verify_transaction(item) for item in signed]
+
+    # -- calls ------------------------------------------------------------------------------------------------
+    def get_transaction_info(self, transaction_id: str) -> dict[str, Any]:
+        what = f"transaction {transaction_id}"
+        body = self.http.json("GET", f"/inApps/v1/transactions/{_seg(transaction_id)}", what=what)
+        return self.verify_transaction(require(STORE, body, "signedTransactionInfo", str, what))
+
+    def get_transaction_history(self, transaction_id: str, *, revision: str | None = None) -> list[dict[str, Any]]:
+        """All of the customer's transactions (v2), following `revision` while `hasMore`."""
+        return self._paged(f"/inApps/v2/history/{_seg(transaction_id)}", f"history of {transaction_id}",
+                           {"sort": "ASCENDING"}, revision)
+
+    def get_refund_history(self, transaction_id: str) -> list[dict[str, Any]]:
+        return self._paged(f"/inApps/v2/refund/lookup/{_seg(transaction_id)}", f"refunds of {transaction_id}", {},
+                           None)
+
+    def _paged(self, path: str, what: str, params: dict[str, str], revision: str | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            query = dict(params, **({"revision": revision} if revision else {}))
+            body = self.http.json("GET", path, what=what, params=query)
+            out += self._transactions(body, what)
+            revision = body.get("revision")
+            if not body.get("hasMore") or not revision:
+                return out
+
+    def look_up_order_id(self, order_id: str) -> list[dict[str, Any]]:
+        what = f"order {order_id}"
+        body = self.http.json("GET", f"/inApps/v1/lookup/{_seg(order_id)}", what=what)
+        if body.get("status") != 0:
+            raise StoreNotFound(STORE, f"The App Store has no valid order {order_id} (lookup status "
+                                       f"{body.get('status')})", store_code=body.get("status"))
+        return self._transactions(body, what)
+
+    def notification_history_pages(self, start: datetime, end: datetime, notification_type: str | None = None
+                                   ) -> Iterator[list[dict[str, Any]]]:
+        """Verified notifications a page (up to 20) at a time. The POST only reads, so it is retried."""
+        request: dict[str, Any] = {"startDate": _ms(start), "endDate": _ms(end)}
+        if notification_type:
+            request["notificationType"] = notification_type
+        what = f"notification history {notification_type or ''}".strip()
+        token: str | None = None
+        while True:
+            params = {"paginationToken": token} if token else None
+            body = self.http.json("POST", "/inApps/v1/notifications/history", what=what, idempotent=True,
+                                  params=params, json=request)
+            items = require(STORE, body, "notificationHistory", list, what)
+            yield [self.verify_notification(_signed_payload(item, what)) for item in items]
+            token = body.get("paginationToken")
+            if not body.get("hasMore") or not token:
+                return
+
+    def get_notification_history(self, start: datetime, end: datetime, notification_type: str | None = None
+                                 ) -> list[dict[str, Any]]:
+        return [n for page in self.notification_history_pages(start, end, notification_type) for n in page]
+
+    def send_consumption_information(self, transaction_id: str, *, customer_consented: bool,
+                                     delivery_status: str, refund_preference: str | None = None,
+                                     consumption_percentage: int | None = None,
+                                     sample_content_provided: bool = False) -> None:
+        """Answer a CONSUMPTION_REQUEST (v2). consumption_percentage is in milliunits: 100000 = all spent."""
+        body: dict[str, Any] = {
+            "customerConsented": customer_consented, "deliveryStatus": delivery_status,
+            "sampleContentProvided": sample_content_provided,
+        }
+        if refund_preference is not None:
+            body["refundPreference"] = refund_preference
+        if consumption_percentage is not None:
+            body["consumptionPercentage"] = consumption_percentage
+        self.http.request("PUT", f"/inApps/v2/transactions/consumption/{_seg(transaction_id)}",
+                          what=f"consumption information for {transaction_id}", json=body)
+
+
+def _bad_signature(what: str, exc: Any) -> StoreBadSignature:
+    status = getattr(getattr(exc, "status", None), "name", "VERIFICATION_FAILURE")
+    why = {
+        "INVALID_APP_IDENTIFIER": "it is for another app (bundle id)",
+        "INVALID_ENVIRONMENT": "it is from another environment",
+        "INVALID_CHAIN_LENGTH": "its certificate chain is not three certificates",
+        "INVALID_CERTIFICATE": "its certificates cannot be read",
+    }.get(status, "its certificate chain or signature does not verify against the configured Apple root")
+    return StoreBadSignature(STORE, f"The App Store sent {what} we refuse to trust: {why} ({status})",
+                             store_code=status)
+
+
+def _signed_payload(item: Any, what: str) -> str:
+    if isinstance(item, dict) and isinstance(item.get("signedPayload"), str):
+        return item["signedPayload"]
+    return require(STORE, {}, "signedPayload", str, what)
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)

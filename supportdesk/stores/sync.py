@@ -1,0 +1,163 @@
+"""`stores sync`: pull what each store knows about a window into `store_records`, a batch per transaction.
+
+Idempotent (a second run changes nothing), resumable (an interrupted run keeps its whole batches and a re-run
+completes it), cancellable between batches. A store that fails is reported and the others still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from supportdesk.config import Settings
+from supportdesk.errors import ConfigError, InvalidInput, SupportdeskError
+from supportdesk.stores.policy import RetryPolicy
+from supportdesk.stores.sources import SOURCES, Batch, Window
+from supportdesk.stores.upsert import upsert_batch
+
+ALL_STORES = ("apple", "google", "web")
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class StoreCounts:
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    not_found: int = 0  # our purchases the store does not know
+    acknowledged: int = 0  # Google RTDN messages acknowledged after their batch was committed
+
+
+@dataclass
+class SyncResult:
+    since: datetime
+    until: datetime
+    synced: dict[str, StoreCounts] = field(default_factory=dict)
+    failed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "synced": {store: asdict(counts) for store, counts in self.synced.items()},
+            "window": {"since": self.since, "until": self.until},
+            "cancelled": self.cancelled,
+        }
+        if self.failed:
+            out["failed"] = self.failed
+            out["error"] = next(iter(self.failed.values()))
+        return out
+
+
+def configured_stores(settings: Settings) -> list[str]:
+    return [s for s in ALL_STORES if settings.stores.get(s)]
+
+
+def make_client(store: str, settings: Settings, policy: RetryPolicy | None = None) -> Any:
+    config = settings.stores.get(store)
+    if not config:
+        where = f" ({settings.path})" if settings.path else ""
+        raise ConfigError(f"no [stores.{store}] table in the config{where}: run the store emulator with "
+                          "--write-config, or add the store's credentials")
+    if store == "apple":
+        from supportdesk.stores.apple import AppleClient
+
+        return AppleClient(config, policy=policy)
+    if store == "google":
+        from supportdesk.stores.google import GoogleClient
+
+        return GoogleClient(config, policy=policy)
+    from supportdesk.stores.web import WebClient
+
+    return WebClient(config, policy=policy)
+
+
+def sync(engine: Engine, settings: Settings, *, since: datetime, until: datetime | None = None,
+         stores: list[str] | None = None, progress: Progress | None = None,
+         cancelled: Callable[[], bool] | None = None, now: datetime | None = None,
+         policy: RetryPolicy | None = None, clients: dict[str, Any] | None = None) -> SyncResult:
+    now = now or datetime.now(UTC)
+    until = until or now
+    _check_window(since, until)
+    chosen = _choose(stores, settings, clients)
+    result = SyncResult(since=since, until=until)
+    for store in chosen:
+        if cancelled and cancelled():
+            result.cancelled = True
+            break
+        counts = result.synced.setdefault(store, StoreCounts())
+        own = store not in (clients or {})
+        client = None
+        try:
+            client = make_client(store, settings, policy) if own else (clients or {})[store]
+            window = Window(engine, since, until, now)
+            result.cancelled = _run_store(engine, store, SOURCES[store](client, window), counts, progress, cancelled)
+        except SupportdeskError as exc:
+            result.failed[store] = exc.to_json()["error"]
+        finally:
+            if own and client is not None:
+                client.close()
+        if result.cancelled:
+            break
+    return result
+
+
+def _run_store(engine: Engine, store: str, batches: Any, counts: StoreCounts, progress: Progress | None,
+               cancelled: Callable[[], bool] | None) -> bool:
+    """Write each batch in its own transaction; True if cancelled between batches."""
+    while True:
+        if cancelled and cancelled():
+            return True
+        batch: Batch | None = next(batches, None)
+        if batch is None:
+            return False
+        written = upsert_batch(engine, batch.records)
+        counts.fetched += len(batch.records)
+        counts.inserted += written.inserted
+        counts.updated += written.updated
+        counts.unchanged += written.unchanged
+        counts.not_found += batch.not_found
+        if batch.after_commit is not None:
+            counts.acknowledged += batch.after_commit()
+        if progress:
+            progress(store, counts.fetched, None)
+
+
+def _choose(stores: list[str] | None, settings: Settings, clients: dict[str, Any] | None) -> list[str]:
+    unknown = [s for s in stores or [] if s not in ALL_STORES]
+    if unknown:
+        raise InvalidInput(f"unknown store {unknown[0]!r}: choose from {', '.join(ALL_STORES)}")
+    if stores:
+        return list(dict.fromkeys(stores))
+    chosen = sorted(set(configured_stores(settings)) | set(clients or {}), key=ALL_STORES.index)
+    if not chosen:
+        raise ConfigError("no store is configured: add [stores.apple], [stores.google] or [stores.web] to the "
+                          "config (the store emulator's --write-config writes them)")
+    return chosen
+
+
+def _check_window(since: datetime, until: datetime) -> None:
+    if since.tzinfo is None or until.tzinfo is None:
+        raise InvalidInput("the sync window needs timezone-aware times")
+    if since >= until:
+        raise InvalidInput(f"the sync window is empty: since {since:%Y-%m-%d %H:%M} is not before until "
+                           f"{until:%Y-%m-%d %H:%M}")
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+    """ISO 8601 (a date, or a time; naive means UTC) or a span back from now: 30d, 12h, 90m, 2w."""
+    now = now or datetime.now(UTC)
+    value = text.strip()
+    units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+    if len(value) > 1 and value[-1] in units and value[:-1].isdigit():
+        return now - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a time: use ISO 8601 (2026-03-01 or 2026-03-01T12:00:00Z) "
+                           "or a span back from now such as 30d, 12h, 2w") from None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,157 @@
+"""Writing one batch of store records: one transaction, upsert by (store, store_transaction_id), counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from supportdesk.db.engine import write_session
+from supportdesk.db.models import Account, Purchase, StoreRecord
+from supportdesk.stores.records import NormalisedRecord, version_of
+
+# A later state is not overwritten by an earlier one unless the store signed the payload later (a reversal).
+STATE_RANK = {"pending": 0, "purchased": 1, "canceled": 2, "refunded": 3, "charged_back": 4}
+COMPARED = ("order_id", "purchase_token", "account_id", "account_ref", "product_id", "quantity", "price_minor",
+            "currency", "country", "purchased_at", "state", "refunded_at", "refund_reason", "refunded_minor")
+VOLATILE_RAW = ("signedDate",)  # re-signed on every fetch: not a change
+
+
+@dataclass
+class BatchCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def upsert_batch(engine: Engine, records: list[NormalisedRecord], *, now: datetime | None = None) -> BatchCounts:
+    counts = BatchCounts()
+    if not records:
+        return counts
+    records = latest_per_key(records)
+    fetched_at = now or datetime.now(UTC)
+    with write_session(engine) as session:
+        existing = _existing(session, records)
+        accounts = resolve_accounts(session, records)
+        rows = []
+        for rec in records:
+            values = rec.columns() | {"account_id": accounts.get(rec.store_transaction_id), "fetched_at": fetched_at}
+            old = existing.get((rec.store, rec.store_transaction_id))
+            if old is None:
+                counts.inserted += 1
+            elif not supersedes(rec, old) or _same(values, old):
+                counts.unchanged += 1
+                continue
+            else:
+                counts.updated += 1
+            rows.append(values)
+        if rows:
+            _write(session, rows)
+    return counts
+
+
+def latest_per_key(records: Iterable[NormalisedRecord]) -> list[NormalisedRecord]:
+    """One record per transaction within a batch: the one that would win against the others."""
+    best: dict[tuple[str, str], NormalisedRecord] = {}
+    for rec in records:
+        key = (rec.store, rec.store_transaction_id)
+        if key not in best or supersedes(rec, best[key]):
+            best[key] = rec
+    return list(best.values())
+
+
+def supersedes(new: NormalisedRecord, old: NormalisedRecord | StoreRecord) -> bool:
+    new_v, old_v = version_of(new.raw), version_of(old.raw or {})
+    if new_v is not None and old_v is not None and new_v != old_v:
+        return new_v > old_v
+    return STATE_RANK.get(new.state, 0) >= STATE_RANK.get(old.state, 0)
+
+
+def _same(values: dict[str, Any], old: StoreRecord) -> bool:
+    if any(values[col] != getattr(old, col) for col in COMPARED):
+        return False
+    return _stable(values["raw"]) == _stable(old.raw or {})
+
+
+def _stable(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k not in VOLATILE_RAW}
+
+
+def _existing(session: Session, records: list[NormalisedRecord]) -> dict[tuple[str, str], StoreRecord]:
+    out: dict[tuple[str, str], StoreRecord] = {}
+    for store in {r.store for r in records}:
+        ids = [r.store_transaction_id for r in records if r.store == store]
+        rows = session.exec(select(StoreRecord).where(
+            StoreRecord.store == store, StoreRecord.store_transaction_id.in_(ids)))  # type: ignore[attr-defined]
+        out.update({(row.store, row.store_transaction_id): row for row in rows})
+    return out
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Dialect upsert (SQLite and PostgreSQL both have ON CONFLICT): a concurrent sync cannot duplicate a row."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = StoreRecord.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).values(rows)
+    keys = ("store", "store_transaction_id", "id")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["store", "store_transaction_id"],
+        set_={col.name: stmt.excluded[col.name] for col in table.columns if col.name not in keys},
+    )
+    session.execute(stmt)
+
+
+def resolve_accounts(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:
+    """store_transaction_id -> our account id, from each store's account reference; else our own purchase."""
+    out: dict[str, str] = {}
+    refs = {r.account_ref for r in records if r.account_ref}
+    by_id = set(session.exec(select(Account.account_id).where(Account.account_id.in_(refs)))) if refs else set()  # type: ignore[attr-defined]
+    by_token, by_customer = _apple_tokens(session, records), _web_customers(session, records)
+    for rec in records:
+        ref = rec.account_ref
+        if rec.store == "apple" and ref:
+            account = by_token.get(ref.lower())
+        elif rec.store == "web":
+            customer = (rec.raw.get("charge") or {}).get("customer")
+            account = ref if ref in by_id else by_customer.get(customer)
+        else:
+            account = ref if ref in by_id else None
+        if account:
+            out[rec.store_transaction_id] = account
+    missing = [r for r in records if r.store_transaction_id not in out and not r.account_ref]
+    out.update(_purchase_accounts(session, missing))
+    return out
+
+
+def _apple_tokens(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:
+    tokens = {r.account_ref.lower() for r in records if r.store == "apple" and r.account_ref}
+    if not tokens:
+        return {}
+    column = func.lower(Account.apple_app_account_token)
+    rows = session.exec(select(column, Account.account_id).where(column.in_(tokens)))
+    return {token: account for token, account in rows}
+
+
+def _web_customers(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:
+    customers = {c for r in records if r.store == "web" and (c := (r.raw.get("charge") or {}).get("customer"))}
+    if not customers:
+        return {}
+    rows = session.exec(select(Account.web_customer_id, Account.account_id).where(
+        Account.web_customer_id.in_(customers)))  # type: ignore[union-attr]
+    return {customer: account for customer, account in rows if customer}
+
+
+def _purchase_accounts(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for store in {r.store for r in records}:
+        ids = [r.store_transaction_id for r in records if r.store == store]
+        rows = session.exec(select(Purchase.store_transaction_id, Purchase.account_id).where(
+            Purchase.store == store, Purchase.store_transaction_id.in_(ids)))  # type: ignore[attr-defined]
+        out.update(dict(rows.all()))
+    return out

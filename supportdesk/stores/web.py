@@ -1,0 +1,151 @@
+"""The web checkout's card processor, through stripe-python's StripeClient on httpx.
+
+stripe-python builds URLs as base address + path, so a path-prefixed base URL (the emulator's /web) works.
+Its own retries are switched off (max_network_retries=0): they sleep for real and skip 429, so every call
+goes through the shared policy instead, which also honours Retry-After.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+
+from supportdesk.errors import ConfigError, InvalidInput
+from supportdesk.stores.errors import (
+    StoreAuthFailed,
+    StoreBadResponse,
+    StoreError,
+    StoreNotFound,
+    StoreRejected,
+)
+from supportdesk.stores.http import RETRIED_STATUS
+from supportdesk.stores.policy import RATE_LIMITED, TIMEOUT, UNAVAILABLE, RetryPolicy, Transient, parse_retry_after
+
+STORE = "web"
+NAME = "The web payment processor"
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+T = TypeVar("T")
+
+
+class WebClient:
+    def __init__(self, config: dict[str, Any], *, policy: RetryPolicy | None = None) -> None:
+        missing = [key for key in ("base_url", "secret_key") if not config.get(key)]
+        if missing:
+            raise ConfigError(f"[stores.web] is missing {', '.join(missing)}")
+        import stripe
+
+        self.policy = policy or RetryPolicy()
+        self._http = stripe.HTTPXClient(timeout=self.policy.timeout, allow_sync_methods=True)
+        self.stripe = stripe.StripeClient(
+            config["secret_key"], base_addresses={"api": config["base_url"].rstrip("/")},
+            http_client=self._http, max_network_retries=0,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- calls ------------------------------------------------------------------------------------------------
+    def charge_pages(self, *, created_gte: int | None = None, created_lte: int | None = None, limit: int = 100
+                     ) -> Iterator[list[dict[str, Any]]]:
+        """Charges created in [gte, lte] (unix seconds), newest first, a page at a time (`starting_after`)."""
+        created = {k: v for k, v in (("gte", created_gte), ("lte", created_lte)) if v is not None}
+        params: dict[str, Any] = {"limit": limit, **({"created": created} if created else {})}
+        yield from self._pages("charges", params, lambda p: self.stripe.v1.charges.list(params=p))
+
+    def list_charges(self, *, created_gte: int | None = None, created_lte: int | None = None
+                     ) -> list[dict[str, Any]]:
+        return [c for page in self.charge_pages(created_gte=created_gte, created_lte=created_lte) for c in page]
+
+    def get_charge(self, charge_id: str) -> dict[str, Any]:
+        obj = self._call(f"charge {charge_id}", lambda: self.stripe.v1.charges.retrieve(charge_id), idempotent=True)
+        return _as_dict(obj, f"charge {charge_id}")
+
+    def create_refund(self, charge: str, *, idempotency_key: str, amount: int | None = None,
+                      reason: str | None = None) -> dict[str, Any]:
+        """Refund a charge (all of it when amount is None). The key makes a retry or a re-run refund once."""
+        if not idempotency_key:
+            raise InvalidInput("a web refund needs an idempotency key, so that a retry cannot refund twice")
+        if reason is not None and reason not in REFUND_REASONS:
+            raise InvalidInput(f"refund reason must be one of {', '.join(REFUND_REASONS)}, not {reason!r}")
+        params: dict[str, Any] = {"charge": charge}
+        if amount is not None:
+            params["amount"] = amount
+        if reason is not None:
+            params["reason"] = reason
+        what = f"refund of charge {charge}"
+        obj = self._call(what, lambda: self.stripe.v1.refunds.create(
+            params=params, options={"idempotency_key": idempotency_key}), idempotent=True)
+        return _as_dict(obj, what)
+
+    def dispute_pages(self, *, created_gte: int | None = None, limit: int = 100) -> Iterator[list[dict[str, Any]]]:
+        params: dict[str, Any] = {"limit": limit, **({"created": {"gte": created_gte}} if created_gte else {})}
+        yield from self._pages("disputes", params, lambda p: self.stripe.v1.disputes.list(params=p))
+
+    def list_disputes(self, *, created_gte: int | None = None) -> list[dict[str, Any]]:
+        return [d for page in self.dispute_pages(created_gte=created_gte) for d in page]
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    def _pages(self, what: str, params: dict[str, Any], fetch: Callable[[dict[str, Any]], Any]
+               ) -> Iterator[list[dict[str, Any]]]:
+        while True:
+            body = _as_dict(self._call(what, lambda p=params: fetch(p), idempotent=True), what)
+            items = body.get("data")
+            if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("id") for i in items):
+                raise StoreBadResponse(STORE, f"{NAME} sent a list of {what} without a valid 'data' array")
+            yield items
+            if not body.get("has_more") or not items:
+                return
+            params = dict(params, starting_after=items[-1]["id"])
+
+    def _call(self, what: str, fn: Callable[[], T], *, idempotent: bool) -> T:
+        import stripe
+
+        def attempt(_timeout: float) -> T:
+            try:
+                return fn()
+            except stripe.APIConnectionError as exc:
+                cause = exc.__cause__
+                if isinstance(cause, httpx.TimeoutException):
+                    raise Transient(TIMEOUT, "no answer in time") from exc
+                raise Transient(UNAVAILABLE, f"connection failed: {type(cause).__name__}",
+                                safe=isinstance(cause, httpx.ConnectError)) from exc
+            except stripe.RateLimitError as exc:
+                raise Transient(RATE_LIMITED, "HTTP 429", status=429,
+                                retry_after=parse_retry_after((exc.headers or {}).get("retry-after"))) from exc
+            except stripe.StripeError as exc:
+                status = exc.http_status or 0
+                if status in RETRIED_STATUS or status >= 500:
+                    raise Transient(UNAVAILABLE, f"HTTP {status}", status=status) from exc
+                raise
+
+        try:
+            return self.policy.run(STORE, what, attempt, idempotent=idempotent)
+        except stripe.StripeError as exc:
+            raise final_error(exc, what) from exc
+
+
+def final_error(exc: Any, what: str) -> StoreError:
+    import stripe
+
+    status = exc.http_status
+    message = getattr(exc, "user_message", None) or str(exc)
+    code = getattr(exc, "code", None)
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return StoreAuthFailed(STORE, f"{NAME} refused our secret key ({what}): {message}", status=status)
+    if status == 404:
+        return StoreNotFound(STORE, f"{NAME} has no such record ({what}): {message}", status=status,
+                             store_code=code)
+    if status is None or status < 400:
+        return StoreBadResponse(STORE, f"{NAME} sent a response we cannot read ({what}): {message[:120]}",
+                                status=status)
+    return StoreRejected(STORE, f"{NAME} rejected the request ({what}, HTTP {status}): {message}", status=status,
+                         store_code=code)
+
+
+def _as_dict(obj: Any, what: str) -> dict[str, Any]:
+    to_dict = getattr(obj, "to_dict", None)
+    if to_dict is None:
+        raise StoreBadResponse(STORE, f"{NAME} sent something that is not an object ({what})")
+    return to_dict(for_json=True)
