@@ -21,6 +21,7 @@ from supportdesk.emulator.routing import (
     StoreRoutes,
     decode_page_token,
     encode_page_token,
+    form_items,
     json_response,
     malformed_response,
 )
@@ -29,7 +30,7 @@ from supportdesk.emulator.state import EmulatorState, GoogleToken
 
 API = "/androidpublisher/v3/applications/{packageName}"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-PUBLISHER_SCOPE = "https://www.googleapis.com/auth/androidpublisher"
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 TOKEN_LIFETIME_S = 3600
 VOIDED_WINDOW_MS = 30 * 86_400_000
 REFUND_LIMIT_MS = 3 * 365 * 86_400_000
@@ -90,7 +91,7 @@ class GoogleApi:
 
     # --- OAuth2 ------------------------------------------------------------------------------------
     async def token(self, request: Request) -> Response:
-        form = await request.form()
+        form = dict(await form_items(request))
         if form.get("grant_type") != GRANT_TYPE:
             return _oauth_error("unsupported_grant_type", "Invalid grant_type.")
         scopes = self._check_assertion(str(form.get("assertion", "")))
@@ -109,7 +110,8 @@ class GoogleApi:
                 assertion,
                 keys.google_public_key,
                 algorithms=["RS256"],
-                audience=self.emu.identity.token_uri,
+                # google-auth signs for Google's token URL whatever token_uri says; accept that and ours.
+                audience=[GOOGLE_TOKEN_AUDIENCE, self.emu.identity.token_uri],
                 issuer=keys.google_client_email,
                 options={"require": ["exp", "iat", "iss", "aud", "scope"]},
             )

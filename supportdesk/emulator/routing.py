@@ -7,6 +7,7 @@ import base64
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +31,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def malformed_response() -> Response:
     return Response('{"truncated": [1, 2', 200, media_type="application/json")
+
+
+async def form_items(request: Request) -> list[tuple[str, str]]:
+    """A url-encoded form body (the only kind the stores take), without needing python-multipart."""
+    return parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def encode_page_token(position: dict[str, Any]) -> str:

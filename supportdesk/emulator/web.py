@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from supportdesk.emulator.faults import Fault
-from supportdesk.emulator.routing import StoreRoutes, json_response, malformed_response
+from supportdesk.emulator.routing import StoreRoutes, form_items, json_response, malformed_response
 from supportdesk.emulator.state import EmulatorState
 
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -84,8 +84,7 @@ class WebApi:
 
     # --- refunds -----------------------------------------------------------------------------------
     async def create_refund(self, request: Request) -> Response:
-        form = await request.form()
-        params = sorted((k, str(v)) for k, v in form.multi_items())
+        params = sorted(await form_items(request))
         key = request.headers.get("idempotency-key")
         if key is None:
             return self._refund(dict(params))
