@@ -12,8 +12,8 @@ KINDS = ("purchase", "gift_sent", "gift_received", "refund_clawback", "grant", "
 # Kinds whose sign is fixed; adjustment and reversal may go either way.
 POSITIVE = {"purchase", "gift_received", "grant"}
 NEGATIVE = {"gift_sent", "refund_clawback", "cashout"}
-# Only a clawback may leave a debt (domain.md: negative balances).
-MAY_GO_NEGATIVE = {"refund_clawback"}
+# Only a clawback may leave a debt (domain.md): a refund clawback, or the reversal of a credit made in error.
+MAY_GO_NEGATIVE = {"refund_clawback", "reversal"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,11 +224,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.create_index("ix_ledger_account_asset", ["account_id", "asset", "seq"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_ledger_entries_idempotency_key"), ["idempotency_key"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_ledger_entries_reverses"), ["reverses"], unique=False)
-        batch_op.create_index(batch_op.f("ix_ledger_entries_ticket_id"), ["ticket_id"], unique=False)
+        for column in ("idempotency_key", "reverses", "ticket_id"):  # partial: imported history leaves them empty
+            batch_op.create_index(
+                f"ix_ledger_entries_{column}", [column], unique=False,
+                sqlite_where=sa.text(f"{column} IS NOT NULL"), postgresql_where=sa.text(f"{column} IS NOT NULL"),
+            )
         batch_op.create_index("ix_ledger_ref", ["ref"], unique=False)
 
     op.create_table(
@@ -374,9 +374,9 @@ def downgrade() -> None:
     op.drop_table("purchases")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_ref")
-        batch_op.drop_index(batch_op.f("ix_ledger_entries_ticket_id"))
-        batch_op.drop_index(batch_op.f("ix_ledger_entries_reverses"))
-        batch_op.drop_index(batch_op.f("ix_ledger_entries_idempotency_key"))
+        batch_op.drop_index("ix_ledger_entries_ticket_id")
+        batch_op.drop_index("ix_ledger_entries_reverses")
+        batch_op.drop_index("ix_ledger_entries_idempotency_key")
         batch_op.drop_index("ix_ledger_account_asset")
 
     op.drop_table("ledger_entries")

@@ -1,0 +1,124 @@
+"""The fix of each reconcile finding (formats.md section 2), posted once per finding-derived key."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from supportdesk.db.models import LedgerEntry, Purchase, Refund
+from supportdesk.domain.findings import Finding
+from supportdesk.domain.ledger import Posting
+from supportdesk.errors import Conflict, InvalidInput
+from supportdesk.services import audit
+from supportdesk.services.accounts import limit_if_in_debt
+from supportdesk.services.audit import ActionContext
+from supportdesk.services.ledger import lock_account, post_entries, resync_cached
+from supportdesk.services.once import run_once
+
+
+def describe(f: Finding) -> str:
+    """What the fix will do, in the words a confirmation shows."""
+    who = f.detail.get("handle") or f.account_id
+    if f.kind == "missing_purchase":
+        return f"Create purchase for {f.store} {f.store_transaction_id} and credit {f.coins:,} coins to {who}"
+    if f.kind == "uncredited_purchase":
+        return f"Credit {f.coins:,} coins to {who} for purchase {f.purchase_id}"
+    if f.kind == "duplicate_credit":
+        return f"Reverse {len(f.detail['extra_entries'])} extra credit(s), {f.coins:,} coins, on {who} ({f.purchase_id})"
+    if f.kind == "unapplied_refund":
+        return (f"Mark {f.purchase_id} {f.detail['new_status']} and claw back {-f.coins:,} coins from {who} "
+                "(a shortfall stays as a debt and limits the account)")
+    if f.kind == "balance_drift":
+        d = f.detail
+        return f"Resync {who}'s cached {d['asset']} balance from {d['cached']:,} to the ledger's {d['ledger']:,}"
+    return f"{f.kind} is reported only, never fixed automatically"
+
+
+def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | None = None) -> dict[str, Any]:
+    if not f.fixable:
+        raise InvalidInput(f"{f.kind} for {f.store_transaction_id or f.account_id} cannot be fixed automatically")
+    key = key or f.key
+    if f.kind == "balance_drift":
+        return resync_cached(session, f.account_id or "", f.detail["asset"], ctx, key=key)
+    perform = {
+        "missing_purchase": _missing, "uncredited_purchase": _uncredited, "duplicate_credit": _duplicate,
+        "unapplied_refund": _refund,
+    }[f.kind]
+    request = {"finding": f.kind, "store": f.store, "txn": f.store_transaction_id, "purchase": f.purchase_id}
+    return run_once(session, key=key, action=f"reconcile.{f.kind}", request=request, ctx=ctx,
+                    perform=lambda: perform(session, f, ctx, key))
+
+
+def _credit(session: Session, f: Finding, purchase_id: str, ctx: ActionContext, key: str) -> list[dict[str, Any]]:
+    already = session.execute(select(LedgerEntry.entry_id).where(
+        LedgerEntry.ref == purchase_id, LedgerEntry.kind == "purchase")).first()
+    if already:
+        raise Conflict(f"purchase {purchase_id} was credited meanwhile (entry {already[0]}); nothing posted")
+    return post_entries(session, [Posting(f.account_id or "", "coin", f.coins, "purchase", ref=purchase_id)], ctx,
+                        key=key, action=f"reconcile.{f.kind}")
+
+
+def _missing(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    lock_account(session, f.account_id or "")
+    sr = f.detail["store_record"]
+    digest = hashlib.sha256(f"{f.store}:{f.store_transaction_id}".encode()).hexdigest()[:20]
+    purchase = Purchase(
+        purchase_id=f"pur_{digest}", account_id=f.account_id or "", store=f.store or "",
+        store_transaction_id=f.store_transaction_id or "", product_id=sr["product_id"], coins=f.coins,
+        price_minor=sr["price_minor"] or 0, currency=sr["currency"] or "USD", country=sr["country"] or "",
+        purchased_at=sr["purchased_at"], status="completed",
+    )
+    session.add(purchase)
+    session.flush()
+    audit.append(session, ctx, action="purchase.create", target=purchase.purchase_id, account_id=f.account_id,
+                 key=key, after={"purchase": purchase.model_dump(mode="json")})
+    return {"purchase_id": purchase.purchase_id, "entries": _credit(session, f, purchase.purchase_id, ctx, key)}
+
+
+def _uncredited(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    lock_account(session, f.account_id or "")
+    return {"purchase_id": f.purchase_id, "entries": _credit(session, f, f.purchase_id or "", ctx, key)}
+
+
+def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    lock_account(session, f.account_id or "")
+    postings = []
+    for entry_id in f.detail["extra_entries"]:
+        entry = session.execute(select(LedgerEntry).where(LedgerEntry.entry_id == entry_id)).scalar_one()
+        if session.execute(select(LedgerEntry.entry_id).where(LedgerEntry.reverses == entry_id)).first():
+            raise Conflict(f"entry {entry_id} was reversed meanwhile; nothing posted")
+        postings.append(Posting(entry.account_id, entry.asset, -entry.amount, "reversal", ref=f.purchase_id,
+                                reverses=entry_id))
+    entries = post_entries(session, postings, ctx, key=key, action="reconcile.duplicate_credit")
+    return {"entries": entries, "limited": limit_if_in_debt(session, f.account_id or "", ctx, key=key)}
+
+
+def _refund(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    lock_account(session, f.account_id or "")
+    purchase = session.get(Purchase, f.purchase_id)
+    if purchase is None or purchase.status != "completed":
+        raise Conflict(f"purchase {f.purchase_id} is no longer completed; nothing posted")
+    sr = f.detail["store_record"]
+    status = f.detail["new_status"]
+    before = purchase.status
+    purchase.status = status
+    session.add(purchase)
+    session.add(Refund(
+        refund_id=f"rf_{purchase.purchase_id}", purchase_id=purchase.purchase_id, store=purchase.store,
+        store_refund_id=None, initiated_by="store", amount_minor=sr.get("refunded_minor") or purchase.price_minor,
+        currency=purchase.currency, coins_clawed=-f.coins, status="succeeded", reason=sr.get("refund_reason"),
+        created_at=datetime.now(UTC), completed_at=datetime.now(UTC),
+    ))
+    session.flush()
+    audit.append(session, ctx, action="purchase.status", target=purchase.purchase_id, account_id=f.account_id,
+                 key=key, before={"status": before}, after={"status": status})
+    entries = []
+    if f.coins:
+        entries = post_entries(session, [Posting(f.account_id or "", "coin", f.coins, "refund_clawback",
+                                                 ref=purchase.purchase_id)], ctx, key=key, action="reconcile.unapplied_refund")
+    return {"purchase_id": purchase.purchase_id, "status": status, "entries": entries,
+            "limited": limit_if_in_debt(session, f.account_id or "", ctx, key=key)}
