@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import signal
 import threading
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -34,12 +36,30 @@ def sync_cmd(
 
     with handled(json_mode):
         state = ctx.obj
-        window = {"since": parse_when(since), "until": parse_when(until) if until else None}
+        now = stores_now(state.settings)
+        window = {"since": parse_when(since, now=now), "until": parse_when(until, now=now) if until else None}
         with _ctrl_c() as stop, _progress(json_mode) as progress:
-            result = sync(state.engine, state.settings, **window, stores=store, progress=progress, cancelled=stop)
+            result = sync(state.engine, state.settings, **window, stores=store, progress=progress, cancelled=stop,
+                          now=now)
         emit(result.to_json(), json_mode, _print)
     if result.failed:
         raise typer.Exit(1)
+
+
+def stores_now(settings: Any) -> datetime | None:
+    """The stores' clock when the config fixes it (the emulator's --now writes [emulator] now); else None.
+
+    Look-back windows (Apple 180 days, Google 30) count from the store's now, so a sync against an emulator
+    living at another date must count from that date too."""
+    from supportdesk.stores.sync import parse_when
+
+    if settings.path is None:
+        return None
+    try:
+        text = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("emulator", {}).get("now")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return parse_when(str(text)) if text else None
 
 
 @contextmanager

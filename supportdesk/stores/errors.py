@@ -13,6 +13,12 @@ def store_name(store: str) -> str:
     return STORE_NAMES.get(store, store)
 
 
+def store_title(store: str) -> str:
+    """The store's name to start a sentence with (str.capitalize would lower-case "Play")."""
+    name = store_name(store)
+    return name[:1].upper() + name[1:]
+
+
 class StoreError(SupportdeskError):
     code = "store_error"
 

@@ -14,7 +14,7 @@ from supportdesk.stores.errors import (
     StoreError,
     StoreNotFound,
     StoreRejected,
-    store_name,
+    store_title,
 )
 from supportdesk.stores.policy import RATE_LIMITED, TIMEOUT, UNAVAILABLE, RetryPolicy, Transient, parse_retry_after
 
@@ -95,15 +95,15 @@ def classify(response: httpx.Response) -> httpx.Response:
 
 def error_for_status(store: str, status: int, what: str, code: Any, message: str | None) -> StoreError:
     """A final (non-retried) 4xx: auth, not found, or the store's own refusal in its own words."""
-    name = store_name(store)
+    title = store_title(store)
     said = f": {message}" if message else ""
     if status in (401, 403):
-        return StoreAuthFailed(store, f"{name.capitalize()} refused our credentials ({what}, HTTP {status}){said}",
+        return StoreAuthFailed(store, f"{title} refused our credentials ({what}, HTTP {status}){said}",
                                status=status, store_code=code)
     if status in (404, 410):
-        return StoreNotFound(store, f"{name.capitalize()} has no such record ({what}){said}",
+        return StoreNotFound(store, f"{title} has no such record ({what}){said}",
                              status=status, store_code=code)
-    return StoreRejected(store, f"{name.capitalize()} rejected the request ({what}, HTTP {status}){said}",
+    return StoreRejected(store, f"{title} rejected the request ({what}, HTTP {status}){said}",
                          status=status, store_code=code)
 
 
@@ -123,11 +123,11 @@ def parse_object(store: str, response: httpx.Response, what: str) -> dict[str, A
     except ValueError:
         snippet = response.text[:80].replace("\n", " ")
         raise StoreBadResponse(
-            store, f"{store_name(store).capitalize()} sent a response that is not JSON ({what}, HTTP "
+            store, f"{store_title(store)} sent a response that is not JSON ({what}, HTTP "
             f"{response.status_code}): {snippet!r}", status=response.status_code) from None
     if not isinstance(body, dict):
         raise StoreBadResponse(
-            store, f"{store_name(store).capitalize()} sent a JSON {type(body).__name__}, not an object ({what})",
+            store, f"{store_title(store)} sent a JSON {type(body).__name__}, not an object ({what})",
             status=response.status_code)
     return body
 
@@ -137,5 +137,5 @@ def require(store: str, body: dict[str, Any], key: str, kind: type, what: str) -
     value = body.get(key)
     if not isinstance(value, kind):
         raise StoreBadResponse(
-            store, f"{store_name(store).capitalize()} sent a response without a valid {key!r} ({what})")
+            store, f"{store_title(store)} sent a response without a valid {key!r} ({what})")
     return value

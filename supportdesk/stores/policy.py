@@ -19,7 +19,7 @@ from supportdesk.stores.errors import (
     StoreRateLimited,
     StoreTimeout,
     StoreUnavailable,
-    store_name,
+    store_title,
 )
 
 T = TypeVar("T")
@@ -100,19 +100,19 @@ def _tried(retries: int, elapsed: float) -> str:
 
 def final_error(store: str, what: str, exc: Transient, retries: int, elapsed: float, *, idempotent: bool,
                 waited_too_long: bool = False) -> StoreError:
-    name = store_name(store)
+    title = store_title(store)
     tried = _tried(retries, elapsed)
     if waited_too_long and exc.retry_after is not None:
         tried += f"; it asked us to wait {exc.retry_after:.0f} s, past our deadline"
     if exc.kind == RATE_LIMITED:
         cls: type[StoreError] = StoreRateLimited
-        text = f"{name.capitalize()} is rate-limiting us ({what}); {tried}"
+        text = f"{title} is rate-limiting us ({what}); {tried}"
     elif exc.kind == TIMEOUT:
         cls = StoreTimeout
-        text = f"{name.capitalize()} did not answer in time ({what}); {tried}"
+        text = f"{title} did not answer in time ({what}); {tried}"
         if not idempotent:
             text += "; the request may or may not have been applied, check before repeating it"
     else:
         cls = StoreUnavailable
-        text = f"{name.capitalize()} is unavailable ({what}: {exc.detail}); {tried}"
+        text = f"{title} is unavailable ({what}: {exc.detail}); {tried}"
     return cls(store, text, retries=retries, status=exc.status)

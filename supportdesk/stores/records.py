@@ -11,7 +11,7 @@ import pycountry
 
 from supportdesk.domain.money import check_currency, from_micros, from_milliunits, minor_digits
 from supportdesk.errors import InvalidInput
-from supportdesk.stores.errors import StoreBadResponse, store_name
+from supportdesk.stores.errors import StoreBadResponse, store_title
 
 STATES = ("purchased", "pending", "canceled", "refunded", "charged_back")
 APPLE_REVOCATION_REASONS = {0: "other", 1: "app_issue"}
@@ -241,7 +241,7 @@ def _convert(store: str, fn: Any, value: Any, currency: str | None, ident: Any) 
 
 
 def _name(store: str) -> str:
-    return store_name(store).capitalize()
+    return store_title(store)
 
 
 def _from_ms(value: Any) -> datetime | None:
