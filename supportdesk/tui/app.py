@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 class SupportDeskApp(App[None]):
     TITLE = "supportdesk"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     COMMANDS = App.COMMANDS | {AccountsProvider}
     BINDINGS = [
         Binding("slash", "search", "Search", id="search"),

@@ -24,9 +24,10 @@ Row = dict[str, Any]
 STATUS_STYLE = {"active": "$success", "limited": "$warning"}  # anything else (suspended, banned...) is an error
 TABS = ("purchases", "ledger", "gifts", "cashouts", "tickets")
 COLUMNS = {
-    "purchases": ("purchase", "store", "store txn", "product", "coins", "price", "when", "status", "refund"),
-    "ledger": ("entry", "asset", "amount", "kind", "ref", "when", "actor", "reason", "ticket"),
-    "gifts": ("event", "dir", "gift", "qty", "coins", "diamonds", "with", "when"),
+    # What an agent reads first comes first; long ids last (the table scrolls sideways at 80 columns).
+    "purchases": ("purchase", "store", "coins", "price", "status", "when", "product", "store txn", "refund"),
+    "ledger": ("entry", "asset", "amount", "kind", "when", "ref", "actor", "reason", "ticket"),
+    "gifts": ("event", "dir", "gift", "qty", "coins", "diamonds", "when", "with"),
     "cashouts": ("cashout", "diamonds", "amount", "status", "when"),
     "tickets": ("ticket", "status", "category", "subject", "created"),
 }
@@ -155,10 +156,11 @@ def who_line(a: Row) -> Content:
 
 def balance_lines(balances: dict[str, Row], debt: dict[str, int]) -> Content:
     lines = []
+    width = max(len(f"{b[k]:,}") for b in balances.values() for k in ("ledger", "cached"))
     for asset, label in (("coin", "coins   "), ("diamond", "diamonds")):
         b = balances[asset]
         line = Content.from_markup(f"{label}  ledger [b]$ledger[/b]  cached $cached",
-                                   ledger=f"{b['ledger']:,}", cached=f"{b['cached']:,}")
+                                   ledger=f"{b['ledger']:>{width},}", cached=f"{b['cached']:>{width},}")
         if b["drift"]:
             line += Content.from_markup("  [b $error]drift $drift[/]", drift=f"{b['drift']:+,}")
         if debt.get(asset):
@@ -179,18 +181,18 @@ def gift_rows(gifts: dict[str, list[Row]]) -> list[Row]:
 def purchase_cells(p: Row, refunds: dict[str, Row]) -> tuple[str, ...]:
     r = refunds.get(p["purchase_id"])
     refund = f"{r['status']} {money(r['amount_minor'], r['currency'])}" if r else ""
-    return (p["purchase_id"], p["store"], p["store_transaction_id"], p["product_id"], f"{p['coins']:,}",
-            money(p["price_minor"], p["currency"]), when(p["purchased_at"]), p["status"], refund)
+    return (p["purchase_id"], p["store"], f"{p['coins']:,}", money(p["price_minor"], p["currency"]), p["status"],
+            when(p["purchased_at"]), p["product_id"], p["store_transaction_id"], refund)
 
 
 def entry_cells(e: Row) -> tuple[str, ...]:
-    return (e["entry_id"], e["asset"], f"{e['amount']:+,}", e["kind"], e["ref"] or "", when(e["at"]),
+    return (e["entry_id"], e["asset"], f"{e['amount']:+,}", e["kind"], when(e["at"]), e["ref"] or "",
             e["actor"], e["reason"] or "", e["ticket_id"] or "")
 
 
 def gift_cells(g: Row) -> tuple[str, ...]:
     return (g["event_id"], g["dir"], g["gift_id"], f"{g['quantity']:,}", f"{g['coins']:,}",
-            f"{g['diamonds']:,}", g["with"], when(g["at"]))
+            f"{g['diamonds']:,}", when(g["at"]), g["with"])
 
 
 def cashout_cells(c: Row) -> tuple[str, ...]:
