@@ -1,0 +1,35 @@
+"""The store emulator for client and sync tests: started once over the emulator tests' own store folder
+(tests/emulator/emulator_support.py), reset before every test."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from supportdesk.emulator.server import EmulatorHandle, start_in_thread
+from tests.emulator.emulator_support import NOW, write_store
+
+
+@pytest.fixture(scope="session")
+def store_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    data = write_store(tmp_path_factory.mktemp("store-data"))
+    handle = start_in_thread(data, config_path=tmp_path_factory.mktemp("store-config") / "emulator.toml", now=NOW)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def emulator(store_emulator: EmulatorHandle) -> EmulatorHandle:
+    httpx.post(f"{store_emulator.base_url}/_emulator/reset").raise_for_status()
+    return store_emulator
+
+
+@pytest.fixture
+def stores_config(emulator: EmulatorHandle) -> dict[str, Any]:
+    return tomllib.loads(Path(emulator.config_path).read_text(encoding="utf-8"))["stores"]
+
