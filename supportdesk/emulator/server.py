@@ -59,7 +59,9 @@ def prepare(
     fault_list = parse_spec(faults)
     if now:
         parse_timestamp(now)  # fail before binding anything
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
+    # keep-alive response waits ~40 ms for Nagle and delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, port))
     keys = keys or Keys.load_or_generate(keys_path(config_path) if config_path else None)

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_support import NOW, apple_jwt, google_access_token, write_store
+from emulator_support import LOCAL, NOW, apple_jwt, google_access_token, local_client, write_store
 
 from supportdesk.emulator.server import EmulatorHandle, start_in_thread
 
@@ -29,7 +29,7 @@ def running(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture
 def emulator(running: EmulatorHandle) -> EmulatorHandle:
-    httpx.post(f"{running.base_url}/_emulator/reset").raise_for_status()
+    LOCAL.post(f"{running.base_url}/_emulator/reset").raise_for_status()
     return running
 
 
@@ -39,15 +39,9 @@ def config(running: EmulatorHandle) -> dict[str, Any]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def apple(emulator: EmulatorHandle, config: dict[str, Any]) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {apple_jwt(config)}"}
-    with httpx.Client(base_url=config["stores"]["apple"]["base_url"], headers=headers, timeout=10) as client:
+    with local_client(base_url=config["stores"]["apple"]["base_url"], headers=headers) as client:
         yield client
 
 
@@ -61,7 +55,7 @@ def google(emulator: EmulatorHandle, config: dict[str, Any], google_token: str) 
     store = config["stores"]["google"]
     base = f"{store['base_url']}/androidpublisher/v3/applications/{store['package_name']}"
     headers = {"Authorization": f"Bearer {google_token}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+    with local_client(base_url=base, headers=headers) as client:
         yield client
 
 
@@ -69,5 +63,5 @@ def google(emulator: EmulatorHandle, config: dict[str, Any], google_token: str) 
 def web(emulator: EmulatorHandle, config: dict[str, Any]) -> Iterator[httpx.Client]:
     store = config["stores"]["web"]
     headers = {"Authorization": f"Bearer {store['secret_key']}"}
-    with httpx.Client(base_url=store["base_url"], headers=headers, timeout=10) as client:
+    with local_client(base_url=store["base_url"], headers=headers) as client:
         yield client

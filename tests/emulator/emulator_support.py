@@ -157,5 +157,13 @@ def google_access_token(config: dict[str, Any]) -> str:
     return str(credentials.token)
 
 
+# Plain HTTP to 127.0.0.1 only: skipping the CA bundle makes a client ~50 ms cheaper to create.
+LOCAL = httpx.Client(verify=False, timeout=10)
+
+
+def local_client(**options: Any) -> httpx.Client:
+    return httpx.Client(verify=False, timeout=10, **options)
+
+
 def set_faults(emulator: EmulatorHandle, *specs: Any) -> None:
-    httpx.post(f"{emulator.base_url}/_emulator/faults", json=list(specs)).raise_for_status()
+    LOCAL.post(f"{emulator.base_url}/_emulator/faults", json=list(specs)).raise_for_status()

@@ -17,7 +17,7 @@ from appstoreserverlibrary.signed_data_verifier import SignedDataVerifier, Verif
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from emulator_support import BUNDLE_ID, CUSTOMER_A, DAY_MS, NOW_MS, apple_jwt, apple_transactions
+from emulator_support import BUNDLE_ID, CUSTOMER_A, DAY_MS, LOCAL, NOW_MS, apple_jwt, apple_transactions
 
 from supportdesk.emulator.apple import apple_order_id
 from supportdesk.emulator.pki import Keys
@@ -58,7 +58,7 @@ def transaction_ids(config: dict[str, Any], signed: list[str]) -> list[str]:
 def test_refuses_requests_without_a_valid_token(
     emulator: EmulatorHandle, config: dict[str, Any], headers: dict
 ) -> None:
-    response = httpx.get(
+    response = LOCAL.get(
         f"{config['stores']['apple']['base_url']}/inApps/v1/transactions/{FIRST_A}", headers=headers
     )
     assert response.status_code == 401
@@ -72,7 +72,7 @@ def test_refuses_tokens_with_wrong_claims(
     emulator: EmulatorHandle, config: dict[str, Any], overrides: dict
 ) -> None:
     headers = {"Authorization": f"Bearer {apple_jwt(config, **overrides)}"}
-    response = httpx.get(
+    response = LOCAL.get(
         f"{config['stores']['apple']['base_url']}/inApps/v1/transactions/{FIRST_A}", headers=headers
     )
     assert response.status_code == 401
@@ -83,7 +83,7 @@ def test_refuses_a_token_signed_with_another_key(emulator: EmulatorHandle, confi
     other = ec.generate_private_key(ec.SECP256R1())
     claims = jwt.decode(apple_jwt(config), options={"verify_signature": False})
     token = jwt.encode(claims, other, algorithm="ES256", headers={"kid": apple["key_id"]})
-    response = httpx.get(
+    response = LOCAL.get(
         f"{apple['base_url']}/inApps/v1/transactions/{FIRST_A}", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 401
@@ -202,7 +202,7 @@ def test_consumption_answer_is_accepted_and_recorded(apple: httpx.Client, emulat
     refused = apple.put(
         "/inApps/v2/transactions/consumption/2000000000003", json={**answer, "customerConsented": False}
     )
-    recorded = httpx.get(f"{emulator.base_url}/_emulator/consumption").json()["consumption"]
+    recorded = LOCAL.get(f"{emulator.base_url}/_emulator/consumption").json()["consumption"]
     assert response.status_code == 202
     assert refused.status_code == 400 and refused.json()["errorCode"] == 4000035
     assert [(c["transactionId"], c["body"]) for c in recorded] == [("2000000000003", answer)]

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from emulator_support import DAY_MS, NOW_MS, google_purchases
+from emulator_support import DAY_MS, LOCAL, NOW_MS, google_purchases
 
 from supportdesk.emulator.server import EmulatorHandle
 
@@ -32,7 +32,7 @@ def assertion(config: dict[str, Any], key: Any = None, **overrides: Any) -> str:
 
 def token_response(config: dict[str, Any], signed: str) -> httpx.Response:
     account = json.loads(open(config["stores"]["google"]["service_account_file"]).read())
-    return httpx.post(account["token_uri"], data={"grant_type": GRANT, "assertion": signed})
+    return LOCAL.post(account["token_uri"], data={"grant_type": GRANT, "assertion": signed})
 
 
 def test_service_account_file_points_google_auth_at_the_emulator(emulator: EmulatorHandle, config: dict) -> None:
@@ -88,7 +88,7 @@ def test_unknown_purchase_token_is_googles_404(google: httpx.Client) -> None:
     error = response.json()["error"]
     assert (response.status_code, error["code"], error["status"]) == (404, 404, "NOT_FOUND")
     assert error["errors"][0]["reason"] == "purchaseTokenNotFound"
-    wrong_app = httpx.get(str(google.base_url).replace("com.supportdesk.coins", "com.other") + "purchases/voidedpurchases",
+    wrong_app = LOCAL.get(str(google.base_url).replace("com.supportdesk.coins", "com.other") + "purchases/voidedpurchases",
                           headers=google.headers)  # fmt: skip
     assert wrong_app.status_code == 404
 
@@ -190,4 +190,4 @@ def test_rtdn_announces_a_refund(google: httpx.Client, config: dict) -> None:
 
 
 def test_pubsub_needs_a_token(emulator: EmulatorHandle, config: dict) -> None:
-    assert httpx.post(pubsub_url(config, "pull"), json={"maxMessages": 1}).status_code == 401
+    assert LOCAL.post(pubsub_url(config, "pull"), json={"maxMessages": 1}).status_code == 401
