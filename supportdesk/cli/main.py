@@ -172,6 +172,9 @@ def _register_optional() -> None:
         pass
     else:
         app.command("store-emulator")(store_emulator)
+    from supportdesk.cli.reconcile_cmd import reconcile_cmd
+
+    app.command("reconcile")(reconcile_cmd)
     try:
         from supportdesk.cli.stores_cmd import stores_app
     except ImportError:

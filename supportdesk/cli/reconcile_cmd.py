@@ -1,0 +1,125 @@
+"""`supportdesk reconcile`: findings for one account or all, and their fixes (each posted once)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any
+
+import typer
+
+from supportdesk.cli.output import confirm, emit, err_console, handled
+from supportdesk.errors import InvalidInput
+
+
+def reconcile_cmd(
+    ctx: typer.Context,
+    all_accounts: Annotated[bool, typer.Option("--all", help="Every account.")] = False,
+    account: Annotated[str | None, typer.Option("--account", help="One account (any key: handle, id, email...).")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="apple, google or web.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only purchases from then (ISO 8601 or 30d).")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Use the store records already synced.")] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Apply the fix of every fixable finding.")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (required with --fix).")] = None,
+    ticket: Annotated[str | None, typer.Option("--ticket", help="The ticket the fixes belong to.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Acting agent (default: configured).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Compare what the stores charged with what our ledger credited; --fix credits, claws back or resyncs."""
+    from supportdesk.db.engine import read_session
+    from supportdesk.domain.findings import summarise
+    from supportdesk.services import lookup
+    from supportdesk.services.audit import ActionContext
+    from supportdesk.services.reconcile import Scope, reconcile
+    from supportdesk.stores.sync import parse_when
+
+    with handled(json_mode):
+        if all_accounts == bool(account):
+            raise InvalidInput("give either --all or --account ID")
+        if store not in (None, "apple", "google", "web"):
+            raise InvalidInput(f"--store must be apple, google or web, not {store!r}")
+        if fix and not (reason and reason.strip()):
+            raise InvalidInput("--fix needs --reason TEXT: every fix is audited with its reason")
+        state = ctx.obj
+        account_id = None
+        if account:
+            with read_session(state.engine) as session:
+                account_id = lookup.resolve_account(session, account).account_id
+        scope = Scope(account_id=account_id, store=store, since=parse_when(since) if since else None)
+        synced = None if offline else _sync_first(state, store)
+        found = reconcile(state.engine, scope)
+        body: dict[str, Any] = {"findings": [f.to_json() for f in found.findings], "summary": summarise(found.findings)}
+        if synced is not None:
+            body["synced"] = synced
+        if fix:
+            fixable = [f for f in found.findings if f.fixable]
+            if fixable:
+                confirm(_question(fixable, reason or "", ticket), yes, json_mode)
+            who = ActionContext(actor or state.settings.actor, reason or "", ticket)
+            done = reconcile(state.engine, scope, fix=True, ctx=who)
+            body.update(applied=done.applied, failed=done.failed)
+        emit(body, json_mode, _print)
+    if body.get("failed"):
+        raise typer.Exit(1)
+
+
+def _sync_first(state: Any, store: str | None) -> dict[str, Any] | None:
+    """Pull the stores' view first; with no stores configured, say so and reconcile what was synced before."""
+    from datetime import timedelta
+
+    from supportdesk.cli.stores_cmd import stores_now
+    from supportdesk.stores.sync import configured_stores, sync
+
+    stores = [store] if store else configured_stores(state.settings)
+    if not stores:
+        err_console.print("[yellow]no stores configured (--config): reconciling the store records synced before[/]")
+        return None
+    now = stores_now(state.settings)
+    from datetime import UTC, datetime
+
+    since = (now or datetime.now(UTC)) - timedelta(days=180)
+    result = sync(state.engine, state.settings, since=since, stores=stores, now=now)
+    out = result.to_json()
+    if result.failed:
+        from supportdesk.stores.errors import StoreUnavailable
+
+        first = next(iter(result.failed.items()))
+        raise StoreUnavailable(f"could not sync {first[0]} before reconciling: {first[1]['message']} "
+                               "(use --offline to reconcile what was synced before)")
+    return out
+
+
+def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
+    counts = Counter(f.kind for f in fixable)
+    credit = sum(f.coins for f in fixable if f.kind in ("missing_purchase", "uncredited_purchase"))
+    back = -sum(f.coins for f in fixable if f.kind in ("duplicate_credit", "unapplied_refund"))
+    parts = ", ".join(f"{n} {k}" for k, n in counts.items())
+    return (f"Apply {len(fixable)} fixes ({parts}): credit {credit:,} coins, take back {back:,} coins, "
+            f"resync {counts.get('balance_drift', 0)} cached balances; reason {reason!r}"
+            f"{f', ticket {ticket}' if ticket else ''}?")
+
+
+def _print(body: dict[str, Any]) -> None:
+    """Grouped by kind, one line a finding and one for its fix: readable at 80 columns."""
+    from supportdesk.domain.findings import Finding
+    from supportdesk.services.fixes import describe
+
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for f in body["findings"]:
+        by_kind.setdefault(f["kind"], []).append(f)
+    for kind, rows in by_kind.items():
+        err_console.print(f"[bold]{kind}[/] ({len(rows)})", highlight=False)
+        for f in rows:
+            where = " ".join(x for x in (f["store"], f["store_transaction_id"], f["purchase_id"]) if x)
+            err_console.print(f"  {f['account_id'] or '?'}  {where}  {f['coins']:+,} coins", highlight=False)
+            finding = Finding(**{k: f[k] for k in ("kind", "account_id", "store", "store_transaction_id",
+                                                   "purchase_id", "coins", "detail")})
+            err_console.print(f"    [dim]{describe(finding) if f['fixable'] else 'report only: ' + kind}[/]",
+                              highlight=False)
+    s = body["summary"]
+    err_console.print(f"{s['total']} findings on {s['accounts']} accounts", highlight=False)
+    for a in body.get("applied", []):
+        tag = "replayed (already done)" if a["replayed"] else "applied"
+        err_console.print(f"  {tag}: {a['kind']} {a.get('purchase_id') or a.get('account_id')}", highlight=False)
+    for failure in body.get("failed", []):
+        err_console.print(f"  [red]failed[/]: {failure['kind']}: {failure['error']['message']}", highlight=False)
