@@ -64,6 +64,7 @@ def prepare(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, port))
+    sock.listen(128)  # connections made before uvicorn runs wait in the backlog instead of failing
     keys = keys or Keys.load_or_generate(keys_path(config_path) if config_path else None)
     prepared = Prepared(sock, build_state(records, keys, now=now, faults=fault_list, seed=seed), config_path)
     prepared.state.identity.base_url = prepared.base_url
