@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
+from textual.widgets import Input
 
 from supportdesk.tui.backend import Backend
 from supportdesk.tui.commands import AccountsProvider
@@ -24,7 +25,8 @@ class SupportDeskApp(App[None]):
     COMMANDS = App.COMMANDS | {AccountsProvider}
     BINDINGS = [
         Binding("slash", "search", "Search", id="search"),
-        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("f1", "help", "Help", show=False, id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
     CURSOR_BLINK: ClassVar[bool] = True  # tests and snapshots turn it off
@@ -40,6 +42,8 @@ class SupportDeskApp(App[None]):
         # A dialog (help, error, a confirmation) must be answered or closed before the app moves on.
         if action in ("search", "help", "quit") and isinstance(self.screen, ModalScreen):
             return False
+        if action == "search" and isinstance(self.focused, Input):
+            return False  # already there, and '/' is typed into the box
         return True
 
     def get_default_screen(self) -> SearchScreen:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Markdown, Static
@@ -198,3 +201,33 @@ async def test_confirm_returns_true_on_y_and_false_on_n_or_escape(make_app) -> N
 
 def test_not_found_message_is_the_services() -> None:
     assert ErrorScreen.from_exception(NotFound("no account")).message == "no account"
+
+
+async def test_palette_search_accounts_command_goes_back_to_the_search_box(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_by_typing(pilot, "@ana")
+        await pilot.press("ctrl+p", *"Search accounts")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchScreen)
+        assert isinstance(app.focused, SearchInput)
+
+
+async def test_q_quits_but_not_while_typing(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        assert app.query_one(SearchInput).value == "q"
+        assert app.is_running
+        await pilot.press("tab", "q")
+        assert not app.is_running
+
+
+def test_importing_the_app_loads_no_database_code() -> None:
+    code = ("import sys, supportdesk.tui.app; "
+            "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'babel', 'supportdesk.services.lookup') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

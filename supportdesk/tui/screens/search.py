@@ -27,7 +27,7 @@ HINT = "Type a handle, email, account id, purchase id, ticket or store order/tra
 class SearchInput(Input):
     BINDINGS = [
         # No key contains '?', so it opens help even while typing.
-        Binding("question_mark", "app.help", "Help", show=False, priority=True, id="help"),
+        Binding("question_mark", "app.help", "Help", priority=True, id="help"),
         Binding("down", "screen.focus_results", "Results", show=False, id="focus_results"),
         Binding("escape", "clear", "Clear", id="clear_search"),
     ]
