@@ -36,7 +36,8 @@ class SupportDeskApp(App[None]):
         self.state = state
         self.backend = Backend(state)
         self.initial_query = initial_query
-        self.keymap = dict(state.settings.keys)
+        # A key map entry is `binding id = "keys"`; anything else in [keys] is ignored rather than fatal.
+        self.keymap = {k: v for k, v in state.settings.keys.items() if isinstance(v, str)}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A dialog (help, error, a confirmation) must be answered or closed before the app moves on.

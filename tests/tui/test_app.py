@@ -7,7 +7,7 @@ import sys
 
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Markdown, Static
+from textual.widgets import Markdown, Static, TabbedContent
 
 from supportdesk.errors import NotFound
 from supportdesk.tui.app import SupportDeskApp
@@ -231,3 +231,25 @@ def test_importing_the_app_loads_no_database_code() -> None:
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+async def test_truncated_ledger_says_how_much_is_shown(make_app) -> None:
+    app = make_app()
+    real_story = app.backend.story
+
+    def long_story(query: str) -> dict[str, object]:
+        story = real_story(query)
+        story["ledger_total"] = 1234  # as if 1,234 entries and the service sent the newest few
+        return story
+
+    app.backend.story = long_story  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await open_by_typing(pilot, "@cleo")
+        await pilot.press("2")
+        tabs = app.screen.query_one(TabbedContent)
+        assert tabs.active == "ledger"
+        assert str(tabs.get_tab("ledger").label) == "Ledger 4 of 1,234"
+        note = app.screen.query_one("#ledger-note", Static)
+        assert note.display and "Newest 4 of 1,234" in str(note.render())
+        who = str(app.screen.query_one("#balances", Static).render())
+        assert "drift +10" in who and "debt 320" in who
