@@ -2,8 +2,8 @@
 
 A transaction's order id is its record's ``orderId`` when present, otherwise ``apple_order_id`` derives a
 stable one: ``"MK"`` + the first 8 characters of base32(sha256(transactionId)).
-Page tokens (``revision``, ``paginationToken``) are opaque offsets; error codes follow Apple's library
-(``appstoreserverlibrary.api_client.APIError``).
+Page tokens (``revision``, ``paginationToken``) are opaque offsets. Notification history lives in
+``apple_notifications``; errors and paging in ``apple_base``.
 """
 
 from __future__ import annotations
@@ -11,37 +11,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
-from supportdesk.emulator.faults import Fault
-from supportdesk.emulator.routing import (
-    StoreRoutes,
-    decode_page_token,
-    encode_page_token,
-    fault_kind,
-    json_response,
-    malformed_response,
+from supportdesk.emulator.apple_base import (
+    ENVIRONMENT,
+    AppleError,
+    is_int,
+    json_body,
+    on_fault,
+    page_of,
+    unauthorized,
 )
+from supportdesk.emulator.apple_notifications import NotificationHistory
+from supportdesk.emulator.routing import StoreRoutes, encode_page_token, fault_kind, json_response
 from supportdesk.emulator.state import EmulatorState
 
-PAGE_SIZE = 20
-ENVIRONMENT = "Sandbox"
-NOTIFICATION_WINDOW_MS = 180 * 86_400_000
 _EMULATOR_FIELDS = ("orderId", "consumptionRequestDate", "consumptionRequestReason")
 _REVOCATION_FIELDS = ("revocationDate", "revocationReason", "revocationType", "revocationPercentage")
-_NOTIFICATION_NS = uuid.UUID("5b0e2d64-0c64-4b8e-9d44-6f0f6c1f4a11")
-NOTIFICATION_TYPES = (
-    "CONSUMPTION_REQUEST", "DID_CHANGE_RENEWAL_PREF", "DID_CHANGE_RENEWAL_STATUS", "DID_FAIL_TO_RENEW",
-    "DID_RENEW", "EXPIRED", "EXTERNAL_PURCHASE_TOKEN", "GRACE_PERIOD_EXPIRED", "METADATA_UPDATE", "MIGRATION",
-    "OFFER_REDEEMED", "ONE_TIME_CHARGE", "PRICE_CHANGE", "PRICE_INCREASE", "REFUND", "REFUND_DECLINED",
-    "REFUND_REVERSED", "RENEWAL_EXTENDED", "RENEWAL_EXTENSION", "RESCIND_CONSENT", "REVOKE", "SUBSCRIBED", "TEST",
-)  # fmt: skip
 _PRODUCT_TYPES = {
     "CONSUMABLE": "Consumable",
     "NON_CONSUMABLE": "Non-Consumable",
@@ -51,40 +41,6 @@ _PRODUCT_TYPES = {
 _DELIVERY = ("DELIVERED", "UNDELIVERED_QUALITY_ISSUE", "UNDELIVERED_WRONG_ITEM", "UNDELIVERED_SERVER_OUTAGE",
              "UNDELIVERED_OTHER")  # fmt: skip
 _REFUND_PREFERENCES = ("DECLINE", "GRANT_FULL", "GRANT_PRORATED")
-
-
-class AppleError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> Response:
-        return json_response({"errorCode": self.code, "errorMessage": self.message}, self.status)
-
-
-def error_response(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_response({"errorCode": code, "errorMessage": message}, status, headers)
-
-
-def unauthorized() -> Response:
-    # Apple answers a bad token with a plain-text 401, not the JSON error shape.
-    return Response(
-        f"Unauthenticated\n\nRequest ID: {uuid.uuid4().hex[:26].upper()}.0.0", 401, media_type="text/plain"
-    )
-
-
-def on_fault(fault: Fault) -> Response | None:
-    if fault.kind == "429":
-        return error_response(429, 4290000, "Rate limit exceeded.", {"Retry-After": str(fault.arg)})
-    if fault.kind == "500":
-        return error_response(500, 5000000, "An unknown error occurred.")
-    if fault.kind == "503":
-        return error_response(503, 5000001, "An unknown error occurred. Please try again.")
-    if fault.kind == "malformed":
-        return malformed_response()
-    if fault.kind == "expired_token":
-        return unauthorized()
-    return None  # bad_signature: the handler signs with a broken signature
 
 
 def apple_order_id(record: dict[str, Any]) -> str:
@@ -101,7 +57,7 @@ def routes(emu: EmulatorState) -> StoreRoutes:
     store.add("/inApps/v2/history/{transactionId}", api.history, ["GET"])
     store.add("/inApps/v1/lookup/{orderId}", api.order_lookup, ["GET"])
     store.add("/inApps/v2/refund/lookup/{transactionId}", api.refund_history, ["GET"])
-    store.add("/inApps/v1/notifications/history", api.notification_history, ["POST"])
+    store.add("/inApps/v1/notifications/history", NotificationHistory(api).endpoint, ["POST"])
     store.add("/inApps/v2/transactions/consumption/{transactionId}", api.consumption, ["PUT"])
     return store
 
@@ -141,16 +97,16 @@ class AppleApi:
     # --- endpoints --------------------------------------------------------------------------------
     async def transaction(self, request: Request) -> Response:
         try:
-            record = self._find(request.path_params["transactionId"])
+            record = self.find(request.path_params["transactionId"])
         except AppleError as exc:
             return exc.response()
-        return json_response({"signedTransactionInfo": self._sign_transaction(request, record)})
+        return json_response({"signedTransactionInfo": self.sign_transaction(request, record)})
 
     async def history(self, request: Request) -> Response:
         try:
-            record = self._find(request.path_params["transactionId"])
-            rows = _filter_history(self._customer(record), request.query_params)
-            page, next_offset, has_more = _page(rows, request.query_params.get("revision"), 4000005, "revision")
+            record = self.find(request.path_params["transactionId"])
+            rows = _filter_history(self.customer(record), request.query_params)
+            page, next_offset, has_more = page_of(rows, request.query_params.get("revision"), 4000005, "revision")
         except AppleError as exc:
             return exc.response()
         identity = self.emu.identity
@@ -161,49 +117,33 @@ class AppleApi:
                 "bundleId": identity.bundle_id,
                 "appAppleId": identity.app_apple_id,
                 "environment": ENVIRONMENT,
-                "signedTransactions": [self._sign_transaction(request, r) for r in page],
+                "signedTransactions": [self.sign_transaction(request, r) for r in page],
             }
         )
 
     async def order_lookup(self, request: Request) -> Response:
         order_id = request.path_params["orderId"]
         rows = [r for r in self.emu.apple.values() if apple_order_id(r) == order_id]
-        signed = [self._sign_transaction(request, r) for r in rows]
+        signed = [self.sign_transaction(request, r) for r in rows]
         return json_response({"status": 0 if rows else 1, "signedTransactions": signed})
 
     async def refund_history(self, request: Request) -> Response:
         try:
-            record = self._find(request.path_params["transactionId"])
-            rows = [r for r in self._customer(record) if r.get("revocationDate") is not None]
+            record = self.find(request.path_params["transactionId"])
+            rows = [r for r in self.customer(record) if r.get("revocationDate") is not None]
             rows.sort(key=lambda r: (r["revocationDate"], r["transactionId"]))
-            page, next_offset, has_more = _page(rows, request.query_params.get("revision"), 4000005, "revision")
+            page, next_offset, has_more = page_of(rows, request.query_params.get("revision"), 4000005, "revision")
         except AppleError as exc:
             return exc.response()
-        signed = [self._sign_transaction(request, r) for r in page]
+        signed = [self.sign_transaction(request, r) for r in page]
         return json_response(
             {"signedTransactions": signed, "revision": encode_page_token({"o": next_offset}), "hasMore": has_more}
         )
 
-    async def notification_history(self, request: Request) -> Response:
-        try:
-            body = await _json_body(request)
-            events = self._notification_events(body)
-            token = request.query_params.get("paginationToken")
-            page, next_offset, has_more = _page(events, token, 4000014, "pagination token")
-        except AppleError as exc:
-            return exc.response()
-        answer: dict[str, Any] = {
-            "notificationHistory": [self._history_item(request, event) for event in page],
-            "hasMore": has_more,
-        }
-        if has_more:
-            answer["paginationToken"] = encode_page_token({"o": next_offset})
-        return json_response(answer)
-
     async def consumption(self, request: Request) -> Response:
         try:
-            record = self._find(request.path_params["transactionId"])
-            body = _check_consumption(await _json_body(request))
+            record = self.find(request.path_params["transactionId"])
+            body = _check_consumption(await json_body(request))
         except AppleError as exc:
             return exc.response()
         self.emu.consumption.append(
@@ -212,7 +152,7 @@ class AppleApi:
         return Response(status_code=202)
 
     # --- helpers ----------------------------------------------------------------------------------
-    def _find(self, transaction_id: str) -> dict[str, Any]:
+    def find(self, transaction_id: str) -> dict[str, Any]:
         record = self.emu.apple.get(transaction_id)
         if record is not None:
             return record
@@ -220,7 +160,7 @@ class AppleApi:
             raise AppleError(400, 4000006, "Invalid transaction id.")
         raise AppleError(404, 4040010, "Transaction id not found.")
 
-    def _customer(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+    def customer(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         """One customer's transactions: the same appAccountToken, else the same original transaction."""
         token = record.get("appAccountToken")
         if token:
@@ -230,7 +170,7 @@ class AppleApi:
             r for r in self.emu.apple.values() if r.get("originalTransactionId", r["transactionId"]) == original
         ]
 
-    def _sign_transaction(self, request: Request, record: dict[str, Any], as_of: int | None = None) -> str:
+    def sign_transaction(self, request: Request, record: dict[str, Any], as_of: int | None = None) -> str:
         payload = {k: v for k, v in record.items() if k not in _EMULATOR_FIELDS}
         if as_of is not None and record.get("revocationDate", as_of) > as_of:
             # A notification sent before the refund shows the transaction as it was then.
@@ -240,87 +180,6 @@ class AppleApi:
         payload["environment"] = ENVIRONMENT
         payload["signedDate"] = as_of if as_of is not None else self.emu.now_ms()
         return self.emu.keys.sign_jws(payload, broken=fault_kind(request) == "bad_signature")
-
-    def _notification_events(self, body: dict[str, Any]) -> list[tuple[int, str, dict[str, Any]]]:
-        start, end = body.get("startDate"), body.get("endDate")
-        if not _is_int(start):
-            raise AppleError(
-                400, 4000015, "Invalid request. The start date is not a timestamp value in milliseconds."
-            )
-        if not _is_int(end):
-            raise AppleError(
-                400, 4000016, "Invalid request. The end date is not a timestamp value in milliseconds."
-            )
-        now = self.emu.now_ms()
-        if start < now - NOTIFICATION_WINDOW_MS:
-            raise AppleError(
-                400, 4000012, "Invalid request. The start date is earlier than the allowed start date."
-            )
-        end = min(end, now)  # Apple treats a future end date as now
-        if start > end:
-            raise AppleError(
-                400, 4000013, "Invalid request. The end date precedes the start date or the dates are the same."
-            )
-        wanted = self._notification_filter(body)
-        events = [e for e in _derive_notifications(self.emu.apple.values()) if start <= e[0] <= end and wanted(e)]
-        return sorted(events, key=lambda e: (e[0], e[2]["transactionId"], e[1]))
-
-    def _notification_filter(self, body: dict[str, Any]) -> Any:
-        kind, subtype, transaction_id = (
-            body.get("notificationType"),
-            body.get("notificationSubtype"),
-            body.get("transactionId"),
-        )
-        if transaction_id is not None and (kind is not None or subtype is not None):
-            raise AppleError(
-                400, 4000019, "Invalid request. Only one of notificationType or transactionId may be used."
-            )
-        if kind is not None and kind not in NOTIFICATION_TYPES:
-            raise AppleError(400, 4000018, "Invalid request. The notification type is not supported.")
-        customer: set[str] | None = None
-        if transaction_id is not None:
-            customer = {r["transactionId"] for r in self._customer(self._find(str(transaction_id)))}
-        failures_only = body.get("onlyFailures") is True  # every emulated send succeeded
-
-        def wanted(event: tuple[int, str, dict[str, Any]]) -> bool:
-            return (
-                not failures_only
-                and subtype is None
-                and (kind is None or event[1] == kind)
-                and (customer is None or event[2]["transactionId"] in customer)
-            )
-
-        return wanted
-
-    def _history_item(self, request: Request, event: tuple[int, str, dict[str, Any]]) -> dict[str, Any]:
-        at, kind, record = event
-        data: dict[str, Any] = {
-            "appAppleId": self.emu.identity.app_apple_id,
-            "bundleId": record.get("bundleId", self.emu.identity.bundle_id),
-            "environment": ENVIRONMENT,
-            "signedTransactionInfo": self._sign_transaction(request, record, as_of=at),
-        }
-        if kind == "CONSUMPTION_REQUEST":
-            data["consumptionRequestReason"] = record.get("consumptionRequestReason", "UNINTENDED_PURCHASE")
-        payload = {
-            "notificationType": kind,
-            "notificationUUID": str(uuid.uuid5(_NOTIFICATION_NS, f"{kind}:{record['transactionId']}")),
-            "data": data,
-            "version": "2.0",
-            "signedDate": at,
-        }
-        signed = self.emu.keys.sign_jws(payload, broken=fault_kind(request) == "bad_signature")
-        return {"signedPayload": signed, "sendAttempts": [{"attemptDate": at, "sendAttemptResult": "SUCCESS"}]}
-
-
-def _derive_notifications(records: Any) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    """The notifications Apple would have sent for each transaction (formats.md)."""
-    for record in records:
-        yield record["purchaseDate"], "ONE_TIME_CHARGE", record
-        if record.get("consumptionRequestDate") is not None:
-            yield record["consumptionRequestDate"], "CONSUMPTION_REQUEST", record
-        if record.get("revocationDate") is not None:
-            yield record["revocationDate"], "REFUND", record
 
 
 def _filter_history(rows: list[dict[str, Any]], query: Any) -> list[dict[str, Any]]:
@@ -346,18 +205,6 @@ def _filter_history(rows: list[dict[str, Any]], query: Any) -> list[dict[str, An
     return kept
 
 
-def _page(rows: list[Any], token: str | None, code: int, name: str) -> tuple[list[Any], int, bool]:
-    offset = 0
-    if token:
-        position = decode_page_token(token, "o")
-        if position is None or position["o"] < 0:
-            raise AppleError(400, code, f"Invalid request. The {name} is invalid.")
-        offset = position["o"]
-    page = rows[offset : offset + PAGE_SIZE]
-    next_offset = offset + len(page)
-    return page, next_offset, next_offset < len(rows)
-
-
 def _int_param(query: Any, name: str, code: int) -> int | None:
     value = query.get(name)
     if value is None:
@@ -365,20 +212,6 @@ def _int_param(query: Any, name: str, code: int) -> int | None:
     if not value.isdigit():
         raise AppleError(400, code, f"Invalid request. The {name} parameter is invalid.")
     return int(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise AppleError(400, 4000000, "Invalid request. The request body is not a JSON object.")
-    return body
 
 
 def _check_consumption(body: dict[str, Any]) -> dict[str, Any]:
@@ -389,7 +222,7 @@ def _check_consumption(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("deliveryStatus") not in _DELIVERY:
         raise AppleError(400, 4000036, "Invalid request. The delivery status field is invalid.")
     percentage = body.get("consumptionPercentage")
-    if percentage is not None and not (_is_int(percentage) and 0 <= percentage <= 100_000):
+    if percentage is not None and not (is_int(percentage) and 0 <= percentage <= 100_000):
         raise AppleError(400, 4000000, "Invalid request. consumptionPercentage must be 0..100000 (milliunits).")
     if body.get("refundPreference") not in (None, *_REFUND_PREFERENCES):
         raise AppleError(400, 4000000, "Invalid request. The refund preference field is invalid.")

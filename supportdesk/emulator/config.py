@@ -12,7 +12,7 @@ from typing import Any
 
 import tomli_w
 
-from supportdesk.emulator.apple import ENVIRONMENT
+from supportdesk.emulator.apple_base import ENVIRONMENT
 from supportdesk.emulator.clock import format_timestamp
 from supportdesk.emulator.pki import GOOGLE_PROJECT
 from supportdesk.emulator.state import EmulatorState

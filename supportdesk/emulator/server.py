@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import uvicorn
 
@@ -44,33 +45,42 @@ class Prepared:
         return uvicorn.Server(config)
 
 
-def prepare(
-    data: Path,
-    *,
-    port: int = 0,
-    config_path: Path | None = None,
-    now: str | None = None,
-    faults: str | None = None,
-    seed: int = 0,
-    keys: Keys | None = None,
-) -> Prepared:
-    """Load and check everything, bind the port (0: a free one), write the config. Raises on bad input."""
+class Options(TypedDict, total=False):
+    port: int  # 0: a free one
+    now: str | None  # ISO 8601; fixes the clock
+    faults: str | None  # see supportdesk.emulator.faults
+    seed: int
+    keys: Keys | None  # default: reuse <config stem>-keys.json or make new ones
+
+
+def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Options]) -> Prepared:
+    """Load and check everything, bind the port, write the config. Raises on bad input."""
+    now, keys = options.get("now"), options.get("keys")
     records = load_store(data)
-    fault_list = parse_spec(faults)
+    fault_list = parse_spec(options.get("faults"))
     if now:
         parse_timestamp(now)  # fail before binding anything
-    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
-    # keep-alive response waits ~40 ms for Nagle and delayed ACKs.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    sock.listen(128)  # connections made before uvicorn runs wait in the backlog instead of failing
     keys = keys or Keys.load_or_generate(keys_path(config_path) if config_path else None)
-    prepared = Prepared(sock, build_state(records, keys, now=now, faults=fault_list, seed=seed), config_path)
+    state = build_state(records, keys, now=now, faults=fault_list, seed=options.get("seed", 0))
+    prepared = Prepared(_listen(options.get("port", 0)), state, config_path)
     prepared.state.identity.base_url = prepared.base_url
     if config_path is not None:
         prepared.config_path = write_config(config_path, prepared.state)
     return prepared
+
+
+def _listen(port: int) -> socket.socket:
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
+    # keep-alive response waits ~40 ms for Nagle and delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        sock.listen(128)  # connections made before uvicorn runs wait in the backlog instead of failing
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def serve(prepared: Prepared) -> None:
@@ -108,23 +118,14 @@ class EmulatorHandle:
         self.thread.join(timeout=10)
 
 
-def start_in_thread(
-    data: Path,
-    *,
-    port: int = 0,
-    config_path: Path | None = None,
-    now: str | None = None,
-    faults: str | None = None,
-    seed: int = 0,
-    keys: Keys | None = None,
-) -> EmulatorHandle:
+def start_in_thread(data: Path, *, config_path: Path | None = None, **options: Unpack[Options]) -> EmulatorHandle:
     """Start the emulator in a daemon thread and wait until it accepts connections.
 
     Without ``config_path`` the config goes to a fresh temporary folder, so ``handle.config_path`` is always set.
     """
     if config_path is None:
         config_path = Path(tempfile.mkdtemp(prefix="supportdesk-emulator-")) / "emulator.toml"
-    prepared = prepare(data, port=port, config_path=config_path, now=now, faults=faults, seed=seed, keys=keys)
+    prepared = prepare(data, config_path=config_path, **options)
     server = prepared.uvicorn_server()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [prepared.sock]}, daemon=True)
     thread.start()
