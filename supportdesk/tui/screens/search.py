@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
 
 DEBOUNCE_SECONDS = 0.15
-HINT = "Type a handle, email, account id, purchase id, ticket or store order/transaction id."
+HINT = "Type a handle, email, or an id: account, purchase, ticket, store order or txn."
 
 
 class SearchInput(Input):
