@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from supportdesk.emulator import pubsub
-from supportdesk.emulator.clock import format_timestamp, millis
+from supportdesk.emulator.clock import millis
 from supportdesk.emulator.faults import Fault
+from supportdesk.emulator.google_orders import order_resource
 from supportdesk.emulator.routing import (
     StoreRoutes,
     decode_page_token,
@@ -199,7 +200,7 @@ class GoogleApi:
             purchase = self._order(request.path_params["orderId"])
         except GoogleError as exc:
             return exc.response()
-        return json_response(_order(purchase))
+        return json_response(order_resource(purchase))
 
     async def batch_get_orders(self, request: Request) -> Response:
         try:
@@ -211,7 +212,7 @@ class GoogleApi:
         if not order_ids or len(order_ids) > MAX_ORDER_IDS:
             return GoogleError(400, f"orderIds must hold 1 to {MAX_ORDER_IDS} order ids.", "invalid").response()
         found = [self.emu.google_by_order[o] for o in order_ids if o in self.emu.google_by_order]
-        return json_response({"orders": [_order(p) for p in found]} if found else {})
+        return json_response({"orders": [order_resource(p) for p in found]} if found else {})
 
     async def refund(self, request: Request) -> Response:
         try:
@@ -284,62 +285,6 @@ def _voided_purchase(purchase: dict[str, Any]) -> dict[str, Any]:
         "voidedReason": purchase.get("voidedReason", 0),
         "voidedQuantity": purchase.get("voidedQuantity", purchase.get("quantity", 1)),
     }
-
-
-def _order(purchase: dict[str, Any]) -> dict[str, Any]:
-    """An Orders API ``Order`` built from the purchase record."""
-    bought = int(purchase["purchaseTimeMillis"])
-    voided = millis(purchase.get("voidedTimeMillis"))
-    total = _money(purchase)
-    line_item: dict[str, Any] = {
-        "productId": purchase["productId"],
-        "productTitle": purchase["productId"],
-        "oneTimePurchaseDetails": {"quantity": purchase.get("quantity", 1)},
-    }
-    history: dict[str, Any] = {"processedEvent": {"eventTime": format_timestamp(bought)}}
-    if total is not None:
-        line_item.update(listingPrice=total, total=total, tax=_zero(total))
-    if voided is not None:
-        reason = "CHARGEBACK" if purchase.get("voidedReason") == 7 else "OTHER"
-        history["refundEvent"] = {"eventTime": format_timestamp(voided), "refundReason": reason}
-        if total is not None:
-            history["refundEvent"]["refundDetails"] = {"total": total, "tax": _zero(total)}
-    order: dict[str, Any] = {
-        "orderId": purchase["orderId"],
-        "purchaseToken": purchase["purchaseToken"],
-        "state": _order_state(purchase),
-        "createTime": format_timestamp(bought),
-        "lastEventTime": format_timestamp(max(bought, voided or bought)),
-        "lineItems": [line_item],
-        "orderHistory": history,
-        "salesChannel": "IN_APP",
-    }
-    if purchase.get("regionCode"):
-        order["buyerAddress"] = {"buyerCountry": purchase["regionCode"]}
-    if total is not None:
-        order.update(total=total, tax=_zero(total))
-    if purchase.get("obfuscatedExternalAccountId"):
-        order["obfuscatedExternalAccountId"] = purchase["obfuscatedExternalAccountId"]
-    return order
-
-
-def _order_state(purchase: dict[str, Any]) -> str:
-    if purchase.get("voidedTimeMillis") is not None:
-        return "REFUNDED"
-    return {1: "CANCELED", 2: "PENDING"}.get(purchase.get("purchaseState", 0), "PROCESSED")
-
-
-def _money(purchase: dict[str, Any]) -> dict[str, Any] | None:
-    micros, currency = purchase.get("priceAmountMicros"), purchase.get("priceCurrencyCode")
-    if micros is None or currency is None:
-        return None
-    micros = int(micros)
-    # google.type.Money: int64 units travel as a JSON string; nanos = the rest in billionths.
-    return {"currencyCode": currency, "units": str(micros // 1_000_000), "nanos": (micros % 1_000_000) * 1000}
-
-
-def _zero(total: dict[str, Any]) -> dict[str, Any]:
-    return {"currencyCode": total["currencyCode"], "units": "0", "nanos": 0}
 
 
 def _int_query(query: Any, name: str, default: int) -> int:

@@ -125,3 +125,11 @@ def test_command_serves_and_writes_the_config(dataset: Path, tmp_path: Path) -> 
     assert line.startswith("store emulator listening on http://127.0.0.1:")
     assert health.status_code == 200 and health.json()["fixed"] is False
     assert [(f["store"], f["kind"], f["count"]) for f in faults] == [("web", "500", 1)]
+
+
+def test_emulator_imports_no_app_layers() -> None:
+    program = ("import sys, supportdesk.emulator.server, supportdesk.cli.emulator_cmd; "
+               "print(sorted(m for m in sys.modules if m.split('.')[:2] in "
+               "(['supportdesk', 'services'], ['supportdesk', 'db'], ['supportdesk', 'tui'])))")  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
