@@ -26,18 +26,28 @@ class Posting:
     reverses: str | None = None
 
 
+def amount_problem(kind: str, amount: int, asset: str) -> str | None:
+    """Why an amount cannot be posted under this kind, or None. Cheap: the importer calls it per line."""
+    if amount == 0:
+        return f"a {kind} of 0 {asset}s moves nothing"
+    if kind in POSITIVE and amount < 0:
+        return f"a {kind} must be positive, got {amount}"
+    if kind in NEGATIVE and amount > 0:
+        return f"a {kind} must be negative, got {amount}"
+    if abs(amount) > MAX_COINS:
+        return f"{kind} amount {amount} is outside the allowed range (at most {MAX_COINS:,})"
+    return None
+
+
 def check_posting(p: Posting) -> Posting:
     if p.asset not in ASSETS:
         raise InvalidInput(f"asset must be one of {', '.join(ASSETS)}, not {p.asset!r}")
     if p.kind not in KINDS:
         raise InvalidInput(f"ledger kind must be one of {', '.join(KINDS)}, not {p.kind!r}")
     check_amount(p.amount, what=f"{p.kind} amount", bound=MAX_COINS, allow_negative=True)
-    if p.amount == 0:
-        raise InvalidInput(f"a {p.kind} of 0 {p.asset}s moves nothing")
-    if p.kind in POSITIVE and p.amount < 0:
-        raise InvalidInput(f"a {p.kind} must be positive, got {p.amount}")
-    if p.kind in NEGATIVE and p.amount > 0:
-        raise InvalidInput(f"a {p.kind} must be negative, got {p.amount}")
+    problem = amount_problem(p.kind, p.amount, p.asset)
+    if problem:
+        raise InvalidInput(problem)
     if p.kind == "reversal" and not p.reverses:
         raise InvalidInput("a reversal must name the entry it reverses")
     return p

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from supportdesk.domain.ledger import ASSETS, KINDS, Posting, check_posting
+from supportdesk.domain.ledger import ASSETS, KINDS, amount_problem
 from supportdesk.domain.money import MAX_COINS, MAX_MINOR, check_currency
 from supportdesk.errors import InvalidInput
 
@@ -128,10 +128,9 @@ class LedgerRow(Record):
 
     @model_validator(mode="after")
     def _sign(self) -> LedgerRow:
-        try:
-            check_posting(Posting(self.account_id, self.asset, self.amount, self.kind, self.ref, reverses=self.ref or "?"))
-        except InvalidInput as exc:
-            raise ValueError(exc.message) from None
+        problem = amount_problem(self.kind, self.amount, self.asset)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -100,7 +100,7 @@ def _describe(exc: ValidationError, errors: _Errors, where: str) -> None:
 
 
 def _row(spec: FileSpec, rec: BaseModel) -> dict[str, Any]:
-    row = rec.model_dump()
+    row = dict(rec.__dict__)  # the validated fields; cheaper than model_dump for flat records
     if spec.name == "ledger.jsonl":
         row.update(reverses=None, ticket_id=None, idempotency_key=None)
         if rec.kind == "reversal":  # type: ignore[attr-defined]
@@ -263,6 +263,8 @@ def _unique_ok(rec: BaseModel, taken: dict[str, set[Any]], errors: _Errors, wher
 
 
 def _key(spec: FileSpec, rec: BaseModel) -> Any:
+    if len(spec.key) == 1:
+        return getattr(rec, spec.key[0])
     values = tuple(getattr(rec, k) for k in spec.key)
     return values[0] if len(values) == 1 else values
 
