@@ -137,7 +137,7 @@ async def test_failed_load_shows_the_error_modal(make_app) -> None:
         app.open_account("acc_gone")
         await settle(pilot)
         assert isinstance(app.screen, ErrorScreen)
-        assert app.screen.message == "no account matches 'acc_gone' (searched as account id)"
+        assert app.screen.text == "no account matches 'acc_gone' (searched as account id)"
         await pilot.press("escape")
         assert isinstance(app.screen, AccountScreen)
         assert "Could not load" in str(app.screen.query_one("#who", Static).render())
@@ -154,7 +154,7 @@ async def test_unexpected_exception_shows_type_and_message(make_app) -> None:
         app.open_account("acc_0000")
         await settle(pilot)
         assert isinstance(app.screen, ErrorScreen)
-        assert app.screen.message == "KeyError: 'balances'"
+        assert app.screen.text == "KeyError: 'balances'"
         assert app.is_running
 
 
@@ -193,14 +193,14 @@ async def test_confirm_returns_true_on_y_and_false_on_n_or_escape(make_app) -> N
         for key in ("y", "n", "escape"):
             app.push_screen(ConfirmScreen(question), answers.append)
             await pilot.pause()
-            assert question in str(app.screen.query_one("#question", Static).render())
+            assert question in str(app.screen.query_one("#text", Static).render())
             await pilot.press(key)
             await pilot.pause()
     assert answers == [True, False, False]
 
 
 def test_not_found_message_is_the_services() -> None:
-    assert ErrorScreen.from_exception(NotFound("no account")).message == "no account"
+    assert ErrorScreen.from_exception(NotFound("no account")).text == "no account"
 
 
 async def test_palette_search_accounts_command_goes_back_to_the_search_box(make_app) -> None:

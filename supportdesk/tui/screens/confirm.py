@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+
+from supportdesk.tui.screens.dialog import TextDialog
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(TextDialog[bool]):
     """`ConfirmScreen("Credit 700 coins to @ana (purchase pur_123), reason ..., ticket T-9?")`."""
 
+    HINT = "y yes · n no · Esc cancel"
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm_yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm_no"),
     ]
 
     def __init__(self, question: str, title: str = "Confirm") -> None:
-        super().__init__()
-        self.question = question
-        self.confirm_title = title
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog") as dialog:
-            dialog.border_title = self.confirm_title
-            yield Static(self.question, id="question", markup=False)
-            yield Static("y yes · n no · Esc cancel", classes="hint")
-        yield Footer()
+        super().__init__(title, question)
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
