@@ -108,10 +108,11 @@ def story(session: Session, query: str) -> dict[str, Any]:
     aid = a.account_id
     ledger_total = session.exec(select(func.count()).where(LedgerEntry.account_id == aid)).one()
     account = a.model_dump()
-    account["debt"] = {"coin": max(0, -a.coin_balance), "diamond": max(0, -a.diamond_balance)}
+    bal = balances(session, a)
+    account["debt"] = {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")}  # the ledger is the truth
     return {
         "account": account,
-        "balances": balances(session, a),
+        "balances": bal,
         "purchases": _rows(session, select(Purchase).where(Purchase.account_id == aid)
                            .order_by(col(Purchase.purchased_at).desc())),
         "ledger": [_entry(e) for e in session.exec(

@@ -208,18 +208,29 @@ class ReconcileResult:
     findings: list[Finding]
     applied: list[dict[str, Any]]
     failed: list[dict[str, Any]]
+    cancelled: bool = False
 
 
 def reconcile(
     engine: Any, scope: Scope, *, fix: bool = False, ctx: Any = None,
     cancelled: Any = None, progress: Any = None,
 ) -> ReconcileResult:
-    """Find (read session, streamed), then fix each fixable finding in its own transaction."""
+    """Find (read session, streamed), then fix each fixable finding in its own transaction.
+
+    `progress(stage, done, total)` is called after each detector ("finding") and each fix ("fixing");
+    `cancelled()` is checked between them, so a cancel never splits a fix.
+    """
     from supportdesk.db.engine import read_session, write_session
     from supportdesk.services.fixes import apply_fix
 
+    findings: list[Finding] = []
     with read_session(engine) as session:
-        findings = list(find(session, scope))
+        for index, detector in enumerate(DETECTORS, start=1):
+            if cancelled and cancelled():
+                return ReconcileResult(findings, [], [], cancelled=True)
+            findings.extend(detector(session, scope))
+            if progress:
+                progress("finding", index, len(DETECTORS))
     applied: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     if not fix:
@@ -227,7 +238,7 @@ def reconcile(
     todo = [f for f in findings if f.fixable]
     for index, f in enumerate(todo, start=1):
         if cancelled and cancelled():
-            break
+            return ReconcileResult(findings, applied, failed, cancelled=True)
         try:
             with write_session(engine) as session:
                 result = apply_fix(session, f, ctx)
@@ -236,5 +247,5 @@ def reconcile(
         except SupportdeskError as exc:
             failed.append({"kind": f.kind, "idempotency_key": f.key, **exc.to_json()})
         if progress:
-            progress(index, len(todo))
+            progress("fixing", index, len(todo))
     return ReconcileResult(findings, applied, failed)

@@ -1,0 +1,3 @@
+from supportdesk.cli.main import run
+
+run()

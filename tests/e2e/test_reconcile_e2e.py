@@ -1,0 +1,47 @@
+"""Generate, emulate, import, reconcile, fix, reconcile again: as an agent (or a team lead's script) does."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from supportdesk.db.engine import make_engine
+from tests.e2e.conftest import cli, cli_json
+
+
+def ledger_rows(db: str) -> int:
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
+    engine.dispose()
+    return int(count or 0)
+
+
+def test_every_planted_anomaly_found_then_fixed_once(emulator, tmp_path):
+    db = f"sqlite:///{tmp_path / 'e2e.db'}"
+    cli("import", str(emulator.data), db=db)
+    body = cli_json("reconcile", "--all", db=db, config=emulator.config)
+    found = {(f["kind"], f["account_id"]) for f in body["findings"]}
+    planted = {(f["kind"], f["account_id"]) for f in emulator.planted["findings"]}
+    assert planted <= found, f"missed: {sorted(planted - found)}"
+    clean = set(emulator.planted["clean_accounts"])
+    assert not [f for f in found if f[1] in clean]
+    assert body["summary"]["total"] == len(body["findings"])
+
+    fixed = cli_json("reconcile", "--all", "--offline", "--fix", "--reason", "e2e reconcile", "--yes",
+                     db=db, config=emulator.config)
+    assert fixed["failed"] == [] and fixed["applied"]
+    assert all(a["replayed"] is False for a in fixed["applied"])
+
+    after = cli_json("reconcile", "--all", "--offline", db=db, config=emulator.config)
+    assert {f["kind"] for f in after["findings"]} == {"amount_mismatch"}
+
+    rows = ledger_rows(db)
+    again = cli_json("reconcile", "--all", "--offline", "--fix", "--reason", "e2e again", "--yes",
+                     db=db, config=emulator.config)
+    assert again["applied"] == [] and ledger_rows(db) == rows
+
+
+def test_fix_needs_a_reason(emulator, tmp_path):
+    db = f"sqlite:///{tmp_path / 'e2e.db'}"
+    done = cli("reconcile", "--all", "--offline", "--fix", "--yes", "--json", db=db, check=False)
+    assert done.returncode == 1 and "--reason" in done.stdout
