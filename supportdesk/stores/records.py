@@ -149,7 +149,8 @@ def _google_refund(purchase: dict[str, Any], order: dict[str, Any], voided: dict
         details = (event.get("refundDetails") or {}).get("total")
         refunded = google_money_minor(details) if isinstance(details, dict) else price
         reason = str(event.get("refundReason") or "other").lower()
-        return "refunded", _from_rfc3339(event.get("eventTime") or order.get("lastEventTime")), reason, refunded
+        state = "charged_back" if reason == "chargeback" else "refunded"
+        return state, _from_rfc3339(event.get("eventTime") or order.get("lastEventTime")), reason, refunded
     if "purchaseState" in purchase:
         return GOOGLE_PURCHASE_STATES.get(purchase["purchaseState"], "purchased"), None, None, None
     return order_state or "purchased", None, None, None

@@ -124,26 +124,26 @@ def _rtdn_batches(client: Any, window: Window) -> Iterator[Batch]:
 
 def _google_from_notifications(client: Any, notifications: list[dict[str, Any]]
                                ) -> tuple[list[NormalisedRecord], int]:
-    purchases: dict[str, dict[str, Any]] = {}
+    purchases: dict[str, tuple[dict[str, Any], str, str]] = {}  # orderId -> (purchase, sku, token)
     order_ids: list[str] = []
     missing = 0
     for note in notifications:
         one_time = note.get("oneTimeProductNotification") or {}
         voided = note.get("voidedPurchaseNotification") or {}
-        if one_time.get("purchaseToken") and one_time.get("sku"):
+        sku, token = one_time.get("sku"), one_time.get("purchaseToken")
+        if sku and token:
             try:
-                purchase = client.get_product_purchase(one_time["sku"], one_time["purchaseToken"])
+                purchase = client.get_product_purchase(sku, token)
             except StoreNotFound:
                 missing += 1
                 continue
-            purchase.setdefault("productId", one_time["sku"])
-            purchase.setdefault("purchaseToken", one_time["purchaseToken"])
             if purchase.get("orderId"):
-                purchases[purchase["orderId"]] = purchase
+                purchases[purchase["orderId"]] = (purchase, sku, token)
         elif voided.get("orderId"):
             order_ids.append(voided["orderId"])
     orders = {o["orderId"]: o for o in client.batch_get_orders(list(purchases)) if o.get("orderId")}
-    records = [google_record(p, orders.get(oid)) for oid, p in purchases.items()]
+    records = [google_record(p, orders.get(oid), product_id=sku, purchase_token=token)
+               for oid, (p, sku, token) in purchases.items()]
     more, more_missing = _google_orders(client, [o for o in order_ids if o not in purchases], {})
     return records + more, missing + more_missing
 

@@ -7,7 +7,7 @@ completes it), cancellable between batches. A store that fails is reported and t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from supportdesk.config import Settings
 from supportdesk.errors import ConfigError, InvalidInput, SupportdeskError
 from supportdesk.stores.policy import RetryPolicy
 from supportdesk.stores.sources import SOURCES, Batch, Window
-from supportdesk.stores.upsert import upsert_batch
+from supportdesk.stores.upsert import BatchCounts, Key, upsert_batch
 
 ALL_STORES = ("apple", "google", "web")
 Progress = Callable[[str, int, int | None], None]
@@ -25,12 +25,38 @@ Progress = Callable[[str, int, int | None], None]
 
 @dataclass
 class StoreCounts:
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
+    """Distinct transactions: one refunded between two listings of the same run is updated once, not twice."""
+
     not_found: int = 0  # our purchases the store does not know
     acknowledged: int = 0  # Google RTDN messages acknowledged after their batch was committed
+    _seen: set[Key] = field(default_factory=set, repr=False)
+    _inserted: set[Key] = field(default_factory=set, repr=False)
+    _updated: set[Key] = field(default_factory=set, repr=False)
+
+    def add(self, written: BatchCounts) -> None:
+        self._inserted.update(written.inserted)
+        self._updated.update(written.updated)
+        self._seen.update(written.inserted + written.updated + written.unchanged)
+
+    @property
+    def fetched(self) -> int:
+        return len(self._seen)
+
+    @property
+    def inserted(self) -> int:
+        return len(self._inserted)
+
+    @property
+    def updated(self) -> int:
+        return len(self._updated - self._inserted)
+
+    @property
+    def unchanged(self) -> int:
+        return self.fetched - self.inserted - self.updated
+
+    def to_json(self) -> dict[str, int]:
+        return {"fetched": self.fetched, "inserted": self.inserted, "updated": self.updated,
+                "unchanged": self.unchanged, "not_found": self.not_found, "acknowledged": self.acknowledged}
 
 
 @dataclass
@@ -43,7 +69,7 @@ class SyncResult:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "synced": {store: asdict(counts) for store, counts in self.synced.items()},
+            "synced": {store: counts.to_json() for store, counts in self.synced.items()},
             "window": {"since": self.since, "until": self.until},
             "cancelled": self.cancelled,
         }
@@ -115,11 +141,7 @@ def _run_store(engine: Engine, store: str, batches: Any, counts: StoreCounts, pr
         batch: Batch | None = next(batches, None)
         if batch is None:
             return False
-        written = upsert_batch(engine, batch.records)
-        counts.fetched += len(batch.records)
-        counts.inserted += written.inserted
-        counts.updated += written.updated
-        counts.unchanged += written.unchanged
+        counts.add(upsert_batch(engine, batch.records))
         counts.not_found += batch.not_found
         if batch.after_commit is not None:
             counts.acknowledged += batch.after_commit()

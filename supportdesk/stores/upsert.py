@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,11 +21,14 @@ COMPARED = ("order_id", "purchase_token", "account_id", "account_ref", "product_
 VOLATILE_RAW = ("signedDate",)  # re-signed on every fetch: not a change
 
 
+Key = tuple[str, str]
+
+
 @dataclass
 class BatchCounts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
+    inserted: list[Key] = field(default_factory=list)
+    updated: list[Key] = field(default_factory=list)
+    unchanged: list[Key] = field(default_factory=list)
 
 
 def upsert_batch(engine: Engine, records: list[NormalisedRecord], *, now: datetime | None = None) -> BatchCounts:
@@ -40,14 +43,15 @@ def upsert_batch(engine: Engine, records: list[NormalisedRecord], *, now: dateti
         rows = []
         for rec in records:
             values = rec.columns() | {"account_id": accounts.get(rec.store_transaction_id), "fetched_at": fetched_at}
-            old = existing.get((rec.store, rec.store_transaction_id))
+            key = (rec.store, rec.store_transaction_id)
+            old = existing.get(key)
             if old is None:
-                counts.inserted += 1
+                counts.inserted.append(key)
             elif not supersedes(rec, old) or _same(values, old):
-                counts.unchanged += 1
+                counts.unchanged.append(key)
                 continue
             else:
-                counts.updated += 1
+                counts.updated.append(key)
             rows.append(values)
         if rows:
             _write(session, rows)

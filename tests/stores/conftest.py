@@ -33,3 +33,22 @@ def emulator(store_emulator: EmulatorHandle) -> EmulatorHandle:
 def stores_config(emulator: EmulatorHandle) -> dict[str, Any]:
     return tomllib.loads(Path(emulator.config_path).read_text(encoding="utf-8"))["stores"]
 
+
+
+@pytest.fixture(scope="session")
+def sync_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    """A second emulator over the sync tests' smaller folder (tests/stores/store_data.py)."""
+    from tests.stores.store_data import NOW as SYNC_NOW
+    from tests.stores.store_data import write_store_folder
+
+    data = write_store_folder(tmp_path_factory.mktemp("sync-data"))
+    handle = start_in_thread(data, config_path=tmp_path_factory.mktemp("sync-config") / "emulator.toml",
+                             now=SYNC_NOW)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def sync_emulator(sync_store: EmulatorHandle) -> EmulatorHandle:
+    httpx.post(f"{sync_store.base_url}/_emulator/reset").raise_for_status()
+    return sync_store

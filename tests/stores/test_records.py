@@ -87,6 +87,9 @@ def test_google_states() -> None:
     refunded = google_record(purchase(), {"orderId": "GPA.1", "state": "REFUNDED", "orderHistory": {
         "refundEvent": {"eventTime": "2026-09-02T00:00:00Z", "refundReason": "OTHER"}}})
     assert (refunded.state, refunded.refund_reason, refunded.refunded_minor) == ("refunded", "other", 610)
+    chargeback = google_record(purchase(), {"orderId": "GPA.1", "state": "REFUNDED", "orderHistory": {
+        "refundEvent": {"eventTime": "2026-09-02T00:00:00Z", "refundReason": "CHARGEBACK"}}})
+    assert chargeback.state == "charged_back"
 
 
 def test_google_partial_void_uses_voided_quantity() -> None:
