@@ -11,9 +11,9 @@ from supportdesk.dataset.world import Account, Sale
 MISSING = (("KR", "google"), ("JP", "apple"), ("US", "web"), ("VN", "apple"), ("DE", "google"), ("BR", "web"))
 UNCREDITED = (("VN", "google"), ("US", "apple"), ("JP", "web"), ("GB", "google"), ("KR", "apple"), ("FR", "web"))
 DOUBLE = (("US", "google"), ("KR", "apple"), ("DE", "web"), ("JP", "google"), ("IN", "apple"), ("BR", "apple"))
-# How far back a store lets us discover a charge we never recorded: Google only by its notifications (kept
-# recent here), Apple's notification history 180 days, the web processor's charge list without limit.
-DISCOVERABLE = {"google": 25, "apple": 150, "web": 300}
+# How far back a store lets us discover a charge we never recorded: Google only by its real-time notifications,
+# which Pub/Sub keeps 7 days; Apple's notification history 180 days; the web processor's charge list without limit.
+DISCOVERABLE = {"google": 6, "apple": 150, "web": 300}
 
 
 def plant_findings(plot: Plot) -> None:
