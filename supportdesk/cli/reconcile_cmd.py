@@ -46,7 +46,7 @@ def reconcile_cmd(
             with read_session(state.engine) as session:
                 account_id = lookup.resolve_account(session, account).account_id
         scope = Scope(account_id=account_id, store=store, since=parse_when(since) if since else None)
-        synced = None if offline else _sync_first(state, store)
+        synced = None if offline else _sync_first(state, scope)
         found = reconcile(state.engine, scope)
         body: dict[str, Any] = {"findings": [f.to_json() for f in found.findings], "summary": summarise(found.findings)}
         if synced is not None:
@@ -63,22 +63,24 @@ def reconcile_cmd(
         raise typer.Exit(1)
 
 
-def _sync_first(state: Any, store: str | None) -> dict[str, Any] | None:
-    """Pull the stores' view first; with no stores configured, say so and reconcile what was synced before."""
-    from datetime import timedelta
+def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
+    """Pull the stores' view first; with no stores configured, say so and reconcile what was synced before.
+
+    The window reaches back to our oldest purchase in scope: past the stores' list windows (Apple 180 days,
+    Google 30) the sync looks our purchases up one by one, so an old refund is still found."""
+    from datetime import UTC, datetime, timedelta
 
     from supportdesk.cli.stores_cmd import stores_now
+    from supportdesk.services.reconcile import oldest_purchase
     from supportdesk.stores.sync import configured_stores, sync
 
-    stores = [store] if store else configured_stores(state.settings)
+    stores = [scope.store] if scope.store else configured_stores(state.settings)
     if not stores:
         err_console.print("[yellow]no stores configured (--config): reconciling the store records synced before[/]")
         return None
-    now = stores_now(state.settings)
-    from datetime import UTC, datetime
-
-    since = (now or datetime.now(UTC)) - timedelta(days=180)
-    result = sync(state.engine, state.settings, since=since, stores=stores, now=now)
+    now = stores_now(state.settings) or datetime.now(UTC)
+    since = scope.since or oldest_purchase(state.engine, scope) or now - timedelta(days=180)
+    result = sync(state.engine, state.settings, since=min(since, now - timedelta(days=1)), stores=stores, now=now)
     out = result.to_json()
     if result.failed:
         from supportdesk.stores.errors import StoreUnavailable

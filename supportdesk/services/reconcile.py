@@ -203,6 +203,13 @@ def find(session: Session, scope: Scope) -> Iterator[Finding]:
         yield from detector(session, scope)
 
 
+def oldest_purchase(engine: Any, scope: Scope) -> datetime | None:
+    from supportdesk.db.engine import read_session
+
+    with read_session(engine) as session:
+        return session.execute(_purchase_scope(select(func.min(Purchase.purchased_at)), scope)).scalar()
+
+
 @dataclass
 class ReconcileResult:
     findings: list[Finding]
