@@ -19,7 +19,7 @@ import httpx
 
 from supportdesk.errors import ConfigError
 from supportdesk.stores.errors import StoreAuthFailed
-from supportdesk.stores.http import StoreHttp, classify, require
+from supportdesk.stores.http import StoreHttp, classify, new_client, require
 from supportdesk.stores.policy import TIMEOUT, UNAVAILABLE, RetryPolicy, Transient
 
 STORE = "google"
@@ -53,7 +53,7 @@ class GoogleClient:
         if missing:
             raise ConfigError(f"[stores.google] is missing {', '.join(missing)}")
         self.config = config
-        self.client = client or httpx.Client()
+        self.client = client or new_client()
         self.policy = policy or RetryPolicy()
         self._credentials: dict[str, Any] = {}
         base = f"{config['base_url'].rstrip('/')}/androidpublisher/v3/applications/{_seg(config['package_name'])}"
@@ -67,7 +67,11 @@ class GoogleClient:
 
     # -- auth -------------------------------------------------------------------------------------------------
     def credentials(self, scope: str) -> Any:
+        """One token per scope (a Play token is not a Pub/Sub token); the key file is read and parsed once."""
         if scope not in self._credentials:
+            if self._credentials:
+                self._credentials[scope] = next(iter(self._credentials.values())).with_scopes([scope])
+                return self._credentials[scope]
             from google.oauth2 import service_account
 
             path = self.config["service_account_file"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+import certifi
 import httpx
 
 from supportdesk.stores.errors import (
@@ -26,6 +29,15 @@ ErrorReader = Callable[[Any], tuple[Any, str | None]]
 RETRIED_STATUS = {409, 500, 502, 503, 504}
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())  # loading the CA bundle is slow: once
+
+
+def new_client() -> httpx.Client:
+    return httpx.Client(verify=_tls())
+
+
 class StoreHttp:
     def __init__(self, store: str, base_url: str, policy: RetryPolicy | None = None, *,
                  auth: AuthHeaders | None = None, read_error: ErrorReader | None = None,
@@ -35,7 +47,7 @@ class StoreHttp:
         self.policy = policy or RetryPolicy()
         self.auth = auth
         self.read_error = read_error or (lambda body: (None, None))
-        self.client = client or httpx.Client()
+        self.client = client or new_client()
 
     def close(self) -> None:
         self.client.close()
