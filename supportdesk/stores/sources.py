@@ -27,6 +27,7 @@ LOOKBACK_MARGIN = timedelta(hours=1)  # stay clear of the store's edge so its cl
 LOOKUP_CHUNK = 50
 RTDN_MAX_MESSAGES = 100
 RTDN_MAX_PULLS = 1000
+VOIDED_PAGE = 100  # each voided purchase costs a products.get: keep batches (and lost work) small
 
 
 @dataclass
@@ -94,7 +95,7 @@ def google_batches(client: Any, window: Window) -> Iterator[Batch]:
         yield from _rtdn_batches(client, window)
     start = window.clamp(GOOGLE_VOIDED_LOOKBACK)
     if start is not None:
-        for page in client.voided_purchase_pages(start, min(window.until, window.now)):
+        for page in client.voided_purchase_pages(start, min(window.until, window.now), max_results=VOIDED_PAGE):
             voided = {v["orderId"]: v for v in page if v.get("orderId")}
             records, missing = _google_orders(client, list(voided), voided)
             yield Batch(window.note(records), not_found=missing)
