@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from supportdesk.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from supportdesk.services.audit import ActionContext
 
 
 @dataclass
@@ -22,6 +26,16 @@ class AppContext:
         if self._settings is None:
             self._settings = load_settings(self.config_path, database_url=self.db_url)
         return self._settings
+
+    def action_context(self, actor: str | None, reason: str | None, ticket: str | None) -> ActionContext:
+        """Who acts (flag, else config), why, under which ticket, with the role and limits from the config."""
+        from supportdesk.services.audit import ActionContext
+
+        settings = self.settings
+        return ActionContext(
+            actor=actor or settings.actor, reason=reason or "", ticket_id=ticket, role=settings.role,
+            credit_limit=settings.policy.get("roles", {}).get("lead_only_credit_over"),
+        )
 
     @cached_property
     def engine(self) -> Engine:

@@ -29,7 +29,6 @@ def reconcile_cmd(
     from supportdesk.db.engine import read_session
     from supportdesk.domain.findings import summarise
     from supportdesk.services import lookup
-    from supportdesk.services.audit import ActionContext
     from supportdesk.services.reconcile import Scope, reconcile
     from supportdesk.stores.sync import parse_when
 
@@ -55,7 +54,7 @@ def reconcile_cmd(
             fixable = [f for f in found.findings if f.fixable]
             if fixable:
                 confirm(_question(fixable, reason or "", ticket), yes, json_mode)
-            who = ActionContext(actor or state.settings.actor, reason or "", ticket)
+            who = state.action_context(actor, reason, ticket)
             done = reconcile(state.engine, scope, fix=True, ctx=who)
             body.update(applied=done.applied, failed=done.failed)
         emit(body, json_mode, _print)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from supportdesk.errors import InvalidInput
 from supportdesk.services import audit
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.ledger import lock_account
+from supportdesk.services.roles import check_status
 
 STATUSES = ("active", "limited", "suspended", "banned")
 
 
 def set_status(session: Session, account_id: str, status: str, ctx: ActionContext, *, key: str | None) -> bool:
     """Change the status (in the caller's transaction); False when it already had it."""
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    check_status(ctx, status)
     account = lock_account(session, account_id)
     if account.status == status:
         return False

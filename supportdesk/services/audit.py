@@ -24,6 +24,8 @@ class ActionContext:
     actor: str
     reason: str
     ticket_id: str | None = None
+    role: str = "agent"  # agent | lead: what this actor may do (see services/roles.py)
+    credit_limit: int | None = None  # coins an agent may credit in one action; None: no limit
 
 
 def canonical(value: Any) -> str:

@@ -16,6 +16,7 @@ from supportdesk.errors import InvalidInput, NotFound
 from supportdesk.services import audit
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.once import check_context, run_once
+from supportdesk.services.roles import check_postings
 
 BALANCE_COLUMN = {"coin": "coin_balance", "diamond": "diamond_balance"}
 
@@ -54,6 +55,7 @@ def post_entries(
     """Write entries, move cached balances with an atomic increment, audit each; in the caller's transaction."""
     check_context(ctx)
     check_ticket(session, ctx.ticket_id)
+    check_postings(ctx, postings)
     written = []
     now = datetime.now(UTC)
     for index, p in enumerate(postings):
