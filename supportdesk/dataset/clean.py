@@ -117,7 +117,7 @@ class CleanActivity:
             kept = sale.purchase is not None and sale.purchase.status == "completed" and sale.refunded_at is None
             spendable += sale.coins if kept else 0
             start = sale.at + GIFT_DELAY
-            end = sales[i + 1].at if i + 1 < len(sales) else world.now - HOUR
+            end = (sales[i + 1].at if i + 1 < len(sales) else world.now) - HOUR
             if end <= start or spendable <= 0 or self.rng.random() < 0.3:
                 continue
             budget = int(spendable * self.rng.uniform(0.3, 1.0))
@@ -133,13 +133,13 @@ class CleanActivity:
         """Gifts worth at most `coins`, as one or two events of one gift kind each; returns coins spent."""
         spent = 0
         gifts = [g for g in self.world.catalog.gifts if g.coins <= coins and g.coins <= 1000]
-        for _ in range(self.rng.randint(1, 2)):
+        for n in range(self.rng.randint(1, 2)):
             affordable = [g for g in gifts if g.coins <= coins - spent]
             if not affordable:
                 break
             gift = self.rng.choice(affordable[-4:])
             quantity = self.rng.randint(1, min(20, (coins - spent) // gift.coins))
-            self.world.gift(sender, creator, gift, quantity, at + spent * SECOND)
+            self.world.gift(sender, creator, gift, quantity, at + n * 10 * SECOND)
             spent += gift.coins * quantity
         return spent
 

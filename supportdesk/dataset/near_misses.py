@@ -58,13 +58,14 @@ def gifted_79_percent(plot: Plot) -> None:
     buyer = plot.bystander("US", created=plot.clean.random_time(t - 30 * DAY, t - HOUR))
     creator = plot.bystander("US", "creator", created=plot.clean.random_time(t - 90 * DAY, t - 10 * DAY))
     sale = plot.world.sell(buyer, "web", "coins_700", t)
-    # 553 of 700 coins is 79 %: one short of the 80 % that makes it laundering (560).
-    plot.gift_exactly(buyer, creator, 553, t + 40 * MINUTE, 15 * MINUTE)
+    # 79 %: just short of the 80 % that makes it laundering (553 of 700, or 663 of 840 in the bonus week).
+    gifted = sale.coins * 79 // 100
+    plot.gift_exactly(buyer, creator, gifted, t + 40 * MINUTE, 15 * MINUTE)
     cash_at = t + plot.rng.randint(48, 96) * HOUR
     status = "requested" if cash_at > plot.now - 14 * DAY else "paid"
     plot.world.cashout(creator, plot.world.balance(creator.account_id, "diamond"), cash_at, status)
     plot.near_miss(
-        "gifted_79_percent", buyer, sale, f"553 of 700 coins gifted to {creator.handle}, who cashed out"
+        "gifted_79_percent", buyer, sale, f"{gifted} of {sale.coins} coins gifted to {creator.handle}, who cashed out"
     )
 
 
