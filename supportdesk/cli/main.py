@@ -173,8 +173,11 @@ def _register_optional() -> None:
     else:
         app.command("store-emulator")(store_emulator)
     from supportdesk.cli.reconcile_cmd import reconcile_cmd
+    from supportdesk.cli.ticket_cmd import audit_cmd, ticket_app
 
     app.command("reconcile")(reconcile_cmd)
+    app.add_typer(ticket_app, name="ticket")
+    app.command("audit")(audit_cmd)
     try:
         from supportdesk.cli.stores_cmd import stores_app
     except ImportError:

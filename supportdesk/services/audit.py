@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -28,8 +28,21 @@ class ActionContext:
     credit_limit: int | None = None  # coins an agent may credit in one action; None: no limit
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _stamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain, ensure_ascii=False)
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe copy (datetimes as ISO 8601 UTC): what JSON columns store and replays return."""
+    return json.loads(canonical(value))
 
 
 def _stamp(at: datetime) -> str:
@@ -78,8 +91,8 @@ def append(
         ticket_id=ctx.ticket_id,
         idempotency_key=key,
         reason=ctx.reason,
-        before=json.loads(canonical(before)) if before is not None else None,
-        after=json.loads(canonical(after)) if after is not None else None,
+        before=plain(before) if before is not None else None,
+        after=plain(after) if after is not None else None,
         prev_hash=prev,
         hash="",
     )

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from supportdesk.db.models import IdempotencyKey
 from supportdesk.errors import Conflict, InvalidInput
-from supportdesk.services.audit import ActionContext, canonical
+from supportdesk.services.audit import ActionContext, canonical, plain
 
 MAX_KEY = 200
 
@@ -57,7 +57,7 @@ def run_once(
             session.flush()
     except IntegrityError:
         return _replay(session, key, action, digest)
-    result = perform()
+    result = plain(perform())
     row.result = result
     session.add(row)
     session.flush()

@@ -1,0 +1,131 @@
+"""`supportdesk ticket ...` and `supportdesk audit`: tickets, what was done under them, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from supportdesk.cli.output import emit, err_console, handled
+
+ticket_app = typer.Typer(help="Tickets: list, show (with every action taken under it), create, resolve.")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else str(value or "")
+
+
+@ticket_app.command("list")
+def list_cmd(ctx: typer.Context,
+             status: Annotated[str | None, typer.Option(help="open, pending or resolved.")] = None,
+             account: Annotated[str | None, typer.Option(help="Only this account (any key).")] = None,
+             json_mode: JsonOpt = False) -> None:
+    """Tickets, newest first."""
+    from supportdesk.db.engine import read_session
+    from supportdesk.services import lookup, tickets
+
+    with handled(json_mode), read_session(ctx.obj.engine) as session:
+        account_id = lookup.resolve_account(session, account).account_id if account else None
+        emit(tickets.list_tickets(session, status=status, account_id=account_id), json_mode, _print_list)
+
+
+def _print_list(body: dict[str, Any]) -> None:
+    for t in body["tickets"]:
+        err_console.print(f"{t['ticket_id']:12s} {t['status']:9s} {_when(t['created_at'])}  {t['handle']:18s} "
+                          f"{t['subject']}", highlight=False, markup=False)
+    err_console.print(f"{len(body['tickets'])} of {body['total']} tickets")
+
+
+@ticket_app.command("show")
+def show_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(help="T-1234")],
+             json_mode: JsonOpt = False) -> None:
+    """One ticket and everything done under it."""
+    from supportdesk.db.engine import read_session
+    from supportdesk.services import tickets
+
+    with handled(json_mode), read_session(ctx.obj.engine) as session:
+        emit(tickets.show(session, ticket_id), json_mode, _print_ticket)
+
+
+def _print_ticket(body: dict[str, Any]) -> None:
+    t = body["ticket"]
+    err_console.print(f"[bold]{t['ticket_id']}[/] [{t['status']}] {t['category']}  {t['handle']} ({t['account_id']})",
+                      highlight=False)
+    err_console.print(t["subject"], markup=False, highlight=False)
+    if t["body"]:
+        err_console.print(t["body"], markup=False, highlight=False, style="dim")
+    for a in t["actions"]:
+        err_console.print(f"  {_when(a['at'])}  {a['actor']:12s} {a['action']:22s} {a['target']}  {a['reason'] or ''}",
+                          markup=False, highlight=False)
+    if t["resolution"]:
+        err_console.print(f"resolved by {t['resolved_by']} {_when(t['resolved_at'])}: {t['resolution']}",
+                          markup=False, highlight=False)
+
+
+@ticket_app.command("create")
+def create_cmd(ctx: typer.Context, account: Annotated[str, typer.Argument(help="The account (any key).")],
+               subject: Annotated[str, typer.Option(help="One line.")],
+               category: Annotated[str, typer.Option(help="missing_coins, refund_request, wrong_amount, region, "
+                                                          "suspicious or other.")] = "other",
+               body: Annotated[str, typer.Option(help="What the customer wrote.")] = "",
+               actor: Annotated[str | None, typer.Option(help="Acting agent.")] = None,
+               json_mode: JsonOpt = False) -> None:
+    """Open a new ticket on an account."""
+    from supportdesk.db.engine import write_session
+    from supportdesk.services import lookup, tickets
+
+    with handled(json_mode), write_session(ctx.obj.engine) as session:
+        account_id = lookup.resolve_account(session, account).account_id
+        result = tickets.create(session, account_id, subject, body, category,
+                                ctx.obj.action_context(actor, "new ticket", None))
+    emit(result, json_mode, lambda b: err_console.print(f"opened {b['ticket']['ticket_id']}"))
+
+
+@ticket_app.command("resolve")
+def resolve_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(help="T-1234")],
+                note: Annotated[str, typer.Option("--note", "--reason", help="The resolution.")],
+                actor: Annotated[str | None, typer.Option(help="Acting agent.")] = None,
+                json_mode: JsonOpt = False) -> None:
+    """Resolve a ticket with a note (once: repeating it replays)."""
+    from supportdesk.db.engine import write_session
+    from supportdesk.services import tickets
+
+    with handled(json_mode), write_session(ctx.obj.engine) as session:
+        result = tickets.resolve(session, ticket_id, note, ctx.obj.action_context(actor, note, ticket_id))
+    emit(result, json_mode, lambda b: err_console.print(
+        f"{b['ticket']['ticket_id']} resolved{' (already, replayed)' if b['replayed'] else ''}"))
+
+
+def audit_cmd(ctx: typer.Context,
+              ticket: Annotated[str | None, typer.Option("--ticket", help="Only actions under this ticket.")] = None,
+              account: Annotated[str | None, typer.Option("--account", help="Only this account (any key).")] = None,
+              verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain end to end.")] = False,
+              json_mode: JsonOpt = False) -> None:
+    """The audit log (newest first), or --verify its hash chain: names the first edited, removed or moved record."""
+    from supportdesk.db.engine import read_session
+    from supportdesk.services import lookup, trail
+
+    with handled(json_mode), read_session(ctx.obj.engine) as session:
+        if verify:
+            body = trail.verified(session)
+            emit(body, json_mode, _print_verify)
+        else:
+            account_id = lookup.resolve_account(session, account).account_id if account else None
+            emit(trail.entries(session, ticket_id=ticket, account_id=account_id), json_mode, _print_trail)
+    if verify and not body["verified"]:
+        raise typer.Exit(1)
+
+
+def _print_verify(body: dict[str, Any]) -> None:
+    if body["verified"]:
+        err_console.print(f"[green]verified[/]: {body['records']:,} records, chain intact")
+    else:
+        bad = body["first_bad"]
+        err_console.print(f"[bold red]NOT verified[/]: record {bad['seq']}: {bad['problem']}", highlight=False)
+
+
+def _print_trail(body: dict[str, Any]) -> None:
+    for a in body["entries"]:
+        err_console.print(f"{a['seq']:>6} {_when(a['at'])} {a['actor']:12s} {a['action']:22s} {a['target']:24s} "
+                          f"{a['ticket_id'] or '':10s} {a['reason'] or ''}", markup=False, highlight=False)

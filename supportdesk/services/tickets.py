@@ -1,0 +1,107 @@
+"""Tickets: imported or new, everything done under them, and their resolution (audited, once)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from supportdesk.db.models import Account, AuditRecord, LedgerEntry, Ticket
+from supportdesk.domain.query import ID_SHAPES
+from supportdesk.errors import Conflict, InvalidInput, NotFound
+from supportdesk.services import audit
+from supportdesk.services.audit import ActionContext
+from supportdesk.services.ledger import check_ticket
+from supportdesk.services.once import run_once
+
+STATUSES = ("open", "pending", "resolved")
+CATEGORIES = ("missing_coins", "refund_request", "wrong_amount", "region", "suspicious", "other")
+LIST_LIMIT = 200
+
+
+def _check_id(ticket_id: str) -> str:
+    shape = ID_SHAPES["T-"][1]
+    if not shape.match(ticket_id or ""):
+        raise InvalidInput(f"{ticket_id!r} is not a ticket id (like T-1001)")
+    return ticket_id
+
+
+def get(session: Session, ticket_id: str) -> Ticket:
+    ticket = session.get(Ticket, _check_id(ticket_id))
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id}")
+    return ticket
+
+
+def list_tickets(session: Session, *, status: str | None = None, account_id: str | None = None) -> dict[str, Any]:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    stmt = select(Ticket, Account.handle).join(Account, Account.account_id == Ticket.account_id)
+    if status:
+        stmt = stmt.where(Ticket.status == status)
+    if account_id:
+        stmt = stmt.where(Ticket.account_id == account_id)
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    rows = session.exec(stmt.order_by(col(Ticket.created_at).desc()).limit(LIST_LIMIT)).all()
+    return {"tickets": [{**t.model_dump(), "handle": handle} for t, handle in rows], "total": int(total)}
+
+
+def show(session: Session, ticket_id: str) -> dict[str, Any]:
+    """The ticket, its account, and every action taken under it (audit trail and ledger entries)."""
+    ticket = get(session, ticket_id)
+    account = session.get(Account, ticket.account_id)
+    actions = session.exec(select(AuditRecord).where(AuditRecord.ticket_id == ticket.ticket_id)
+                           .order_by(col(AuditRecord.seq))).all()
+    entries = session.exec(select(LedgerEntry).where(LedgerEntry.ticket_id == ticket.ticket_id)
+                           .order_by(col(LedgerEntry.seq))).all()
+    return {"ticket": {**ticket.model_dump(), "handle": account.handle if account else None,
+                       "actions": [a.model_dump(exclude={"prev_hash", "hash"}) for a in actions],
+                       "entries": [e.model_dump(exclude={"seq"}) for e in entries]}}
+
+
+def create(session: Session, account_id: str, subject: str, body: str, category: str,
+           ctx: ActionContext) -> dict[str, Any]:
+    if not subject.strip():
+        raise InvalidInput("a ticket needs a subject")
+    if category not in CATEGORIES:
+        raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}, not {category!r}")
+    if session.get(Account, account_id) is None:
+        raise NotFound(f"no account {account_id!r}")
+    ticket_id = f"T-{uuid.uuid4().int % 10**9:09d}"
+    ticket = Ticket(ticket_id=ticket_id, account_id=account_id, subject=subject.strip(), body=body,
+                    category=category, status="open", created_at=datetime.now(UTC))
+    session.add(ticket)
+    session.flush()
+    audit.append(session, ActionContext(ctx.actor, ctx.reason or "new ticket", ticket_id), action="ticket.create",
+                 target=ticket_id, account_id=account_id, after={"subject": ticket.subject, "category": category})
+    return {"ticket": ticket.model_dump()}
+
+
+def resolve(session: Session, ticket_id: str, note: str, ctx: ActionContext) -> dict[str, Any]:
+    """Resolve with a note, once: the same resolution again replays; a resolved ticket is not re-resolved."""
+    if not note or not note.strip():
+        raise InvalidInput("resolving a ticket needs a resolution note")
+    current = get(session, ticket_id)
+    if current.status == "resolved" and current.resolution != note.strip():
+        raise Conflict(f"{ticket_id} was already resolved by {current.resolved_by}: {current.resolution}")
+    ctx = ActionContext(ctx.actor, note, ticket_id, ctx.role, ctx.credit_limit)
+
+    def perform() -> dict[str, Any]:
+        ticket = get(session, ticket_id)
+        if ticket.status == "resolved":
+            raise Conflict(f"{ticket_id} was already resolved by {ticket.resolved_by}: {ticket.resolution}")
+        before = ticket.status
+        ticket.status, ticket.resolution = "resolved", note.strip()
+        ticket.resolved_by, ticket.resolved_at = ctx.actor, datetime.now(UTC)
+        session.add(ticket)
+        session.flush()
+        audit.append(session, ctx, action="ticket.resolve", target=ticket_id, account_id=ticket.account_id,
+                     key=f"ticket.resolve:{ticket_id}", before={"status": before},
+                     after={"status": "resolved", "resolution": ticket.resolution})
+        return {"ticket": ticket.model_dump()}
+
+    check_ticket(session, ticket_id)
+    return run_once(session, key=f"ticket.resolve:{ticket_id}", action="ticket.resolve",
+                    request={"ticket": ticket_id, "note": note.strip()}, ctx=ctx, perform=perform)

@@ -1,0 +1,43 @@
+"""Reading the audit trail: by ticket, by account, or all; and verifying its hash chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists
+from sqlmodel import Session, col, select
+
+from supportdesk.db.models import AuditRecord, LedgerEntry
+from supportdesk.services.audit import verify
+
+TRAIL_LIMIT = 1000
+
+
+def entries(session: Session, *, ticket_id: str | None = None, account_id: str | None = None) -> dict[str, Any]:
+    stmt = select(AuditRecord)
+    if ticket_id:
+        stmt = stmt.where(AuditRecord.ticket_id == ticket_id)
+    if account_id:
+        stmt = stmt.where(AuditRecord.account_id == account_id)
+    rows = session.exec(stmt.order_by(col(AuditRecord.seq).desc()).limit(TRAIL_LIMIT)).all()
+    return {"entries": [r.model_dump() for r in rows]}
+
+
+def verified(session: Session) -> dict[str, Any]:
+    """The chain itself, then a cross-check: every entry support posted has its audit record (a chain alone
+    cannot show that its newest records were cut off)."""
+    result = verify(session)
+    body: dict[str, Any] = {"verified": result.verified, "records": result.records}
+    if not result.verified:
+        body["first_bad"] = {"seq": result.first_bad_seq, "problem": result.problem}
+        return body
+    orphan = session.exec(
+        select(LedgerEntry.entry_id).where(
+            LedgerEntry.idempotency_key.is_not(None),  # type: ignore[union-attr]
+            ~exists().where(AuditRecord.target == LedgerEntry.entry_id),
+        ).limit(1)
+    ).first()
+    if orphan:
+        body.update(verified=False, first_bad={"seq": None, "problem": f"the audit record of ledger entry {orphan} "
+                                               "is missing (removed from the end of the log?)"})
+    return body
