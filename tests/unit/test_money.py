@@ -6,7 +6,13 @@ from hypothesis import strategies as st
 
 from supportdesk.domain.ledger import Posting, check_posting, may_leave
 from supportdesk.domain.money import (
-    check_currency, format_money, from_micros, from_milliunits, minor_digits, to_micros, to_milliunits,
+    check_currency,
+    format_money,
+    from_micros,
+    from_milliunits,
+    minor_digits,
+    to_micros,
+    to_milliunits,
 )
 from supportdesk.errors import InvalidInput
 
