@@ -21,6 +21,11 @@ class AppContext:
     db_url: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
+    def use_config(self, path: Path) -> None:
+        """Switch to another config file (the demo's emulator config) before the settings are used."""
+        self.config_path = path
+        self._settings = None
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:

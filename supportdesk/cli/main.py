@@ -146,8 +146,25 @@ def demo(
         result = _with_progress(lambda progress: run_import(state.engine, target, progress))
         err_console.print(f"imported {sum(result.imported.values()):,} rows "
                           f"({sum(result.already_present.values()):,} already present)")
-        if not no_open:
-            _open_tui(state)
+        if no_open:
+            err_console.print(f"stores: supportdesk store-emulator --data {target} --port 0 "
+                              f"--write-config {target.parent / 'demo-stores.toml'}")
+            return
+        _open_with_emulator(state, target)
+
+
+def _open_with_emulator(state: AppContext, dataset: Path) -> None:
+    """The demo talks to the stores over real HTTP: the emulator serves the dataset while the app is open."""
+    from supportdesk.emulator.server import start_in_thread
+
+    emulator = start_in_thread(dataset, config_path=dataset.parent / "demo-stores.toml")
+    if state.config_path is None:
+        state.use_config(emulator.config_path)
+    err_console.print(f"store emulator on {emulator.base_url} (config {emulator.config_path})")
+    try:
+        _open_tui(state)
+    finally:
+        emulator.stop()
 
 
 @db_app.command("upgrade")
