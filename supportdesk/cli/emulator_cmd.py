@@ -11,7 +11,8 @@ from typing import NoReturn
 import typer
 
 FAULTS_HELP = (
-    "Inject failures: comma-separated STORE:KIND[=ARG][@RATE][*COUNT]. STORE: apple|google|web|all. "
+    "Inject failures: comma-separated STORE:KIND=ARG@RATE*COUNT (=ARG, @RATE, *COUNT optional). "
+    "STORE: apple|google|web|all. "
     "KIND: latency=MS, timeout[=MS] (default 30000), 429[=RETRY_AFTER_S], 500, 503, malformed (200 with a "
     "body that is not JSON), bad_signature (Apple JWS with a broken signature), expired_token (Google issues "
     "expired tokens and answers 401; Apple and web answer 401). RATE: probability 0..1 (seeded by --seed). "
@@ -37,16 +38,16 @@ def store_emulator(
     """Serve DIR/store with the stores' real paths, auth, JSON shapes and errors on 127.0.0.1."""
     from supportdesk.emulator.faults import FaultSpecError
     from supportdesk.emulator.records import StoreDataError
-    from supportdesk.emulator.server import prepare, serve
+    from supportdesk.emulator.server import EmulatorStartError, prepare, serve
 
     try:
         prepared = prepare(data, port=port, config_path=write_config, now=now, faults=faults, seed=seed)
-    except (StoreDataError, FaultSpecError) as exc:
+    except (StoreDataError, FaultSpecError, EmulatorStartError) as exc:
         _fail(str(exc))
     except ValueError as exc:
         _fail(f"--now: {exc}")
-    except OSError as exc:
-        _fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+    except OSError as exc:  # reading the data or writing the config and keys
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
     where = f" (config: {prepared.config_path})" if prepared.config_path else ""
     typer.echo(f"store emulator listening on {prepared.base_url}{where}", err=True)
     serve(prepared)

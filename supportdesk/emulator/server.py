@@ -23,6 +23,10 @@ from supportdesk.emulator.state import EmulatorState, build_state
 HOST = "127.0.0.1"
 
 
+class EmulatorStartError(Exception):
+    """The emulator could not take its port."""
+
+
 @dataclass
 class Prepared:
     sock: socket.socket
@@ -60,6 +64,8 @@ def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Op
     fault_list = parse_spec(options.get("faults"))
     if now:
         parse_timestamp(now)  # fail before binding anything
+    if config_path is not None:
+        config_path.resolve().parent.mkdir(parents=True, exist_ok=True)
     keys = keys or Keys.load_or_generate(keys_path(config_path) if config_path else None)
     state = build_state(records, keys, now=now, faults=fault_list, seed=options.get("seed", 0))
     prepared = Prepared(_listen(options.get("port", 0)), state, config_path)
@@ -77,9 +83,9 @@ def _listen(port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((HOST, port))
         sock.listen(128)  # connections made before uvicorn runs wait in the backlog instead of failing
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise EmulatorStartError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from exc
     return sock
 
 

@@ -108,7 +108,7 @@ def test_command_reports_a_malformed_line(tmp_path: Path) -> None:
 
 
 def test_command_serves_and_writes_the_config(dataset: Path, tmp_path: Path) -> None:
-    config_path = tmp_path / "emulator.toml"
+    config_path = tmp_path / "not-yet" / "emulator.toml"  # the folder is made as needed
     program = ("import typer; from supportdesk.cli.emulator_cmd import store_emulator; app = typer.Typer(); "
                "app.command()(store_emulator); app()")  # fmt: skip
     args = ["--data", str(dataset), "--port", "0", "--write-config", str(config_path), "--faults", "web:500*1"]
@@ -133,3 +133,8 @@ def test_emulator_imports_no_app_layers() -> None:
                "(['supportdesk', 'services'], ['supportdesk', 'db'], ['supportdesk', 'tui'])))")  # fmt: skip
     loaded = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_command_refuses_a_port_in_use(dataset: Path, running: Any) -> None:
+    result = CliRunner().invoke(cli(), ["--data", str(dataset), "--port", str(running.port)])
+    assert result.exit_code == 1 and "cannot listen on 127.0.0.1" in result.output
