@@ -1,0 +1,136 @@
+"""The review rules (formats.md section 2), as pure arithmetic: thresholds, flag ids, scores, USD equivalents.
+
+Every number comes from the `[policy.review]` configuration; money and time stay integers (minor units,
+milliseconds), never floats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+RULES = (
+    "duplicate_charge",
+    "region_unavailable",
+    "underage",
+    "storefront_mismatch",
+    "velocity",
+    "gift_laundering",
+    "refund_abuse",
+)
+ACTIONS = ("dismiss", "confirm", "limit", "suspend")
+# The flag's status after each action; a flag that is not open is never reopened by a rebuild.
+FLAG_STATUS = {"dismiss": "dismissed", "confirm": "confirmed", "limit": "limited", "suspend": "suspended"}
+# What each action does to the account's status (None: nothing).
+ACCOUNT_STATUS = {"dismiss": None, "confirm": None, "limit": "limited", "suspend": "suspended"}
+# A stricter status is never relaxed by a review action.
+STATUS_RANK = {"active": 0, "limited": 1, "suspended": 2, "banned": 3}
+# Purchases that charged the buyer: completed, and those refunded or charged back later.
+CHARGED = ("completed", "refunded", "revoked", "voided", "charged_back")
+TAKEN_BACK = ("refunded", "revoked", "voided", "charged_back")
+
+SECOND_MS = 1000
+HOUR_MS = 3600 * SECOND_MS
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    duplicate_ms: int
+    velocity_purchases: int
+    velocity_usd_minor: int
+    velocity_ms: int
+    laundering_percent: int
+    laundering_gift_ms: int
+    laundering_cashout_ms: int
+    refund_count: int
+    refund_ms: int
+
+    @classmethod
+    def from_policy(cls, review: dict[str, Any]) -> Thresholds:
+        return cls(
+            duplicate_ms=int(review["duplicate_charge_seconds"]) * SECOND_MS,
+            velocity_purchases=int(review["velocity_purchases"]),
+            velocity_usd_minor=int(review["velocity_usd_minor"]),
+            velocity_ms=int(review["velocity_hours"]) * HOUR_MS,
+            laundering_percent=int(review["laundering_percent"]),
+            laundering_gift_ms=int(review["laundering_gift_hours"]) * HOUR_MS,
+            laundering_cashout_ms=int(review["laundering_cashout_days"]) * DAY_MS,
+            refund_count=int(review["refund_abuse_count"]),
+            refund_ms=int(review["refund_abuse_days"]) * DAY_MS,
+        )
+
+
+def flag_id(rule: str, subject: str) -> str:
+    """Stable across rebuilds: the same rule on the same subject (a purchase) is the same flag."""
+    return "flg_" + hashlib.sha256(f"{rule}:{subject}".encode()).hexdigest()[:16]
+
+
+def usd_equivalent(price_minor: int, us_price_minor: int | None, local_price_minor: int | None) -> int | None:
+    """`price x US price / local price` in USD cents, rounded down; None without both price points."""
+    if us_price_minor is None or not local_price_minor:
+        return None
+    return price_minor * us_price_minor // local_price_minor
+
+
+def age_on(birth: date, day: date) -> int:
+    """Whole years on `day` (someone born on 29 February turns a year older on 1 March in other years)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def is_underage(birth: date | None, day: date, min_age: int) -> bool:
+    return birth is not None and age_on(birth, day) < min_age
+
+
+def laundering_fires(gifted: int, bought: int, percent: int) -> bool:
+    """`percent` or more of the coins bought went to one creator (integer compare, no division)."""
+    return bought > 0 and gifted * 100 >= bought * percent
+
+
+def _clamp(score: int) -> int:
+    return max(1, min(100, score))
+
+
+# Scores run 1..100: how sure and how serious; the queue is sorted by them.
+def score_duplicate(gap_ms: int, t: Thresholds) -> int:
+    """60 for a repeat at the edge of the window, up to 100 for one in the same second."""
+    return _clamp(60 + 40 * (t.duplicate_ms - gap_ms) // max(t.duplicate_ms, 1))
+
+
+def score_region(has_region_row: bool) -> int:
+    return 70 if has_region_row else 60
+
+
+def score_underage(age: int, min_age: int) -> int:
+    """80 for a year short, 5 more per further year."""
+    return _clamp(75 + 5 * (min_age - age))
+
+
+def score_storefront() -> int:
+    return 30
+
+
+def score_velocity(count: int, usd_minor: int, t: Thresholds) -> int:
+    """50, plus 10 per purchase over the count and 10 per further threshold's worth of USD."""
+    over_count = max(0, count - t.velocity_purchases)
+    over_usd = max(0, usd_minor - t.velocity_usd_minor) // max(t.velocity_usd_minor, 1)
+    return _clamp(50 + 10 * over_count + 10 * over_usd)
+
+
+def score_laundering(gifted: int, bought: int) -> int:
+    """The share gifted, in percent (80..100)."""
+    return _clamp(gifted * 100 // max(bought, 1))
+
+
+def score_refund_abuse(count: int, t: Thresholds) -> int:
+    return _clamp(60 + 10 * (count - t.refund_count))
+
+
+def account_status_after(action: str, current: str) -> str | None:
+    """The status `action` sets, or None when it sets none or the account already has a stricter one."""
+    target = ACCOUNT_STATUS[action]
+    if target is None or STATUS_RANK.get(current, 0) >= STATUS_RANK[target]:
+        return None
+    return target

@@ -1,0 +1,359 @@
+"""The review queue: build it from the rules (SQL in `review_rules`), list it, and act on a flag.
+
+Building upserts: a flag's id comes from its rule and subject, so a rebuild finds the same flag, refreshes an
+open one's score and evidence, and never reopens one that an agent decided. An open flag whose rule no longer
+fires is `cleared` (and opens again if it fires again).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import Session, col
+
+from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
+from supportdesk.domain import review as rules
+from supportdesk.domain.review import RULES, Thresholds
+from supportdesk.errors import InvalidInput, NotFound
+from supportdesk.services import audit
+from supportdesk.services import review_rules as q
+from supportdesk.services.accounts import set_status
+from supportdesk.services.audit import ActionContext
+from supportdesk.services.once import run_once
+from supportdesk.services.roles import check_status
+
+DECIDED = ("dismissed", "confirmed", "limited", "suspended")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    flag_id: str
+    rule: str
+    account_id: str
+    purchase_id: str | None
+    score: int
+    evidence: dict[str, Any]
+
+
+def iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def at_ms(ms: int) -> str:
+    return iso(EPOCH + timedelta(milliseconds=int(ms)))
+
+
+PURCHASE_FIELDS = ("purchase_id", "store", "store_transaction_id", "product_id", "coins", "price_minor", "currency",
+                   "country", "purchased_at", "status")
+
+
+def purchase_json(row: Any, **extra: Any) -> dict[str, Any]:
+    return {**{k: iso(row[k]) for k in PURCHASE_FIELDS}, **extra}
+
+
+def _thresholds(policy: dict[str, Any] | None) -> Thresholds:
+    from supportdesk.config import DEFAULT_POLICY
+
+    return Thresholds.from_policy({**DEFAULT_POLICY["review"], **(policy or {})})
+
+
+# --- each rule: its SQL rows -> flags with evidence -----------------------------------------------------------
+
+def _per_purchase(session: Session, t: Thresholds, wanted: set[str]) -> list[Flag]:
+    hits = list(q.per_purchase(session))
+    bought = q.purchases_by_id(session, [h["purchase_id"] for h in hits])
+    out: list[Flag] = []
+    for h in hits:
+        pid, acc = h["purchase_id"], h["account_id"]
+        purchase = purchase_json(bought[pid])
+        region = None if h["region_id"] is None else {
+            "valid_from": iso(h["region_from"]), "coin_purchase": bool(h["coin_purchase"]),
+            "min_age": h["min_age"], "note": h["region_note"]}
+        if "region_unavailable" in wanted and (region is None or not region["coin_purchase"]):
+            out.append(Flag(rules.flag_id("region_unavailable", pid), "region_unavailable", acc, pid,
+                            rules.score_region(region is not None),
+                            {"purchase": purchase, "country": h["country"], "region_in_force": region}))
+        if (
+            "underage" in wanted and region is not None and h["birth_date"] is not None
+            and h["day"] - h["born"] < region["min_age"] * 10000
+        ):
+            age = (h["day"] - h["born"]) // 10000
+            out.append(Flag(rules.flag_id("underage", pid), "underage", acc, pid,
+                            rules.score_underage(age, region["min_age"]),
+                            {"purchase": purchase, "birth_date": iso(h["birth_date"]), "age": age,
+                             "min_age": region["min_age"], "country": h["country"], "region_in_force": region}))
+        if "storefront_mismatch" in wanted and h["home"] != h["country"]:
+            out.append(Flag(rules.flag_id("storefront_mismatch", pid), "storefront_mismatch", acc, pid,
+                            rules.score_storefront(),
+                            {"purchase": purchase, "account_country": h["home"], "purchase_country": h["country"]}))
+    return out
+
+
+def _duplicates(session: Session, t: Thresholds) -> list[Flag]:
+    hits = list(q.duplicates(session, t))
+    bought = q.purchases_by_id(session, [h["purchase_id"] for h in hits] + [h["prev_id"] for h in hits])
+    out = []
+    for h in hits:
+        gap = int(h["t"] - h["prev_t"])
+        out.append(Flag(
+            rules.flag_id("duplicate_charge", h["purchase_id"]), "duplicate_charge", h["account_id"],
+            h["purchase_id"], rules.score_duplicate(gap, t),
+            {"purchases": [purchase_json(bought[h["prev_id"]]), purchase_json(bought[h["purchase_id"]])],
+             "seconds_apart": gap // 1000, "ms_apart": gap, "window_seconds": t.duplicate_ms // 1000},
+        ))
+    return out
+
+
+def _velocity(session: Session, t: Thresholds) -> list[Flag]:
+    hits = list(q.velocity(session, t))
+    by_account: dict[str, list[Any]] = defaultdict(list)
+    for start in range(0, len(hits), 500):
+        for row in q.purchases_with_usd(session, sorted({h["account_id"] for h in hits[start:start + 500]})):
+            by_account[row["account_id"]].append(row)
+    out = []
+    for h in hits:
+        window = [r for r in by_account[h["account_id"]] if h["t"] - t.velocity_ms <= r["t"] <= h["t"]]
+        usd = sum(r["usd_minor"] or 0 for r in window)
+        out.append(Flag(
+            rules.flag_id("velocity", h["purchase_id"]), "velocity", h["account_id"], h["purchase_id"],
+            rules.score_velocity(len(window), usd, t),
+            {"purchases": [purchase_json(r, usd_minor=r["usd_minor"]) for r in window],
+             "count": len(window), "usd_minor": usd, "window_hours": t.velocity_ms // rules.HOUR_MS,
+             "limits": {"purchases": t.velocity_purchases, "usd_minor": t.velocity_usd_minor},
+             "without_rate": [r["purchase_id"] for r in window if r["usd_minor"] is None]},
+        ))
+    return out
+
+
+def _laundering(session: Session, t: Thresholds) -> list[Flag]:
+    hits = sorted(q.laundering(session, t), key=lambda h: (h["account_id"], h["creator_id"], h["t"]))
+    kept: list[Any] = []
+    for h in hits:  # overlapping anchors of one pattern: keep the first purchase of each
+        last = kept[-1] if kept else None
+        if last and (last["account_id"], last["creator_id"]) == (h["account_id"], h["creator_id"]) \
+                and h["t"] - last["t"] <= t.laundering_gift_ms:
+            continue
+        kept.append(h)
+    out = []
+    for h in kept:
+        lo, hi = h["t"], h["t"] + t.laundering_gift_ms
+        bought = [r for r in q.purchases_with_usd(session, [h["account_id"]]) if lo <= r["t"] <= hi]
+        gifts = q.gifts_between(session, h["account_id"], h["creator_id"], lo, hi)
+        cashouts = q.cashouts_between(session, h["creator_id"], h["first_gift"], h["t"] + t.laundering_cashout_ms)
+        out.append(Flag(
+            rules.flag_id("gift_laundering", h["purchase_id"]), "gift_laundering", h["account_id"], h["purchase_id"],
+            rules.score_laundering(int(h["gifted"]), int(h["bought"])),
+            {"purchases": [purchase_json(r) for r in bought], "bought_coins": int(h["bought"]),
+             "creator_id": h["creator_id"], "gifted_coins": int(h["gifted"]),
+             "percent": int(h["gifted"]) * 100 // max(int(h["bought"]), 1),
+             "gifts": [{"event_id": g["event_id"], "at": iso(g["at"]), "gift_id": g["gift_id"],
+                        "quantity": g["quantity"], "coins": g["coins"], "diamonds": g["diamonds"]} for g in gifts],
+             "cashouts": [{"cashout_id": c["cashout_id"], "at": iso(c["at"]), "diamonds": c["diamonds"],
+                           "amount_minor": c["amount_minor"], "currency": c["currency"], "status": c["status"]}
+                          for c in cashouts],
+             "limits": {"percent": t.laundering_percent, "gift_hours": t.laundering_gift_ms // rules.HOUR_MS,
+                        "cashout_days": t.laundering_cashout_ms // rules.DAY_MS}},
+        ))
+    return out
+
+
+def _refund_abuse(session: Session, t: Thresholds) -> list[Flag]:
+    hits = list(q.refund_abuse(session, t))
+    events: dict[str, list[Any]] = defaultdict(list)
+    for start in range(0, len(hits), 500):
+        for row in q.refunds_of(session, sorted({h["account_id"] for h in hits[start:start + 500]})):
+            events[row["account_id"]].append(row)
+    out = []
+    for h in hits:
+        window = [e for e in events[h["account_id"]] if h["t"] - t.refund_ms <= e["t"] <= h["t"]]
+        bought = q.purchases_by_id(session, [e["purchase_id"] for e in window])
+        out.append(Flag(
+            rules.flag_id("refund_abuse", h["purchase_id"]), "refund_abuse", h["account_id"], h["purchase_id"],
+            rules.score_refund_abuse(len(window), t),
+            {"refunds": [purchase_json(bought[e["purchase_id"]], refunded_at=at_ms(e["t"]), dated_by=e["dated_by"])
+                         for e in window],
+             "count": len(window), "window_days": t.refund_ms // rules.DAY_MS},
+        ))
+    return out
+
+
+def detect(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None) -> list[Flag]:
+    """Every flag the rules raise now (nothing written)."""
+    wanted = set(only or RULES)
+    unknown = wanted - set(RULES)
+    if unknown:
+        raise InvalidInput(f"unknown rule {sorted(unknown)[0]!r}: the rules are {', '.join(RULES)}")
+    t = _thresholds(policy)
+    found: list[Flag] = []
+    if wanted & {"region_unavailable", "underage", "storefront_mismatch"}:
+        found += _per_purchase(session, t, wanted)
+    for rule, run in (("duplicate_charge", _duplicates), ("velocity", _velocity), ("gift_laundering", _laundering),
+                      ("refund_abuse", _refund_abuse)):
+        if rule in wanted:
+            found += run(session, t)
+    return found
+
+
+# --- the queue ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    raised: int
+    refreshed: int
+    cleared: int
+    unchanged: int
+    decided: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"raised": self.raised, "refreshed": self.refreshed, "cleared": self.cleared,
+                "unchanged": self.unchanged, "decided": self.decided}
+
+
+def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
+          now: datetime | None = None) -> BuildResult:
+    """Detect and upsert the flags in the caller's (write) transaction."""
+    wanted = sorted(set(only or RULES))
+    found = {f.flag_id: f for f in detect(session, policy, wanted)}
+    table = ReviewFlag.__table__
+    existing = {
+        r.flag_id: r for r in session.execute(
+            select(table.c.flag_id, table.c.status, table.c.score, table.c.evidence).where(table.c.rule.in_(wanted)))
+    }
+    now = now or datetime.now(UTC)
+    new = [f for fid, f in found.items() if fid not in existing]
+    changed, unchanged, decided = [], 0, 0
+    for fid, f in found.items():
+        old = existing.get(fid)
+        if old is None:
+            continue
+        if old.status in DECIDED:
+            decided += 1
+        elif old.status == "cleared" or old.score != f.score or old.evidence != f.evidence:
+            changed.append({"fid": fid, "score": f.score, "evidence": f.evidence, "status": "open"})
+        else:
+            unchanged += 1
+    gone = [fid for fid, r in existing.items() if fid not in found and r.status == "open"]
+    if new:
+        session.execute(insert(table), [
+            {"flag_id": f.flag_id, "rule": f.rule, "account_id": f.account_id, "purchase_id": f.purchase_id,
+             "score": f.score, "evidence": f.evidence, "status": "open", "created_at": now} for f in new])
+    if changed:
+        session.execute(update(table).where(table.c.flag_id == bindparam("fid"))
+                        .values(score=bindparam("score"), evidence=bindparam("evidence"), status=bindparam("status")),
+                        changed)
+    for start in range(0, len(gone), 500):
+        session.execute(update(table).where(table.c.flag_id.in_(gone[start:start + 500])).values(status="cleared"))
+    session.flush()
+    return BuildResult(len(new), len(changed), len(gone), unchanged, decided)
+
+
+def _flag_json(flag: Any, purchase: Any, handle: str | None) -> dict[str, Any]:
+    return {
+        "flag_id": flag.flag_id, "rule": flag.rule, "account_id": flag.account_id, "handle": handle,
+        "store": purchase.store if purchase is not None else None,
+        "store_transaction_id": purchase.store_transaction_id if purchase is not None else None,
+        "purchase_id": flag.purchase_id, "score": flag.score, "status": flag.status, "evidence": flag.evidence,
+        "decided_by": flag.decided_by, "decided_at": iso(flag.decided_at), "reason": flag.reason,
+        "created_at": iso(flag.created_at),
+    }
+
+
+def _listing(session: Session, stmt: Any) -> list[dict[str, Any]]:
+    stmt = (stmt.outerjoin(Purchase, col(Purchase.purchase_id) == col(ReviewFlag.purchase_id))
+            .join(Account, col(Account.account_id) == col(ReviewFlag.account_id)))
+    return [_flag_json(f, p, h) for f, p, h in session.execute(stmt)]
+
+
+def queue(session: Session, rule: str | None = None, statuses: Sequence[str] = ("open",)) -> list[dict[str, Any]]:
+    """Flags, highest score first (ties: oldest purchase first, by id)."""
+    if rule is not None and rule not in RULES:
+        raise InvalidInput(f"unknown rule {rule!r}: the rules are {', '.join(RULES)}")
+    stmt = select(ReviewFlag, Purchase, Account.handle).where(col(ReviewFlag.status).in_(statuses))
+    if rule:
+        stmt = stmt.where(ReviewFlag.rule == rule)
+    return _listing(session, stmt.order_by(col(ReviewFlag.score).desc(), col(ReviewFlag.flag_id)))
+
+
+def get_flag(session: Session, flag_id: str) -> dict[str, Any]:
+    rows = _listing(session, select(ReviewFlag, Purchase, Account.handle).where(ReviewFlag.flag_id == flag_id))
+    if not rows:
+        raise NotFound(f"no review flag {flag_id!r}: run `supportdesk review` to build the queue")
+    return rows[0]
+
+
+# --- acting on a flag ---------------------------------------------------------------------------------------------
+
+def describe(flag: dict[str, Any], action: str) -> str:
+    """What an action will do, in the words a confirmation shows."""
+    who = flag.get("handle") or flag["account_id"]
+    what = {"dismiss": f"Dismiss the {flag['rule']} flag on {who}",
+            "confirm": f"Confirm the {flag['rule']} flag on {who}",
+            "limit": f"Confirm the {flag['rule']} flag and limit {who} (no gifts)",
+            "suspend": f"Confirm the {flag['rule']} flag and suspend {who}"}[action]
+    if flag["rule"] == "gift_laundering" and action != "dismiss":
+        what += f", and hold creator {flag['evidence']['creator_id']}'s requested cashouts"
+    return what + (f" (purchase {flag['purchase_id']})" if flag.get("purchase_id") else "")
+
+
+def act(session: Session, flag_id: str, action: str, ctx: ActionContext, *, key: str | None = None) -> dict[str, Any]:
+    """Decide a flag once per (flag, action): the flag's status, the account's, holds; all audited."""
+    if action not in rules.ACTIONS:
+        raise InvalidInput(f"--action must be one of {', '.join(rules.ACTIONS)}, not {action!r}")
+    if rules.ACCOUNT_STATUS[action]:
+        check_status(ctx, rules.ACCOUNT_STATUS[action])  # refused before anything is written
+    if session.get(ReviewFlag, flag_id) is None:
+        raise NotFound(f"no review flag {flag_id!r}: run `supportdesk review` to build the queue")
+    key = key or f"review:{flag_id}:{action}"
+    return run_once(session, key=key, action=f"review.{action}", request={"flag": flag_id, "action": action},
+                    ctx=ctx, perform=lambda: _perform(session, flag_id, action, ctx, key))
+
+
+def _perform(session: Session, flag_id: str, action: str, ctx: ActionContext, key: str) -> dict[str, Any]:
+    flag = session.get(ReviewFlag, flag_id, with_for_update=True)
+    assert flag is not None
+    account = session.get(Account, flag.account_id)
+    assert account is not None
+    before = {"status": flag.status}
+    target = rules.account_status_after(action, account.status)
+    account_change = None
+    if target is not None:
+        previous = account.status
+        set_status(session, flag.account_id, target, ctx, key=key)
+        account_change = {"before": previous, "after": target}
+    held = []
+    if flag.rule == "gift_laundering" and action != "dismiss":
+        held = hold_cashouts(session, flag.evidence["creator_id"], ctx, key)
+    flag.status = rules.FLAG_STATUS[action]
+    flag.decided_by, flag.decided_at, flag.reason = ctx.actor, datetime.now(UTC), ctx.reason
+    session.add(flag)
+    session.flush()
+    audit.append(session, ctx, action=f"review.{action}", target=flag_id, account_id=flag.account_id, key=key,
+                 before=before, after={"status": flag.status, "rule": flag.rule, "purchase_id": flag.purchase_id})
+    return {"flag_id": flag_id, "action": action, "flag_status": flag.status, "account_status": account_change,
+            "held_cashouts": held}
+
+
+def hold_cashouts(session: Session, creator_id: str, ctx: ActionContext, key: str) -> list[str]:
+    """Hold every cashout the creator has requested and not yet been paid (audited, one record each)."""
+    stmt = (select(Cashout).where(Cashout.creator_id == creator_id, Cashout.status == "requested")
+            .order_by(col(Cashout.at)).with_for_update())
+    held = []
+    for cashout in session.execute(stmt).scalars():
+        cashout.status = "held"
+        session.add(cashout)
+        session.flush()
+        audit.append(session, ctx, action="cashout.hold", target=cashout.cashout_id, account_id=creator_id, key=key,
+                     before={"status": "requested"}, after={"status": "held"})
+        held.append(cashout.cashout_id)
+    return held
