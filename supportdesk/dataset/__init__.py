@@ -2,5 +2,6 @@
 
 from supportdesk.dataset.generate import generate
 from supportdesk.dataset.manifest import Manifest, NearMiss, PlantedFinding, PlantedFlag
+from supportdesk.dataset.scaled import ScaledCounts, write_scaled
 
-__all__ = ["Manifest", "NearMiss", "PlantedFinding", "PlantedFlag", "generate"]
+__all__ = ["Manifest", "NearMiss", "PlantedFinding", "PlantedFlag", "ScaledCounts", "generate", "write_scaled"]

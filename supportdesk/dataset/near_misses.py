@@ -65,7 +65,10 @@ def gifted_79_percent(plot: Plot) -> None:
     status = "requested" if cash_at > plot.now - 14 * DAY else "paid"
     plot.world.cashout(creator, plot.world.balance(creator.account_id, "diamond"), cash_at, status)
     plot.near_miss(
-        "gifted_79_percent", buyer, sale, f"{gifted} of {sale.coins} coins gifted to {creator.handle}, who cashed out"
+        "gifted_79_percent",
+        buyer,
+        sale,
+        f"{gifted} of {sale.coins} coins gifted to {creator.handle}, who cashed out",
     )
 
 

@@ -48,8 +48,12 @@ def row(record: object, skip: frozenset[str] = frozenset()) -> dict:
     return out
 
 
+# One encoder for every line: json.dumps with options would build a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dump(line: dict) -> str:
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _ENCODER.encode(line) + "\n"
 
 
 def write_lines(path: Path, lines: Iterable[dict]) -> None:
