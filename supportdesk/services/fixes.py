@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from supportdesk.db.models import LedgerEntry, Purchase, Refund
+from supportdesk.db.models import LedgerEntry, Purchase
 from supportdesk.domain.findings import Finding
 from supportdesk.domain.ledger import Posting
 from supportdesk.errors import Conflict, InvalidInput
@@ -98,27 +97,11 @@ def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> di
 
 
 def _refund(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
-    lock_account(session, f.account_id or "")
-    purchase = session.get(Purchase, f.purchase_id)
-    if purchase is None or purchase.status != "completed":
-        raise Conflict(f"purchase {f.purchase_id} is no longer completed; nothing posted")
+    """The store refunded on its own: the same clawback path as a refund we make (services.refunds)."""
+    from supportdesk.domain.refunds import refund_cause
+    from supportdesk.services.refunds import claw_back
+
     sr = f.detail["store_record"]
-    status = f.detail["new_status"]
-    before = purchase.status
-    purchase.status = status
-    session.add(purchase)
-    session.add(Refund(
-        refund_id=f"rf_{purchase.purchase_id}", purchase_id=purchase.purchase_id, store=purchase.store,
-        store_refund_id=None, initiated_by="store", amount_minor=sr.get("refunded_minor") or purchase.price_minor,
-        currency=purchase.currency, coins_clawed=-f.coins, status="succeeded", reason=sr.get("refund_reason"),
-        created_at=datetime.now(UTC), completed_at=datetime.now(UTC),
-    ))
-    session.flush()
-    audit.append(session, ctx, action="purchase.status", target=purchase.purchase_id, account_id=f.account_id,
-                 key=key, before={"status": before}, after={"status": status})
-    entries = []
-    if f.coins:
-        entries = post_entries(session, [Posting(f.account_id or "", "coin", f.coins, "refund_clawback",
-                                                 ref=purchase.purchase_id)], ctx, key=key, action="reconcile.unapplied_refund")
-    return {"purchase_id": purchase.purchase_id, "status": status, "entries": entries,
-            "limited": limit_if_in_debt(session, f.account_id or "", ctx, key=key)}
+    return claw_back(session, f.purchase_id or "", ctx, key=key, new_status=f.detail["new_status"], coins=-f.coins,
+                     cause=refund_cause(sr.get("state"), sr.get("refund_reason")), initiated_by="store",
+                     amount_minor=sr.get("refunded_minor"), reason=sr.get("refund_reason"))

@@ -1,0 +1,507 @@
+"""Refunds: decide (rules in `domain.refunds`), carry out through the store exactly once, and claw back.
+
+`apply` survives a crash between the store call and our write:
+  1. own transaction: a `refunds` row `requested`; its `refund_id` is the idempotency key the store sees;
+  2. the store call (web: POST /v1/refunds with Idempotency-Key = refund_id; Google: orders.refund, revoke);
+  3. one transaction: the refund row `succeeded`, the purchase's status, the clawback, the audit records.
+A retry finds the `requested` row and repeats 2 with the same key (the processor replays its first answer;
+Google answers "already refunded", which we check on the order) and then does 3. `claw_back` is the one
+path every refund takes, ours or the store's own (reconcile's `unapplied_refund` fix), and it runs once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from supportdesk.config import DEFAULT_POLICY, Settings
+from supportdesk.db.models import Account, GiftEvent, IdempotencyKey, LedgerEntry, Purchase, Refund, StoreRecord
+from supportdesk.domain import refunds as rules
+from supportdesk.domain.ledger import Posting
+from supportdesk.domain.money import format_money
+from supportdesk.domain.query import parse_query
+from supportdesk.errors import Conflict, InvalidInput, NotFound
+from supportdesk.services import audit
+from supportdesk.services.accounts import limit_if_in_debt
+from supportdesk.services.audit import ActionContext
+from supportdesk.services.ledger import ledger_balance, lock_account, new_id, post_entries
+from supportdesk.services.once import check_context, request_hash, run_once
+
+CAUSES = ("remorse", "duplicate", "fraud", "other")
+WEB_REASON = {"duplicate": "duplicate", "fraud": "fraudulent"}  # else requested_by_customer
+NEW_STATUS = {"apple": "revoked"}  # else refunded
+APPLE_HISTORY_DAYS = 180
+
+
+class RefundDenied(Conflict):
+    code = "refund_denied"
+
+
+def policy_of(settings: Settings | None) -> rules.Policy:
+    raw = settings.policy.get("refund") if settings is not None else None
+    return rules.Policy.from_config(raw or DEFAULT_POLICY["refund"])
+
+
+# -- finding the purchase -----------------------------------------------------------------------------------------
+def resolve_purchase(session: Session, target: str) -> Purchase:
+    """A purchase id, or a store transaction / order id; anything else is an input error."""
+    q = parse_query(target)
+    if q.kind in ("handle", "email", "account_id", "ticket_id"):
+        raise InvalidInput(f"{q.text!r} looks like a {q.kind.replace('_', ' ')}: a refund needs a purchase id "
+                           "(pur_...) or the store's transaction or order id")
+    if q.kind == "purchase_id":
+        purchase = session.get(Purchase, q.text)
+    else:
+        purchase = session.execute(select(Purchase).where(Purchase.store_transaction_id == q.text)).scalars().first()
+        if purchase is None:
+            order = session.execute(select(StoreRecord).where(StoreRecord.order_id == q.text)).scalars().first()
+            if order is not None:
+                purchase = session.execute(select(Purchase).where(
+                    Purchase.store == order.store,
+                    Purchase.store_transaction_id == order.store_transaction_id)).scalars().first()
+    if purchase is None:
+        raise NotFound(f"no purchase {q.text!r} (searched as {q.kind.replace('_', ' ')})")
+    return purchase
+
+
+# -- facts ----------------------------------------------------------------------------------------------------------
+def spending(session: Session, purchase: Purchase) -> rules.Spending:
+    rows = session.execute(select(LedgerEntry.amount, LedgerEntry.kind, LedgerEntry.ref).where(
+        LedgerEntry.account_id == purchase.account_id, LedgerEntry.asset == "coin").order_by(LedgerEntry.seq))
+    return rules.attribute_spending([rules.CoinMove(int(a), k, r) for a, k, r in rows], purchase.purchase_id)
+
+
+def _store_record(session: Session, purchase: Purchase) -> StoreRecord | None:
+    return session.execute(select(StoreRecord).where(
+        StoreRecord.store == purchase.store,
+        StoreRecord.store_transaction_id == purchase.store_transaction_id)).scalars().first()
+
+
+def _refund_row(session: Session, purchase_id: str) -> Refund | None:
+    return session.execute(select(Refund).where(Refund.purchase_id == purchase_id)).scalars().first()
+
+
+def _refund_dates(session: Session, purchase: Purchase) -> tuple[datetime, ...]:
+    """When each other purchase of the account was refunded, revoked or charged back (the store's time first)."""
+    rows = session.execute(
+        select(Purchase.purchase_id, Purchase.purchased_at, StoreRecord.refunded_at, Refund.completed_at,
+               Refund.created_at)
+        .outerjoin(StoreRecord, (StoreRecord.store == Purchase.store)
+                   & (StoreRecord.store_transaction_id == Purchase.store_transaction_id))
+        .outerjoin(Refund, Refund.purchase_id == Purchase.purchase_id)
+        .where(Purchase.account_id == purchase.account_id, Purchase.purchase_id != purchase.purchase_id,
+               col(Purchase.status).in_(rules.TAKEN_BACK)))
+    dates = []
+    for pid, bought, store_at, done_at, asked_at in rows:
+        when = store_at or done_at or asked_at or session.execute(
+            select(func.max(LedgerEntry.at)).where(LedgerEntry.ref == pid,
+                                                   LedgerEntry.kind == "refund_clawback")).scalar() or bought
+        dates.append(_aware(when))
+    return tuple(dates)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return _aware(value).isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def plain(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready (times as ISO 8601), so a first answer and its replay from the key row look the same."""
+    return json.loads(json.dumps(value, default=_iso))
+
+
+def facts(session: Session, purchase: Purchase, now: datetime, cause: str = "remorse") -> rules.RefundFacts:
+    sr = _store_record(session, purchase)
+    row = _refund_row(session, purchase.purchase_id)
+    dispute = ((sr.raw or {}).get("dispute") or {}).get("status") if sr is not None and sr.store == "web" else None
+    return rules.RefundFacts(
+        purchase=rules.PurchaseFacts(purchase.purchase_id, purchase.store, purchase.coins, purchase.price_minor,
+                                     purchase.currency, _aware(purchase.purchased_at), purchase.status),
+        spending=spending(session, purchase), now=now, refund_dates=_refund_dates(session, purchase),
+        store=rules.StoreFacts(sr.state if sr else None, _aware(sr.refunded_at) if sr and sr.refunded_at else None,
+                               dispute),
+        pending=rules.PendingRefund(row.status, row.amount_minor, row.coins_clawed, _aware(row.created_at),
+                                    row.reason if row.reason in CAUSES else "remorse") if row else None,
+        cause=cause,
+    )
+
+
+# -- the clawback preview -------------------------------------------------------------------------------------------
+def gifts_paid(session: Session, s: rules.Spending) -> list[dict[str, Any]]:
+    """The gifts this bundle's coins paid for: to whom, how many of the bundle's coins, the diamonds earned."""
+    coins_by_event = {c.ref: c.coins for c in s.gifted if c.ref}
+    if not coins_by_event:
+        return []
+    events = session.execute(select(GiftEvent).where(col(GiftEvent.event_id).in_(list(coins_by_event)))).scalars()
+    out = []
+    for e in sorted(events, key=lambda e: (e.at, e.event_id)):
+        coins = coins_by_event[e.event_id]
+        out.append({"event_id": e.event_id, "creator_id": e.creator_id, "gift_id": e.gift_id, "at": e.at,
+                    "coins": coins, "diamonds": rules.diamonds_from(e.coins, e.diamonds, coins)})
+    return out
+
+
+def creators_paid(session: Session, gifts: list[dict[str, Any]], claws: bool) -> list[dict[str, Any]]:
+    """Per creator: diamonds earned from the bundle, how many are no longer there (cashed out), what we take.
+
+    Rule: a creator's diamonds from this bundle are "not cashed out" up to the creator's current diamond
+    balance; the part the balance no longer covers left through cashouts."""
+    earned: dict[str, int] = {}
+    for g in gifts:
+        earned[g["creator_id"]] = earned.get(g["creator_id"], 0) + g["diamonds"]
+    out = []
+    for creator_id, diamonds in sorted(earned.items()):
+        still_there = min(diamonds, max(0, ledger_balance(session, creator_id, "diamond")))
+        out.append({"creator_id": creator_id, "diamonds_credited": diamonds,
+                    "cashed_out": diamonds - still_there, "not_cashed_out": still_there,
+                    "clawback": still_there if claws else 0})
+    return out
+
+
+def clawback_preview(session: Session, purchase: Purchase, f: rules.RefundFacts, d: rules.Decision
+                     ) -> dict[str, Any]:
+    s = f.spending
+    balance = ledger_balance(session, purchase.account_id, "coin")
+    after = balance - d.coins_clawback
+    account = session.get(Account, purchase.account_id)
+    gifts = gifts_paid(session, s)
+    creators = creators_paid(session, gifts, d.claws_back_diamonds)
+    handles = _handles(session, [purchase.account_id, *(c["creator_id"] for c in creators)])
+    for row in (*gifts, *creators):
+        row["handle"] = handles.get(row["creator_id"])
+    return {
+        "coins": d.coins_clawback, "credited": s.credited, "unspent": s.unspent, "spent": s.spent,
+        "balance_before": balance, "balance_after": after, "debt": max(0, -after),
+        "limits_account": after < 0 and account is not None and account.status == "active",
+        "gifted": gifts, "other_spending": [
+            {"kind": c.kind, "ref": c.ref, "coins": c.coins} for c in s.consumers if c.kind != "gift_sent"],
+        "creators": creators, "diamonds": sum(c["clawback"] for c in creators),
+        "claws_back_diamonds": d.claws_back_diamonds,
+    }
+
+
+def _handles(session: Session, ids: list[str]) -> dict[str, str]:
+    rows = session.execute(select(Account.account_id, Account.handle).where(col(Account.account_id).in_(ids)))
+    return dict(rows.tuples().all())
+
+
+def purchase_json(session: Session, purchase: Purchase) -> dict[str, Any]:
+    account = session.get(Account, purchase.account_id)
+    return {**purchase.model_dump(), "handle": account.handle if account else None,
+            "price": format_money(purchase.price_minor, purchase.currency)}
+
+
+def _check_cause(cause: str) -> str:
+    if cause not in CAUSES:
+        raise InvalidInput(f"the refund cause must be one of {', '.join(CAUSES)}, not {cause!r}")
+    return cause
+
+
+def decide(session: Session, target: str, now: datetime, policy: rules.Policy | None = None,
+           cause: str = "remorse") -> dict[str, Any]:
+    """`decision`, `purchase`, `clawback` (formats.md section 2) for a purchase id or store transaction id."""
+    policy = policy or policy_of(None)
+    purchase = resolve_purchase(session, target)
+    f = facts(session, purchase, now, _check_cause(cause))
+    d = rules.decide(f, policy)
+    return {"decision": d.to_json(), "purchase": purchase_json(session, purchase),
+            "clawback": clawback_preview(session, purchase, f, d)}
+
+
+# -- the one clawback path ----------------------------------------------------------------------------------------
+def claw_back(session: Session, purchase_id: str, ctx: ActionContext, *, key: str, new_status: str, coins: int,
+              cause: str, initiated_by: str, amount_minor: int | None = None, store_refund_id: str | None = None,
+              reason: str | None = None, policy: rules.Policy | None = None) -> dict[str, Any]:
+    """Mark the purchase taken back, claw back `coins` (a shortfall stays as a debt and limits the account) and,
+    where the policy says so for `cause`, the creators' diamonds not yet cashed out; in the caller's transaction.
+
+    The refund row (one per purchase) ends `succeeded`: ours is completed, a store-initiated one is created."""
+    policy = policy or policy_of(None)
+    purchase = session.get(Purchase, purchase_id)
+    if purchase is None:
+        raise NotFound(f"no purchase {purchase_id!r}")
+    gifts = gifts_paid(session, spending(session, purchase))
+    creator_ids = sorted({g["creator_id"] for g in gifts} - {purchase.account_id})
+    for account_id in sorted([purchase.account_id, *creator_ids]):  # one lock order: no deadlock between fixes
+        lock_account(session, account_id)
+    session.refresh(purchase)
+    if purchase.status != "completed":
+        raise Conflict(f"purchase {purchase_id} is {purchase.status}, no longer completed; nothing posted")
+    claws = policy.claws_back_diamonds(cause)
+    creators = creators_paid(session, gifts, claws)  # balances read under the locks
+    diamonds = sum(c["clawback"] for c in creators)
+    row = _finish_refund_row(session, purchase, initiated_by=initiated_by, coins=coins, diamonds=diamonds,
+                             amount_minor=purchase.price_minor if amount_minor is None else amount_minor,
+                             store_refund_id=store_refund_id, reason=reason)
+    before = purchase.status
+    purchase.status = new_status
+    session.add(purchase)
+    session.flush()
+    audit.append(session, ctx, action="purchase.status", target=purchase_id, account_id=purchase.account_id,
+                 key=key, before={"status": before}, after={"status": new_status, "refund_id": row.refund_id})
+    postings = [Posting(purchase.account_id, "coin", -coins, "refund_clawback", ref=purchase_id)] if coins else []
+    postings += [Posting(c["creator_id"], "diamond", -c["clawback"], "refund_clawback", ref=purchase_id)
+                 for c in creators if c["clawback"]]
+    entries = post_entries(session, postings, ctx, key=key, action=f"refund.clawback.{initiated_by}") \
+        if postings else []
+    return {"purchase_id": purchase_id, "status": new_status, "refund_id": row.refund_id, "coins_clawed": coins,
+            "diamonds_clawed": diamonds, "creators": creators, "entries": entries,
+            "limited": limit_if_in_debt(session, purchase.account_id, ctx, key=key)}
+
+
+def _finish_refund_row(session: Session, purchase: Purchase, *, initiated_by: str, coins: int, diamonds: int,
+                       amount_minor: int, store_refund_id: str | None, reason: str | None) -> Refund:
+    now = datetime.now(UTC)
+    row = _refund_row(session, purchase.purchase_id)
+    if row is None:
+        row = Refund(refund_id=new_id("rf"), purchase_id=purchase.purchase_id, store=purchase.store,
+                     initiated_by=initiated_by, amount_minor=amount_minor, currency=purchase.currency,
+                     created_at=now, status="requested", reason=reason)
+    elif row.status == "succeeded":
+        raise Conflict(f"purchase {purchase.purchase_id} was already refunded ({row.refund_id}); nothing posted")
+    row.status, row.completed_at = "succeeded", now
+    row.coins_clawed, row.diamonds_clawed = coins, diamonds
+    row.amount_minor = amount_minor
+    row.store_refund_id = store_refund_id or row.store_refund_id
+    session.add(row)
+    session.flush()
+    return row
+
+
+# -- carrying a decision out ---------------------------------------------------------------------------------------
+def apply(engine: Any, target: str, ctx: ActionContext, settings: Settings | None = None,
+          clients: dict[str, Any] | None = None, *, key: str | None = None, now: datetime | None = None,
+          cause: str = "remorse", customer_consented: bool = False) -> dict[str, Any]:
+    """Carry out the decision for `target` once per idempotency key (default `refund:<purchase id>`).
+
+    Returns `decision` and `applied` (with `replayed`). Denied: RefundDenied. Store failures: the store's
+    typed error, with the refund row left `requested` (retry finishes it) or `failed` (the store refused)."""
+    from supportdesk.db.engine import write_session
+
+    check_context(ctx)
+    now = now or datetime.now(UTC)
+    policy = policy_of(settings)
+    _check_cause(cause)
+    try:
+        with write_session(engine) as session:
+            step = _request(session, target, ctx, key, now, policy, cause)
+    except IntegrityError:
+        raise Conflict(f"another agent is refunding {target} right now; run the command again to see the "
+                       "result") from None
+    if "replayed" in step:
+        return step
+    if step["decision"]["outcome"] == rules.STORE_DECIDES:
+        return _answer_apple(engine, step, ctx, settings, clients, now, customer_consented)
+    done = _call_store(engine, step, settings, clients)
+    with write_session(engine) as session:
+        applied = _finish(session, step, done, ctx, policy)
+    return {"decision": step["decision"], "purchase": step["purchase"], "applied": applied,
+            "replayed": applied["replayed"]}
+
+
+def _request(session: Session, target: str, ctx: ActionContext, key: str | None, now: datetime,
+             policy: rules.Policy, cause: str) -> dict[str, Any]:
+    """Step 1: replay a finished key, or decide and record the `requested` row (its id: the store's key)."""
+    purchase = resolve_purchase(session, target)
+    key = key or f"refund:{purchase.purchase_id}"
+    request = {"purchase": purchase.purchase_id, "cause": cause}
+    first = session.get(IdempotencyKey, key)
+    if first is not None:
+        if first.action != "refund.apply" or first.request_hash != request_hash(request):
+            raise Conflict(f"idempotency key {key!r} was already used for a different request ({first.action}); "
+                           "use a new key or repeat the original request")
+        return {**first.result, "replayed": True, "applied": {**first.result.get("applied", {}), "replayed": True}}
+    lock_account(session, purchase.account_id)
+    f = facts(session, purchase, now, cause)
+    d = rules.decide(f, policy)
+    view = {"decision": d.to_json(), "purchase": purchase_json(session, purchase), "key": key,
+            "request": request, "clawback": clawback_preview(session, purchase, f, d)}
+    if d.outcome == rules.DENY:
+        raise RefundDenied(d.explanation, details={"decision": d.to_json()})
+    if d.outcome == rules.STORE_DECIDES:
+        return view
+    row = _refund_row(session, purchase.purchase_id)
+    if row is None or row.status == "failed":
+        row = _record_request(session, purchase, row, d, cause, ctx)
+    return {**view, "refund_id": row.refund_id, "amount_minor": row.amount_minor, "coins": row.coins_clawed,
+            "cause": row.reason if row.reason in CAUSES else "remorse"}
+
+
+def _record_request(session: Session, purchase: Purchase, failed: Refund | None, d: rules.Decision, cause: str,
+                    ctx: ActionContext) -> Refund:
+    """A new attempt: a fresh refund id, so a store that refused the last key sees a new request."""
+    refund_id = new_id("rf")
+    values = {"refund_id": refund_id, "status": "requested", "initiated_by": "agent", "amount_minor": d.refund_minor,
+              "coins_clawed": d.coins_clawback, "diamonds_clawed": 0, "reason": cause, "store_refund_id": None,
+              "created_at": datetime.now(UTC), "completed_at": None}
+    if failed is not None:
+        session.execute(update(Refund).where(Refund.purchase_id == purchase.purchase_id).values(values))
+    else:
+        session.add(Refund(purchase_id=purchase.purchase_id, store=purchase.store, currency=purchase.currency,
+                           **values))
+    session.flush()
+    audit.append(session, ctx, action="refund.request", target=refund_id, account_id=purchase.account_id,
+                 key=refund_id, after={"purchase_id": purchase.purchase_id, "amount_minor": d.refund_minor,
+                                       "currency": purchase.currency, "coins": d.coins_clawback, "rule": d.rule,
+                                       "retry_of_failed": failed is not None})
+    session.expire_all()
+    row = _refund_row(session, purchase.purchase_id)
+    assert row is not None
+    return row
+
+
+def _client(store: str, settings: Settings | None, clients: dict[str, Any] | None) -> tuple[Any, bool]:
+    if clients and store in clients:
+        return clients[store], False
+    from supportdesk.stores.sync import make_client
+
+    return make_client(store, settings or Settings()), True
+
+
+def _call_store(engine: Any, step: dict[str, Any], settings: Settings | None, clients: dict[str, Any] | None
+                ) -> dict[str, Any]:
+    """Step 2. Returns what the store did; on failure marks the row (requested or failed) and raises."""
+    from supportdesk.stores.errors import StoreNotFound, StoreRejected
+
+    purchase = step["purchase"]
+    client, own = _client(purchase["store"], settings, clients)
+    try:
+        if purchase["store"] == "web":
+            return _refund_web(client, step)
+        return _refund_google(client, step)
+    except (StoreRejected, StoreNotFound) as exc:
+        _mark_failed(engine, step, exc.message)
+        raise type(exc)(exc.store, f"{exc.message}. The refund {step['refund_id']} is recorded as failed; "
+                        "nothing was taken back.", retries=exc.retries, status=exc.status,
+                        store_code=exc.store_code) from exc
+    except Exception as exc:
+        from supportdesk.stores.errors import StoreError
+
+        if not isinstance(exc, StoreError):
+            raise
+        raise type(exc)(exc.store, f"{exc.message}. Nothing was taken back; the refund {step['refund_id']} stays "
+                        "requested: run the same command again to finish it.", retries=exc.retries,
+                        status=exc.status, store_code=exc.store_code) from exc
+    finally:
+        if own:
+            client.close()
+
+
+def _refund_web(client: Any, step: dict[str, Any]) -> dict[str, Any]:
+    from supportdesk.stores.errors import StoreRejected
+
+    charge = step["purchase"]["store_transaction_id"]
+    try:
+        refund = client.create_refund(charge, idempotency_key=step["refund_id"], amount=step["amount_minor"],
+                                      reason=WEB_REASON.get(step["cause"], "requested_by_customer"))
+    except StoreRejected as exc:
+        if exc.store_code != "charge_already_refunded":
+            raise
+        # Refunded already (by the processor itself or an earlier attempt): finish ours, take back once.
+        found = client.get_charge(charge)
+        refunds = (found.get("refunds") or {}).get("data") or []
+        return {"store_call": "create_refund", "store_refund_id": refunds[-1]["id"] if refunds else None,
+                "store_status": "already_refunded"}
+    if refund.get("status") in ("failed", "canceled"):
+        raise StoreRejected("web", f"The web payment processor answered the refund of {charge} with status "
+                                   f"{refund.get('status')}", store_code=refund.get("status"))
+    return {"store_call": "create_refund", "store_refund_id": refund.get("id"), "store_status": refund.get("status")}
+
+
+def _refund_google(client: Any, step: dict[str, Any]) -> dict[str, Any]:
+    from supportdesk.stores.errors import StoreRejected
+
+    order_id = step["purchase"]["store_transaction_id"]
+    try:
+        client.refund_order(order_id, revoke=True)
+    except StoreRejected:
+        order = client.get_order(order_id)
+        if order.get("state") not in ("REFUNDED", "PARTIALLY_REFUNDED"):
+            raise
+        return {"store_call": "orders.refund", "store_refund_id": order_id, "store_status": "already_refunded"}
+    return {"store_call": "orders.refund", "store_refund_id": order_id, "store_status": "refunded"}
+
+
+def _mark_failed(engine: Any, step: dict[str, Any], message: str) -> None:
+    from supportdesk.db.engine import write_session
+
+    with write_session(engine) as session:
+        session.execute(update(Refund).where(Refund.refund_id == step["refund_id"],
+                                             Refund.status == "requested").values(status="failed"))
+
+
+def _finish(session: Session, step: dict[str, Any], done: dict[str, Any], ctx: ActionContext,
+            policy: rules.Policy) -> dict[str, Any]:
+    """Step 3, once per key: the clawback; a refund someone else finished meanwhile (reconcile) is reported."""
+    purchase = step["purchase"]
+    row = _refund_row(session, purchase["purchase_id"])
+    base = {"refund_id": step["refund_id"], "store": purchase["store"], **done, "amount_minor": step["amount_minor"],
+            "currency": purchase["currency"], "idempotency_key": step["key"]}
+    if row is not None and row.status == "succeeded":
+        return {**base, "status": "succeeded", "coins_clawed": row.coins_clawed,
+                "diamonds_clawed": row.diamonds_clawed, "entries": [], "limited": False, "replayed": True,
+                "note": "the clawback was already posted (reconcile applied the store's refund first)"}
+
+    def perform() -> dict[str, Any]:
+        result = claw_back(session, purchase["purchase_id"], ctx, key=step["key"],
+                           new_status=NEW_STATUS.get(purchase["store"], "refunded"), coins=step["coins"],
+                           cause=step["cause"], initiated_by="agent", amount_minor=step["amount_minor"],
+                           store_refund_id=done.get("store_refund_id"), reason=step["cause"], policy=policy)
+        applied = {**base, "status": "succeeded", **{k: result[k] for k in (
+            "coins_clawed", "diamonds_clawed", "creators", "entries", "limited")}}
+        return plain({"decision": step["decision"], "purchase": purchase, "applied": applied})
+
+    result = run_once(session, key=step["key"], action="refund.apply", request=step["request"], ctx=ctx,
+                      perform=perform)
+    return {**result["applied"], "replayed": result["replayed"]}
+
+
+# -- Apple: only Apple refunds; we answer its consumption request -------------------------------------------------
+def _answer_apple(engine: Any, step: dict[str, Any], ctx: ActionContext, settings: Settings | None,
+                  clients: dict[str, Any] | None, now: datetime, consented: bool) -> dict[str, Any]:
+    from supportdesk.db.engine import write_session
+
+    purchase, decision = step["purchase"], step["decision"]
+    txn = purchase["store_transaction_id"]
+    client, own = _client("apple", settings, clients)
+    try:
+        start = max(_aware(purchase["purchased_at"]), now - timedelta(days=APPLE_HISTORY_DAYS))
+        asked = [n for n in client.get_notification_history(start, now, "CONSUMPTION_REQUEST")
+                 if (n.get("transaction") or {}).get("transactionId") == txn]
+        answer = decision["consumption"]
+        applied: dict[str, Any] = {"store": "apple", "store_call": None, "consumption_requested": bool(asked),
+                                   "consumption": None, "idempotency_key": step["key"], "replayed": False}
+        if not asked:
+            applied["note"] = "Apple has not asked us for consumption information: nothing to send"
+            return {"decision": decision, "purchase": purchase, "applied": applied, "replayed": False}
+        if not consented:
+            raise InvalidInput("Apple asked us about this purchase; we may answer only with the customer's consent: "
+                               "re-run with --customer-consented once the customer agreed")
+        body = {"customer_consented": True, "delivery_status": answer["delivery_status"],
+                "refund_preference": answer["refund_preference"],
+                "consumption_percentage": answer["consumption_percentage"]}
+        client.send_consumption_information(txn, **body)
+    finally:
+        if own:
+            client.close()
+    applied.update(store_call="send_consumption_information", consumption=body)
+
+    def perform() -> dict[str, Any]:
+        audit.append(session, ctx, action="refund.consumption_answer", target=purchase["purchase_id"],
+                     account_id=purchase["account_id"], key=step["key"], after=body)
+        return plain({"decision": decision, "purchase": purchase, "applied": applied})
+
+    with write_session(engine) as session:
+        result = run_once(session, key=step["key"], action="refund.apply", request=step["request"], ctx=ctx,
+                          perform=perform)
+    return {**result, "applied": {**result["applied"], "replayed": result["replayed"]}}
