@@ -195,6 +195,9 @@ def _register_optional() -> None:
     app.command("reconcile")(reconcile_cmd)
     app.add_typer(ticket_app, name="ticket")
     app.command("audit")(audit_cmd)
+    from supportdesk.cli.review_cmd import review_app
+
+    app.add_typer(review_app, name="review")
     try:
         from supportdesk.cli.stores_cmd import stores_app
     except ImportError:
