@@ -19,6 +19,7 @@ from supportdesk.db.models import (
 )
 from supportdesk.domain.query import Query, parse_query
 from supportdesk.errors import NotFound
+from supportdesk.services.regions import availability_for_purchases
 
 SEARCH_LIMIT = 50
 STORY_LIMIT = 500
@@ -110,11 +111,15 @@ def story(session: Session, query: str) -> dict[str, Any]:
     account = a.model_dump()
     bal = balances(session, a)
     account["debt"] = {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")}  # the ledger is the truth
+    purchases = _rows(session, select(Purchase).where(Purchase.account_id == aid)
+                      .order_by(col(Purchase.purchased_at).desc()))
+    verdicts = availability_for_purchases(session, purchases, a.birth_date)  # one query for every purchase
+    for p in purchases:
+        p["region_at_purchase"] = verdicts[p["purchase_id"]]
     return {
         "account": account,
         "balances": bal,
-        "purchases": _rows(session, select(Purchase).where(Purchase.account_id == aid)
-                           .order_by(col(Purchase.purchased_at).desc())),
+        "purchases": purchases,
         "ledger": [_entry(e) for e in session.exec(
             select(LedgerEntry).where(LedgerEntry.account_id == aid).order_by(col(LedgerEntry.seq).desc())
             .limit(STORY_LIMIT))],
