@@ -1,0 +1,98 @@
+"""`supportdesk review`: build (refresh) the suspicious-charge queue and list it; `review act` decides a flag."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from supportdesk.cli.output import confirm, emit, err_console, handled
+
+review_app = typer.Typer(help="The suspicious-charge review queue.", no_args_is_help=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+@review_app.callback(invoke_without_command=True)
+def review_cmd(
+    ctx: typer.Context,
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule (e.g. velocity).")] = None,
+    decided: Annotated[bool, typer.Option("--all", help="Include flags already decided or cleared.")] = False,
+    json_mode: JsonOpt = False,
+) -> None:
+    """Run the rules, refresh the queue (decided flags stay decided), print the flags by score."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from supportdesk.db.engine import read_session, write_session
+    from supportdesk.services import review
+
+    with handled(json_mode):
+        state = ctx.obj
+        with write_session(state.engine) as session:
+            built = review.build(session, state.settings.policy.get("review"), [rule] if rule else None)
+        statuses = ("open", "cleared", *review.DECIDED) if decided else ("open",)
+        with read_session(state.engine) as session:
+            flags = review.queue(session, rule, statuses)
+        emit({"flags": flags, "built": built.to_json()}, json_mode, _print_queue)
+
+
+def _print_queue(body: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from supportdesk.services.review import headline
+
+    table = Table("score", "rule", "account", "why", "flag", title=f"{len(body['flags'])} flag(s)")
+    for f in body["flags"]:
+        status = "" if f["status"] == "open" else f" [{f['status']}]"
+        table.add_row(str(f["score"]), f["rule"] + status, f["handle"] or f["account_id"], headline(f), f["flag_id"])
+    err_console.print(table)
+    b = body["built"]
+    err_console.print(f"rules run: {b['raised']} new, {b['refreshed']} refreshed, {b['cleared']} cleared, "
+                      f"{b['unchanged']} unchanged, {b['decided']} already decided", highlight=False)
+
+
+@review_app.command("act")
+def act_cmd(
+    ctx: typer.Context,
+    flag_id: Annotated[str, typer.Argument(metavar="FLAG", help="The flag id (flg_...).")],
+    action: Annotated[str, typer.Option("--action", help="dismiss, confirm, limit or suspend.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (required, audited).")] = None,
+    ticket: Annotated[str | None, typer.Option("--ticket", help="The ticket this belongs to.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Acting agent (default: configured).")] = None,
+    key: Annotated[str | None, typer.Option("--idempotency-key", help="Default: from the flag and action.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_mode: JsonOpt = False,
+) -> None:
+    """Decide a flag: dismiss it, confirm it, or confirm it and limit or suspend the account (once)."""
+    from supportdesk.db.engine import read_session, write_session
+    from supportdesk.domain.review import ACTIONS
+    from supportdesk.errors import InvalidInput
+    from supportdesk.services import review
+
+    with handled(json_mode):
+        if action not in ACTIONS:
+            raise InvalidInput(f"--action must be one of {', '.join(ACTIONS)}, not {action!r}")
+        if not (reason and reason.strip()):
+            raise InvalidInput("--reason TEXT is required: every review decision is audited with its reason")
+        state = ctx.obj
+        with read_session(state.engine) as session:
+            flag = review.get_flag(session, flag_id)
+        confirm(f"{review.describe(flag, action)}; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?",
+                yes, json_mode)
+        who = state.action_context(actor, reason, ticket)
+        with write_session(state.engine) as session:
+            applied = review.act(session, flag_id, action, who, key=key)
+        with read_session(state.engine) as session:
+            flag = review.get_flag(session, flag_id)
+        emit({"flag": flag, "applied": applied}, json_mode, _print_act)
+
+
+def _print_act(body: dict[str, Any]) -> None:
+    a, f = body["applied"], body["flag"]
+    tag = "replayed (already done, nothing changed)" if a["replayed"] else "done"
+    err_console.print(f"{tag}: {a['action']} {f['flag_id']} ({f['rule']}) -> flag {f['status']}", highlight=False)
+    if a.get("account_status"):
+        s = a["account_status"]
+        err_console.print(f"  account {f['handle'] or f['account_id']}: {s['before']} -> {s['after']}", highlight=False)
+    for cashout in a.get("held_cashouts") or []:
+        err_console.print(f"  cashout {cashout} held", highlight=False)
