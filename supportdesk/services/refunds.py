@@ -11,7 +11,6 @@ path every refund takes, ours or the store's own (reconcile's `unapplied_refund`
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,9 +27,10 @@ from supportdesk.domain.query import parse_query
 from supportdesk.errors import Conflict, InvalidInput, NotFound
 from supportdesk.services import audit
 from supportdesk.services.accounts import limit_if_in_debt
-from supportdesk.services.audit import ActionContext
+from supportdesk.services.audit import ActionContext, plain
 from supportdesk.services.ledger import ledger_balance, lock_account, new_id, post_entries
 from supportdesk.services.once import check_context, request_hash, run_once
+from supportdesk.services.roles import require_lead
 
 CAUSES = ("remorse", "duplicate", "fraud", "other")
 WEB_REASON = {"duplicate": "duplicate", "fraud": "fraudulent"}  # else requested_by_customer
@@ -109,17 +109,6 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return _aware(value).isoformat().replace("+00:00", "Z")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def plain(value: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready (times as ISO 8601), so a first answer and its replay from the key row look the same."""
-    return json.loads(json.dumps(value, default=_iso))
-
-
 def facts(session: Session, purchase: Purchase, now: datetime, cause: str = "remorse") -> rules.RefundFacts:
     sr = _store_record(session, purchase)
     row = _refund_row(session, purchase.purchase_id)
@@ -192,7 +181,7 @@ def clawback_preview(session: Session, purchase: Purchase, f: rules.RefundFacts,
 
 def _handles(session: Session, ids: list[str]) -> dict[str, str]:
     rows = session.execute(select(Account.account_id, Account.handle).where(col(Account.account_id).in_(ids)))
-    return dict(rows.tuples().all())
+    return {account_id: handle for account_id, handle in rows}
 
 
 def purchase_json(session: Session, purchase: Purchase) -> dict[str, Any]:
@@ -237,8 +226,12 @@ def claw_back(session: Session, purchase_id: str, ctx: ActionContext, *, key: st
     session.refresh(purchase)
     if purchase.status != "completed":
         raise Conflict(f"purchase {purchase_id} is {purchase.status}, no longer completed; nothing posted")
-    claws = policy.claws_back_diamonds(cause)
-    creators = creators_paid(session, gifts, claws)  # balances read under the locks
+    creators = creators_paid(session, gifts, policy.claws_back_diamonds(cause))  # balances read under the locks
+    for_lead = [c for c in creators if c["clawback"] and ctx.role != "lead"]
+    if for_lead:  # roles.py: only a lead claws diamonds back; the coins still are, now
+        audit.append(session, ctx, action="refund.diamonds_for_lead", target=purchase_id,
+                     account_id=purchase.account_id, key=key, after={"creators": for_lead, "cause": cause})
+        creators = [{**c, "clawback": 0} for c in creators]
     diamonds = sum(c["clawback"] for c in creators)
     row = _finish_refund_row(session, purchase, initiated_by=initiated_by, coins=coins, diamonds=diamonds,
                              amount_minor=purchase.price_minor if amount_minor is None else amount_minor,
@@ -255,7 +248,7 @@ def claw_back(session: Session, purchase_id: str, ctx: ActionContext, *, key: st
     entries = post_entries(session, postings, ctx, key=key, action=f"refund.clawback.{initiated_by}") \
         if postings else []
     return {"purchase_id": purchase_id, "status": new_status, "refund_id": row.refund_id, "coins_clawed": coins,
-            "diamonds_clawed": diamonds, "creators": creators, "entries": entries,
+            "diamonds_clawed": diamonds, "creators": creators, "diamonds_for_lead": for_lead, "entries": entries,
             "limited": limit_if_in_debt(session, purchase.account_id, ctx, key=key)}
 
 
@@ -330,6 +323,9 @@ def _request(session: Session, target: str, ctx: ActionContext, key: str | None,
         raise RefundDenied(d.explanation, details={"decision": d.to_json()})
     if d.outcome == rules.STORE_DECIDES:
         return view
+    if view["clawback"]["diamonds"]:
+        require_lead(ctx, f"clawing back {view['clawback']['diamonds']:,} diamonds from the creators this "
+                          "bundle's coins paid")
     row = _refund_row(session, purchase.purchase_id)
     if row is None or row.status == "failed":
         row = _record_request(session, purchase, row, d, cause, ctx)
@@ -458,7 +454,7 @@ def _finish(session: Session, step: dict[str, Any], done: dict[str, Any], ctx: A
                            cause=step["cause"], initiated_by="agent", amount_minor=step["amount_minor"],
                            store_refund_id=done.get("store_refund_id"), reason=step["cause"], policy=policy)
         applied = {**base, "status": "succeeded", **{k: result[k] for k in (
-            "coins_clawed", "diamonds_clawed", "creators", "entries", "limited")}}
+            "coins_clawed", "diamonds_clawed", "creators", "diamonds_for_lead", "entries", "limited")}}
         return plain({"decision": step["decision"], "purchase": purchase, "applied": applied})
 
     result = run_once(session, key=step["key"], action="refund.apply", request=step["request"], ctx=ctx,
