@@ -180,6 +180,7 @@ class CleanActivity:
             self.buy_history(s, count)
             self.send_gifts(s, self.creators)
             self.maybe_goodwill(s.account)
+            self.maybe_region_question(s.account)
             made.append(s.account)
         for c in creators + pool:
             self.cash_out(c)
@@ -203,3 +204,12 @@ class CleanActivity:
         at = self.random_time(acc.created_at + DAY, self.world.now - 2 * DAY)
         ticket = write_ticket(self.world, acc, "other", at, None, status="solved")
         self.world.grant(acc, self.rng.choice((70, 70, 140, 350)), at + self.rng.randint(1, 48) * HOUR, ticket)
+
+    def maybe_region_question(self, acc: Account) -> None:
+        """Buyers in a country that stopped coin sales write in to ask why."""
+        cat = self.world.catalog
+        if acc.country != "VN" or self.rng.random() >= 0.5 or cat.vn_suspended > self.world.now - 3 * DAY:
+            return
+        at = self.random_time(max(cat.vn_suspended, acc.created_at) + DAY, self.world.now - DAY)
+        status = "solved" if at < self.world.now - 14 * DAY else "open"
+        write_ticket(self.world, acc, "region", at, None, status=status, variant=0)

@@ -328,9 +328,16 @@ class World:
         return self.post(account.account_id, "coin", coins, "grant", ticket.ticket_id, at, "goodwill")
 
     def finish(self) -> None:
-        """Cached balances equal the ledger, except where a drift was planted."""
+        """Cached balances equal the ledger, except where a drift was planted; tickets numbered by date."""
         for a in self.accounts:
             a.coin_balance = self.balance(a.account_id, "coin") + self.drift.get((a.account_id, "coin"), 0)
             a.diamond_balance = self.balance(a.account_id, "diamond") + self.drift.get(
                 (a.account_id, "diamond"), 0
             )
+        self.tickets.sort(key=lambda t: t.created_at)
+        renamed = {t.ticket_id: f"T-{n}" for n, t in enumerate(self.tickets, 1001)}
+        for t in self.tickets:
+            t.ticket_id = renamed[t.ticket_id]
+        for e in self.ledger:
+            if e.kind == "grant":
+                e.ref = renamed[e.ref]

@@ -119,6 +119,9 @@ class Data:
         self.prices = f["app/price_points.jsonl"]
         self.credits = Counter(e["ref"] for e in self.ledger if e["kind"] == "purchase")
         self.clawbacks = Counter(e["ref"] for e in self.ledger if e["kind"] == "refund_clawback")
+        self.price_rows: dict[tuple, list[dict]] = defaultdict(list)
+        for row in self.prices:
+            self.price_rows[row["country"], row["store"], row["product_id"]].append(row)
         self.sums: Counter = Counter()
         for e in self.ledger:
             self.sums[e["account_id"], e["asset"]] += e["amount"]
@@ -135,9 +138,8 @@ class Data:
         return max(rows, key=lambda r: r["valid_from"]) if rows else None
 
     def prices_in_force(self, country: str, store: str, product: str, at: datetime) -> list[int]:
-        return [p["price_minor"] for p in self.prices
-                if (p["country"], p["store"], p["product_id"]) == (country, store, product)
-                and ts(p["valid_from"]) <= at and (p["valid_to"] is None or at < ts(p["valid_to"]))]
+        return [p["price_minor"] for p in self.price_rows[country, store, product]
+                if ts(p["valid_from"]) <= at and (p["valid_to"] is None or at < ts(p["valid_to"]))]
 
     def usd(self, p: dict) -> Fraction:
         at = ts(p["purchased_at"])
@@ -628,9 +630,9 @@ def test_checked_in_fixture_is_what_the_generator_writes(tmp_path: Path) -> None
 
 
 def test_scaled_dataset_is_valid_balanced_and_the_size_asked_for(tmp_path: Path) -> None:
-    counts = write_scaled(tmp_path, 6000, accounts=500, seed=5, now=NOW)
+    counts = write_scaled(tmp_path, 3000, accounts=300, seed=5, now=NOW)
     data = Data(load(tmp_path), {"findings": [], "flags": []})
-    assert (counts.ledger_entries, len(data.ledger), len(data.accounts)) == (6000, 6000, 500)
+    assert (counts.ledger_entries, len(data.ledger), len(data.accounts)) == (3000, 3000, 300)
     test_every_line_has_the_contract_fields_with_the_right_types(data, allow_empty=True)
     for check in (test_ids_are_unique, test_references_resolve, test_store_records_point_at_their_account,
                   test_every_purchase_has_exactly_its_store_record, test_no_balance_ever_goes_negative,
