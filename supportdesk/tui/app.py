@@ -65,6 +65,24 @@ class SupportDeskApp(App[None]):
         self.back_to_search()
         self.push_screen(AccountScreen(self.backend, account_id))
 
+    def open_reconcile(self, account_id: str | None = None, handle: str | None = None) -> None:
+        """Reconcile everything (from the search screen) or one account (over its account screen)."""
+        from supportdesk.tui.screens.account import AccountScreen
+        from supportdesk.tui.screens.reconcile import ReconcileScreen
+
+        if account_id is None:
+            self.back_to_search()
+            self.push_screen(ReconcileScreen(self.backend))
+            return
+        screen = ReconcileScreen(self.backend, account_id, handle)
+        opener = self.screen if isinstance(self.screen, AccountScreen) else None
+
+        def returned(_: object) -> None:
+            if screen.changed and opener is not None and opener.is_attached:
+                opener.action_refresh()  # balances moved: show them as they are now
+
+        self.push_screen(screen, returned)
+
     def back_to_search(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, SearchScreen):
             self.pop_screen()

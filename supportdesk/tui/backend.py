@@ -1,14 +1,20 @@
-"""The TUI's only door to the database: service calls, each in its own read session.
+"""The TUI's only door to the database: service calls, each in its own session (reads, and a fix's one write).
 
 Called from worker threads. Services are imported lazily so the app starts fast.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from supportdesk.cli.context import AppContext
+    from supportdesk.domain.findings import Finding
+    from supportdesk.services.reconcile import ReconcileResult
+    from supportdesk.stores.sync import SyncResult
+
+SYNC_DAYS = 180  # Apple's notification history: the longest store window
 
 
 class Backend:
@@ -30,3 +36,74 @@ class Backend:
 
         with read_session(self.state.engine) as session:
             return lookup.story(session, query)
+
+    # --- reconcile -------------------------------------------------------------------------------------------
+
+    def configured_stores(self) -> list[str]:
+        from supportdesk.stores.sync import configured_stores
+
+        return configured_stores(self.state.settings)
+
+    def sync_stores(self, *, progress: Callable[[str, int, int | None], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> SyncResult:
+        """Pull the configured stores' last 180 days (as `reconcile` does), counted from the stores' clock.
+
+        Raises StoreUnavailable naming the first store that failed, so the agent can retry or go offline."""
+        from datetime import UTC, datetime, timedelta
+
+        from supportdesk.cli.stores_cmd import stores_now
+        from supportdesk.stores.errors import StoreUnavailable, store_title
+        from supportdesk.stores.sync import sync
+
+        settings = self.state.settings
+        now = stores_now(settings)
+        since = (now or datetime.now(UTC)) - timedelta(days=SYNC_DAYS)
+        result = sync(self.state.engine, settings, since=since, progress=progress, cancelled=cancelled, now=now)
+        if result.failed:
+            store, error = next(iter(result.failed.items()))
+            raise StoreUnavailable(store, f"Could not sync {store_title(store)} before reconciling: "
+                                          f"{error['message']}. Press s to reconcile offline, or r to retry.")
+        return result
+
+    def reconcile(self, account_id: str | None, *, progress: Callable[[str, int, int], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> ReconcileResult:
+        """Findings for one account or all (no fixes: the agent fixes one finding at a time)."""
+        from supportdesk.services.reconcile import Scope, reconcile
+
+        return reconcile(self.state.engine, Scope(account_id=account_id), progress=progress, cancelled=cancelled)
+
+    def handles(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """Account id -> handle, for labelling findings."""
+        from sqlalchemy import select
+
+        from supportdesk.db.engine import read_session
+        from supportdesk.db.models import Account
+
+        ids = sorted(set(account_ids))
+        out: dict[str, str] = {}
+        with read_session(self.state.engine) as session:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                rows = session.execute(select(Account.account_id, Account.handle)
+                                       .where(Account.account_id.in_(chunk)))  # type: ignore[attr-defined]
+                out.update({aid: handle for aid, handle in rows})
+        return out
+
+    def fix(self, finding: Finding, reason: str, ticket_id: str | None) -> dict[str, Any]:
+        """Apply one finding's fix (posted once per finding key) as the configured actor.
+
+        Returns the fix's result (with `replayed`) and the account's balances afterwards."""
+        from supportdesk.db.engine import read_session, write_session
+        from supportdesk.services import lookup
+        from supportdesk.services.audit import ActionContext
+        from supportdesk.services.fixes import apply_fix
+
+        ctx = ActionContext(self.state.settings.actor, reason, ticket_id)
+        with write_session(self.state.engine) as session:
+            result = apply_fix(session, finding, ctx)
+        balances = None
+        if finding.account_id:
+            with read_session(self.state.engine) as session:
+                account = lookup.resolve_account(session, finding.account_id)
+                balances = lookup.balances(session, account)
+        return {"result": result, "balances": balances}

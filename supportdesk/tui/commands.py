@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
 
 SEARCH_COMMAND = "Search accounts"
 SEARCH_HELP = "Go to the search box"
+RECONCILE_ALL = "Reconcile all accounts"
+RECONCILE_ALL_HELP = "Find missing coins, double credits, unapplied refunds and drift on every account"
+RECONCILE_ONE_HELP = "Reconcile the account on screen"
 MAX_HITS = 20
 
 
@@ -23,13 +27,29 @@ class AccountsProvider(Provider):
     def desk(self) -> SupportDeskApp:
         return cast("SupportDeskApp", self.app)
 
+    def commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        """Fixed commands: search, reconcile all, and reconcile the account on screen (if one is)."""
+        from supportdesk.tui.screens.account import AccountScreen
+
+        out: list[tuple[str, Callable[[], object], str]] = [
+            (SEARCH_COMMAND, self.desk.action_search, SEARCH_HELP),
+            (RECONCILE_ALL, self.desk.open_reconcile, RECONCILE_ALL_HELP),
+        ]
+        screen = self.screen  # the screen the palette was opened over
+        if isinstance(screen, AccountScreen) and screen.story is not None:
+            handle = screen.story["account"]["handle"]
+            out.append((f"Reconcile {handle}", screen.action_reconcile_account, RECONCILE_ONE_HELP))
+        return out
+
     async def discover(self) -> Hits:
-        yield DiscoveryHit(SEARCH_COMMAND, self.desk.action_search, help=SEARCH_HELP)
+        for name, action, text in self.commands():
+            yield DiscoveryHit(name, action, help=text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        if (score := matcher.match(SEARCH_COMMAND)) > 0:
-            yield Hit(score, matcher.highlight(SEARCH_COMMAND), self.desk.action_search, help=SEARCH_HELP)
+        for name, action, text in self.commands():
+            if (score := matcher.match(name)) > 0:
+                yield Hit(score, matcher.highlight(name), action, help=text)
         for account in await self.find(query):
             label = f"{account['handle']}  {account['account_id']}"
             yield Hit(max(matcher.match(label), 0.5), label, partial(self.desk.open_account, account["account_id"]),

@@ -1,8 +1,9 @@
-"""A small SQLite database imported from the service factories, and an app on it at 80x24."""
+"""Small SQLite databases imported from the service factories, and an app on them at 80x24."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,12 @@ from sqlalchemy import Engine
 
 from supportdesk.cli.context import AppContext
 from supportdesk.config import Settings
-from supportdesk.db.engine import make_engine
+from supportdesk.db.engine import make_engine, write_session
+from supportdesk.db.models import StoreRecord
 from supportdesk.db.schema import ensure_schema
 from supportdesk.services.importer import run_import
 from supportdesk.tui.app import SupportDeskApp
-from tests.service.factories import minimal, write_dataset
+from tests.service.factories import account, minimal, write_dataset
 
 
 class QuietApp(SupportDeskApp):
@@ -73,13 +75,97 @@ def tui_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def make_app(tui_engine: Engine) -> Callable[..., SupportDeskApp]:
-    def make(keys: dict[str, str] | None = None, initial_query: str | None = None) -> SupportDeskApp:
-        state = AppContext(_settings=Settings(database_url=str(tui_engine.url), actor="tester", keys=keys or {}))
-        state.engine = tui_engine  # type: ignore[misc]  # share the test's engine (cached_property slot)
+def app_factory(engine: Engine) -> Callable[..., SupportDeskApp]:
+    def make(keys: dict[str, str] | None = None, initial_query: str | None = None,
+             stores: dict[str, Any] | None = None) -> SupportDeskApp:
+        settings = Settings(database_url=str(engine.url), actor="tester", keys=keys or {}, stores=stores or {})
+        state = AppContext(_settings=settings)
+        state.engine = engine  # type: ignore[misc]  # share the test's engine (cached_property slot)
         app = QuietApp(state, initial_query=initial_query)
         app.animation_level = "none"
         return app
 
     return make
+
+
+@pytest.fixture
+def make_app(tui_engine: Engine) -> Callable[..., SupportDeskApp]:
+    return app_factory(tui_engine)
+
+
+# --- reconcile: one account per finding kind, as the service tests plant them --------------------------------
+
+AT = datetime(2026, 10, 1, 12, tzinfo=UTC)
+T = "2026-10-01T12:00:00Z"
+
+
+def web_purchase(pid: str, acc: str, txn: str, *, price: int = 99, **over: Any) -> dict[str, Any]:
+    row = {"purchase_id": pid, "account_id": acc, "store": "web", "store_transaction_id": txn,
+           "product_id": "coins_70", "coins": 70, "price_minor": price, "currency": "USD", "country": "US",
+           "purchased_at": T, "status": "completed"}
+    return {**row, **over}
+
+
+def credit(eid: str, acc: str, pid: str) -> dict[str, Any]:
+    return {"entry_id": eid, "account_id": acc, "asset": "coin", "amount": 70, "kind": "purchase", "ref": pid,
+            "at": T, "actor": "system"}
+
+
+def store_record(txn: str, acc: str, *, store: str = "web", price: int = 99, cur: str = "USD",
+                 country: str = "US", state: str = "purchased") -> StoreRecord:
+    return StoreRecord(store=store, store_transaction_id=txn, account_id=acc, account_ref=acc,
+                       product_id="coins_70", price_minor=price, currency=cur, country=country, purchased_at=AT,
+                       state=state, refunded_minor=None, refunded_at=AT if state != "purchased" else None,
+                       raw={}, fetched_at=AT)
+
+
+def reconcile_dataset() -> dict[str, list[dict[str, Any]]]:
+    """@user0 clean; @user1 paid, never credited; @user2 credited twice; @user3 charged by the store with no
+    purchase here; @user4 refunded by Apple (JPY) and kept the coins; @user5's cached balance drifted;
+    @user6 charged 1.49 for a 0.99 bundle (report only)."""
+    data = minimal()
+    data["regions"].append({"country": "JP", "currency": "JPY", "coin_purchase": True, "gifting": True,
+                            "cashout": True, "min_age": 18, "stores": ["apple"],
+                            "valid_from": "2024-01-01T00:00:00Z"})
+    data["price_points"].append({"country": "JP", "store": "apple", "product_id": "coins_70", "coins": 70,
+                                 "price_minor": 160, "currency": "JPY", "valid_from": "2024-01-01T00:00:00Z",
+                                 "valid_to": None})
+    data["accounts"] = [account(i) for i in range(8)]
+    for i, coins in ((0, 70), (2, 140), (4, 70), (5, 500), (6, 70)):
+        data["accounts"][i]["coin_balance"] = coins
+    data["purchases"] = [
+        web_purchase("pur_0001", "acc_0000", "ch_abc123"),
+        web_purchase("pur_0002", "acc_0001", "ch_uncredited"),
+        web_purchase("pur_0003", "acc_0002", "ch_twice"),
+        web_purchase("pur_0004", "acc_0004", "2000000001", store="apple", price=160, currency="JPY",
+                     country="JP"),
+        web_purchase("pur_0006", "acc_0006", "ch_mismatch", price=149),
+    ]
+    data["ledger"] = [credit("le_0001", "acc_0000", "pur_0001"), credit("le_0002", "acc_0002", "pur_0003"),
+                      credit("le_0003", "acc_0002", "pur_0003"), credit("le_0004", "acc_0004", "pur_0004"),
+                      credit("le_0006", "acc_0006", "pur_0006")]
+    data["tickets"].append({"ticket_id": "T-2001", "account_id": "acc_0001", "subject": "I paid, no coins",
+                            "body": "", "category": "missing_coins", "status": "open", "created_at": T})
+    return data
+
+
+@pytest.fixture
+def reconcile_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'reconcile.db'}")
+    ensure_schema(engine)
+    run_import(engine, write_dataset(tmp_path / "ds", reconcile_dataset()))
+    with write_session(engine) as s:  # what a store sync would have fetched
+        s.add_all([
+            store_record("ch_abc123", "acc_0000"), store_record("ch_uncredited", "acc_0001"),
+            store_record("ch_twice", "acc_0002"), store_record("ch_missing", "acc_0003"),
+            store_record("2000000001", "acc_0004", store="apple", price=160, cur="JPY", country="JP",
+                         state="refunded"),
+            store_record("ch_mismatch", "acc_0006", price=149),
+        ])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_reconcile_app(reconcile_engine: Engine) -> Callable[..., SupportDeskApp]:
+    return app_factory(reconcile_engine)

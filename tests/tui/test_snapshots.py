@@ -15,3 +15,16 @@ def test_account_screen(make_app, snap_compare) -> None:
 
     app = make_app()
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_cleo)
+
+
+def test_reconcile_screen(make_reconcile_app, snap_compare) -> None:
+    """Every account: findings grouped by kind, the first one highlighted with both sides' records."""
+    from tests.tui.test_reconcile import finished
+
+    async def reconcile_all(pilot: Pilot[None]) -> None:
+        await pilot.press("ctrl+r")
+        await finished(pilot)
+        await pilot.press("down", "down", "down", "down")  # the duplicate credit: its extra entries
+
+    app = make_reconcile_app()
+    assert snap_compare(app, terminal_size=(80, 24), run_before=reconcile_all)

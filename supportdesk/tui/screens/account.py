@@ -48,6 +48,7 @@ class AccountScreen(DeskScreen):
         Binding("escape", "back", "Back", id="back"),
         Binding("r", "refresh", "Reload", id="refresh"),
         Binding("c", "copy_id", "Copy id", id="copy_id"),
+        Binding("R", "reconcile_account", "Reconcile", id="reconcile_account"),
         *(Binding(str(i), f"show_tab({name!r})", name.title(), show=False, id=f"tab_{name}")
           for i, name in enumerate(TABS, start=1)),
     ]
@@ -75,7 +76,7 @@ class AccountScreen(DeskScreen):
                         table = KeyedTable(id=f"{name}-table")
                         table.add_columns(*COLUMNS[name])
                         yield table
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.action_refresh()
@@ -86,6 +87,11 @@ class AccountScreen(DeskScreen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_reconcile_account(self) -> None:
+        handle = self.story["account"]["handle"] if self.story else None
+        account_id = self.story["account"]["account_id"] if self.story else self.account_id
+        self.app.open_reconcile(account_id, handle)  # type: ignore[attr-defined]
 
     def action_show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name

@@ -26,4 +26,4 @@ class TextDialog(ModalScreen[T]):
             dialog.border_title = self.dialog_title
             yield Static(self.text, id="text", markup=False)  # ids and reasons may contain [brackets]
             yield Static(self.HINT, classes="hint")
-        yield Footer()
+        yield Footer(compact=True)

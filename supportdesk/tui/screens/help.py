@@ -25,7 +25,7 @@ class HelpScreen(ModalScreen[None]):
             dialog.border_title = "Help"
             dialog.border_subtitle = "Esc or ? to close"
             yield Markdown(self.text())
-        yield Footer()
+        yield Footer(compact=True)
 
     def text(self) -> str:
         text = HELP.read_text(encoding="utf-8")

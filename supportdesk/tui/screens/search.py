@@ -37,6 +37,8 @@ class SearchInput(Input):
 
 
 class SearchScreen(DeskScreen):
+    BINDINGS = [Binding("ctrl+r", "reconcile_all", "Reconcile all", id="reconcile_all")]
+
     class Results(Message):
         """A search finished: the accounts found, or why the query is invalid."""
 
@@ -64,7 +66,7 @@ class SearchScreen(DeskScreen):
         table = KeyedTable(id="results")
         table.add_columns("handle", "email", "country", "status", "coins", "diamonds")
         yield table
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self.initial_query:
@@ -153,6 +155,9 @@ class SearchScreen(DeskScreen):
 
     def open_account(self, account_id: str) -> None:
         cast("SupportDeskApp", self.app).open_account(account_id)
+
+    def action_reconcile_all(self) -> None:
+        cast("SupportDeskApp", self.app).open_reconcile()
 
     def action_focus_results(self) -> None:
         self.query_one(KeyedTable).focus()

@@ -1,0 +1,594 @@
+"""Reconcile one account or all: findings grouped by kind, both sides' records, and a fix per finding.
+
+The run (an optional store sync, then the six checks) is one cancellable worker; each fix is asked for a
+reason, confirmed in words that say exactly what will be posted, and applied in its own worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, ProgressBar, Static, Tree
+from textual.worker import Worker, get_current_worker
+
+from supportdesk.domain.findings import KINDS, Finding, summarise
+from supportdesk.tui.screens.account import money, when
+from supportdesk.tui.screens.base import DeskScreen
+from supportdesk.tui.screens.confirm import ConfirmScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen
+
+if TYPE_CHECKING:
+    from supportdesk.tui.backend import Backend
+
+CHECKS = len(KINDS)  # one detector per kind, in the order `reconcile` runs them
+SHORT = {
+    "missing_purchase": "store charged, no purchase here",
+    "uncredited_purchase": "purchase never credited",
+    "duplicate_credit": "credited more than once",
+    "unapplied_refund": "store refunded, coins kept",
+    "balance_drift": "cached balance ≠ ledger",
+    "amount_mismatch": "unexpected price, report only",
+}
+MEANING = {
+    "missing_purchase": "The store charged for a transaction we have no purchase for. The fix creates the "
+                        "purchase and credits the coins of the price point in force then (a promotion's bonus "
+                        "included).",
+    "uncredited_purchase": "We have a completed purchase but no coins were ever credited for it. The fix "
+                           "credits them.",
+    "duplicate_credit": "One purchase was credited more than once. The fix reverses the extra credits.",
+    "unapplied_refund": "The store refunded or charged back a purchase and the account still has its coins. "
+                        "The fix marks the purchase and claws the coins back; coins already spent stay as a "
+                        "debt and limit the account.",
+    "balance_drift": "The cached balance disagrees with the ledger's sum (the ledger is the truth). The fix "
+                     "sets the cached balance to the ledger's.",
+    "amount_mismatch": "The store charged a price that no price point in force allows. Report only: check the "
+                       "price points or ask the store; nothing is fixed automatically.",
+}
+LABELS = {
+    "store": "store", "store_transaction_id": "transaction", "order_id": "order", "purchase_id": "purchase",
+    "account": "account", "product_id": "product", "price": "price", "coins": "coins", "country": "country",
+    "purchased_at": "when", "state": "state", "refunded": "refunded", "refund_reason": "refund reason",
+}
+
+
+@dataclass
+class Outcome:
+    replayed: bool
+    result: dict[str, Any]
+    balances: dict[str, Any] | None = None  # the account's, read right after the fix
+
+    @property
+    def words(self) -> str:
+        return "already done (replayed)" if self.replayed else "applied"
+
+
+class ReconcileScreen(DeskScreen):
+    BINDINGS = [
+        Binding("escape", "cancel_run", "Cancel", id="cancel_run"),
+        Binding("escape", "close_detail", "Close", id="close_detail"),
+        Binding("escape", "back", "Back", id="back"),
+        Binding("f", "fix_finding", "Fix", id="fix_finding"),
+        Binding("r", "refresh", "Rerun", id="refresh"),
+        Binding("s", "toggle_sync", "Sync", id="toggle_sync"),
+        Binding("o", "open_account", "Account", id="open_account"),
+        Binding("c", "copy_id", "Copy id", show=False, id="copy_id"),
+    ]
+
+    class Progress(Message):
+        def __init__(self, run: int, stage: str, done: int, total: int | None) -> None:
+            super().__init__()
+            self.run, self.stage, self.done, self.total = run, stage, done, total
+
+    class Finished(Message):
+        def __init__(self, run: int, findings: list[Finding], handles: dict[str, str], checks: int,
+                     synced: int | None, cancelled: bool) -> None:
+            super().__init__()
+            self.run, self.findings, self.handles = run, findings, handles
+            self.checks, self.synced, self.cancelled = checks, synced, cancelled
+
+    class Fixed(Message):
+        def __init__(self, run: int, index: int, outcome: Outcome, balances: dict[str, Any] | None) -> None:
+            super().__init__()
+            self.run, self.index, self.outcome, self.balances = run, index, outcome, balances
+
+    def __init__(self, backend: Backend, account_id: str | None = None, handle: str | None = None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.account_id = account_id
+        self.handle = handle
+        self.stores = backend.configured_stores()
+        self.sync_first = bool(self.stores)
+        self.findings: list[Finding] = []
+        self.handles: dict[str, str] = {}
+        self.outcomes: dict[int, Outcome] = {}
+        self.checks = 0  # detectors that ran in the last run
+        self.current: int | None = None  # the highlighted finding
+        self.run = 0
+        self.running = False
+        self.fixing = False
+        self.changed = False  # a fix was applied: whoever opened this screen reloads
+        self.last_answer: Answer = ("", None)  # the next fix starts from the last reason and ticket
+        self.worker: Worker[None] | None = None
+        self.run_done = asyncio.Event()  # set when a run's result (or failure) is shown
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="rc-head")
+        with Horizontal(id="rc-run"):
+            yield ProgressBar(total=None, show_eta=False, id="rc-bar")
+            yield Static("", id="rc-status")
+        tree: Tree[int | str] = Tree("findings", id="rc-tree")
+        tree.show_root = False
+        tree.guide_depth = 2
+        yield tree
+        with VerticalScroll(id="rc-detail"):
+            yield Static("", id="rc-detail-text")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.show_head()
+        self.action_refresh()
+
+    # --- state and keys ------------------------------------------------------------------------------------
+
+    @property
+    def detail_open(self) -> bool:
+        return self.has_class("-open")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run":
+            return self.running
+        if action == "close_detail":
+            return self.detail_open and not self.running
+        if action == "back":
+            return not self.running and not self.detail_open
+        if action == "toggle_sync":
+            return None if self.running else bool(self.stores)
+        if action in ("fix_finding", "refresh"):
+            return None if self.running else True
+        if action == "open_account":
+            return self.account_id is None
+        return True
+
+    def set_running(self, running: bool) -> None:
+        self.running = running
+        self.query_one("#rc-bar", ProgressBar).display = running
+        self.refresh_bindings()
+
+    def show_head(self) -> None:
+        who = f"{self.handle} {self.account_id}" if self.handle else (self.account_id or "all accounts")
+        if not self.stores:
+            mode = "offline: no stores configured"
+        elif self.sync_first:
+            mode = f"sync first: {', '.join(self.stores)}"
+        else:
+            mode = "offline: store records synced before"
+        head = Text.assemble(("Reconcile ", "bold"), (who, "bold"), "  ·  ", (mode, "dim"))
+        self.query_one("#rc-head", Static).update(head)
+
+    def status(self, text: str | Text) -> None:
+        self.query_one("#rc-status", Static).update(text)
+
+    # --- the run -------------------------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        if self.running:
+            return
+        self.run += 1
+        self.run_done.clear()
+        self.findings, self.handles, self.outcomes, self.current = [], {}, {}, None
+        self.close_detail()
+        self.set_running(True)
+        self.fill_tree(checks=0)
+        bar = self.query_one("#rc-bar", ProgressBar)
+        bar.update(total=None if self.sync_first else CHECKS, progress=0)
+        self.status("Syncing the stores… Esc to cancel" if self.sync_first else "Checking… Esc to cancel")
+        self.worker = self.run_reconcile(self.run, self.sync_first)
+
+    def action_cancel_run(self) -> None:
+        if self.running and self.worker is not None:
+            self.worker.cancel()
+            self.status("Cancelling after the current step…")
+
+    @work(thread=True, exclusive=True, group="reconcile", exit_on_error=False)
+    def run_reconcile(self, run: int, sync_first: bool) -> None:
+        def cancelled() -> bool:
+            return get_current_worker().is_cancelled
+
+        checks = 0
+
+        def on_progress(stage: str, done: int, total: int | None) -> None:
+            nonlocal checks
+            if stage == "finding":
+                checks = done
+            self.post_message(self.Progress(run, stage, done, total))
+
+        try:
+            synced = None
+            if sync_first:
+                result = self.backend.sync_stores(progress=on_progress, cancelled=cancelled)
+                synced = sum(c.fetched for c in result.synced.values())
+                if result.cancelled:
+                    self.post_message(self.Finished(run, [], {}, 0, synced, cancelled=True))
+                    return
+            found = self.backend.reconcile(self.account_id, progress=on_progress, cancelled=cancelled)
+            handles = self.backend.handles(f.account_id for f in found.findings if f.account_id)
+        except Exception:
+            if cancelled():  # nobody waits for an error any more; say the run stopped
+                self.post_message(self.Finished(run, [], {}, checks, None, cancelled=True))
+                return
+            raise
+        self.post_message(self.Finished(run, found.findings, handles, checks, synced, found.cancelled))
+
+    def on_reconcile_screen_progress(self, message: Progress) -> None:
+        if message.run != self.run or self.worker is None or self.worker.is_cancelled:
+            return
+        bar = self.query_one("#rc-bar", ProgressBar)
+        if message.stage == "finding":
+            bar.update(total=message.total, progress=message.done)
+            self.status(f"Checked {message.done} of {message.total} kinds · Esc to cancel")
+        elif message.stage != "fixing":  # a store's sync: records so far, no total known
+            bar.update(total=None)
+            self.status(f"Syncing {message.stage}: {message.done:,} records · Esc to cancel")
+
+    def on_reconcile_screen_finished(self, message: Finished) -> None:
+        if message.run != self.run:
+            return
+        self.findings, self.handles, self.checks = message.findings, message.handles, message.checks
+        self.set_running(False)
+        self.fill_tree(message.checks)
+        self.status(self.summary(message))
+        self.run_done.set()
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        if worker.group == "reconcile":
+            self.set_running(False)
+            self.status(Text("The run failed (see the error). r to run again.", style="bold red"))
+            self.run_done.set()
+        elif worker.group == "fix":
+            self.fixing = False
+            self.status(Text("The fix failed (see the error); nothing was posted.", style="bold red"))
+
+    def summary(self, message: Finished) -> Text:
+        s = summarise(self.findings)
+        synced = "" if message.synced is None else f" · {message.synced:,} store records synced"
+        if message.cancelled:
+            if not message.checks:
+                done = "" if message.synced is None else f" ({message.synced:,} store records synced)"
+                return Text(f"Cancelled before any check{done}. r reruns.", style="bold yellow")
+            return Text(f"Cancelled after {message.checks} of {CHECKS} checks: {plural(s['total'], 'finding')} "
+                        "so far. r reruns.", style="bold yellow")
+        if not self.findings:
+            where = "this account" if self.account_id else "any account"
+            return Text(f"No findings: {where} is consistent{synced}.", style="green")
+        fixable = sum(f.fixable for f in self.findings)
+        where = "" if self.account_id else f" on {plural(s['accounts'], 'account')}"
+        line = f"{plural(s['total'], 'finding')}{where}, {fixable:,} fixable{synced}."
+        return Text(line + " Enter opens one." if len(line) < 60 else line)
+
+    # --- the list ------------------------------------------------------------------------------------------
+
+    def fill_tree(self, checks: int) -> None:
+        tree: Tree[int | str] = self.query_one("#rc-tree", Tree)
+        tree.clear()
+        by_kind: dict[str, list[int]] = {k: [] for k in KINDS}
+        for index, f in enumerate(self.findings):
+            by_kind[f.kind].append(index)
+        first_line = None  # show_root is off: line 0 is the first kind
+        for position, kind in enumerate(KINDS):
+            indexes = by_kind[kind]
+            node = tree.root.add(self.kind_label(kind, len(indexes), checked=position < checks), data=kind,
+                                 expand=True, allow_expand=bool(indexes))
+            for index in indexes:
+                node.add_leaf(self.leaf_label(index), data=index)
+            if indexes and first_line is None:
+                first_line = position + 1  # the kinds before it are empty, so one line each
+        self.show_detail()
+        if first_line is not None:
+            tree.cursor_line = first_line  # highlights the first finding (and shows it)
+            tree.focus()
+
+    def kind_label(self, kind: str, count: int, checked: bool) -> Text:
+        if not checked:
+            return Text.assemble((kind, "dim"), ("  checking…" if self.running else "  not checked", "dim italic"))
+        fixed = sum(1 for i in self.outcomes if self.findings[i].kind == kind)
+        counts = f"{count:,}" + (f", {fixed:,} fixed" if fixed else "")
+        return Text.assemble((kind, "bold" if count else "dim"), (f" ({counts})", "bold" if count else "dim"),
+                             ("  " + SHORT[kind], "dim"))
+
+    def leaf_label(self, index: int) -> Text:
+        f = self.findings[index]
+        who = self.handles.get(f.account_id or "") or f.account_id or "unknown account"
+        if f.kind == "balance_drift":
+            d = f.detail
+            amount = f"{d['ledger'] - d['cached']:+,}"
+            ident = f"{d['asset']} {d['cached']:,} → {d['ledger']:,}"
+        else:
+            amount = f"{f.coins:+,}"
+            ident = f.store_transaction_id or f.purchase_id or ""
+        label = Text(f"{who[:16]:<16} {amount:>7} {f.store or '':<6} {ident}")
+        outcome = self.outcomes.get(index)
+        if outcome is not None:
+            label.append("  ✓ fixed" if not outcome.replayed else "  ✓ done before", style="bold green")
+        elif not f.fixable:
+            label.append("  report only", style="dim")
+        return label
+
+    def refresh_labels(self, index: int) -> None:
+        tree: Tree[int | str] = self.query_one("#rc-tree", Tree)
+        for kind_node in tree.root.children:
+            if kind_node.data == self.findings[index].kind:
+                kind_node.set_label(self.kind_label(kind_node.data, len(kind_node.children), checked=True))
+                for leaf in kind_node.children:
+                    if leaf.data == index:
+                        leaf.set_label(self.leaf_label(index))
+
+    @on(Tree.NodeHighlighted, "#rc-tree")
+    def _highlighted(self, event: Tree.NodeHighlighted[int | str]) -> None:
+        data = event.node.data
+        self.current = data if isinstance(data, int) else None
+        self.show_detail(data)
+
+    @on(Tree.NodeSelected, "#rc-tree")
+    def _selected(self, event: Tree.NodeSelected[int | str]) -> None:
+        if isinstance(event.node.data, int):
+            self.current = event.node.data
+            self.show_detail(event.node.data)
+            self.add_class("-open")
+            self.query_one("#rc-detail").focus()
+            self.refresh_bindings()
+
+    def action_close_detail(self) -> None:
+        self.close_detail()
+
+    def close_detail(self) -> None:
+        if self.detail_open:
+            self.remove_class("-open")
+            self.query_one("#rc-tree").focus()
+            self.refresh_bindings()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_toggle_sync(self) -> None:
+        if not self.stores:
+            self.notify("No stores are configured (--config): reconciling the store records synced before.")
+            return
+        self.sync_first = not self.sync_first
+        self.show_head()
+        self.notify(("Sync first: on" if self.sync_first else "Offline: using the store records synced before")
+                    + ". r runs again.")
+
+    def action_copy_id(self) -> None:
+        if self.current is None:
+            self.notify("Highlight a finding first.", severity="warning")
+            return
+        f = self.findings[self.current]
+        key = f.store_transaction_id or f.purchase_id or f.account_id or f.key
+        self.app.copy_to_clipboard(key)
+        self.notify(f"Copied {key}")
+
+    def action_open_account(self) -> None:
+        from supportdesk.tui.screens.account import AccountScreen
+
+        if self.current is None or not self.findings[self.current].account_id:
+            self.notify("Highlight a finding with an account first.", severity="warning")
+            return
+        self.app.push_screen(AccountScreen(self.backend, self.findings[self.current].account_id or ""))
+
+    # --- the detail pane -----------------------------------------------------------------------------------
+
+    def show_detail(self, data: int | str | None = None) -> None:
+        text = self.query_one("#rc-detail-text", Static)
+        if isinstance(data, int):
+            text.update(self.finding_detail(data))
+        elif isinstance(data, str):
+            n = sum(1 for f in self.findings if f.kind == data)
+            text.update(Group(Text(f"{data}: {n:,} found", style="bold"), Text(MEANING[data])))
+        else:
+            text.update("")
+
+    def finding_detail(self, index: int) -> RenderableType:
+        f = self.findings[index]
+        handle = self.handles.get(f.account_id or "")
+        head = Text.assemble((f.kind, "bold"), "  ", (SHORT[f.kind], "dim"), "\n",
+                             "account ", (handle or "", "bold"), " ", f.account_id or "unknown",
+                             "   coins ", (f"{f.coins:+,}", "bold"))
+        parts: list[RenderableType] = [head]
+        outcome = self.outcomes.get(index)
+        if outcome is not None:
+            parts.append(Text(f"Fix {outcome.words}: {fix_summary(outcome.result)}", style="bold green"))
+            if outcome.balances is not None:
+                parts.append(Text("Balances now: ").append_text(balance_text(outcome.balances)))
+        elif f.fixable:
+            parts.append(Text.assemble(("Fix (f): ", "bold"), describe(f)))
+        else:
+            why = f.detail.get("why_not_fixable") or "this kind is reported only, never fixed automatically"
+            parts.append(Text(f"Report only: {why}.", style="yellow"))
+        parts.extend(kind_facts(f))
+        sides = compare(f)
+        if sides is not None:
+            parts.append(sides)
+        parts.append(Text(f"idempotency key {f.key}", style="dim"))
+        return Group(*parts)
+
+    # --- the fix -------------------------------------------------------------------------------------------
+
+    def action_fix_finding(self) -> None:
+        if self.running:
+            return
+        if self.current is None:
+            self.notify("Highlight a finding first (↑ ↓).", severity="warning")
+            return
+        index, f = self.current, self.findings[self.current]
+        if index in self.outcomes:
+            self.notify(f"Already fixed here: {self.outcomes[index].words}.")
+            return
+        if not f.fixable:
+            why = f.detail.get("why_not_fixable") or "it is reported only, never fixed automatically"
+            self.notify(f"{f.kind} cannot be fixed here: {why}.", severity="warning")
+            return
+        if self.fixing:
+            self.notify("A fix is being applied; wait for it.", severity="warning")
+            return
+        reason, ticket = self.last_answer
+        self.app.push_screen(ReasonScreen(f"Fix {f.kind}", describe(f), reason, ticket or ""),
+                             partial(self._reason_given, self.run, index))
+
+    def _reason_given(self, run: int, index: int, answer: Answer | None) -> None:
+        if answer is None or run != self.run:
+            return
+        self.last_answer = answer
+        reason, ticket = answer
+        question = f"{describe(self.findings[index])}, reason {reason!r}, " + \
+            (f"ticket {ticket}?" if ticket else "no ticket?")
+        self.app.push_screen(ConfirmScreen(question, title="Post this fix?"),
+                             partial(self._confirmed, run, index, reason, ticket))
+
+    def _confirmed(self, run: int, index: int, reason: str, ticket: str | None, yes: bool | None) -> None:
+        if not yes or run != self.run:
+            return
+        self.fixing = True
+        self.status("Applying the fix…")
+        self.apply_fix(run, index, self.findings[index], reason, ticket)
+
+    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
+    def apply_fix(self, run: int, index: int, finding: Finding, reason: str, ticket: str | None) -> None:
+        out = self.backend.fix(finding, reason, ticket)
+        result = out["result"]
+        self.post_message(self.Fixed(run, index, Outcome(bool(result.get("replayed")), result), out["balances"]))
+
+    def on_reconcile_screen_fixed(self, message: Fixed) -> None:
+        self.fixing = False
+        self.changed = True
+        message.outcome.balances = message.balances
+        f = self.findings[message.index] if message.run == self.run else None
+        line = Text(f"Fix {message.outcome.words}", style="bold green")
+        if f is not None and message.balances is not None:
+            line.append(f" · {self.handles.get(f.account_id or '') or f.account_id} ")
+            line.append_text(balance_text(message.balances))
+        self.status(line)
+        self.notify(f"Fix {message.outcome.words}.")
+        if f is not None:
+            self.outcomes[message.index] = message.outcome
+            self.refresh_labels(message.index)
+            if self.current == message.index:
+                self.show_detail(message.index)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def describe(f: Finding) -> str:
+    from supportdesk.services.fixes import describe as service_describe
+
+    return service_describe(f)
+
+
+def balance_text(balances: dict[str, Any]) -> Text:
+    coin = balances["coin"]
+    text = Text(f"coins {coin['ledger']:,} (cached {coin['cached']:,})")
+    if coin["drift"]:
+        text.append(f" · drift {coin['drift']:+,}", style="bold red")
+    if coin["ledger"] < 0:
+        text.append(f" · debt {-coin['ledger']:,}", style="bold red")
+    return text
+
+
+def fix_summary(result: dict[str, Any]) -> str:
+    parts = []
+    entries = result.get("entries") or []
+    if entries:
+        parts.append(", ".join(f"{e['entry_id']} {e['amount']:+,} {e['asset']}" for e in entries))
+    if "cached_after" in result:
+        parts.append(f"cached {result['asset']} {result['cached_before']:,} → {result['cached_after']:,}")
+    if result.get("status"):
+        parts.append(f"purchase {result.get('purchase_id')} {result['status']}")
+    elif result.get("purchase_id") and not entries:
+        parts.append(f"purchase {result['purchase_id']}")
+    if result.get("limited"):
+        parts.append("account limited (debt)")
+    return "; ".join(parts) or "done"
+
+
+def kind_facts(f: Finding) -> list[RenderableType]:
+    """The kind's own numbers: drift, extra credits, the prices in force."""
+    d = f.detail
+    if f.kind == "balance_drift":
+        return [Text.assemble(f"{d['asset']} balance: ledger ", (f"{d['ledger']:,}", "bold"), "  cached ",
+                              (f"{d['cached']:,}", "bold"), "  drift ",
+                              (f"{d['cached'] - d['ledger']:+,}", "bold red"))]
+    if f.kind == "duplicate_credit":
+        return [Text(f"{d['credits']} credits, {d['credited_coins']:,} coins in all; extra entries: "
+                     f"{', '.join(d['extra_entries'])}")]
+    if f.kind == "unapplied_refund":
+        return [Text(f"Purchase becomes {d['new_status']}; claw back {-f.coins:,} coins.")]
+    if f.kind == "missing_purchase" and d.get("bonus_coins"):
+        return [Text(f"Includes {d['bonus_coins']:,} promotion bonus coins.")]
+    if f.kind == "amount_mismatch":
+        charged = d["charged"]
+        lines = [Text.assemble("charged ", (money(charged["minor"], charged["currency"]), "bold red"),
+                               "; price points in force:")]
+        for p in d["price_points_in_force"]:
+            bonus = f" +{p['bonus_coins']:,} bonus" if p.get("bonus_coins") else ""
+            until = when(p["valid_to"]) if p.get("valid_to") else "open"
+            lines.append(Text(f"  {money(p['price_minor'], p['currency'])} for {p['coins']:,} coins{bonus}, "
+                              f"{when(p['valid_from'])} to {until}"))
+        return lines
+    return []
+
+
+def compare(f: Finding) -> Table | None:
+    """Both sides, field by field, values that disagree in red; a side the check did not read is left out,
+    except our missing purchase, which is the point of a missing_purchase."""
+    store, ours = f.detail.get("store_record"), f.detail.get("purchase")
+    if store is None and ours is None:
+        return None
+    table = Table(box=None, pad_edge=False, show_edge=False, expand=False, padding=(0, 1))
+    table.add_column("", style="dim", no_wrap=True)
+    columns = []
+    if store is not None:
+        table.add_column("store record", overflow="fold", header_style="bold")
+        columns.append(side(store, store=True))
+    if ours is not None or f.kind == "missing_purchase":
+        table.add_column("our purchase", overflow="fold", header_style="bold")
+        columns.append(side(ours, store=False) if ours is not None else {"store": "none"})
+    for name in ("store", "store_transaction_id", "order_id", "purchase_id", "account", "product_id", "price",
+                 "coins", "country", "purchased_at", "state", "refunded", "refund_reason"):
+        values = [c.get(name, "") for c in columns]
+        if not any(values):
+            continue
+        differ = len(values) == 2 and all(values) and values[0] != values[1] and name not in ("state", "account")
+        table.add_row(LABELS.get(name, name), *(Text(v, style="bold red" if differ else "") for v in values))
+    return table
+
+
+def side(row: dict[str, Any] | None, *, store: bool) -> dict[str, str]:
+    if row is None:
+        return {}
+    out = {k: str(row.get(k) or "") for k in ("store", "store_transaction_id", "order_id", "purchase_id",
+                                                "product_id", "country", "refund_reason")}
+    out["price"] = money(row.get("price_minor"), row.get("currency"))
+    out["purchased_at"] = when(row.get("purchased_at"))
+    if store:
+        out["account"] = str(row.get("account_ref") or "")
+        out["state"] = str(row.get("state") or "")
+        if row.get("refunded_at"):
+            amount = money(row.get("refunded_minor"), row.get("currency")) if row.get("refunded_minor") else ""
+            out["refunded"] = f"{when(row['refunded_at'])} {amount}".strip()
+    else:
+        out["account"] = str(row.get("account_id") or "")
+        out["state"] = str(row.get("status") or "")
+        out["coins"] = f"{row['coins']:,}" if row.get("coins") is not None else ""
+    return out
