@@ -1,0 +1,90 @@
+"""`supportdesk region CC [--at TS]`: what a country allows, at what prices, in force at a time, and its history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from supportdesk.cli.output import emit, err_console, handled
+
+
+def region_cmd(
+    ctx: typer.Context,
+    country: Annotated[str, typer.Argument(help="Country code (VN, VNM) or name (Vietnam, 'viet nam').")],
+    at: Annotated[str | None, typer.Option("--at", help="As of (ISO 8601, or a span back such as 30d; default now).")]
+    = None,
+    json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """What a country allows (buy coins, send gifts, cash out), minimum age, stores and prices in force at a time."""
+    from supportdesk.db.engine import read_session
+    from supportdesk.services.regions import region
+
+    with handled(json_mode), read_session(ctx.obj.engine) as session:
+        emit(region(session, country, at), json_mode, print_region)
+
+
+def _day(value: Any) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else ""
+
+
+def _yes(flag: bool) -> str:
+    return "[green]yes[/]" if flag else "[red]no[/]"
+
+
+def print_region(body: dict[str, Any]) -> None:
+    """A header, what is allowed, the price table and the history: fits 80 columns."""
+    say = err_console.print
+    at = body["at"].strftime("%Y-%m-%d %H:%M UTC")
+    mark = "[green]available[/]" if body["available"] else "[red]unavailable[/]"
+    say(f"[bold]{body['name']}[/] ({body['country']}, {body['alpha_3']}) as of {at}: {mark}", highlight=False)
+    say(body["reason"], highlight=False, markup=False)
+    row = body["in_force"]
+    if row:
+        allows = body["allows"]
+        say(f"  buy coins {_yes(allows['buy_coins'])}   send gifts {_yes(allows['send_gifts'])}   "
+            f"cash out {_yes(allows['cash_out'])}   min age {row['min_age']}   currency {row['currency']}",
+            highlight=False)
+        say(f"  stores {', '.join(row['stores']) or 'none'}   row in force since {_day(row['valid_from'])}",
+            highlight=False)
+        if row["note"]:
+            say(f"  note: {row['note']}", highlight=False, markup=False)
+    _print_prices(body["prices"])
+    _print_history(body["history"])
+
+
+def _grid(*columns: tuple[str, str]) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="dim")
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    return table
+
+
+def _print_prices(prices: list[dict[str, Any]]) -> None:
+    if not prices:
+        err_console.print("no price points in force", style="dim")
+        return
+    err_console.print(f"[bold]prices in force[/] ({len(prices)}; promotions in yellow)", highlight=False)
+    table = _grid(("store", "left"), ("bundle", "left"), ("coins", "right"), ("bonus", "right"),
+                  ("price", "right"), ("from", "left"), ("to", "left"))
+    for p in prices:
+        table.add_row(p["store"] + ("" if p["store_offered"] else "*"), p["product_id"], f"{p['coins']:,}",
+                      f"+{p['bonus_coins']:,}" if p["bonus_coins"] else "", p["price"], _day(p["valid_from"]),
+                      _day(p["valid_to"]) or "open", style="yellow" if p["promotion"] else None)
+    err_console.print(table, highlight=False)
+    if not all(p["store_offered"] for p in prices):
+        err_console.print("* a store the region in force does not sell coins through", style="dim")
+
+
+def _print_history(history: list[dict[str, Any]]) -> None:
+    if not history:
+        return
+    err_console.print(f"[bold]history[/] ({len(history)} row{'s' if len(history) != 1 else ''}; > in force)",
+                      highlight=False)
+    table = _grid(("", "left"), ("from", "left"), ("what changed", "left"))
+    for h in history:
+        table.add_row(">" if h["in_force"] else "", _day(h["valid_from"]), h["summary"],
+                      style="bold" if h["in_force"] else None)
+    err_console.print(table, highlight=False)
