@@ -1,0 +1,144 @@
+"""`supportdesk refund TARGET`: the refund decision with its rule and clawback; --apply carries it out once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from supportdesk.cli.output import confirm, emit, err_console, handled
+from supportdesk.errors import InvalidInput
+
+STORE_WAY = {"web": "to the card of", "google": "through Google Play to"}
+
+
+def refund_cmd(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A purchase id (pur_...) or the store's transaction or order id.")],
+    apply: Annotated[bool, typer.Option("--apply", help="Carry the decision out (store call and clawback).")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (required with --apply).")] = None,
+    ticket: Annotated[str | None, typer.Option("--ticket", help="The ticket this refund belongs to.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Acting agent (default: configured).")] = None,
+    key: Annotated[str | None, typer.Option("--idempotency-key",
+                                            help="Default refund:<purchase id>: the same refund moves money once.")
+                   ] = None,
+    cause: Annotated[str, typer.Option("--cause", help="remorse, duplicate, fraud or other: fraud also claws back "
+                                                       "creators' diamonds where the policy says so.")] = "remorse",
+    consented: Annotated[bool, typer.Option("--customer-consented",
+                                            help="Apple: the customer agreed that we answer Apple's consumption "
+                                                 "request.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Decide a refund by the store's rules and our policy: the rule, why, and what would be clawed back."""
+    from datetime import UTC, datetime
+
+    from supportdesk.cli.stores_cmd import stores_now
+    from supportdesk.db.engine import read_session
+    from supportdesk.services import refunds
+
+    with handled(json_mode):
+        state = ctx.obj
+        if apply and not (reason and reason.strip()):
+            raise InvalidInput("--apply needs --reason TEXT: every refund is audited with its reason")
+        now = stores_now(state.settings) or datetime.now(UTC)
+        policy = refunds.policy_of(state.settings)
+        with read_session(state.engine) as session:
+            view = refunds.decide(session, target, now, policy, cause=cause)
+        if not apply:
+            emit(refunds.plain(view), json_mode, _print)
+            return
+        decision = view["decision"]
+        if decision["outcome"] == "deny":
+            raise refunds.RefundDenied(decision["explanation"], details={"decision": decision})
+        confirm(question(view, reason or "", ticket, consented), yes, json_mode)
+        who = state.action_context(actor, reason, ticket)
+        done = refunds.apply(state.engine, target, who, state.settings, key=key, now=now, cause=cause,
+                             customer_consented=consented)
+        emit(refunds.plain(done), json_mode, _print_applied)
+
+
+def question(view: dict[str, Any], reason: str, ticket: str | None, consented: bool) -> str:
+    """Exactly what money moves, in one question."""
+    from supportdesk.domain.money import format_money
+
+    d, p, c = view["decision"], view["purchase"], view["clawback"]
+    why = f"; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?"
+    if d["outcome"] == "store_decides":
+        a = d["consumption"]
+        if not consented:
+            return f"Check whether Apple asked about {p['purchase_id']} (nothing is sent without consent){why}"
+        return (f"Answer Apple's consumption request for {p['purchase_id']} of {p['handle']}: "
+                f"{a['refund_preference']}, {a['consumption_percentage'] / 1000:g}% of the coins spent, customer "
+                f"consented; no money moves here{why}")
+    money = format_money(d["refund_minor"], d["currency"])
+    text = f"Refund {money} {STORE_WAY.get(p['store'], 'to')} {p['handle']} for {p['purchase_id']}"
+    if p["store"] == "google":
+        text += " (revoked)"
+    text += f" and claw back {c['coins']:,} coins from {p['handle']}"
+    if c["debt"]:
+        text += f" (leaves a debt of {c['debt']:,} coins{' and limits the account' if c['limits_account'] else ''})"
+    for creator in c["creators"]:
+        if creator["clawback"]:
+            text += f", {creator['clawback']:,} diamonds from {creator['handle']}"
+    if d["rule"] == "any.refund_in_progress":
+        text = "Finish the refund already started: " + text[0].lower() + text[1:] + \
+            " (the store is asked again with the same key, so it refunds at most once)"
+    return text + why
+
+
+def _print(body: dict[str, Any]) -> None:
+    from supportdesk.domain.money import format_money
+
+    d, p, c = body["decision"], body["purchase"], body["clawback"]
+    colour = {"refund": "green", "store_decides": "yellow"}.get(d["outcome"], "red")
+    err_console.print(f"{p['purchase_id']}  {p['store']}  {p['handle']}  {p['coins']:,} coins  {p['price']}  "
+                      f"{p['status']}  bought {p['purchased_at']}", highlight=False)
+    err_console.print(f"[bold {colour}]{d['outcome']}[/] ({d['rule']})", highlight=False)
+    err_console.print(f"  {d['explanation']}", highlight=False, markup=False)
+    if d["outcome"] == "refund":
+        err_console.print(f"  refund {format_money(d['refund_minor'], d['currency'])}", highlight=False)
+    if d.get("consumption"):
+        a = d["consumption"]
+        err_console.print(f"  if Apple asks: {a['refund_preference']} ({a['why']}), "
+                          f"{a['consumption_percentage'] / 1000:g}% consumed, {a['delivery_status']}",
+                          highlight=False, markup=False)
+    for line in clawback_lines(c):
+        err_console.print(f"  {line}", highlight=False, markup=False)
+
+
+def clawback_lines(c: dict[str, Any]) -> list[str]:
+    """The clawback preview in plain lines (the TUI panel shows the same)."""
+    lines = [f"coins: {c['credited']:,} credited, {c['spent']:,} spent, {c['unspent']:,} unspent; "
+             f"claw back {c['coins']:,} (balance {c['balance_before']:,} -> {c['balance_after']:,}"
+             f"{', a debt: the account is limited' if c['limits_account'] else ''})"]
+    for g in c["gifted"]:
+        lines.append(f"gifted: {g['coins']:,} coins to {g['handle'] or g['creator_id']} ({g['gift_id']}, "
+                     f"{g['event_id']}), {g['diamonds']:,} diamonds earned")
+    for s in c["other_spending"]:
+        lines.append(f"also used: {s['coins']:,} coins by {s['kind']} {s['ref'] or ''}".rstrip())
+    for cr in c["creators"]:
+        taken = f"claw back {cr['clawback']:,}" if cr["clawback"] else "no diamond clawback (policy)"
+        lines.append(f"creator {cr['handle'] or cr['creator_id']}: {cr['diamonds_credited']:,} diamonds, "
+                     f"{cr['cashed_out']:,} cashed out, {cr['not_cashed_out']:,} not; {taken}")
+    return lines
+
+
+def _print_applied(body: dict[str, Any]) -> None:
+    from supportdesk.domain.money import format_money
+
+    d, a = body["decision"], body["applied"]
+    tag = "replayed (already done, nothing changed)" if a.get("replayed") else "applied"
+    err_console.print(f"[bold]{tag}[/]: {d['rule']}", highlight=False)
+    if a.get("store_call") in ("create_refund", "orders.refund"):
+        err_console.print(f"  refunded {format_money(a['amount_minor'], a['currency'])} ({a['store_call']}, "
+                          f"{a.get('store_refund_id') or '-'}); clawed back {a['coins_clawed']:,} coins"
+                          f"{', ' + format(a['diamonds_clawed'], ',') + ' diamonds' if a['diamonds_clawed'] else ''}"
+                          f"{'; the account is limited' if a.get('limited') else ''}", highlight=False)
+    elif a.get("consumption"):
+        err_console.print(f"  answered Apple: {a['consumption']['refund_preference']}", highlight=False)
+    if a.get("note"):
+        err_console.print(f"  {a['note']}", highlight=False, markup=False)
+    for c in a.get("diamonds_for_lead") or []:
+        err_console.print(f"  [yellow]a lead must claw back {c['clawback']:,} diamonds from {c['creator_id']}[/]",
+                          highlight=False)
