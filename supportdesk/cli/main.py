@@ -197,6 +197,8 @@ def _register_optional() -> None:
     app.command("region")(region_cmd)
     app.add_typer(ticket_app, name="ticket")
     app.command("audit")(audit_cmd)
+    from supportdesk.cli.refund_cmd import refund_cmd
+    app.command("refund")(refund_cmd)
     from supportdesk.cli.review_cmd import review_app
 
     app.add_typer(review_app, name="review")
