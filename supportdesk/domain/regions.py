@@ -271,7 +271,7 @@ def resolve_country(text: str) -> Country:
         raise NotFound(f"no country called {value!r}") from None
 
 
-def search_countries(text: str, limit: int = 50) -> list[Country]:
+def search_countries(text: str, limit: int | None = 50) -> list[Country]:
     """Countries for a picker: code matches first, then names starting with, then containing the text."""
     n = _norm(text or "")
     if not n:

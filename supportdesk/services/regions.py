@@ -104,3 +104,14 @@ def availability_for_purchases(session: Session, purchases: list[Any],
 
 def countries_with_regions(session: Session) -> list[str]:
     return list(session.exec(select(Region.country).distinct().order_by(Region.country)))
+
+
+def find_countries(session: Session, text: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Countries for a picker, best match first (with nothing typed: those with region rows first), each saying
+    whether it has region rows."""
+    with_rows = set(countries_with_regions(session))
+    found = rg.search_countries(text, limit=None if not text.strip() else limit)
+    if not text.strip():
+        found.sort(key=lambda c: c.code not in with_rows)  # stable: by name within each group
+    return [{"code": c.code, "alpha_3": c.alpha_3, "name": c.name, "has_region": c.code in with_rows}
+            for c in found[:limit]]

@@ -107,3 +107,21 @@ class Backend:
                 account = lookup.resolve_account(session, finding.account_id)
                 balances = lookup.balances(session, account)
         return {"result": result, "balances": balances}
+
+    # --- regions ---------------------------------------------------------------------------------------------
+
+    def region(self, country: str, at: str | None = None) -> dict[str, Any]:
+        """What a country (code or name) allows at `at` (ISO 8601 or a span such as 30d; None: now)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services.regions import region
+
+        with read_session(self.state.engine) as session:
+            return region(session, country, at)
+
+    def countries(self, text: str) -> list[dict[str, Any]]:
+        """Countries for the region picker, best match first, each with `has_region`."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services.regions import find_countries
+
+        with read_session(self.state.engine) as session:
+            return find_countries(session, text)
