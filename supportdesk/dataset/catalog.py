@@ -85,7 +85,7 @@ class PricePoint:
     valid_from: datetime
     valid_to: datetime | None = None
     bonus_coins: int | None = None
-    is_promo: bool = False  # not written: promotions are recognised by their short window
+    is_promo: bool = False  # not written: lets offer() prefer a promotion over the base row
 
     def in_force(self, at: datetime) -> bool:
         return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
@@ -125,7 +125,6 @@ class Catalog:
     vn_suspended: datetime
     br_web_launch: datetime
     gb_price_change: datetime
-    promos: list[PricePoint]
     regions: list[RegionRow] = field(default_factory=list)
     price_points: list[PricePoint] = field(default_factory=list)
     gifts: list[Gift] = field(default_factory=list)
@@ -178,11 +177,9 @@ def build_catalog(now: datetime) -> Catalog:
         vn_suspended=midnight(now - 90 * DAY),
         br_web_launch=midnight(now - 300 * DAY),
         gb_price_change=midnight(now - 210 * DAY),
-        promos=[],
     )
     cat.regions = _regions(cat)
     cat.price_points = _base_prices(cat) + _promotions(cat)
-    cat.promos = [p for p in cat.price_points if p.is_promo]
     cat.gifts = [Gift(gid, name, coins, max(1, coins // 2)) for gid, name, coins in GIFTS]
     cat.index()
     return cat

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from random import Random
 
 from supportdesk.dataset.catalog import STORES
 from supportdesk.dataset.people import People
 from supportdesk.dataset.tickets import write_ticket
 from supportdesk.dataset.units import DAY, HOUR, MINUTE, SECOND
-from supportdesk.dataset.world import Account, Sale, World
+from supportdesk.dataset.world import Account, Entry, Sale, World
 
 PRODUCT_WEIGHTS = {
     "coins_70": 26,
@@ -43,7 +44,7 @@ class CleanActivity:
     creators: list[Account] = field(default_factory=list)
 
     @property
-    def rng(self):
+    def rng(self) -> Random:
         return self.world.rng
 
     def random_time(self, start: datetime, end: datetime) -> datetime:
@@ -143,13 +144,10 @@ class CleanActivity:
             spent += gift.coins * quantity
         return spent
 
-    def cash_out(self, creator: Account) -> None:
+    def cash_out(self, creator: Account, received: list[Entry]) -> None:
         """Creators redeem once they hold a few thousand diamonds, some time after the gifts came in."""
         world = self.world
-        received = sorted(
-            (e for e in world.ledger if e.account_id == creator.account_id and e.kind == "gift_received"),
-            key=lambda e: e.at,
-        )
+        received = sorted(received, key=lambda e: e.at)
         available = 0
         for i, entry in enumerate(received):
             available += entry.amount
@@ -182,8 +180,12 @@ class CleanActivity:
             self.maybe_goodwill(s.account)
             self.maybe_region_question(s.account)
             made.append(s.account)
-        for c in creators + pool:
-            self.cash_out(c)
+        received: dict[str, list[Entry]] = {c.account_id: [] for c in self.creators}
+        for e in world.ledger:
+            if e.kind == "gift_received" and e.account_id in received:
+                received[e.account_id].append(e)
+        for c in self.creators:
+            self.cash_out(c, received[c.account_id])
         for s in shoppers:
             # Signed in on an iPhone without ever buying.
             if not s.sales and self.rng.random() < 0.3:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
 
@@ -18,7 +19,7 @@ class IdMaker:
     _seen: set[str] = field(default_factory=set)
     _ticket: int = 1000
 
-    def _unique(self, make) -> str:
+    def _unique(self, make: Callable[[], str]) -> str:
         while True:
             value = make()
             if value not in self._seen:

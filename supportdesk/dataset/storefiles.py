@@ -8,7 +8,6 @@ from random import Random
 from supportdesk.dataset.units import alpha3, apple_milliunits, epoch_ms, epoch_s, google_micros
 
 BUNDLE_ID = "com.supportdesk.coins"
-PACKAGE_NAME = "com.supportdesk.coins"
 
 
 def apple_transaction(
@@ -49,7 +48,6 @@ def google_purchase(
         "orderId": order_id,
         "purchaseToken": token,
         "productId": product_id,
-        "packageName": PACKAGE_NAME,
         "purchaseTimeMillis": str(epoch_ms(at) + ms),
         "purchaseState": 2 if pending else 0,
         "consumptionState": 0 if pending else 1,
