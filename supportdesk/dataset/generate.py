@@ -20,6 +20,8 @@ from supportdesk.dataset.writer import write_world
 
 # Ordinary accounts needed beside the planted ones: at least two creators to gift to and a few viewers.
 MIN_ORDINARY = 10
+# The fewest accounts generate() accepts: one of every planted case (34 accounts) plus MIN_ORDINARY.
+MIN_ACCOUNTS = 44
 
 
 def normalize_now(now: datetime | None) -> datetime:

@@ -18,7 +18,8 @@ import pycountry
 import pytest
 from babel.numbers import get_currency_precision
 
-from supportdesk.dataset import generate
+from supportdesk.dataset import MIN_ACCOUNTS, generate
+from supportdesk.dataset.__main__ import main
 from supportdesk.dataset.generate import per_kind
 from supportdesk.dataset.scaled import write_scaled
 
@@ -614,18 +615,25 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path: Path, out: Path) -
     assert tree(tmp_path / "other") != tree(out)
 
 
-def test_small_dataset_still_plants_everything(tmp_path: Path) -> None:
-    manifest = generate(tmp_path, seed=3, accounts=60, now=NOW)
+def test_smallest_dataset_still_plants_everything(tmp_path: Path) -> None:
+    manifest = generate(tmp_path, seed=3, accounts=MIN_ACCOUNTS, now=NOW)
     assert len({f.kind for f in manifest.findings}) == 6 and len({f.rule for f in manifest.flags}) == 7
-    with pytest.raises(ValueError):
-        generate(tmp_path / "tiny", accounts=30, now=NOW)
+    with pytest.raises(ValueError, match="too few"):
+        generate(tmp_path / "tiny", accounts=MIN_ACCOUNTS - 1, now=NOW)
 
 
-def test_checked_in_fixture_is_what_the_generator_writes(tmp_path: Path) -> None:
+def test_zero_decimal_currencies_are_among_the_planted_findings(data: Data) -> None:
+    currency = {txn: r.get("currency") or r.get("priceCurrencyCode") or r["currency"].upper()
+                for _, txn, r in data.store_records()}
+    planted = {currency[f["store_transaction_id"]] for f in data.manifest["findings"] if f["store_transaction_id"]}
+    assert {"JPY", "KRW", "VND"} <= planted
+
+
+def test_command_line_in_the_fixture_readme_writes_the_fixture(tmp_path: Path) -> None:
     readme = (FIXTURE.parent / "README.md").read_text()
-    seed = int(re.search(r"--seed (\d+)", readme).group(1))
-    accounts = int(re.search(r"--accounts (\d+)", readme).group(1))
-    generate(tmp_path, seed=seed, accounts=accounts, now=NOW)
+    command = re.search(r"-m supportdesk\.dataset (.+)", readme).group(1).split()
+    command[command.index("--out") + 1] = str(tmp_path)
+    assert main(command) == 0
     assert tree(tmp_path) == tree(FIXTURE), "regenerate fixtures/small as fixtures/README.md says"
 
 
