@@ -45,8 +45,9 @@ def refund_cmd(
         policy = refunds.policy_of(state.settings)
         with read_session(state.engine) as session:
             view = refunds.decide(session, target, now, policy, cause=cause)
-        if not apply:
-            emit(refunds.plain(view), json_mode, _print)
+            first = refunds.replay(session, view["purchase"]["purchase_id"], key, cause) if apply else None
+        if not apply or first is not None:
+            emit(refunds.plain(first or view), json_mode, _print_applied if first else _print)
             return
         decision = view["decision"]
         if decision["outcome"] == "deny":

@@ -306,14 +306,11 @@ def _request(session: Session, target: str, ctx: ActionContext, key: str | None,
              policy: rules.Policy, cause: str) -> dict[str, Any]:
     """Step 1: replay a finished key, or decide and record the `requested` row (its id: the store's key)."""
     purchase = resolve_purchase(session, target)
-    key = key or f"refund:{purchase.purchase_id}"
+    key = key or default_key(purchase.purchase_id)
     request = {"purchase": purchase.purchase_id, "cause": cause}
-    first = session.get(IdempotencyKey, key)
+    first = replay(session, purchase.purchase_id, key, cause)
     if first is not None:
-        if first.action != "refund.apply" or first.request_hash != request_hash(request):
-            raise Conflict(f"idempotency key {key!r} was already used for a different request ({first.action}); "
-                           "use a new key or repeat the original request")
-        return {**first.result, "replayed": True, "applied": {**first.result.get("applied", {}), "replayed": True}}
+        return first
     lock_account(session, purchase.account_id)
     f = facts(session, purchase, now, cause)
     d = rules.decide(f, policy)
@@ -331,6 +328,23 @@ def _request(session: Session, target: str, ctx: ActionContext, key: str | None,
         row = _record_request(session, purchase, row, d, cause, ctx)
     return {**view, "refund_id": row.refund_id, "amount_minor": row.amount_minor, "coins": row.coins_clawed,
             "cause": row.reason if row.reason in CAUSES else "remorse"}
+
+
+def default_key(purchase_id: str) -> str:
+    return f"refund:{purchase_id}"
+
+
+def replay(session: Session, purchase_id: str, key: str | None = None, cause: str = "remorse"
+           ) -> dict[str, Any] | None:
+    """The first answer of a refund already applied under `key` (marked replayed), or None."""
+    key = key or default_key(purchase_id)
+    first = session.get(IdempotencyKey, key)
+    if first is None:
+        return None
+    if first.action != "refund.apply" or first.request_hash != request_hash({"purchase": purchase_id, "cause": cause}):
+        raise Conflict(f"idempotency key {key!r} was already used for a different request ({first.action}); "
+                       "use a new key or repeat the original request")
+    return {**first.result, "replayed": True, "applied": {**first.result.get("applied", {}), "replayed": True}}
 
 
 def _record_request(session: Session, purchase: Purchase, failed: Refund | None, d: rules.Decision, cause: str,
