@@ -19,6 +19,8 @@ SEARCH_HELP = "Go to the search box"
 RECONCILE_ALL = "Reconcile all accounts"
 RECONCILE_ALL_HELP = "Find missing coins, double credits, unapplied refunds and drift on every account"
 RECONCILE_ONE_HELP = "Reconcile the account on screen"
+REGIONS = "Regions"
+REGIONS_HELP = "What a country allows (coins, gifts, cash out), its prices and history, as of any date"
 MAX_HITS = 20
 
 
@@ -30,10 +32,12 @@ class AccountsProvider(Provider):
     def commands(self) -> list[tuple[str, Callable[[], object], str]]:
         """Fixed commands: search, reconcile all, and reconcile the account on screen (if one is)."""
         from supportdesk.tui.screens.account import AccountScreen
+        from supportdesk.tui.screens.region import open_region
 
         out: list[tuple[str, Callable[[], object], str]] = [
             (SEARCH_COMMAND, self.desk.action_search, SEARCH_HELP),
             (RECONCILE_ALL, self.desk.open_reconcile, RECONCILE_ALL_HELP),
+            (REGIONS, partial(open_region, self.desk), REGIONS_HELP),
         ]
         screen = self.screen  # the screen the palette was opened over
         if isinstance(screen, AccountScreen) and screen.story is not None:

@@ -25,7 +25,7 @@ STATUS_STYLE = {"active": "$success", "limited": "$warning"}  # anything else (s
 TABS = ("purchases", "ledger", "gifts", "cashouts", "tickets")
 COLUMNS = {
     # What an agent reads first comes first; long ids last (the table scrolls sideways at 80 columns).
-    "purchases": ("purchase", "store", "coins", "price", "status", "when", "product", "store txn", "refund"),
+    "purchases": ("purchase", "store", "coins", "price", "status", "rgn", "when", "product", "store txn", "refund"),
     "ledger": ("entry", "asset", "amount", "kind", "when", "ref", "actor", "reason", "ticket"),
     "gifts": ("event", "dir", "gift", "qty", "coins", "diamonds", "when", "with"),
     "cashouts": ("cashout", "diamonds", "amount", "status", "when"),
@@ -49,6 +49,7 @@ class AccountScreen(DeskScreen):
         Binding("r", "refresh", "Reload", id="refresh"),
         Binding("c", "copy_id", "Copy id", id="copy_id"),
         Binding("R", "reconcile_account", "Reconcile", id="reconcile_account"),
+        Binding("g", "region_at_purchase", "Region", id="region_at_purchase"),
         *(Binding(str(i), f"show_tab({name!r})", name.title(), show=False, id=f"tab_{name}")
           for i, name in enumerate(TABS, start=1)),
     ]
@@ -92,6 +93,18 @@ class AccountScreen(DeskScreen):
         handle = self.story["account"]["handle"] if self.story else None
         account_id = self.story["account"]["account_id"] if self.story else self.account_id
         self.app.open_reconcile(account_id, handle)  # type: ignore[attr-defined]
+
+    def action_region_at_purchase(self) -> None:
+        """The region of the purchase under the cursor, as of its time (rgn: was coin purchase allowed then)."""
+        from supportdesk.tui.screens.region import open_region
+
+        table = self.query_one("#purchases-table", KeyedTable)
+        chosen = next((p for p in (self.story or {}).get("purchases", []) if p["purchase_id"] == table.focused_key),
+                      None)
+        if chosen is None or self.query_one(TabbedContent).active != "purchases":
+            self.notify("Pick a purchase on the Purchases tab first.", severity="warning")
+            return
+        open_region(self.app, chosen["country"], chosen["purchased_at"].isoformat(), chosen)
 
     def action_show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
@@ -187,8 +200,10 @@ def gift_rows(gifts: dict[str, list[Row]]) -> list[Row]:
 def purchase_cells(p: Row, refunds: dict[str, Row]) -> tuple[str, ...]:
     r = refunds.get(p["purchase_id"])
     refund = f"{r['status']} {money(r['amount_minor'], r['currency'])}" if r else ""
+    verdict = p.get("region_at_purchase")
+    rgn = "" if verdict is None else "✓" if verdict["allowed"] else "✗"
     return (p["purchase_id"], p["store"], f"{p['coins']:,}", money(p["price_minor"], p["currency"]), p["status"],
-            when(p["purchased_at"]), p["product_id"], p["store_transaction_id"], refund)
+            rgn, when(p["purchased_at"]), p["product_id"], p["store_transaction_id"], refund)
 
 
 def entry_cells(e: Row) -> tuple[str, ...]:

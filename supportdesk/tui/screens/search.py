@@ -37,7 +37,8 @@ class SearchInput(Input):
 
 
 class SearchScreen(DeskScreen):
-    BINDINGS = [Binding("ctrl+r", "reconcile_all", "Reconcile all", id="reconcile_all")]
+    BINDINGS = [Binding("ctrl+r", "reconcile_all", "Reconcile all", id="reconcile_all"),
+                Binding("ctrl+g", "regions", "Regions", id="regions")]
 
     class Results(Message):
         """A search finished: the accounts found, or why the query is invalid."""
@@ -158,6 +159,11 @@ class SearchScreen(DeskScreen):
 
     def action_reconcile_all(self) -> None:
         cast("SupportDeskApp", self.app).open_reconcile()
+
+    def action_regions(self) -> None:
+        from supportdesk.tui.screens.region import open_region
+
+        open_region(self.app)
 
     def action_focus_results(self) -> None:
         self.query_one(KeyedTable).focus()
