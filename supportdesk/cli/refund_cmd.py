@@ -9,8 +9,6 @@ import typer
 from supportdesk.cli.output import confirm, emit, err_console, handled
 from supportdesk.errors import InvalidInput
 
-STORE_WAY = {"web": "to the card of", "google": "through Google Play to"}
-
 
 def refund_cmd(
     ctx: typer.Context,
@@ -52,40 +50,11 @@ def refund_cmd(
         decision = view["decision"]
         if decision["outcome"] == "deny":
             raise refunds.RefundDenied(decision["explanation"], details={"decision": decision})
-        confirm(question(view, reason or "", ticket, consented), yes, json_mode)
+        confirm(refunds.question(view, reason or "", ticket, consented), yes, json_mode)
         who = state.action_context(actor, reason, ticket)
         done = refunds.apply(state.engine, target, who, state.settings, key=key, now=now, cause=cause,
                              customer_consented=consented)
         emit(refunds.plain(done), json_mode, _print_applied)
-
-
-def question(view: dict[str, Any], reason: str, ticket: str | None, consented: bool) -> str:
-    """Exactly what money moves, in one question."""
-    from supportdesk.domain.money import format_money
-
-    d, p, c = view["decision"], view["purchase"], view["clawback"]
-    why = f"; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?"
-    if d["outcome"] == "store_decides":
-        a = d["consumption"]
-        if not consented:
-            return f"Check whether Apple asked about {p['purchase_id']} (nothing is sent without consent){why}"
-        return (f"Answer Apple's consumption request for {p['purchase_id']} of {p['handle']}: "
-                f"{a['refund_preference']}, {a['consumption_percentage'] / 1000:g}% of the coins spent, customer "
-                f"consented; no money moves here{why}")
-    money = format_money(d["refund_minor"], d["currency"])
-    text = f"Refund {money} {STORE_WAY.get(p['store'], 'to')} {p['handle']} for {p['purchase_id']}"
-    if p["store"] == "google":
-        text += " (revoked)"
-    text += f" and claw back {c['coins']:,} coins from {p['handle']}"
-    if c["debt"]:
-        text += f" (leaves a debt of {c['debt']:,} coins{' and limits the account' if c['limits_account'] else ''})"
-    for creator in c["creators"]:
-        if creator["clawback"]:
-            text += f", {creator['clawback']:,} diamonds from {creator['handle']}"
-    if d["rule"] == "any.refund_in_progress":
-        text = "Finish the refund already started: " + text[0].lower() + text[1:] + \
-            " (the store is asked again with the same key, so it refunds at most once)"
-    return text + why
 
 
 def _print(body: dict[str, Any]) -> None:
@@ -104,25 +73,10 @@ def _print(body: dict[str, Any]) -> None:
         err_console.print(f"  if Apple asks: {a['refund_preference']} ({a['why']}), "
                           f"{a['consumption_percentage'] / 1000:g}% consumed, {a['delivery_status']}",
                           highlight=False, markup=False)
+    from supportdesk.services.refunds import clawback_lines
+
     for line in clawback_lines(c):
         err_console.print(f"  {line}", highlight=False, markup=False)
-
-
-def clawback_lines(c: dict[str, Any]) -> list[str]:
-    """The clawback preview in plain lines (the TUI panel shows the same)."""
-    lines = [f"coins: {c['credited']:,} credited, {c['spent']:,} spent, {c['unspent']:,} unspent; "
-             f"claw back {c['coins']:,} (balance {c['balance_before']:,} -> {c['balance_after']:,}"
-             f"{', a debt: the account is limited' if c['limits_account'] else ''})"]
-    for g in c["gifted"]:
-        lines.append(f"gifted: {g['coins']:,} coins to {g['handle'] or g['creator_id']} ({g['gift_id']}, "
-                     f"{g['event_id']}), {g['diamonds']:,} diamonds earned")
-    for s in c["other_spending"]:
-        lines.append(f"also used: {s['coins']:,} coins by {s['kind']} {s['ref'] or ''}".rstrip())
-    for cr in c["creators"]:
-        taken = f"claw back {cr['clawback']:,}" if cr["clawback"] else "no diamond clawback (policy)"
-        lines.append(f"creator {cr['handle'] or cr['creator_id']}: {cr['diamonds_credited']:,} diamonds, "
-                     f"{cr['cashed_out']:,} cashed out, {cr['not_cashed_out']:,} not; {taken}")
-    return lines
 
 
 def _print_applied(body: dict[str, Any]) -> None:

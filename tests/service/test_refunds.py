@@ -372,3 +372,16 @@ def test_claw_back_refuses_a_purchase_already_taken_back(world):
     with write_session(world) as s, pytest.raises(Conflict):
         refunds.claw_back(s, "pur_web", CTX, key="again", new_status="refunded", coins=350, cause="other",
                           initiated_by="store")
+
+
+def test_the_confirmation_says_exactly_what_money_moves(world):
+    with read_session(world) as s:
+        web = refunds.decide(s, "pur_web", NOW, cause="fraud")
+        google = refunds.decide(s, GOOGLE_ORDER, NOW)
+    assert refunds.question(web, "fraud", "T-1001", False) == (
+        "Refund 4.56 USD to the card of @user0 for pur_web and claw back 320 coins from @user0, 10 diamonds from "
+        "@user1; reason 'fraud', ticket T-1001?")
+    assert refunds.question(google, "asked", None, False).startswith(
+        "Refund 9.99 USD through Google Play to @user0 for pur_goo (revoked) and claw back 700 coins")
+    assert refunds.clawback_lines(web["clawback"])[1] == \
+        "gifted: 30 coins to @user1 (lion, ev_1), 15 diamonds earned"
