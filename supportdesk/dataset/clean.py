@@ -52,10 +52,13 @@ class CleanActivity:
         return start + self.rng.randint(0, max(seconds, 0)) * SECOND
 
     def store_choice(self, country: str) -> tuple[str, ...]:
-        roll = self.rng.random()
-        first = "apple" if roll < 0.45 else "google" if roll < 0.85 else "web"
-        if self.rng.random() < 0.2:
-            return (first, self.rng.choice([s for s in STORES if s != first]))
+        """A main store (iPhone, Android or the website), sometimes a second, among those the country offers."""
+        region = self.world.catalog.region_at(country, self.world.now)
+        offered = [s for s in STORES if region is None or s in region.stores]
+        first = self.rng.choices(offered, weights=[{"apple": 45, "google": 40, "web": 15}[s] for s in offered])[0]
+        others = [s for s in offered if s != first]
+        if others and self.rng.random() < 0.2:
+            return (first, self.rng.choice(others))
         return (first,)
 
     def purchase_times(self, n: int, start: datetime, end: datetime, avoid: list[datetime]) -> list[datetime]:
