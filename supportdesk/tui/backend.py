@@ -125,3 +125,27 @@ class Backend:
 
         with read_session(self.state.engine) as session:
             return find_countries(session, text)
+
+    # --- review ----------------------------------------------------------------------------------------------
+
+    def review_queue(self, rule: str | None = None) -> list[dict[str, Any]]:
+        """Run the review rules, refresh the queue (decided flags stay decided), and list the open flags."""
+        from supportdesk.db.engine import read_session, write_session
+        from supportdesk.services import review
+
+        only = [rule] if rule else None
+        with write_session(self.state.engine) as session:
+            review.build(session, self.state.settings.policy.get("review"), only)
+        with read_session(self.state.engine) as session:
+            return review.queue(session, rule)
+
+    def review_act(self, flag_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
+        """Decide a flag once (as the configured actor and role); the flag afterwards and what was applied."""
+        from supportdesk.db.engine import read_session, write_session
+        from supportdesk.services import review
+
+        ctx = self.state.action_context(None, reason, ticket_id)
+        with write_session(self.state.engine) as session:
+            applied = review.act(session, flag_id, action, ctx)
+        with read_session(self.state.engine) as session:
+            return {"flag": review.get_flag(session, flag_id), "applied": applied}
