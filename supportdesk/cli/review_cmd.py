@@ -39,7 +39,7 @@ def review_cmd(
 def _print_queue(body: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from supportdesk.services.review import headline
+    from supportdesk.domain.review import headline
 
     table = Table("score", "rule", "account", "why", "flag", title=f"{len(body['flags'])} flag(s)")
     for f in body["flags"]:

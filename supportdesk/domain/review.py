@@ -134,3 +134,42 @@ def account_status_after(action: str, current: str) -> str | None:
     if target is None or STATUS_RANK.get(current, 0) >= STATUS_RANK[target]:
         return None
     return target
+
+
+# --- words for a flag (its JSON form, as `services.review.queue` lists it) ------------------------------------
+
+def describe(flag: dict[str, Any], action: str) -> str:
+    """What an action will do, in the words a confirmation shows."""
+    who = flag.get("handle") or flag["account_id"]
+    what = {"dismiss": f"Dismiss the {flag['rule']} flag on {who}",
+            "confirm": f"Confirm the {flag['rule']} flag on {who}",
+            "limit": f"Confirm the {flag['rule']} flag and limit {who} (no gifts)",
+            "suspend": f"Confirm the {flag['rule']} flag and suspend {who}"}[action]
+    if flag["rule"] == "gift_laundering" and action != "dismiss":
+        what += f", and hold creator {flag['evidence']['creator_id']}'s requested cashouts"
+    return what + (f" (purchase {flag['purchase_id']})" if flag.get("purchase_id") else "")
+
+
+def headline(flag: dict[str, Any]) -> str:
+    """One line saying why the flag was raised, from its evidence."""
+    ev, rule = flag["evidence"], flag["rule"]
+    if rule == "duplicate_charge":
+        first, again = ev["purchases"]
+        return f"{again['product_id']} charged again {ev['seconds_apart']} s after {first['purchase_id']}"
+    if rule == "region_unavailable":
+        region = ev["region_in_force"]
+        return (f"bought in {ev['country']}: no region row" if region is None
+                else f"bought in {ev['country']} while coin sales were off (since {region['valid_from'][:10]})")
+    if rule == "underage":
+        return f"aged {ev['age']} in {ev['country']}, minimum {ev['min_age']}"
+    if rule == "storefront_mismatch":
+        return f"bought in {ev['purchase_country']}, account in {ev['account_country']}"
+    if rule == "velocity":
+        return (f"{ev['count']} purchases, USD {ev['usd_minor'] // 100:,}.{ev['usd_minor'] % 100:02d} "
+                f"within {ev['window_hours']} h")
+    if rule == "gift_laundering":
+        return (f"{ev['percent']}% of {ev['bought_coins']:,} coins gifted to {ev['creator_id']}, "
+                f"{len(ev['cashouts'])} cashout(s) within {ev['limits']['cashout_days']} d")
+    if rule == "refund_abuse":
+        return f"{ev['count']} refunds within {ev['window_days']} days"
+    return rule

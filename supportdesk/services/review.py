@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
 from supportdesk.domain import review as rules
-from supportdesk.domain.review import RULES, Thresholds
+from supportdesk.domain.review import RULES, Thresholds, describe, headline  # noqa: F401 - re-exported
 from supportdesk.errors import InvalidInput, NotFound
 from supportdesk.services import audit
 from supportdesk.services import review_rules as q
@@ -294,18 +294,6 @@ def get_flag(session: Session, flag_id: str) -> dict[str, Any]:
 
 # --- acting on a flag ---------------------------------------------------------------------------------------------
 
-def describe(flag: dict[str, Any], action: str) -> str:
-    """What an action will do, in the words a confirmation shows."""
-    who = flag.get("handle") or flag["account_id"]
-    what = {"dismiss": f"Dismiss the {flag['rule']} flag on {who}",
-            "confirm": f"Confirm the {flag['rule']} flag on {who}",
-            "limit": f"Confirm the {flag['rule']} flag and limit {who} (no gifts)",
-            "suspend": f"Confirm the {flag['rule']} flag and suspend {who}"}[action]
-    if flag["rule"] == "gift_laundering" and action != "dismiss":
-        what += f", and hold creator {flag['evidence']['creator_id']}'s requested cashouts"
-    return what + (f" (purchase {flag['purchase_id']})" if flag.get("purchase_id") else "")
-
-
 def act(session: Session, flag_id: str, action: str, ctx: ActionContext, *, key: str | None = None) -> dict[str, Any]:
     """Decide a flag once per (flag, action): the flag's status, the account's, holds; all audited."""
     if action not in rules.ACTIONS:
@@ -358,27 +346,3 @@ def hold_cashouts(session: Session, creator_id: str, ctx: ActionContext, key: st
         held.append(cashout.cashout_id)
     return held
 
-
-def headline(flag: dict[str, Any]) -> str:
-    """One line saying why the flag was raised, from its evidence."""
-    ev, rule = flag["evidence"], flag["rule"]
-    if rule == "duplicate_charge":
-        first, again = ev["purchases"]
-        return f"{again['product_id']} charged again {ev['seconds_apart']} s after {first['purchase_id']}"
-    if rule == "region_unavailable":
-        region = ev["region_in_force"]
-        return (f"bought in {ev['country']}: no region row" if region is None
-                else f"bought in {ev['country']} while coin sales were off (since {region['valid_from'][:10]})")
-    if rule == "underage":
-        return f"aged {ev['age']} in {ev['country']}, minimum {ev['min_age']}"
-    if rule == "storefront_mismatch":
-        return f"bought in {ev['purchase_country']}, account in {ev['account_country']}"
-    if rule == "velocity":
-        return (f"{ev['count']} purchases, USD {ev['usd_minor'] // 100:,}.{ev['usd_minor'] % 100:02d} "
-                f"within {ev['window_hours']} h")
-    if rule == "gift_laundering":
-        return (f"{ev['percent']}% of {ev['bought_coins']:,} coins gifted to {ev['creator_id']}, "
-                f"{len(ev['cashouts'])} cashout(s) within {ev['limits']['cashout_days']} d")
-    if rule == "refund_abuse":
-        return f"{ev['count']} refunds within {ev['window_days']} days"
-    return rule

@@ -21,6 +21,8 @@ RECONCILE_ALL_HELP = "Find missing coins, double credits, unapplied refunds and 
 RECONCILE_ONE_HELP = "Reconcile the account on screen"
 REGIONS = "Regions"
 REGIONS_HELP = "What a country allows (coins, gifts, cash out), its prices and history, as of any date"
+REVIEW = "Review queue"
+REVIEW_HELP = "Suspicious charges by score: duplicates, region, age, velocity, gift laundering, refund abuse"
 MAX_HITS = 20
 
 
@@ -33,11 +35,13 @@ class AccountsProvider(Provider):
         """Fixed commands: search, reconcile all, and reconcile the account on screen (if one is)."""
         from supportdesk.tui.screens.account import AccountScreen
         from supportdesk.tui.screens.region import open_region
+        from supportdesk.tui.screens.review import open_review
 
         out: list[tuple[str, Callable[[], object], str]] = [
             (SEARCH_COMMAND, self.desk.action_search, SEARCH_HELP),
             (RECONCILE_ALL, self.desk.open_reconcile, RECONCILE_ALL_HELP),
             (REGIONS, partial(open_region, self.desk), REGIONS_HELP),
+            (REVIEW, partial(open_review, self.desk), REVIEW_HELP),
         ]
         screen = self.screen  # the screen the palette was opened over
         if isinstance(screen, AccountScreen) and screen.story is not None:

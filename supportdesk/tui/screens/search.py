@@ -38,7 +38,8 @@ class SearchInput(Input):
 
 class SearchScreen(DeskScreen):
     BINDINGS = [Binding("ctrl+r", "reconcile_all", "Reconcile all", id="reconcile_all"),
-                Binding("ctrl+g", "regions", "Regions", id="regions")]
+                Binding("ctrl+g", "regions", "Regions", id="regions"),
+                Binding("ctrl+f", "review_queue", "Review", id="review_queue")]
 
     class Results(Message):
         """A search finished: the accounts found, or why the query is invalid."""
@@ -164,6 +165,11 @@ class SearchScreen(DeskScreen):
         from supportdesk.tui.screens.region import open_region
 
         open_region(self.app)
+
+    def action_review_queue(self) -> None:
+        from supportdesk.tui.screens.review import open_review
+
+        open_review(self.app)
 
     def action_focus_results(self) -> None:
         self.query_one(KeyedTable).focus()

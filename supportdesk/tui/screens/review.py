@@ -1,0 +1,222 @@
+"""The review queue: flags by score (f filters by rule, s flips the order), the highlighted flag's evidence
+below, and its decision (dismiss, confirm, limit, suspend) after a reason and a confirmation."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.console import Group
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+
+from supportdesk.domain.review import RULES, describe, headline
+from supportdesk.tui.screens.base import DeskScreen
+from supportdesk.tui.screens.confirm import ConfirmScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen
+from supportdesk.tui.widgets.keyed_table import KeyedTable
+
+if TYPE_CHECKING:
+    from supportdesk.tui.backend import Backend
+
+
+
+def open_review(app: App[Any]) -> None:
+    """Show the review queue over the current screen (Esc comes back)."""
+    app.push_screen(ReviewScreen(app.backend))  # type: ignore[attr-defined]
+
+
+class ReviewScreen(DeskScreen):
+    DEFAULT_CSS = """
+    #rv-status { height: 1; padding: 0 1; background: $boost; }
+    #rv-table { height: 1fr; }
+    #rv-detail { height: 2fr; border-top: solid $primary; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("r", "reload", "Rebuild", id="review_reload"),
+        Binding("f", "filter", "Rule", id="review_filter"),
+        Binding("s", "sort", "Sort", id="review_sort"),
+        Binding("d", "decide('dismiss')", "Dismiss", id="review_dismiss"),
+        Binding("a", "decide('confirm')", "Confirm", id="review_confirm"),
+        Binding("l", "decide('limit')", "Limit", id="review_limit"),
+        Binding("S", "decide('suspend')", "Suspend", id="review_suspend"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, flags: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.flags = flags
+
+    class Acted(Message):
+        def __init__(self, result: dict[str, Any]) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__()
+        self.backend = backend
+        self.flags: list[dict[str, Any]] = []
+        self.rule: str | None = None
+        self.ascending = False
+        self.loading_queue = False
+        self.acting = False
+        self.last_answer: Answer = ("", None)
+
+    def compose(self) -> ComposeResult:
+        yield Static("Building the review queue…", id="rv-status", markup=False)
+        table = KeyedTable(id="rv-table")
+        table.add_columns("score", "rule", "account", "why")
+        yield table
+        with VerticalScroll(id="rv-detail"):
+            yield Static("", id="rv-evidence")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    # --- loading -----------------------------------------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        self.loading_queue = True
+        self.query_one("#rv-status", Static).update("Running the rules and refreshing the queue…")
+        self.load()
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def load(self) -> None:
+        self.post_message(self.Loaded(self.backend.review_queue()))
+
+    def on_review_screen_loaded(self, message: Loaded) -> None:
+        self.loading_queue = False
+        self.flags = message.flags
+        self.show()
+
+    def worker_failed(self, worker: Any) -> None:
+        self.loading_queue = self.acting = False
+
+    @property
+    def shown(self) -> list[dict[str, Any]]:
+        rows = [f for f in self.flags if self.rule is None or f["rule"] == self.rule]
+        return sorted(rows, key=lambda f: (f["score"] if self.ascending else -f["score"], f["flag_id"]))
+
+    def show(self, keep: str | None = None) -> None:
+        table = self.query_one(KeyedTable)
+        keep = keep or table.focused_key
+        table.clear()
+        rows = self.shown
+        for f in rows:
+            table.add_row(str(f["score"]), f["rule"], f["handle"] or f["account_id"], headline(f), key=f["flag_id"])
+        order = "lowest" if self.ascending else "highest"
+        self.query_one("#rv-status", Static).update(
+            f"{len(rows)} open flag(s){' · ' + self.rule if self.rule else ''} · {order} score first · "
+            "f rule · s sort · d a l S decide")
+        keys = [f["flag_id"] for f in rows]
+        if keep in keys:
+            table.move_cursor(row=keys.index(keep))
+        self.show_detail(table.focused_key)
+        table.focus()
+
+    def action_filter(self) -> None:
+        cycle = (None, *RULES)
+        self.rule = cycle[(cycle.index(self.rule) + 1) % len(cycle)]
+        self.show()
+
+    def action_sort(self) -> None:
+        self.ascending = not self.ascending
+        self.show()
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    # --- the evidence ------------------------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#rv-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail(event.row_key.value if event.row_key else None)
+
+    def flag(self, flag_id: str | None) -> dict[str, Any] | None:
+        return next((f for f in self.flags if f["flag_id"] == flag_id), None)
+
+    def show_detail(self, flag_id: str | None) -> None:
+        f = self.flag(flag_id)
+        self.query_one("#rv-evidence", Static).update(evidence_view(f) if f else "No flag highlighted.")
+
+    # --- decisions ---------------------------------------------------------------------------------------------
+
+    def action_decide(self, action: str) -> None:
+        f = self.flag(self.query_one(KeyedTable).focused_key)
+        if f is None:
+            self.notify("Highlight a flag first (↑ ↓).", severity="warning")
+            return
+        if self.acting:
+            self.notify("A decision is being saved; wait for it.", severity="warning")
+            return
+        reason, ticket = self.last_answer
+        self.app.push_screen(ReasonScreen(f"{action.title()} flag", describe(f, action), reason, ticket or ""),
+                             partial(self._reason_given, f, action))
+
+    def _reason_given(self, f: dict[str, Any], action: str, answer: Answer | None) -> None:
+        if answer is None:
+            return
+        self.last_answer = answer
+        reason, ticket = answer
+        question = f"{describe(f, action)}, reason {reason!r}, " + (f"ticket {ticket}?" if ticket else "no ticket?")
+        self.app.push_screen(ConfirmScreen(question, title=f"{action.title()} this flag?"),
+                             partial(self._confirmed, f["flag_id"], action, reason, ticket))
+
+    def _confirmed(self, flag_id: str, action: str, reason: str, ticket: str | None, yes: bool | None) -> None:
+        if not yes:
+            return
+        self.acting = True
+        self.query_one("#rv-status", Static).update(f"Saving: {action} {flag_id}…")
+        self.decide(flag_id, action, reason, ticket)
+
+    @work(thread=True, exclusive=True, group="review-act", exit_on_error=False)
+    def decide(self, flag_id: str, action: str, reason: str, ticket: str | None) -> None:
+        self.post_message(self.Acted(self.backend.review_act(flag_id, action, reason, ticket)))
+
+    def on_review_screen_acted(self, message: Acted) -> None:
+        self.acting = False
+        applied, flag = message.result["applied"], message.result["flag"]
+        words = "was already done" if applied["replayed"] else f"done: flag {flag['status']}"
+        extra = ""
+        if applied.get("account_status"):
+            extra += f", account {applied['account_status']['after']}"
+        if applied.get("held_cashouts"):
+            extra += f", {len(applied['held_cashouts'])} cashout(s) held"
+        self.notify(f"{applied['action'].title()} {words}{extra}.")
+        self.flags = [f for f in self.flags if f["flag_id"] != flag["flag_id"]]
+        self.show()
+
+
+def evidence_view(f: dict[str, Any]) -> Group:
+    """The flag and what fired it, as lines an agent reads top to bottom."""
+    ev = f["evidence"]
+    parts: list[Any] = [
+        Text.assemble((f"{f['rule']} ", "bold"), (f"score {f['score']} · ", ""), (f["flag_id"], "dim")),
+        Text(f"{f['handle'] or ''} {f['account_id']} · {headline(f)}"),
+    ]
+    purchases = ev.get("purchases") or ev.get("refunds") or ([ev["purchase"]] if "purchase" in ev else [])
+    for p in purchases:
+        line = f"  {p['purchased_at'][:16].replace('T', ' ')}  {p['purchase_id']}  {p['product_id']}  " \
+               f"{p['price_minor']:,} {p['currency']}  {p['country']}  {p['status']}"
+        if p.get("usd_minor") is not None:
+            line += f"  ≈ USD {p['usd_minor'] // 100:,}.{p['usd_minor'] % 100:02d}"
+        if p.get("refunded_at"):
+            line += f"  refunded {p['refunded_at'][:10]} ({p['dated_by']})"
+        parts.append(Text(line))
+    for g in ev.get("gifts", []):
+        parts.append(Text(f"  gift {g['at'][:16].replace('T', ' ')}  {g['quantity']} x {g['gift_id']}  "
+                          f"{g['coins']:,} coins -> {ev['creator_id']}"))
+    for c in ev.get("cashouts", []):
+        parts.append(Text(f"  cashout {c['at'][:16].replace('T', ' ')}  {c['cashout_id']}  {c['diamonds']:,} "
+                          f"diamonds  {c['status']}"))
+    for key in ("birth_date", "age", "min_age", "account_country", "purchase_country", "seconds_apart"):
+        if key in ev:
+            parts.append(Text(f"  {key.replace('_', ' ')}: {ev[key]}", style="dim"))
+    return Group(*parts)
