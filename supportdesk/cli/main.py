@@ -128,7 +128,7 @@ def account(ctx: typer.Context, query: Annotated[str, typer.Argument(help="Handl
 def demo(
     ctx: typer.Context,
     out: Annotated[Path | None, typer.Option(help="Where to write the dataset (default: a folder in the data dir).")] = None,
-    accounts: Annotated[int, typer.Option(min=10, max=100_000, help="How many accounts.")] = 300,
+    accounts: Annotated[int, typer.Option(min=44, max=100_000, help="How many accounts (at least 44: one per planted case).")] = 300,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     no_open: Annotated[bool, typer.Option("--no-open", help="Build and import, do not open the app.")] = False,
 ) -> None:
