@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from supportdesk.cli.context import AppContext
 
 
+RECONCILE_ALL = "reconcile_all"  # the installed screen's name
+
+
 class SupportDeskApp(App[None]):
     TITLE = "supportdesk"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
@@ -71,8 +74,15 @@ class SupportDeskApp(App[None]):
         from supportdesk.tui.screens.reconcile import ReconcileScreen
 
         if account_id is None:
+            # Kept (installed) once opened: Esc and back again finds the last run's findings, not a new run.
             self.back_to_search()
-            self.push_screen(ReconcileScreen(self.backend))
+            if self.is_screen_installed(RECONCILE_ALL):
+                last = self.get_screen(RECONCILE_ALL)
+                if isinstance(last, ReconcileScreen) and last.finished_at is not None and not last.running:
+                    self.notify(f"The findings of {last.finished_at:%H:%M}. r runs again.")
+            else:
+                self.install_screen(ReconcileScreen(self.backend), RECONCILE_ALL)
+            self.push_screen(RECONCILE_ALL)
             return
         screen = ReconcileScreen(self.backend, account_id, handle)
         opener = self.screen if isinstance(self.screen, AccountScreen) else None

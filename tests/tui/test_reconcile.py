@@ -309,3 +309,31 @@ async def test_keys_while_running_do_nothing_harmful(make_reconcile_app, monkeyp
         release.set()
         await finished(pilot)
         assert len(screen.findings) == 6
+
+
+async def test_leaving_and_coming_back_keeps_the_last_findings(make_reconcile_app):
+    app = make_reconcile_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        screen = await finished(pilot)
+        await pilot.press("escape")
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.screen is screen and screen.run == 1 and len(screen.findings) == 6  # not run again
+        assert any("r runs again" in n for n in notes(app))
+
+
+async def test_brackets_jump_between_kinds(make_reconcile_app):
+    app = make_reconcile_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        screen = await finished(pilot)
+        kinds = []
+        for _ in range(6):
+            kinds.append(screen.findings[screen.current].kind)  # type: ignore[index]
+            await pilot.press("right_square_bracket")
+        assert kinds == ["missing_purchase", "uncredited_purchase", "duplicate_credit", "unapplied_refund",
+                         "balance_drift", "amount_mismatch"]
+        await pilot.press("left_square_bracket")
+        assert screen.findings[screen.current].kind == "balance_drift"  # type: ignore[index]

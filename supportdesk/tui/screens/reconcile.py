@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,8 @@ class ReconcileScreen(DeskScreen):
         Binding("s", "toggle_sync", "Sync", id="toggle_sync"),
         Binding("o", "open_account", "Account", id="open_account"),
         Binding("c", "copy_id", "Copy id", show=False, id="copy_id"),
+        Binding("right_square_bracket", "jump_kind(1)", "Next kind", show=False, id="next_kind"),
+        Binding("left_square_bracket", "jump_kind(-1)", "Previous kind", show=False, id="previous_kind"),
     ]
 
     class Progress(Message):
@@ -121,6 +124,7 @@ class ReconcileScreen(DeskScreen):
         self.last_answer: Answer = ("", None)  # the next fix starts from the last reason and ticket
         self.worker: Worker[None] | None = None
         self.run_done = asyncio.Event()  # set when a run's result (or failure) is shown
+        self.finished_at: datetime | None = None  # when the last run's findings came in
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rc-head")
@@ -245,6 +249,7 @@ class ReconcileScreen(DeskScreen):
         if message.run != self.run:
             return
         self.findings, self.handles, self.checks = message.findings, message.handles, message.checks
+        self.finished_at = datetime.now()
         self.set_running(False)
         self.fill_tree(message.checks)
         self.status(self.summary(message))
@@ -253,6 +258,7 @@ class ReconcileScreen(DeskScreen):
     def worker_failed(self, worker: Worker[object]) -> None:
         if worker.group == "reconcile":
             self.set_running(False)
+            self.fill_tree(checks=0)  # nothing shown as checked
             self.status(Text("The run failed (see the error). r to run again.", style="bold red"))
             self.run_done.set()
         elif worker.group == "fix":
@@ -348,6 +354,29 @@ class ReconcileScreen(DeskScreen):
             self.query_one("#rc-detail").focus()
             self.refresh_bindings()
 
+    def action_jump_kind(self, step: int) -> None:
+        """To the first finding of the next (or previous) kind that has any."""
+        tree: Tree[int | str] = self.query_one("#rc-tree", Tree)
+        kinds = [node for node in tree.root.children if node.children]
+        if not kinds:
+            return
+        node = tree.cursor_node
+        here = node.parent if node is not None and isinstance(node.data, int) else node
+        position = next((i for i, k in enumerate(kinds) if k is here), None)
+        if position is None:  # on an empty kind: the nearest kind in that direction
+            order = list(tree.root.children)
+            at = order.index(here) if here in order else -1
+            ahead = [k for k in kinds if (order.index(k) > at) == (step > 0)]
+            target = (ahead[0] if step > 0 else ahead[-1]) if ahead else None
+        else:
+            index = position + step
+            target = kinds[index] if 0 <= index < len(kinds) else None
+        if target is None:
+            self.notify("No more kinds that way.")
+            return
+        target.expand()
+        tree.move_cursor(target.children[0])
+
     def action_close_detail(self) -> None:
         self.close_detail()
 
@@ -401,13 +430,17 @@ class ReconcileScreen(DeskScreen):
     def finding_detail(self, index: int) -> RenderableType:
         f = self.findings[index]
         handle = self.handles.get(f.account_id or "")
+        if f.kind == "balance_drift":  # the fix moves the cached balance, of coins or diamonds
+            amount = (f"cached {f.detail['asset']} ", f"{f.detail['ledger'] - f.detail['cached']:+,}")
+        else:
+            amount = ("coins ", f"{f.coins:+,}")
         head = Text.assemble((f.kind, "bold"), "  ", (SHORT[f.kind], "dim"), "\n",
                              "account ", (handle or "", "bold"), " ", f.account_id or "unknown",
-                             "   coins ", (f"{f.coins:+,}", "bold"))
+                             "   ", amount[0], (amount[1], "bold"))
         parts: list[RenderableType] = [head]
         outcome = self.outcomes.get(index)
         if outcome is not None:
-            parts.append(Text(f"Fix {outcome.words}: {fix_summary(outcome.result)}", style="bold green"))
+            parts.append(Text(f"Fix {outcome.words}: {fix_summary(f.kind, outcome.result)}", style="bold green"))
             if outcome.balances is not None:
                 parts.append(Text("Balances now: ").append_text(balance_text(outcome.balances)))
         elif f.fixable:
@@ -506,20 +539,21 @@ def balance_text(balances: dict[str, Any]) -> Text:
     return text
 
 
-def fix_summary(result: dict[str, Any]) -> str:
+def fix_summary(kind: str, result: dict[str, Any]) -> str:
+    """What the fix posted, from its result (the first run's result when replayed)."""
     parts = []
+    if kind == "missing_purchase" and result.get("purchase_id"):
+        parts.append(f"purchase {result['purchase_id']} created")
+    if result.get("status"):
+        parts.append(f"purchase {result.get('purchase_id')} {result['status']}")
     entries = result.get("entries") or []
     if entries:
         parts.append(", ".join(f"{e['entry_id']} {e['amount']:+,} {e['asset']}" for e in entries))
     if "cached_after" in result:
         parts.append(f"cached {result['asset']} {result['cached_before']:,} → {result['cached_after']:,}")
-    if result.get("status"):
-        parts.append(f"purchase {result.get('purchase_id')} {result['status']}")
-    elif result.get("purchase_id") and not entries:
-        parts.append(f"purchase {result['purchase_id']}")
     if result.get("limited"):
         parts.append("account limited (debt)")
-    return "; ".join(parts) or "done"
+    return "; ".join(parts) or "nothing left to post"
 
 
 def kind_facts(f: Finding) -> list[RenderableType]:
