@@ -49,6 +49,7 @@ class AccountScreen(DeskScreen):
         Binding("r", "refresh", "Reload", id="refresh"),
         Binding("c", "copy_id", "Copy id", id="copy_id"),
         Binding("R", "reconcile_account", "Reconcile", id="reconcile_account"),
+        Binding("f", "refund_purchase", "Refund", show=False, id="refund_purchase"),
         Binding("g", "region_at_purchase", "Region", id="region_at_purchase"),
         *(Binding(str(i), f"show_tab({name!r})", name.title(), show=False, id=f"tab_{name}")
           for i, name in enumerate(TABS, start=1)),
@@ -105,6 +106,11 @@ class AccountScreen(DeskScreen):
             self.notify("Pick a purchase on the Purchases tab first.", severity="warning")
             return
         open_region(self.app, chosen["country"], chosen["purchased_at"].isoformat(), chosen)
+
+    def action_refund_purchase(self) -> None:
+        from supportdesk.tui.screens.refund import open_refund
+
+        open_refund(self)
 
     def action_show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
