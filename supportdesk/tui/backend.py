@@ -185,38 +185,3 @@ class Backend:
             applied = review.act(session, flag_id, action, ctx)
         with read_session(self.state.engine) as session:
             return {"flag": review.get_flag(session, flag_id), "applied": applied}
-
-    # --- refunds ---------------------------------------------------------------------------------------------
-
-    refund_clients: dict[str, Any] | None = None  # store clients to use instead of the configured ones (tests)
-
-    def refund_now(self) -> Any:
-        """The stores' clock when the config fixes it (the emulator), else now: refund windows count from it."""
-        from datetime import UTC, datetime
-
-        from supportdesk.cli.stores_cmd import stores_now
-
-        return stores_now(self.state.settings) or datetime.now(UTC)
-
-    def refund_decision(self, purchase_id: str) -> dict[str, Any]:
-        """`decision`, `purchase`, `clawback` for one purchase (see `services.refunds.decide`)."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import refunds
-
-        with read_session(self.state.engine) as session:
-            return refunds.plain(refunds.decide(session, purchase_id, self.refund_now(),
-                                                refunds.policy_of(self.state.settings)))
-
-    def apply_refund(self, purchase_id: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
-        """Carry the refund out once (store call, clawback) as the configured actor; raises the store's errors."""
-        from supportdesk.services import refunds
-
-        ctx = self.state.action_context(None, reason, ticket_id)
-        return refunds.apply(self.state.engine, purchase_id, ctx, self.state.settings, self.refund_clients,
-                             now=self.refund_now())
-
-    def refund_words(self, view: dict[str, Any], reason: str, ticket_id: str | None) -> tuple[str, list[str]]:
-        """The confirmation question and the clawback lines, in the CLI's words."""
-        from supportdesk.services.refunds import clawback_lines, question
-
-        return question(view, reason, ticket_id, False), clawback_lines(view["clawback"])
