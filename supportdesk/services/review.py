@@ -244,8 +244,8 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
         else:
             unchanged += 1
     gone = [fid for fid, r in existing.items() if fid not in found and r.status == "open"]
-    if new:
-        session.execute(insert(table), [
+    if new:  # another agent's build may have raised the same flags meanwhile: theirs stand
+        session.execute(_insert_new(session, table), [
             {"flag_id": f.flag_id, "rule": f.rule, "account_id": f.account_id, "purchase_id": f.purchase_id,
              "score": f.score, "evidence": f.evidence, "status": "open", "created_at": now} for f in new])
     if changed:
@@ -256,6 +256,19 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
         session.execute(update(table).where(table.c.flag_id.in_(gone[start:start + 500])).values(status="cleared"))
     session.flush()
     return BuildResult(len(new), len(changed), len(gone), unchanged, decided)
+
+
+def _insert_new(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["flag_id"])
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["flag_id"])
+    return insert(table)
 
 
 def _flag_json(flag: Any, purchase: Any, handle: str | None) -> dict[str, Any]:
