@@ -105,7 +105,8 @@ class AccountScreen(DeskScreen):
         if chosen is None or self.query_one(TabbedContent).active != "purchases":
             self.notify("Pick a purchase on the Purchases tab first.", severity="warning")
             return
-        open_region(self.app, chosen["country"], chosen["purchased_at"].isoformat(), chosen)
+        at = chosen["purchased_at"].isoformat().replace("+00:00", "Z")
+        open_region(self.app, chosen["country"], at, chosen)
 
     def action_refund_purchase(self) -> None:
         from supportdesk.tui.screens.refund import open_refund

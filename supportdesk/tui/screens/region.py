@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 DEBOUNCE_SECONDS = 0.15
 PRICE_COLUMNS = ("store", "bundle", "coins", "bonus", "price", "from", "to")
+RIGHT = {2, 3, 4}  # the numbers
 
 
 def open_region(app: App[Any], country: str | None = None, at: str | None = None,
@@ -84,20 +86,21 @@ class RegionScreen(DeskScreen):
         self.at = at
         self.purchase = purchase  # opened from a purchase: its verdict heads the summary
         self.body: dict[str, Any] | None = None
-        self.shown = ""  # what the screen itself put in the country box (not a search)
+        self.shown: str | None = country  # what the screen itself put in the country box (not a search)
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="region-bar"):
             yield Input(self.country or "", placeholder="Country: name or code (VN, Vietnam)", id="country")
-            yield Input(self.at or "", placeholder="As of: 2026-07-01 or 30d", id="at")
+            yield Input(self.at or "", placeholder="As of: now, 2026-07-01", id="at")
         yield OptionList(id="countries")
         with Vertical(id="region"):
             yield Static("Pick a country: type a name or code, then Enter.", id="summary")
             with TabbedContent(id="region-tabs"):
                 with TabPane("Prices", id="prices"):
                     table: DataTable[object] = DataTable(id="prices-table", cursor_type="row", zebra_stripes=True)
-                    table.add_columns(*PRICE_COLUMNS)
+                    table.add_columns(*(Text(c, justify="right" if i in RIGHT else "left")
+                                        for i, c in enumerate(PRICE_COLUMNS)))
                     yield table
                 with TabPane("History", id="history"):
                     yield OptionList(id="timeline")
@@ -244,8 +247,7 @@ class RegionScreen(DeskScreen):
             cells = (p["store"] + ("" if p["store_offered"] else "*"), p["product_id"], f"{p['coins']:,}",
                      f"+{p['bonus_coins']:,}" if p["bonus_coins"] else "", p["price"], _day(p["valid_from"]),
                      _day(p["valid_to"]) or "open")
-            right = {2, 3, 4}
-            table.add_row(*(Text(c, style=style, justify="right" if i in right else "left")
+            table.add_row(*(Text(c, style=style, justify="right" if i in RIGHT else "left")
                             for i, c in enumerate(cells)),
                           key=f"{p['store']}:{p['product_id']}:{p['valid_from'].isoformat()}:{p['bonus_coins']}")
 
@@ -253,11 +255,7 @@ class RegionScreen(DeskScreen):
         timeline = self.query_one("#timeline", OptionList)
         timeline.clear_options()
         for h in reversed(history):  # newest first, as the agent reads back from now
-            dot = "[b $accent]▶ ●[/]" if h["in_force"] else "  ○"
-            prompt = Content.from_markup(f"{dot} [b]$day[/b]  $summary" + ("  [dim](in force)[/]" if h["in_force"]
-                                                                          else ""),
-                                         day=_day(h["valid_from"]), summary=h["summary"])
-            timeline.add_option(Option(prompt, id=h["valid_from"].isoformat().replace("+00:00", "Z")))
+            timeline.add_option(Option(timeline_entry(h), id=h["valid_from"].isoformat().replace("+00:00", "Z")))
 
     def action_show_tab(self, name: str) -> None:
         self.query_one("#region-tabs", TabbedContent).active = name
@@ -266,6 +264,20 @@ class RegionScreen(DeskScreen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+def timeline_entry(h: dict[str, Any]) -> Table:
+    """One row of the timeline: a dot, the date, and what changed, wrapped under itself."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=3)
+    grid.add_column(width=10)
+    grid.add_column(ratio=1)
+    what = Text(h["summary"])
+    if h["in_force"]:
+        what.append("  (in force)", style="dim")
+    dot = Text("▶ ●", style="bold") if h["in_force"] else Text("  ○")
+    grid.add_row(dot, Text(_day(h["valid_from"]), style="bold"), what)
+    return grid
 
 
 def summary_lines(body: dict[str, Any], purchase: dict[str, Any] | None = None) -> Content:
@@ -286,6 +298,6 @@ def summary_lines(body: dict[str, Any], purchase: dict[str, Any] | None = None) 
             f"buy coins {_mark(a['buy_coins'])}  send gifts {_mark(a['send_gifts'])}  "
             f"cash out {_mark(a['cash_out'])}  min age $age  $currency  stores $stores",
             age=str(row["min_age"]), currency=row["currency"], stores=", ".join(row["stores"]) or "none"))
-        if row["note"]:
+        if row["note"] and row["note"] not in body["reason"]:
             lines.append(Content.from_markup("[dim]note:[/] $note", note=row["note"]))
     return Content("\n").join(lines)
