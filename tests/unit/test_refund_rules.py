@@ -217,3 +217,15 @@ def test_gifts_name_the_events_and_split_diamonds():
     s = attribute_spending(moves, "pur_x")
     assert [(c.ref, c.coins) for c in s.gifted] == [("ev_1", 20), ("ev_2", 40)]
     assert diamonds_from(50, 25, 20) == 10 and diamonds_from(3, 1, 2) == 0 and diamonds_from(0, 5, 0) == 0
+
+
+def test_the_rules_import_no_sql_and_the_service_no_screen_or_store_sdk():
+    import subprocess
+    import sys
+
+    code = ("import sys, supportdesk.domain.refunds\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'sqlmodel', 'httpx', 'textual'}))\n"
+            "import supportdesk.services.refunds\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'stripe', 'httpx', 'google'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["[]", "[]"]
