@@ -182,6 +182,10 @@ async def test_from_a_purchase_opens_at_its_country_and_time(make_app) -> None:
         assert not screen.query_one("#countries", OptionList).display  # opened at a country: no picker
         text = summary(screen)
         assert "✗ purchase pur_vn_after via apple: buy coins: not allowed in VN since 2026-07-01" in text
+        assert text.count("Coin sales suspended by local regulation") == 1  # said once, not twice
+        await pilot.press("f", *"US", "enter")
+        await settle(pilot)
+        assert "United States (US)" in summary(screen) and "pur_vn_after" not in summary(screen)
         await pilot.press("escape")
         assert app.screen is account
 

@@ -229,6 +229,8 @@ class RegionScreen(DeskScreen):
             return
         self.body = body = message.body
         self.country = body["country"]
+        if self.purchase and self.purchase["country"] != body["country"]:
+            self.purchase = None  # another country now: the purchase's verdict no longer applies
         self.shown = f"{body['country']}  {body['name']}"
         self.query_one("#country", Input).value = self.shown
         summary.update(summary_lines(body, self.purchase))
@@ -283,14 +285,17 @@ def timeline_entry(h: dict[str, Any]) -> Table:
 def summary_lines(body: dict[str, Any], purchase: dict[str, Any] | None = None) -> Content:
     """Who and when, the verdict, what is allowed, and the row's note; a purchase's own verdict first."""
     lines: list[Content] = []
+    said = None
     if purchase and (v := purchase.get("region_at_purchase")):
+        said = v["reason"]
         lines.append(Content.from_markup(
             f"{_mark(v['allowed'])} purchase $pid via $store: $reason",
             pid=purchase["purchase_id"], store=purchase["store"], reason=v["reason"]))
     state = "[b $success]available[/]" if body["available"] else "[b $error]unavailable[/]"
     lines.append(Content.from_markup(f"[b]$name[/b] ($code) as of $at: {state}", name=body["name"],
                                      code=body["country"], at=body["at"].strftime("%Y-%m-%d %H:%M UTC")))
-    lines.append(Content(body["reason"]))
+    if body["reason"] != said:
+        lines.append(Content(body["reason"]))
     row = body["in_force"]
     if row:
         a = body["allows"]
