@@ -157,7 +157,9 @@ class WebApi:
 
     # --- disputes ----------------------------------------------------------------------------------
     async def list_disputes(self, request: Request) -> Response:
-        return _listing(request, [_dispute(d) for d in self.emu.disputes.values()], "/v1/disputes")
+        charge = request.query_params.get("charge")
+        disputes = [_dispute(d) for d in self.emu.disputes.values() if charge in (None, d.get("charge"))]
+        return _listing(request, disputes, "/v1/disputes")
 
     async def get_dispute(self, request: Request) -> Response:
         record = self.emu.disputes.get(request.path_params["id"])

@@ -49,6 +49,20 @@ def test_charges_filter_by_created(web: httpx.Client) -> None:
     assert [c["id"] for c in body["data"]] == ["ch_0000", "ch_0001", "ch_0002", "ch_0003"]
 
 
+def test_charges_filter_by_customer(web: httpx.Client) -> None:
+    body = web.get("/v1/charges", params={"customer": "cus_1", "limit": 100}).json()
+    assert sorted(c["id"] for c in body["data"]) == sorted(c["id"] for c in web_charges() if c["customer"] == "cus_1")
+    assert {c["customer"] for c in body["data"]} == {"cus_1"} and not body["has_more"]
+    assert web.get("/v1/charges", params={"customer": "cus_nobody"}).json()["data"] == []
+
+
+def test_disputes_filter_by_charge(web: httpx.Client) -> None:
+    body = web.get("/v1/disputes", params={"charge": "ch_0005"}).json()
+    assert [(d["id"], d["charge"]) for d in body["data"]] == [("dp_0001", "ch_0005")]
+    assert web.get("/v1/disputes", params={"charge": "ch_0000"}).json()["data"] == []
+    assert len(web.get("/v1/disputes").json()["data"]) == 2
+
+
 def test_missing_charge_is_resource_missing(web: httpx.Client) -> None:
     response = web.get("/v1/charges/ch_nope")
     error = response.json()["error"]
