@@ -47,7 +47,7 @@ def print_region(body: dict[str, Any]) -> None:
             highlight=False)
         say(f"  stores {', '.join(row['stores']) or 'none'}   row in force since {_day(row['valid_from'])}",
             highlight=False)
-        if row["note"]:
+        if row["note"] and row["note"] not in body["reason"]:
             say(f"  note: {row['note']}", highlight=False, markup=False)
     _print_prices(body["prices"])
     _print_history(body["history"])
