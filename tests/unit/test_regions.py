@@ -194,3 +194,16 @@ def test_picker_search_puts_codes_then_name_prefixes_first():
     assert {"KR", "KP"} <= {c.code for c in rg.search_countries("kor")}
     assert len(rg.search_countries("", limit=300)) == 249
     assert rg.search_countries("Atlantis") == []
+
+
+def test_region_rules_import_no_sql_and_the_service_no_screen_or_http():
+    import subprocess
+    import sys
+
+    code = ("import sys, supportdesk.domain.regions\n"
+            "sql = [m for m in sys.modules if m.startswith(('sqlalchemy', 'sqlmodel'))]\n"
+            "import supportdesk.services.regions\n"
+            "ui = [m for m in sys.modules if m.split('.')[0] in ('textual', 'httpx', 'stripe', 'google')]\n"
+            "print(sql, ui)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[] []"
