@@ -24,13 +24,14 @@ from supportdesk.domain import refunds as rules
 from supportdesk.domain.ledger import Posting
 from supportdesk.domain.money import format_money
 from supportdesk.domain.query import parse_query
-from supportdesk.errors import Conflict, InvalidInput, NotFound
+from supportdesk.errors import ConfigError, Conflict, InvalidInput, NotFound
 from supportdesk.services import audit
 from supportdesk.services.accounts import limit_if_in_debt
 from supportdesk.services.audit import ActionContext, plain
 from supportdesk.services.ledger import ledger_balance, lock_account, new_id, post_entries
 from supportdesk.services.once import check_context, request_hash, run_once
 from supportdesk.services.roles import require_lead
+from supportdesk.stores.errors import store_name
 
 CAUSES = ("remorse", "duplicate", "fraud", "other")
 WEB_REASON = {"duplicate": "duplicate", "fraud": "fraudulent"}  # else requested_by_customer
@@ -286,9 +287,10 @@ def apply(engine: Any, target: str, ctx: ActionContext, settings: Settings | Non
     now = now or datetime.now(UTC)
     policy = policy_of(settings)
     _check_cause(cause)
+    ready = set(clients or {}) | {s for s, cfg in (settings.stores if settings else {}).items() if cfg}
     try:
         with write_session(engine) as session:
-            step = _request(session, target, ctx, key, now, policy, cause)
+            step = _request(session, target, ctx, key, now, policy, cause, ready)
     except IntegrityError:
         raise Conflict(f"another agent is refunding {target} right now; run the command again to see the "
                        "result") from None
@@ -304,7 +306,7 @@ def apply(engine: Any, target: str, ctx: ActionContext, settings: Settings | Non
 
 
 def _request(session: Session, target: str, ctx: ActionContext, key: str | None, now: datetime,
-             policy: rules.Policy, cause: str) -> dict[str, Any]:
+             policy: rules.Policy, cause: str, ready: set[str]) -> dict[str, Any]:
     """Step 1: replay a finished key, or decide and record the `requested` row (its id: the store's key)."""
     purchase = resolve_purchase(session, target)
     key = key or default_key(purchase.purchase_id)
@@ -319,6 +321,9 @@ def _request(session: Session, target: str, ctx: ActionContext, key: str | None,
             "request": request, "clawback": clawback_preview(session, purchase, f, d)}
     if d.outcome == rules.DENY:
         raise RefundDenied(d.explanation, details={"decision": d.to_json()})
+    if purchase.store not in ready:
+        raise ConfigError(f"no [stores.{purchase.store}] in the config, so {store_name(purchase.store)} cannot be "
+                          "called; nothing was recorded")
     if d.outcome == rules.STORE_DECIDES:
         return view
     if view["clawback"]["diamonds"]:

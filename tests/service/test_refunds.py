@@ -385,3 +385,11 @@ def test_the_confirmation_says_exactly_what_money_moves(world):
         "Refund 9.99 USD through Google Play to @user0 for pur_goo (revoked) and claw back 700 coins")
     assert refunds.clawback_lines(web["clawback"])[1] == \
         "gifted: 30 coins to @user1 (lion, ev_1), 15 diamonds earned"
+
+
+def test_an_unconfigured_store_records_nothing(world):
+    from supportdesk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="stores.web"):
+        refunds.apply(world, "pur_web", CTX, None, None, now=NOW)
+    assert state(world, "pur_web")["refund"] is None
