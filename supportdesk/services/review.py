@@ -115,8 +115,19 @@ def _duplicates(session: Session, t: Thresholds) -> list[Flag]:
     return out
 
 
+def first_of_bursts(rows: Iterable[Any], window_ms: int) -> list[Any]:
+    """Of the rows over a limit (ordered by account and time), the first of each burst: a later row is a new
+    burst once the last one kept has left its window."""
+    kept: list[Any] = []
+    for row in rows:
+        last = kept[-1] if kept else None
+        if last is None or last["account_id"] != row["account_id"] or row["t"] - last["t"] > window_ms:
+            kept.append(row)
+    return kept
+
+
 def _velocity(session: Session, t: Thresholds) -> list[Flag]:
-    hits = list(q.velocity(session, t))
+    hits = first_of_bursts(q.velocity(session, t), t.velocity_ms)
     by_account: dict[str, list[Any]] = defaultdict(list)
     for start in range(0, len(hits), 500):
         for row in q.purchases_with_usd(session, sorted({h["account_id"] for h in hits[start:start + 500]})):
@@ -169,7 +180,7 @@ def _laundering(session: Session, t: Thresholds) -> list[Flag]:
 
 
 def _refund_abuse(session: Session, t: Thresholds) -> list[Flag]:
-    hits = list(q.refund_abuse(session, t))
+    hits = first_of_bursts(q.refund_abuse(session, t), t.refund_ms)
     events: dict[str, list[Any]] = defaultdict(list)
     for start in range(0, len(hits), 500):
         for row in q.refunds_of(session, sorted({h["account_id"] for h in hits[start:start + 500]})):

@@ -154,14 +154,20 @@ def per_purchase(session: Session) -> Iterator[Any]:
 
 # --- windows over one account's purchases ----------------------------------------------------------------------
 
+def _timed(*cols: Any, usd: bool = False) -> Any:
+    """Charged purchases with their epoch milliseconds `t` computed once (windows then sort and frame on it)."""
+    extra = [usd_minor().label("usd")] if usd else []
+    return _charged(select(*cols, T.label("t"), *extra)).subquery()
+
+
 def duplicates(session: Session, t: Thresholds) -> Iterator[Any]:
     """The same account and product charged again within the window: the later charge, with the one before."""
-    w = (P.c.account_id, P.c.product_id)
-    inner = _charged(select(
-        P.c.purchase_id, P.c.account_id, T.label("t"),
-        func.lag(P.c.purchase_id).over(partition_by=w, order_by=(T, P.c.purchase_id)).label("prev_id"),
-        func.lag(T).over(partition_by=w, order_by=(T, P.c.purchase_id)).label("prev_t"),
-    )).subquery()
+    base = _timed(P.c.purchase_id, P.c.account_id, P.c.product_id)
+    w = {"partition_by": (base.c.account_id, base.c.product_id), "order_by": (base.c.t, base.c.purchase_id)}
+    inner = select(
+        base.c.purchase_id, base.c.account_id, base.c.t,
+        func.lag(base.c.purchase_id).over(**w).label("prev_id"), func.lag(base.c.t).over(**w).label("prev_t"),
+    ).subquery()
     stmt = select(inner).where(inner.c.prev_t.is_not(None), inner.c.t - inner.c.prev_t <= t.duplicate_ms)
     return _stream(session, stmt)
 
@@ -193,22 +199,17 @@ def usd_minor() -> Any:
 
 
 def velocity(session: Session, t: Thresholds) -> Iterator[Any]:
-    """The purchase that takes an account over the count or the USD amount within the window (the first of
-    each run of purchases that stay over it)."""
-    base = _charged(select(P.c.purchase_id, P.c.account_id, T.label("t"), usd_minor().label("usd"))).subquery()
+    """Purchases at which the account is over the count or the USD amount within the window before them
+    (ordered by account and time; `services.review` keeps the first of each burst)."""
+    base = _timed(P.c.purchase_id, P.c.account_id, usd=True)
     window = {"partition_by": base.c.account_id, "order_by": base.c.t, "range_": frame(t.velocity_ms, 0)}
     inner = select(
         base.c.purchase_id, base.c.account_id, base.c.t,
         func.count().over(**window).label("n"),
         func.sum(func.coalesce(base.c.usd, 0)).over(**window).label("usd_sum"),
     ).subquery()
-    over = case((or_(inner.c.n > t.velocity_purchases, inner.c.usd_sum > t.velocity_usd_minor), 1), else_=0)
-    marked = select(
-        inner, over.label("over"),
-        func.lag(over).over(partition_by=inner.c.account_id, order_by=(inner.c.t, inner.c.purchase_id))
-        .label("was_over"),
-    ).subquery()
-    stmt = select(marked).where(marked.c.over == 1, func.coalesce(marked.c.was_over, 0) == 0)
+    stmt = (select(inner).where(or_(inner.c.n > t.velocity_purchases, inner.c.usd_sum > t.velocity_usd_minor))
+            .order_by(inner.c.account_id, inner.c.t, inner.c.purchase_id))
     return _stream(session, stmt)
 
 
@@ -223,11 +224,12 @@ def purchases_with_usd(session: Session, account_ids: Sequence[str]) -> list[Any
 def laundering(session: Session, t: Thresholds) -> Iterator[Any]:
     """Purchases after which one creator got `percent` or more of the coins the account bought within the gift
     window (gifts within it too), and that creator asked for a cashout from the first gift to 7 days after."""
-    bought = _charged(select(
-        P.c.purchase_id, P.c.account_id, T.label("t"),
-        func.sum(P.c.coins).over(partition_by=P.c.account_id, order_by=T, range_=frame(0, t.laundering_gift_ms))
-        .label("bought"),
-    )).subquery()
+    base = _timed(P.c.purchase_id, P.c.account_id, P.c.coins)
+    bought = select(
+        base.c.purchase_id, base.c.account_id, base.c.t,
+        func.sum(base.c.coins).over(partition_by=base.c.account_id, order_by=base.c.t,
+                                    range_=frame(0, t.laundering_gift_ms)).label("bought"),
+    ).subquery()
     gt = epoch_ms(G.c.at)
     gifted = func.sum(G.c.coins)
     pairs = (
@@ -284,17 +286,14 @@ def refund_events(account_ids: Sequence[str] | None = None) -> Any:
 
 
 def refund_abuse(session: Session, t: Thresholds) -> Iterator[Any]:
-    """The refund that brings an account to `count` within the window (first of each run that stays there)."""
+    """Refunds at which the account has `count` or more within the window before them (ordered by account and
+    time; `services.review` keeps the first of each run)."""
     ev = refund_events().subquery()
     inner = select(ev, func.count().over(partition_by=ev.c.account_id, order_by=ev.c.t, range_=frame(t.refund_ms, 0))
                    .label("n")).subquery()
-    over = case((inner.c.n >= t.refund_count, 1), else_=0)
-    marked = select(
-        inner, over.label("over"),
-        func.lag(over).over(partition_by=inner.c.account_id, order_by=(inner.c.t, inner.c.purchase_id))
-        .label("was_over"),
-    ).subquery()
-    return _stream(session, select(marked).where(marked.c.over == 1, func.coalesce(marked.c.was_over, 0) == 0))
+    stmt = (select(inner).where(inner.c.n >= t.refund_count)
+            .order_by(inner.c.account_id, inner.c.t, inner.c.purchase_id))
+    return _stream(session, stmt)
 
 
 def refunds_of(session: Session, account_ids: Sequence[str]) -> list[Any]:
