@@ -24,11 +24,13 @@ def print_story(story: dict[str, Any]) -> None:
         bal = b[asset]
         drift = f"  [red]drift {bal['drift']:+,}[/]" if bal["drift"] else ""
         err_console.print(f"  {asset}s: ledger {bal['ledger']:,}  cached {bal['cached']:,}{drift}", highlight=False)
-    purchases = Table("purchase", "store", "store txn", "product", "coins", "price", "when", "status",
-                      title="purchases")
+    purchases = Table("purchase", "store", "store txn", "product", "coins", "price", "when", "status", "region",
+                      title="purchases (region: was buying coins allowed there and then)")
     for p in story["purchases"]:
+        verdict = p.get("region_at_purchase") or {}
+        region = ("[green]✓[/]" if verdict.get("allowed") else f"[red]✗ {verdict.get('rule', '')}[/]") if verdict else ""
         purchases.add_row(p["purchase_id"], p["store"], p["store_transaction_id"], p["product_id"], f"{p['coins']:,}",
-                          format_money(p["price_minor"], p["currency"]), _when(p["purchased_at"]), p["status"])
+                          format_money(p["price_minor"], p["currency"]), _when(p["purchased_at"]), p["status"], region)
     err_console.print(purchases)
     ledger = Table("entry", "asset", "amount", "kind", "ref", "when", "actor",
                    title=f"ledger ({len(story['ledger'])} of {story['ledger_total']})")
