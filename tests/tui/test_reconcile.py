@@ -337,3 +337,26 @@ async def test_brackets_jump_between_kinds(make_reconcile_app):
                          "balance_drift", "amount_mismatch"]
         await pilot.press("left_square_bracket")
         assert screen.findings[screen.current].kind == "balance_drift"  # type: ignore[index]
+
+
+async def test_o_opens_the_findings_account_and_esc_comes_back(make_reconcile_app):
+    app = make_reconcile_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        screen = await finished(pilot)
+        assert screen.findings[screen.current].account_id == "acc_0003"  # type: ignore[index]
+        await pilot.press("o")
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen) and app.screen.account_id == "acc_0003"
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_o_is_hidden_when_reconciling_one_account(make_reconcile_app):
+    app = make_reconcile_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_account_reconcile(pilot, "acc_0001")
+        assert screen.check_action("open_account", ()) is False
+        assert "o" not in screen.active_bindings
+        await pilot.press("o")
+        assert app.screen is screen
