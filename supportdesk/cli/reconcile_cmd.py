@@ -85,7 +85,7 @@ def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
         from supportdesk.stores.errors import StoreUnavailable
 
         first = next(iter(result.failed.items()))
-        raise StoreUnavailable(f"could not sync {first[0]} before reconciling: {first[1]['message']} "
+        raise StoreUnavailable(first[0], f"could not sync {first[0]} before reconciling: {first[1]['message']} "
                                "(use --offline to reconcile what was synced before)")
     return out
 

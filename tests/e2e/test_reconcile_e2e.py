@@ -45,3 +45,20 @@ def test_fix_needs_a_reason(emulator, tmp_path):
     db = f"sqlite:///{tmp_path / 'e2e.db'}"
     done = cli("reconcile", "--all", "--offline", "--fix", "--yes", "--json", db=db, check=False)
     assert done.returncode == 1 and "--reason" in done.stdout
+
+
+def test_store_down_before_reconciling_is_a_clear_error(emulator, tmp_path):
+    import httpx
+    import tomllib
+
+    db = f"sqlite:///{tmp_path / 'e2e.db'}"
+    cli("import", str(emulator.data), db=db)
+    control = tomllib.loads(emulator.config.read_text())["emulator"]["control_url"]
+    httpx.post(f"{control}/faults", json=["web:503"]).raise_for_status()
+    try:
+        done = cli("reconcile", "--all", "--json", db=db, config=emulator.config, check=False)
+    finally:
+        httpx.delete(f"{control}/faults").raise_for_status()
+    error = __import__("json").loads(done.stdout)["error"]
+    assert done.returncode == 1 and error["code"] == "store_unavailable"
+    assert "--offline" in error["message"]
