@@ -26,21 +26,30 @@ def sync_cmd(
     = None,
     store: Annotated[list[str] | None, typer.Option("--store", help="apple, google or web; repeatable "
                                                     "(default: every configured store).")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Only this account (handle, email, id or "
+                                                "store id): the stores are asked about this customer only.")]
+    = None,
     json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Pull each store's transactions, refunds and chargebacks for the window into store records.
 
     Safe to repeat: a second run changes nothing; Ctrl+C stops between batches and keeps what was written.
     """
+    from supportdesk.db.engine import read_session
+    from supportdesk.services.lookup import resolve_account
     from supportdesk.stores.sync import parse_when, sync
 
     with handled(json_mode):
         state = ctx.obj
         now = stores_now(state.settings)
         window = {"since": parse_when(since, now=now), "until": parse_when(until, now=now) if until else None}
+        account_id = None
+        if account is not None:
+            with read_session(state.engine) as session:
+                account_id = resolve_account(session, account).account_id
         with _ctrl_c() as stop, _progress(json_mode) as progress:
             result = sync(state.engine, state.settings, **window, stores=store, progress=progress, cancelled=stop,
-                          now=now)
+                          now=now, account_id=account_id)
         emit(result.to_json(), json_mode, _print)
     if result.failed:
         raise typer.Exit(1)
@@ -105,12 +114,16 @@ def _print(result: dict[str, Any]) -> None:
 
     window = result["window"]
     until = window["until"]
-    table = Table(title=f"store records {window['since']:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC")
+    whose = f" of {result['account_id']}" if result.get("account_id") else ""
+    table = Table(title=f"store records{whose} {window['since']:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC")
     for column in ("store", "fetched", "inserted", "updated", "unchanged", "not found"):
         table.add_column(column, justify="left" if column == "store" else "right")
     for store, c in result["synced"].items():
         table.add_row(store, *(f"{c[k]:,}" for k in ("fetched", "inserted", "updated", "unchanged", "not_found")))
     err_console.print(table)
+    for store, c in result["synced"].items():
+        if c.get("skipped"):
+            err_console.print(f"[dim]{store} skipped: {c['skipped']}[/]", highlight=False)
     if result["cancelled"]:
         err_console.print("[yellow]cancelled:[/] the batches above are saved; run the same command again to finish")
     for store, error in result.get("failed", {}).items():

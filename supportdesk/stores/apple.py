@@ -131,22 +131,38 @@ class AppleClient:
 
     def get_transaction_history(self, transaction_id: str, *, revision: str | None = None) -> list[dict[str, Any]]:
         """All of the customer's transactions (v2), following `revision` while `hasMore`."""
-        return self._paged(f"/inApps/v2/history/{_seg(transaction_id)}", f"history of {transaction_id}",
-                           {"sort": "ASCENDING"}, revision)
+        return [t for page in self.transaction_history_pages(transaction_id, revision=revision) for t in page]
+
+    def transaction_history_pages(self, transaction_id: str, *, start: datetime | None = None,
+                                  end: datetime | None = None, revision: str | None = None
+                                  ) -> Iterator[list[dict[str, Any]]]:
+        """The customer's transactions (v2) a verified page (up to 20) at a time; `start`/`end` filter on the
+        purchase date, start inclusive and end exclusive, as Apple does."""
+        params = {"sort": "ASCENDING"}
+        if start is not None:
+            params["startDate"] = str(_ms(start))
+        if end is not None:
+            params["endDate"] = str(_ms(end))
+        yield from self._pages(f"/inApps/v2/history/{_seg(transaction_id)}", f"history of {transaction_id}",
+                               params, revision)
 
     def get_refund_history(self, transaction_id: str) -> list[dict[str, Any]]:
-        return self._paged(f"/inApps/v2/refund/lookup/{_seg(transaction_id)}", f"refunds of {transaction_id}", {},
-                           None)
+        return [t for page in self.refund_history_pages(transaction_id) for t in page]
 
-    def _paged(self, path: str, what: str, params: dict[str, str], revision: str | None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def refund_history_pages(self, transaction_id: str) -> Iterator[list[dict[str, Any]]]:
+        """The customer's refunded transactions (v2), a verified page at a time."""
+        yield from self._pages(f"/inApps/v2/refund/lookup/{_seg(transaction_id)}", f"refunds of {transaction_id}",
+                               {}, None)
+
+    def _pages(self, path: str, what: str, params: dict[str, str], revision: str | None
+               ) -> Iterator[list[dict[str, Any]]]:
         while True:
             query = dict(params, **({"revision": revision} if revision else {}))
             body = self.http.json("GET", path, what=what, params=query)
-            out += self._transactions(body, what)
+            yield self._transactions(body, what)
             revision = body.get("revision")
             if not body.get("hasMore") or not revision:
-                return out
+                return
 
     def look_up_order_id(self, order_id: str) -> list[dict[str, Any]]:
         what = f"order {order_id}"

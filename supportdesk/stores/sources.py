@@ -4,6 +4,12 @@ Every batch is fetched completely before it is yielded, so the write that follow
 and a failure while fetching leaves nothing half-written. Listing APIs cover what they can (Apple's notification
 history: 180 days; Google's voided purchases: 30 days); our own purchases in the window that the listing did not
 return are then looked up one by one, which also covers the part of the window beyond a store's look-back.
+
+For one account (`ACCOUNT_SOURCES`) the stores are asked about that customer only, through their per-customer
+APIs where they have one: Apple's transaction and refund history of one of the account's transactions, the
+processor's charges of the account's customer id. Google has none: its notifications are pulled as usual (they
+are global, and acknowledged only after their batch is committed), its voided list is kept to the account's
+orders and the account's orders are looked up by id. Records are normalised exactly as in a full sync.
 """
 
 from __future__ import annotations
@@ -17,9 +23,16 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from supportdesk.db.engine import read_session
-from supportdesk.db.models import Purchase
+from supportdesk.db.models import Purchase, StoreRecord
 from supportdesk.stores.errors import StoreNotFound
-from supportdesk.stores.records import NormalisedRecord, apple_record, google_record, pick_dispute, web_record
+from supportdesk.stores.records import (
+    NormalisedRecord,
+    _from_ms,
+    apple_record,
+    google_record,
+    pick_dispute,
+    web_record,
+)
 
 APPLE_LOOKBACK = timedelta(days=180)
 GOOGLE_VOIDED_LOOKBACK = timedelta(days=30)
@@ -35,6 +48,25 @@ class Batch:
     records: list[NormalisedRecord]
     not_found: int = 0
     after_commit: Callable[[], int] | None = None  # e.g. acknowledge RTDN messages; returns how many
+    skipped: str | None = None  # why the store was not asked at all
+
+
+@dataclass(frozen=True)
+class AccountScope:
+    """One account, and what the stores know it by."""
+
+    account_id: str
+    apple_token: str | None = None
+    web_customer: str | None = None
+
+
+@dataclass(frozen=True)
+class Known:
+    """A transaction of the account at a store that we know of."""
+
+    store_transaction_id: str
+    purchased_at: datetime
+    ours: bool  # one of our purchases; else a store record an earlier sync linked to the account
 
 
 @dataclass
@@ -44,6 +76,7 @@ class Window:
     until: datetime
     now: datetime
     seen: set[str] = field(default_factory=set)
+    account: AccountScope | None = None
 
     def clamp(self, lookback: timedelta) -> datetime | None:
         """The start of the part of the window a listing API can still see, or None if it sees none of it."""
@@ -54,13 +87,34 @@ class Window:
         self.seen.update(r.store_transaction_id for r in records)
         return records
 
+    def covers(self, when: datetime | None) -> bool:
+        return when is not None and self.since <= when <= self.until
+
     def unseen_purchases(self, store: str) -> list[tuple[str, str]]:
-        """Our purchases in the window the listing did not return: (store_transaction_id, product_id)."""
+        """Our purchases in the window (of the account, if one) the listing did not return:
+        (store_transaction_id, product_id)."""
+        query = select(Purchase.store_transaction_id, Purchase.product_id).where(
+            Purchase.store == store, Purchase.purchased_at >= self.since, Purchase.purchased_at <= self.until)
+        if self.account is not None:
+            query = query.where(Purchase.account_id == self.account.account_id)
         with read_session(self.engine) as session:
-            rows = session.exec(select(Purchase.store_transaction_id, Purchase.product_id).where(
-                Purchase.store == store, Purchase.purchased_at >= self.since, Purchase.purchased_at <= self.until,
-            ).order_by(Purchase.purchased_at)).all()
+            rows = session.exec(query.order_by(Purchase.purchased_at)).all()
         return [(tid, pid) for tid, pid in rows if tid not in self.seen]
+
+    def known(self, store: str) -> list[Known]:
+        """The account's transactions at a store, at any date, newest first: our purchases, then the store
+        records an earlier sync linked to the account (charges we never recorded)."""
+        assert self.account is not None
+        account = self.account.account_id
+        with read_session(self.engine) as session:
+            ours = session.exec(select(Purchase.store_transaction_id, Purchase.purchased_at).where(
+                Purchase.store == store, Purchase.account_id == account)).all()
+            linked = session.exec(select(StoreRecord.store_transaction_id, StoreRecord.purchased_at).where(
+                StoreRecord.store == store, StoreRecord.account_id == account)).all()
+        out = {tid: Known(tid, at, True) for tid, at in ours}
+        for tid, at in linked:
+            out.setdefault(tid, Known(tid, at, False))
+        return sorted(out.values(), key=lambda k: (k.purchased_at, k.store_transaction_id), reverse=True)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -195,4 +249,128 @@ def web_batches(client: Any, window: Window) -> Iterator[Batch]:
 
 SOURCES: dict[str, Callable[[Any, Window], Iterator[Batch]]] = {
     "apple": apple_batches, "google": google_batches, "web": web_batches,
+}
+
+
+# -- one account --------------------------------------------------------------------------------------------------
+def apple_account_batches(client: Any, window: Window) -> Iterator[Batch]:
+    """The customer's history (v2, purchase dates in the window) and refund history (refunds in the window) from
+    one of the account's transactions: that also returns charges we never recorded. Another Apple customer is
+    asked only for a purchase of ours in the window the first one's history did not return."""
+    assert window.account is not None
+    known = window.known("apple")
+    if not known:
+        yield Batch([], skipped="the account has no Apple transaction we know of: nothing to ask Apple about")
+        return
+    ids = {k.store_transaction_id for k in known}
+    token = (window.account.apple_token or "").lower()
+
+    def owned(txn: dict[str, Any]) -> bool:  # another account of ours may share the Apple customer
+        ref = str(txn.get("appAccountToken") or "").lower()
+        return (bool(token) and ref == token) or str(txn.get("transactionId")) in ids
+
+    needed = [k.store_transaction_id for k in known if k.ours and window.covers(k.purchased_at)]
+    wanted = set(needed)
+    anchors = needed + [k.store_transaction_id for k in known if k.store_transaction_id not in wanted]
+    end = window.until + timedelta(milliseconds=1)  # Apple's endDate is exclusive, our window is not
+    answered: set[str] = set()  # every transaction a history returned, the account's or not
+    missing: set[str] = set()
+    asked = False
+    for tid in anchors:
+        if tid in answered or (asked and tid not in wanted):
+            continue
+        try:
+            for page in client.transaction_history_pages(tid, start=window.since, end=end):
+                answered.update(str(t.get("transactionId")) for t in page)
+                yield Batch(window.note([apple_record(t) for t in page if owned(t)]))
+            for page in client.refund_history_pages(tid):
+                refunded = [t for t in page if owned(t) and window.covers(_from_ms(t.get("revocationDate")))]
+                yield Batch(window.note([apple_record(t) for t in refunded]))
+        except StoreNotFound:
+            if tid in wanted:
+                missing.add(tid)
+                yield Batch([], not_found=1)  # ours, unknown to Apple: reconcile reports it
+            continue
+        asked = True
+    # Ours in the window that no history returned although Apple knows them (dates that disagree at the window's
+    # edge): one by one, as a full sync would.
+    rest = [tid for tid in needed if tid not in window.seen and tid not in missing]
+    for chunk in _chunks(rest, LOOKUP_CHUNK):
+        records, lost = [], 0
+        for tid in chunk:
+            try:
+                records.append(apple_record(client.get_transaction_info(tid)))
+            except StoreNotFound:
+                lost += 1
+        yield Batch(window.note(records), not_found=lost)
+
+
+def google_account_batches(client: Any, window: Window) -> Iterator[Batch]:
+    """Google has no listing per customer: notifications (global) as usual, the voided list kept to the account's
+    orders, then the account's orders in the window that neither returned, by id."""
+    rtdn = bool(client.config.get("pubsub_base_url") and client.config.get("subscription"))
+    if rtdn:
+        yield from _rtdn_batches(client, window)
+    known = window.known("google")
+    if not known:
+        if not rtdn:
+            yield Batch([], skipped="the account has no Google Play order we know of: nothing to ask Google about")
+        return
+    orders = {k.store_transaction_id for k in known}
+    start = window.clamp(GOOGLE_VOIDED_LOOKBACK)
+    if start is not None:
+        for page in client.voided_purchase_pages(start, min(window.until, window.now), max_results=1000):
+            voided = {v["orderId"]: v for v in page if v.get("orderId") in orders}
+            if voided:
+                records, missing = _google_orders(client, list(voided), voided)
+                yield Batch(window.note(records), not_found=missing)
+    rest = [k.store_transaction_id for k in reversed(known)
+            if window.covers(k.purchased_at) and k.store_transaction_id not in window.seen]
+    for chunk in _chunks(rest, LOOKUP_CHUNK):
+        records, missing = _google_orders(client, chunk, {})
+        yield Batch(window.note(records), not_found=missing)
+
+
+def web_account_batches(client: Any, window: Window) -> Iterator[Batch]:
+    """The charges of the account's customer id (those whose metadata names another account are that account's),
+    with their disputes, then the account's charges in the window under another customer id, by id."""
+    assert window.account is not None
+    account, customer = window.account.account_id, window.account.web_customer
+    since, until = int(window.since.timestamp()), int(window.until.timestamp())
+    if not customer and not window.known("web"):
+        yield Batch([], skipped="the account has no customer id or charge at the processor: nothing to ask about")
+        return
+    if customer:
+        for page in client.charge_pages(customer=customer, created_lte=until):
+            records = []
+            for charge in page:
+                if (charge.get("metadata") or {}).get("account_id") not in (None, "", account):
+                    continue
+                disputes = _recent_disputes(client, charge, since)
+                # As in a full sync: charges created in the window, and older ones disputed in it.
+                if since <= int(charge.get("created") or 0) or disputes:
+                    records.append(web_record(charge, pick_dispute(disputes)))
+            yield Batch(window.note(records))
+    for chunk in _chunks([tid for tid, _ in window.unseen_purchases("web")], LOOKUP_CHUNK):
+        records, missing = [], 0
+        for cid in chunk:
+            try:
+                charge = client.get_charge(cid)
+            except StoreNotFound:
+                missing += 1
+                continue
+            records.append(web_record(charge, pick_dispute(_recent_disputes(client, charge, since))))
+        yield Batch(window.note(records), not_found=missing)
+
+
+def _recent_disputes(client: Any, charge: dict[str, Any], since: int) -> list[dict[str, Any]]:
+    """A disputed charge's disputes created from `since` on (the ones a full sync's dispute listing returns)."""
+    if not charge.get("disputed"):
+        return []
+    return [d for page in client.dispute_pages(charge=charge["id"]) for d in page
+            if int(d.get("created") or 0) >= since]
+
+
+ACCOUNT_SOURCES: dict[str, Callable[[Any, Window], Iterator[Batch]]] = {
+    "apple": apple_account_batches, "google": google_account_batches, "web": web_account_batches,
 }

@@ -47,11 +47,14 @@ class WebClient:
         self._http.close()
 
     # -- calls ------------------------------------------------------------------------------------------------
-    def charge_pages(self, *, created_gte: int | None = None, created_lte: int | None = None, limit: int = 100
-                     ) -> Iterator[list[dict[str, Any]]]:
-        """Charges created in [gte, lte] (unix seconds), newest first, a page at a time (`starting_after`)."""
+    def charge_pages(self, *, created_gte: int | None = None, created_lte: int | None = None,
+                     customer: str | None = None, limit: int = 100) -> Iterator[list[dict[str, Any]]]:
+        """Charges created in [gte, lte] (unix seconds), of one customer if given, newest first, a page at a
+        time (`starting_after`)."""
         created = {k: v for k, v in (("gte", created_gte), ("lte", created_lte)) if v is not None}
         params: dict[str, Any] = {"limit": limit, **({"created": created} if created else {})}
+        if customer is not None:
+            params["customer"] = customer
         yield from self._pages("charges", params, lambda p: self.stripe.v1.charges.list(params=p))
 
     def list_charges(self, *, created_gte: int | None = None, created_lte: int | None = None
@@ -79,8 +82,12 @@ class WebClient:
             params=params, options={"idempotency_key": idempotency_key}), idempotent=True)
         return _as_dict(obj, what)
 
-    def dispute_pages(self, *, created_gte: int | None = None, limit: int = 100) -> Iterator[list[dict[str, Any]]]:
+    def dispute_pages(self, *, created_gte: int | None = None, charge: str | None = None, limit: int = 100
+                      ) -> Iterator[list[dict[str, Any]]]:
+        """Disputes created from `created_gte` (unix seconds), of one charge if given, a page at a time."""
         params: dict[str, Any] = {"limit": limit, **({"created": {"gte": created_gte}} if created_gte else {})}
+        if charge is not None:
+            params["charge"] = charge
         yield from self._pages("disputes", params, lambda p: self.stripe.v1.disputes.list(params=p))
 
     def list_disputes(self, *, created_gte: int | None = None) -> list[dict[str, Any]]:
