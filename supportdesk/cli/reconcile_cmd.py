@@ -79,7 +79,8 @@ def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
         return None
     now = stores_now(state.settings) or datetime.now(UTC)
     since = scope.since or oldest_purchase(state.engine, scope) or now - timedelta(days=180)
-    result = sync(state.engine, state.settings, since=min(since, now - timedelta(days=1)), stores=stores, now=now)
+    result = sync(state.engine, state.settings, since=min(since, now - timedelta(days=1)), stores=stores, now=now,
+                  account_id=scope.account_id)
     out = result.to_json()
     if result.failed:
         from supportdesk.stores.errors import StoreUnavailable
