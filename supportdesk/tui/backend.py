@@ -164,14 +164,15 @@ class Backend:
 
     # --- review ----------------------------------------------------------------------------------------------
 
-    def review_queue(self, rule: str | None = None) -> list[dict[str, Any]]:
-        """Run the review rules, refresh the queue (decided flags stay decided), and list the open flags."""
+    def review_queue(self, rule: str | None = None, *, build: bool = True) -> list[dict[str, Any]]:
+        """The open flags; with `build`, run the rules and refresh the queue first (decided flags stay decided)."""
         from supportdesk.db.engine import read_session, write_session
         from supportdesk.services import review
 
         only = [rule] if rule else None
-        with write_session(self.state.engine) as session:
-            review.build(session, self.state.settings.policy.get("review"), only)
+        if build:
+            with write_session(self.state.engine) as session:
+                review.build(session, self.state.settings.policy.get("review"), only)
         with read_session(self.state.engine) as session:
             return review.queue(session, rule)
 

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from supportdesk.domain.review import RULES, describe, headline
 from supportdesk.tui.screens.base import DeskScreen
@@ -49,9 +50,10 @@ class ReviewScreen(DeskScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, flags: list[dict[str, Any]]) -> None:
+        def __init__(self, flags: list[dict[str, Any]], final: bool) -> None:
             super().__init__()
             self.flags = flags
+            self.final = final
 
     class Acted(Message):
         def __init__(self, result: dict[str, Any]) -> None:
@@ -89,10 +91,13 @@ class ReviewScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="review", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(self.backend.review_queue()))
+        """The queue as stored first (instant), then as the rules find it now (seconds on a big database)."""
+        self.post_message(self.Loaded(self.backend.review_queue(build=False), final=False))
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(self.backend.review_queue(), final=True))
 
     def on_review_screen_loaded(self, message: Loaded) -> None:
-        self.loading_queue = False
+        self.loading_queue = not message.final
         self.flags = message.flags
         self.show()
 
@@ -112,8 +117,9 @@ class ReviewScreen(DeskScreen):
         for f in rows:
             table.add_row(str(f["score"]), f["rule"], f["handle"] or f["account_id"], headline(f), key=f["flag_id"])
         order = "lowest" if self.ascending else "highest"
+        state = "running the rules… · " if self.loading_queue else ""
         self.query_one("#rv-status", Static).update(
-            f"{len(rows)} open flag(s){' · ' + self.rule if self.rule else ''} · {order} score first · "
+            f"{state}{len(rows)} open flag(s){' · ' + self.rule if self.rule else ''} · {order} score first · "
             "f rule · s sort · d a l S decide")
         keys = [f["flag_id"] for f in rows]
         if keep in keys:
