@@ -7,6 +7,7 @@ milliseconds), never floats.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -87,6 +88,17 @@ def is_underage(birth: date | None, day: date, min_age: int) -> bool:
 def laundering_fires(gifted: int, bought: int, percent: int) -> bool:
     """`percent` or more of the coins bought went to one creator (integer compare, no division)."""
     return bought > 0 and gifted * 100 >= bought * percent
+
+
+def first_of_bursts(rows: Iterable[Any], window_ms: int) -> list[Any]:
+    """Of the rows over a limit (ordered by account and time), the first of each burst: a later row is a new
+    burst once the last one kept has left its window."""
+    kept: list[Any] = []
+    for row in rows:
+        last = kept[-1] if kept else None
+        if last is None or last["account_id"] != row["account_id"] or row["t"] - last["t"] > window_ms:
+            kept.append(row)
+    return kept
 
 
 def _clamp(score: int) -> int:

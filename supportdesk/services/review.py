@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
 from supportdesk.domain import review as rules
-from supportdesk.domain.review import RULES, Thresholds, describe, headline  # noqa: F401 - re-exported
+from supportdesk.domain.review import RULES, Thresholds, describe, first_of_bursts, headline  # noqa: F401
 from supportdesk.errors import InvalidInput, NotFound
 from supportdesk.services import audit
 from supportdesk.services import review_rules as q
@@ -113,17 +113,6 @@ def _duplicates(session: Session, t: Thresholds) -> list[Flag]:
              "seconds_apart": gap // 1000, "ms_apart": gap, "window_seconds": t.duplicate_ms // 1000},
         ))
     return out
-
-
-def first_of_bursts(rows: Iterable[Any], window_ms: int) -> list[Any]:
-    """Of the rows over a limit (ordered by account and time), the first of each burst: a later row is a new
-    burst once the last one kept has left its window."""
-    kept: list[Any] = []
-    for row in rows:
-        last = kept[-1] if kept else None
-        if last is None or last["account_id"] != row["account_id"] or row["t"] - last["t"] > window_ms:
-            kept.append(row)
-    return kept
 
 
 def _velocity(session: Session, t: Thresholds) -> list[Flag]:

@@ -74,3 +74,10 @@ def test_review_actions_never_relax_an_account():
     assert r.account_status_after("dismiss", "active") is None
     assert r.account_status_after("confirm", "active") is None
     assert set(r.FLAG_STATUS) == set(r.ACTIONS)
+
+
+def test_one_flag_per_burst():
+    day = 86_400_000
+    rows = [{"account_id": "a", "t": t} for t in (0, 1, day, day + 1, 3 * day)] + [{"account_id": "b", "t": 5}]
+    kept = r.first_of_bursts(rows, day)
+    assert [(k["account_id"], k["t"]) for k in kept] == [("a", 0), ("a", day + 1), ("a", 3 * day), ("b", 5)]
