@@ -36,7 +36,7 @@ class ReviewScreen(DeskScreen):
     DEFAULT_CSS = """
     #rv-status { height: 1; padding: 0 1; background: $boost; }
     #rv-table { height: 1fr; }
-    #rv-detail { height: 2fr; border-top: solid $primary; padding: 0 1; }
+    #rv-detail { height: 1fr; border-top: solid $primary; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "back", "Back", id="back"),
