@@ -41,8 +41,20 @@ def cli_json(*args: str, db: str, config: Path | None = None) -> dict[str, Any]:
     return json.loads(cli(*args, "--json", db=db, config=config).stdout)
 
 
+@pytest.fixture
+def emulator(emulator_process: Emulator) -> Emulator:
+    """The running emulator, reset to its records as loaded (Pub/Sub acks, refunds, faults) for each test."""
+    import tomllib
+
+    import httpx
+
+    control = tomllib.loads(emulator_process.config.read_text())["emulator"]["control_url"]
+    httpx.post(f"{control}/reset", timeout=10).raise_for_status()
+    return emulator_process
+
+
 @pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     root = tmp_path_factory.mktemp("e2e")
     data = root / "dataset"
     generate(data, seed=11, accounts=150, now=NOW)

@@ -48,8 +48,9 @@ def test_fix_needs_a_reason(emulator, tmp_path):
 
 
 def test_store_down_before_reconciling_is_a_clear_error(emulator, tmp_path):
-    import httpx
     import tomllib
+
+    import httpx
 
     db = f"sqlite:///{tmp_path / 'e2e.db'}"
     cli("import", str(emulator.data), db=db)
