@@ -31,9 +31,10 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
 
 
 @pytest.fixture
-def loaded(dataset, tmp_path) -> Loaded:
+def loaded(dataset, db_url, tmp_path) -> Loaded:
+    """The dataset imported into SQLite, and into PostgreSQL when SUPPORTDESK_TEST_PG_URL is set."""
     data, planted = dataset
-    db = f"sqlite:///{tmp_path / 'review.db'}"
+    db = db_url
     cli("import", str(data), db=db)
     lead = tmp_path / "lead.toml"
     lead.write_text('[agent]\nactor = "lee"\nrole = "lead"\n')
