@@ -40,6 +40,9 @@ FLOOR = {
     "balance_drift": """SELECT a.account_id, a.coin_balance, coalesce(s.total, 0) FROM accounts a LEFT JOIN (
         SELECT account_id, sum(amount) AS total FROM ledger_entries WHERE asset = 'coin' GROUP BY account_id) s
         ON s.account_id = a.account_id WHERE a.coin_balance <> coalesce(s.total, 0)""",
+    "balance_drift_diamond": """SELECT a.account_id, a.diamond_balance, coalesce(s.total, 0) FROM accounts a LEFT JOIN (
+        SELECT account_id, sum(amount) AS total FROM ledger_entries WHERE asset = 'diamond' GROUP BY account_id) s
+        ON s.account_id = a.account_id WHERE a.diamond_balance <> coalesce(s.total, 0)""",
     "amount_mismatch": """SELECT sr.* FROM store_records sr WHERE sr.price_minor IS NOT NULL
         AND sr.state IN ('purchased', 'refunded', 'charged_back')
         AND EXISTS (SELECT 1 FROM price_points pp WHERE pp.country = sr.country AND pp.store = sr.store

@@ -98,7 +98,7 @@ def _bundle_coins(session: Session, sr: StoreRecord) -> tuple[int, int]:
     return points[0].coins + points[0].bonus_coins, points[0].bonus_coins
 
 
-def _price_in_force_for(sr: StoreRecord) -> Any:
+def _price_in_force_for(sr: StoreRecord) -> Any:  # for one record we hold (missing purchases)
     return and_(
         PricePoint.country == sr.country, PricePoint.store == sr.store, PricePoint.product_id == sr.product_id,
         PricePoint.valid_from <= sr.purchased_at,
@@ -124,20 +124,27 @@ def duplicate_credits(session: Session, scope: Scope) -> Iterator[Finding]:
     )
     if scope.account_id:
         stmt = stmt.where(LedgerEntry.account_id == scope.account_id)
-    for ref, account_id, count, total in _stream(session, stmt):
-        purchase = session.get(Purchase, ref)
-        if purchase is None or (scope.store and purchase.store != scope.store):
-            continue
-        if scope.since and purchase.purchased_at < scope.since:
-            continue
-        extra = session.execute(
-            select(LedgerEntry).where(LedgerEntry.ref == ref, LedgerEntry.kind == "purchase", live)
-            .order_by(LedgerEntry.seq)
-        ).scalars().all()[1:]
-        yield Finding("duplicate_credit", account_id, purchase.store, purchase.store_transaction_id, ref,
-                      -sum(e.amount for e in extra),
-                      {"purchase": _purchase(purchase), "credits": int(count), "credited_coins": int(total),
-                       "extra_entries": [e.entry_id for e in extra]})
+    groups = list(_stream(session, stmt))  # one row per duplicated purchase: few, whatever the ledger's size
+    for start in range(0, len(groups), 500):
+        chunk = groups[start:start + 500]
+        refs = [ref for ref, *_ in chunk]
+        purchases = {p.purchase_id: p for p in session.execute(
+            select(Purchase).where(Purchase.purchase_id.in_(refs))).scalars()}
+        credits: dict[str, list[LedgerEntry]] = {}
+        for e in session.execute(select(LedgerEntry).where(
+                LedgerEntry.ref.in_(refs), LedgerEntry.kind == "purchase", live).order_by(LedgerEntry.seq)).scalars():
+            credits.setdefault(e.ref or "", []).append(e)
+        for ref, account_id, count, total in chunk:
+            purchase = purchases.get(ref)
+            if purchase is None or (scope.store and purchase.store != scope.store):
+                continue
+            if scope.since and purchase.purchased_at < scope.since:
+                continue
+            extra = credits.get(ref, [])[1:]
+            yield Finding("duplicate_credit", account_id, purchase.store, purchase.store_transaction_id, ref,
+                          -sum(e.amount for e in extra),
+                          {"purchase": _purchase(purchase), "credits": int(count), "credited_coins": int(total),
+                           "extra_entries": [e.entry_id for e in extra]})
 
 
 def unapplied_refunds(session: Session, scope: Scope) -> Iterator[Finding]:
@@ -178,14 +185,20 @@ def amount_mismatches(session: Session, scope: Scope) -> Iterator[Finding]:
     matching = exists().where(_price_in_force(StoreRecord), PricePoint.price_minor == StoreRecord.price_minor,
                               PricePoint.currency == StoreRecord.currency)
     stmt = _store_scope(
-        select(StoreRecord).where(StoreRecord.price_minor.is_not(None), StoreRecord.state.in_(CHARGED),
-                                  any_price, ~matching), scope)
-    for (sr,) in _stream(session, stmt):
-        expected = session.execute(select(PricePoint).where(_price_in_force_for(sr))).scalars().all()
-        purchase = session.execute(select(Purchase).where(
-            Purchase.store == sr.store, Purchase.store_transaction_id == sr.store_transaction_id)).scalars().first()
-        yield Finding("amount_mismatch", sr.account_id, sr.store, sr.store_transaction_id,
-                      purchase.purchase_id if purchase else None, 0,
+        select(StoreRecord, Purchase.purchase_id)
+        .outerjoin(Purchase, and_(Purchase.store == StoreRecord.store,
+                                  Purchase.store_transaction_id == StoreRecord.store_transaction_id))
+        .where(StoreRecord.price_minor.is_not(None), StoreRecord.state.in_(CHARGED), any_price, ~matching), scope)
+    points: dict[tuple[str | None, str, str], list[PricePoint]] = {}  # the price table is small: read each key once
+    for sr, purchase_id in _stream(session, stmt):
+        key = (sr.country, sr.store, sr.product_id)
+        if key not in points:
+            points[key] = list(session.execute(select(PricePoint).where(
+                PricePoint.country == sr.country, PricePoint.store == sr.store,
+                PricePoint.product_id == sr.product_id)).scalars())
+        expected = [p for p in points[key]
+                    if p.valid_from <= sr.purchased_at and (p.valid_to is None or sr.purchased_at < p.valid_to)]
+        yield Finding("amount_mismatch", sr.account_id, sr.store, sr.store_transaction_id, purchase_id, 0,
                       {"store_record": _record(sr),
                        "charged": {"minor": sr.price_minor, "currency": sr.currency},
                        "price_points_in_force": [{"price_minor": p.price_minor, "currency": p.currency,
