@@ -65,12 +65,12 @@ def reconcile_cmd(
 def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
     """Pull the stores' view first; with no stores configured, say so and reconcile what was synced before.
 
-    The window reaches back to our oldest purchase in scope: past the stores' list windows (Apple 180 days,
-    Google 30) the sync looks our purchases up one by one, so an old refund is still found."""
+    The window reaches back to `sync_start`: past the stores' list windows (Apple 180 days, Google 30) the sync
+    looks our purchases up one by one, so an old refund is still found."""
     from datetime import UTC, datetime, timedelta
 
     from supportdesk.cli.stores_cmd import stores_now
-    from supportdesk.services.reconcile import oldest_purchase
+    from supportdesk.services.reconcile import sync_start
     from supportdesk.stores.sync import configured_stores, sync
 
     stores = [scope.store] if scope.store else configured_stores(state.settings)
@@ -78,7 +78,7 @@ def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
         err_console.print("[yellow]no stores configured (--config): reconciling the store records synced before[/]")
         return None
     now = stores_now(state.settings) or datetime.now(UTC)
-    since = scope.since or oldest_purchase(state.engine, scope) or now - timedelta(days=180)
+    since = scope.since or sync_start(state.engine, scope) or now - timedelta(days=180)
     result = sync(state.engine, state.settings, since=min(since, now - timedelta(days=1)), stores=stores, now=now,
                   account_id=scope.account_id)
     out = result.to_json()

@@ -216,10 +216,15 @@ def find(session: Session, scope: Scope) -> Iterator[Finding]:
         yield from detector(session, scope)
 
 
-def oldest_purchase(engine: Any, scope: Scope) -> datetime | None:
+def sync_start(engine: Any, scope: Scope) -> datetime | None:
+    """How far back to ask the stores: for one account, since it was created (a charge we never recorded may
+    predate our first purchase record); for everything, our oldest purchase (older ones are looked up one by one)."""
     from supportdesk.db.engine import read_session
 
     with read_session(engine) as session:
+        if scope.account_id:
+            account = session.get(Account, scope.account_id)
+            return account.created_at if account else None
         return session.execute(_purchase_scope(select(func.min(Purchase.purchased_at)), scope)).scalar()
 
 
