@@ -26,7 +26,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PER_ACCOUNT = 10
 CHARGED = "('completed', 'refunded', 'revoked', 'voided', 'charged_back')"
 MS = {"sqlite": "CAST(round((julianday({}) - 2440587.5) * 86400000.0) AS INTEGER)",
-      "postgresql": "CAST(floor(extract(epoch FROM {}) * 1000) AS BIGINT)"}
+      "postgresql": "CAST(round(date_part('epoch', {}) * 1000) AS BIGINT)"}
 YMD = {"sqlite": "CAST(strftime('%Y%m%d', {}) AS INTEGER)",
        "postgresql": "CAST(to_char({} AT TIME ZONE 'UTC', 'YYYYMMDD') AS INTEGER)"}
 YMD_DATE = {"sqlite": YMD["sqlite"], "postgresql": "CAST(to_char({}, 'YYYYMMDD') AS INTEGER)"}
@@ -67,7 +67,8 @@ FLOOR = {
           SELECT b.purchase_id, b.t, b.bought, g.creator_id, sum(g.coins) AS gifted, min({ms_g}) AS first_gift
           FROM (SELECT p.purchase_id, p.account_id, {ms_p} AS t, sum(p.coins) OVER (PARTITION BY p.account_id
                   ORDER BY {ms_p} RANGE BETWEEN CURRENT ROW AND 86400000 FOLLOWING) AS bought
-                FROM purchases p WHERE p.status IN {charged}) b
+                FROM purchases p WHERE p.status IN {charged} AND p.account_id IN (
+                  SELECT g.sender_id FROM gift_events g JOIN cashouts c ON c.creator_id = g.creator_id)) b
           JOIN gift_events g ON g.sender_id = b.account_id
           WHERE {ms_g} >= b.t AND {ms_g} <= b.t + 86400000
           GROUP BY b.purchase_id, b.t, b.bought, g.creator_id

@@ -73,8 +73,10 @@ def _epoch_ms_sqlite(element: epoch_ms, compiler: Any, **kw: Any) -> str:
 
 @compiles(epoch_ms, "postgresql")
 def _epoch_ms_pg(element: epoch_ms, compiler: Any, **kw: Any) -> str:
-    arg = compiler.process(element.clauses, **kw)  # extract(epoch) is numeric (exact) since PostgreSQL 14
-    return f"CAST(floor(extract(epoch FROM {arg}) * 1000) AS BIGINT)"
+    # date_part is a double: exact to the millisecond for these dates once rounded, like SQLite's, and much
+    # cheaper than extract()'s numeric.
+    arg = compiler.process(element.clauses, **kw)
+    return f"CAST(round(date_part('epoch', {arg}) * 1000) AS BIGINT)"
 
 
 class ymd(FunctionElement[int]):  # noqa: N801
@@ -127,37 +129,41 @@ def _stream(session: Session, stmt: Any) -> Iterator[Any]:
 
 # --- one purchase at a time: region in force, age, storefront ------------------------------------------------
 
-def region_in_force_id() -> Any:
-    """The id of the region row in force for the purchase's country at its time (latest valid_from <= T)."""
-    return (select(R.c.id).where(R.c.country == P.c.country, R.c.valid_from <= P.c.purchased_at)
-            .order_by(R.c.valid_from.desc()).limit(1).correlate(P).scalar_subquery())
+def region_spans() -> Any:
+    """Each region row with the time it stops being in force (the next row's valid_from for that country)."""
+    return select(
+        R.c.id, R.c.country, R.c.valid_from, R.c.coin_purchase, R.c.min_age, R.c.note,
+        func.lead(R.c.valid_from).over(partition_by=R.c.country, order_by=R.c.valid_from).label("valid_until"),
+    ).subquery()
 
 
 def per_purchase(session: Session) -> Iterator[Any]:
-    """Purchases where the region forbade coin sales (or has no row), the buyer was under age, or the
-    purchase's country is not the account's."""
-    inner = _charged(
+    """Purchases where the region in force (latest valid_from <= T) forbade coin sales or has no row, the buyer
+    was under its minimum age, or the purchase's country is not the account's. The regions are a few rows: a
+    hash join on the country, not a lookup per purchase."""
+    rs = region_spans()
+    in_force = and_(rs.c.country == P.c.country, rs.c.valid_from <= P.c.purchased_at,
+                    or_(rs.c.valid_until.is_(None), P.c.purchased_at < rs.c.valid_until))
+    day, born = ymd(P.c.purchased_at), ymd(A.c.birth_date)
+    stmt = _charged(
         select(P.c.purchase_id, P.c.account_id, P.c.country, A.c.country.label("home"), A.c.birth_date,
-               ymd(P.c.purchased_at).label("day"), region_in_force_id().label("region_id"))
+               day.label("day"), born.label("born"), rs.c.id.label("region_id"), rs.c.coin_purchase, rs.c.min_age,
+               rs.c.valid_from.label("region_from"), rs.c.note.label("region_note"))
         .join(A, A.c.account_id == P.c.account_id)
-    ).subquery()
-    born = ymd(inner.c.birth_date)
-    stmt = (
-        select(inner, born.label("born"), R.c.coin_purchase, R.c.min_age, R.c.valid_from.label("region_from"),
-               R.c.note.label("region_note"))
-        .outerjoin(R, R.c.id == inner.c.region_id)
-        .where(or_(R.c.id.is_(None), R.c.coin_purchase.is_(False), inner.c.home != inner.c.country,
-                   and_(inner.c.birth_date.is_not(None), inner.c.day - born < R.c.min_age * 10000)))
+        .outerjoin(rs, in_force)
+        .where(or_(rs.c.id.is_(None), rs.c.coin_purchase.is_(False), A.c.country != P.c.country,
+                   and_(A.c.birth_date.is_not(None), day - born < rs.c.min_age * 10000)))
     )
     return _stream(session, stmt)
 
 
 # --- windows over one account's purchases ----------------------------------------------------------------------
 
-def _timed(*cols: Any, usd: bool = False) -> Any:
+def _timed(*cols: Any, usd: bool = False, where: Any = None) -> Any:
     """Charged purchases with their epoch milliseconds `t` computed once (windows then sort and frame on it)."""
     extra = [usd_minor().label("usd")] if usd else []
-    return _charged(select(*cols, T.label("t"), *extra)).subquery()
+    stmt = _charged(select(*cols, T.label("t"), *extra))
+    return (stmt if where is None else stmt.where(where)).subquery()
 
 
 def duplicates(session: Session, t: Thresholds) -> Iterator[Any]:
@@ -224,7 +230,9 @@ def purchases_with_usd(session: Session, account_ids: Sequence[str]) -> list[Any
 def laundering(session: Session, t: Thresholds) -> Iterator[Any]:
     """Purchases after which one creator got `percent` or more of the coins the account bought within the gift
     window (gifts within it too), and that creator asked for a cashout from the first gift to 7 days after."""
-    base = _timed(P.c.purchase_id, P.c.account_id, P.c.coins)
+    # Only accounts that gifted to a creator who ever cashed out can match: the window runs on those alone.
+    senders = select(G.c.sender_id).join(C, C.c.creator_id == G.c.creator_id)
+    base = _timed(P.c.purchase_id, P.c.account_id, P.c.coins, where=P.c.account_id.in_(senders))
     bought = select(
         base.c.purchase_id, base.c.account_id, base.c.t,
         func.sum(base.c.coins).over(partition_by=base.c.account_id, order_by=base.c.t,
