@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Input
 
@@ -14,6 +15,7 @@ from supportdesk.tui.backend import Backend
 from supportdesk.tui.commands import AccountsProvider
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.search import SearchScreen
+from supportdesk.tui.widgets.ticket_bar import Working
 
 if TYPE_CHECKING:
     from supportdesk.cli.context import AppContext
@@ -27,12 +29,13 @@ class SupportDeskApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     COMMANDS = App.COMMANDS | {AccountsProvider}
     BINDINGS = [
-        Binding("slash", "search", "Search", id="search"),
+        Binding("slash", "search", "Search", show=False, id="search"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("f1", "help", "Help", show=False, id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
     CURSOR_BLINK: ClassVar[bool] = True  # tests and snapshots turn it off
+    working: reactive[Working | None] = reactive(None)  # the ticket the agent works: every action starts with it
 
     def __init__(self, state: AppContext, initial_query: str | None = None) -> None:
         super().__init__()
@@ -92,6 +95,19 @@ class SupportDeskApp(App[None]):
                 opener.action_refresh()  # balances moved: show them as they are now
 
         self.push_screen(screen, returned)
+
+    @property
+    def working_ticket(self) -> str | None:
+        return self.working.ticket_id if self.working else None
+
+    def work_ticket(self, ticket_id: str, about: str) -> None:
+        """Remember the ticket: reasons asked from now on start with it (shown at the top of every screen)."""
+        self.working = Working(ticket_id, about)
+
+    def action_stop_working(self) -> None:
+        if self.working is not None:
+            self.notify(f"No longer working {self.working.ticket_id}.")
+            self.working = None
 
     def back_to_search(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, SearchScreen):

@@ -96,10 +96,9 @@ class Backend:
         Returns the fix's result (with `replayed`) and the account's balances afterwards."""
         from supportdesk.db.engine import read_session, write_session
         from supportdesk.services import lookup
-        from supportdesk.services.audit import ActionContext
         from supportdesk.services.fixes import apply_fix
 
-        ctx = ActionContext(self.state.settings.actor, reason, ticket_id)
+        ctx = self.state.action_context(None, reason, ticket_id)  # the configured role and limits apply
         with write_session(self.state.engine) as session:
             result = apply_fix(session, finding, ctx)
         balances = None
@@ -186,3 +185,55 @@ class Backend:
             applied = review.act(session, flag_id, action, ctx)
         with read_session(self.state.engine) as session:
             return {"flag": review.get_flag(session, flag_id), "applied": applied}
+
+    # --- tickets and the audit trail -------------------------------------------------------------------------
+
+    def tickets(self, status: str | None = None, account_id: str | None = None) -> dict[str, Any]:
+        """`tickets` (newest first, at most 200) and `total`, as `ticket list` shows them."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import tickets
+
+        with read_session(self.state.engine) as session:
+            return tickets.list_tickets(session, status=status, account_id=account_id)
+
+    def ticket(self, ticket_id: str) -> dict[str, Any]:
+        """One ticket with `actions` (its audit records) and `entries` (ledger entries under it); raises NotFound."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import tickets
+
+        with read_session(self.state.engine) as session:
+            return tickets.show(session, ticket_id)["ticket"]
+
+    def create_ticket(self, account_id: str, subject: str, body: str, category: str) -> dict[str, Any]:
+        """Open a ticket on an account as the configured actor (audited); the new ticket."""
+        from supportdesk.db.engine import write_session
+        from supportdesk.services import tickets
+
+        ctx = self.state.action_context(None, "new ticket", None)
+        with write_session(self.state.engine) as session:
+            return tickets.create(session, account_id, subject, body, category, ctx)["ticket"]
+
+    def resolve_ticket(self, ticket_id: str, note: str) -> dict[str, Any]:
+        """Resolve once with a note (the same note again replays); the result with `replayed`."""
+        from supportdesk.db.engine import write_session
+        from supportdesk.services import tickets
+
+        ctx = self.state.action_context(None, note, ticket_id)
+        with write_session(self.state.engine) as session:
+            return tickets.resolve(session, ticket_id, note, ctx)
+
+    def trail(self, ticket_id: str | None = None, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Audit records, newest first (at most `trail.TRAIL_LIMIT`)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import trail
+
+        with read_session(self.state.engine) as session:
+            return list(trail.entries(session, ticket_id=ticket_id, account_id=account_id)["entries"])
+
+    def verify_chain(self) -> dict[str, Any]:
+        """`verified`, `records`, and `first_bad` (`seq`, `problem`) when the chain is broken."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import trail
+
+        with read_session(self.state.engine) as session:
+            return trail.verified(session)

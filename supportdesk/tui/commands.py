@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from supportdesk.domain.query import ID_SHAPES
 from supportdesk.errors import SupportdeskError
 
 if TYPE_CHECKING:
@@ -23,6 +24,12 @@ REGIONS = "Regions"
 REGIONS_HELP = "What a country allows (coins, gifts, cash out), its prices and history, as of any date"
 REVIEW = "Review queue"
 REVIEW_HELP = "Suspicious charges by score: duplicates, region, age, velocity, gift laundering, refund abuse"
+TICKETS = "Tickets"
+TICKETS_HELP = "Open, pending and resolved tickets, newest first"
+AUDIT = "Audit trail"
+AUDIT_HELP = "Every audited action, newest first: who, what, before → after, why, which ticket"
+VERIFY = "Verify the audit chain"
+VERIFY_HELP = "Check every record's hash against the one before it; names the first bad record"
 MAX_HITS = 20
 
 
@@ -34,19 +41,31 @@ class AccountsProvider(Provider):
     def commands(self) -> list[tuple[str, Callable[[], object], str]]:
         """Fixed commands: search, reconcile all, and reconcile the account on screen (if one is)."""
         from supportdesk.tui.screens.account import AccountScreen
+        from supportdesk.tui.screens.audit import open_audit
         from supportdesk.tui.screens.region import open_region
         from supportdesk.tui.screens.review import open_review
+        from supportdesk.tui.screens.tickets import open_ticket, open_tickets
 
         out: list[tuple[str, Callable[[], object], str]] = [
             (SEARCH_COMMAND, self.desk.action_search, SEARCH_HELP),
             (RECONCILE_ALL, self.desk.open_reconcile, RECONCILE_ALL_HELP),
             (REGIONS, partial(open_region, self.desk), REGIONS_HELP),
             (REVIEW, partial(open_review, self.desk), REVIEW_HELP),
+            (TICKETS, partial(open_tickets, self.desk), TICKETS_HELP),
+            (AUDIT, partial(open_audit, self.desk), AUDIT_HELP),
+            (VERIFY, partial(open_audit, self.desk, verify=True), VERIFY_HELP),
         ]
+        working = self.desk.working_ticket
+        if working:
+            out.append((f"Open {working}", partial(open_ticket, self.desk, working), "The ticket you are working"))
+            out.append((f"Stop working {working}", self.desk.action_stop_working,
+                        "Actions you start no longer carry it"))
         screen = self.screen  # the screen the palette was opened over
         if isinstance(screen, AccountScreen) and screen.story is not None:
             handle = screen.story["account"]["handle"]
             out.append((f"Reconcile {handle}", screen.action_reconcile_account, RECONCILE_ONE_HELP))
+            out.append((f"New ticket on {handle}", screen.action_new_ticket, "Subject, category, what they wrote"))
+            out.append((f"Audit trail of {handle}", screen.action_audit_trail, AUDIT_HELP))
         return out
 
     async def discover(self) -> Hits:
@@ -58,6 +77,12 @@ class AccountsProvider(Provider):
         for name, action, text in self.commands():
             if (score := matcher.match(name)) > 0:
                 yield Hit(score, matcher.highlight(name), action, help=text)
+        ticket_id = query.strip().upper()
+        if ID_SHAPES["T-"][1].match(ticket_id):
+            from supportdesk.tui.screens.tickets import open_ticket
+
+            yield Hit(1.0, f"Open ticket {ticket_id}", partial(open_ticket, self.desk, ticket_id),
+                      help="The ticket, everything done under it; w works it")
         for account in await self.find(query):
             label = f"{account['handle']}  {account['account_id']}"
             yield Hit(max(matcher.match(label), 0.5), label, partial(self.desk.open_account, account["account_id"]),

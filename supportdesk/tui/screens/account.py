@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.tui.screens.base import DeskScreen
@@ -46,11 +46,13 @@ def money(minor: int | None, currency: str | None) -> str:
 class AccountScreen(DeskScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
-        Binding("r", "refresh", "Reload", id="refresh"),
+        Binding("r", "refresh", "Reload", show=False, id="refresh"),
         Binding("c", "copy_id", "Copy id", id="copy_id"),
         Binding("R", "reconcile_account", "Reconcile", id="reconcile_account"),
         Binding("f", "refund_purchase", "Refund", show=False, id="refund_purchase"),
         Binding("g", "region_at_purchase", "Region", id="region_at_purchase"),
+        Binding("n", "new_ticket", "New ticket", id="new_ticket"),
+        Binding("a", "audit_trail", "Audit", id="audit_trail"),
         *(Binding(str(i), f"show_tab({name!r})", name.title(), show=False, id=f"tab_{name}")
           for i, name in enumerate(TABS, start=1)),
     ]
@@ -112,6 +114,27 @@ class AccountScreen(DeskScreen):
         from supportdesk.tui.screens.refund import open_refund
 
         open_refund(self)
+
+    def action_new_ticket(self) -> None:
+        from supportdesk.tui.screens.new_ticket import open_new_ticket
+
+        open_new_ticket(self)
+
+    def action_audit_trail(self) -> None:
+        from supportdesk.tui.screens.audit import open_audit
+
+        if self.story is None:
+            self.notify("Wait for the account to load.", severity="warning")
+            return
+        a = self.story["account"]
+        open_audit(self.app, account_id=a["account_id"], label=f"{a['handle']} {a['account_id']}")
+
+    @on(DataTable.RowSelected, "#tickets-table")
+    def _ticket_chosen(self, event: DataTable.RowSelected) -> None:
+        from supportdesk.tui.screens.tickets import open_ticket
+
+        if event.row_key.value:
+            open_ticket(self.app, event.row_key.value, self.action_refresh)
 
     def action_show_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name

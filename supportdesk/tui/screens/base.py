@@ -1,4 +1,4 @@
-"""What every screen shares: worker failures end up in the one error modal."""
+"""What every screen shares: worker failures end up in the one error modal; the ticket being worked on top."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from supportdesk.tui.screens.error import ErrorScreen
+from supportdesk.tui.widgets.ticket_bar import TicketBar
 
 
 class DeskScreen(Screen[None]):
+    def _on_mount(self) -> None:
+        # Runs besides a screen's own on_mount (Textual calls each class's handler): no screen has to compose it.
+        self.mount(TicketBar())
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # The one place failures are shown. Worker.StateChanged does not bubble, hence a base class.
         if event.state is WorkerState.ERROR and event.worker.error is not None:

@@ -17,22 +17,29 @@ class ReasonScreen(ModalScreen[Answer | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_reason")]
 
-    def __init__(self, title: str, what: str, reason: str = "", ticket: str = "") -> None:
+    def __init__(self, title: str, what: str, reason: str = "", ticket: str = "", *, note: str = "reason",
+                 ticket_locked: bool = False) -> None:
+        """`ticket` is the last one typed; the ticket the agent works (the app's) takes its place unless locked."""
         super().__init__()
         self.dialog_title = title
         self.what = what
         self.reason = reason
         self.ticket = ticket
+        self.note = note  # what the required text is called: "reason", "resolution note"
+        self.ticket_locked = ticket_locked
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog -reason") as dialog:
             dialog.border_title = self.dialog_title
             yield Static(self.what, id="what", markup=False)
-            yield Label("Reason (required, audited):")
+            yield Label(f"{self.note.capitalize()} (required, audited):")
             yield Input(self.reason, placeholder="e.g. paid but coins never arrived", id="reason", max_length=2000,
                         compact=True)
-            yield Label("Ticket (optional):")
-            yield Input(self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True)
+            working = None if self.ticket_locked else getattr(self.app, "working_ticket", None)
+            yield Label("Ticket:" if self.ticket_locked else
+                        "Ticket (the one you are working; optional):" if working else "Ticket (optional):")
+            yield Input(working or self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True,
+                        disabled=self.ticket_locked)
             yield Static("", id="reason-error")
             yield Static("Enter continue · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)
@@ -42,7 +49,8 @@ class ReasonScreen(ModalScreen[Answer | None]):
         reason = self.query_one("#reason", Input).value.strip()
         ticket = self.query_one("#ticket", Input).value.strip() or None
         if not reason:
-            self.query_one("#reason-error", Static).update("A reason is required: every fix is audited with it.")
+            self.query_one("#reason-error", Static).update(f"A {self.note} is required: every action is audited "
+                                                           "with it.")
             self.query_one("#reason", Input).focus()
             return
         self.dismiss((reason, ticket))

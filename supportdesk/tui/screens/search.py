@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 from supportdesk.errors import SupportdeskError
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
+from supportdesk.tui.widgets.query_input import QueryInput
 
 if TYPE_CHECKING:
     from supportdesk.tui.app import SupportDeskApp
@@ -24,10 +25,8 @@ DEBOUNCE_SECONDS = 0.15
 HINT = "Type a handle, email, or an id: account, purchase, ticket, store order or txn."
 
 
-class SearchInput(Input):
+class SearchInput(QueryInput):  # no key contains '?', so it opens help even while typing
     BINDINGS = [
-        # No key contains '?', so it opens help even while typing.
-        Binding("question_mark", "app.help", "Help", priority=True, id="help"),
         Binding("down", "screen.focus_results", "Results", show=False, id="focus_results"),
         Binding("escape", "clear", "Clear", id="clear_search"),
     ]
@@ -39,7 +38,8 @@ class SearchInput(Input):
 class SearchScreen(DeskScreen):
     BINDINGS = [Binding("ctrl+r", "reconcile_all", "Reconcile all", id="reconcile_all"),
                 Binding("ctrl+g", "regions", "Regions", id="regions"),
-                Binding("ctrl+f", "review_queue", "Review", id="review_queue")]
+                Binding("ctrl+f", "review_queue", "Review", id="review_queue"),
+                Binding("ctrl+t", "tickets", "Tickets", id="tickets")]
 
     class Results(Message):
         """A search finished: the accounts found, or why the query is invalid."""
@@ -170,6 +170,11 @@ class SearchScreen(DeskScreen):
         from supportdesk.tui.screens.review import open_review
 
         open_review(self.app)
+
+    def action_tickets(self) -> None:
+        from supportdesk.tui.screens.tickets import open_tickets
+
+        open_tickets(self.app)
 
     def action_focus_results(self) -> None:
         self.query_one(KeyedTable).focus()

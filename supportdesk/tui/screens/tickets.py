@@ -1,0 +1,363 @@
+"""Tickets: the list (by status, newest first) and one ticket: what the customer wrote, everything done under it,
+its account (o), working it (w: every action started afterwards carries it) and resolving it (x)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, get_current_worker
+
+from supportdesk.tui.screens.account import when
+from supportdesk.tui.screens.audit import change_text
+from supportdesk.tui.screens.base import DeskScreen
+from supportdesk.tui.screens.confirm import ConfirmScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen
+from supportdesk.tui.widgets.keyed_table import KeyedTable
+
+if TYPE_CHECKING:
+    from supportdesk.tui.app import SupportDeskApp
+    from supportdesk.tui.backend import Backend
+
+Row = dict[str, Any]
+FILTERS = ("open", "pending", "resolved", None)  # f cycles; None: every status
+STATUS_STYLE = {"open": "bold yellow", "pending": "bold cyan", "resolved": "green"}
+
+
+def open_tickets(app: App[Any]) -> None:
+    """The ticket list over the current screen (Esc comes back)."""
+    app.push_screen(TicketsScreen(app.backend))  # type: ignore[attr-defined]
+
+
+def open_ticket(app: App[Any], ticket_id: str, on_changed: Callable[[], object] | None = None) -> None:
+    """One ticket over the current screen; `on_changed` runs when it comes back after a resolve.
+
+    Opened from the account its view jumped to (o), it goes back to that view instead of stacking another."""
+    below = app.screen_stack[-2] if len(app.screen_stack) > 1 else None
+    if isinstance(below, TicketScreen) and below.ticket_id == ticket_id:
+        app.pop_screen()
+        below.action_refresh()
+        return
+    screen = TicketScreen(app.backend, ticket_id)  # type: ignore[attr-defined]
+
+    def closed(_: object) -> None:
+        if screen.changed and on_changed is not None:
+            on_changed()
+
+    app.push_screen(screen, closed)
+
+
+def about(t: Row) -> str:
+    """How the working-ticket line names a ticket: whose, and what about."""
+    return f"{t.get('handle') or t['account_id']} · {t['subject']}"
+
+
+class TicketsScreen(DeskScreen):
+    DEFAULT_CSS = """
+    #tl-status { height: 1; padding: 0 1; background: $boost; }
+    #tl-table { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("f", "filter", "Status", id="ticket_filter"),
+        Binding("r", "refresh", "Reload", show=False, id="refresh"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, status: str | None, body: Row) -> None:
+            super().__init__()
+            self.status, self.body = status, body
+
+    def __init__(self, backend: Backend, status: str | None = "open") -> None:
+        super().__init__()
+        self.backend = backend
+        self.status_filter = status
+        self.tickets: list[Row] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading tickets…", id="tl-status")
+        table = KeyedTable(id="tl-table")
+        table.add_columns("ticket", "status", "created", "account", "subject", "category")
+        yield table
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.action_refresh()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_filter(self) -> None:
+        self.status_filter = FILTERS[(FILTERS.index(self.status_filter) + 1) % len(FILTERS)]
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self.query_one("#tl-table").loading = True
+        self.load(self.status_filter)
+
+    @work(thread=True, exclusive=True, group="tickets", exit_on_error=False)
+    def load(self, status: str | None) -> None:
+        body = self.backend.tickets(status)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(status, body))
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        self.query_one("#tl-table").loading = False
+
+    def on_tickets_screen_loaded(self, message: Loaded) -> None:
+        if message.status != self.status_filter:
+            return  # f was pressed again meanwhile
+        table = self.query_one("#tl-table", KeyedTable)
+        keep = table.focused_key
+        self.tickets = message.body["tickets"]
+        table.loading = False
+        table.clear()
+        for t in self.tickets:
+            table.add_row(t["ticket_id"], Text(t["status"], style=STATUS_STYLE.get(t["status"], "")),
+                          when(t["created_at"]), t["handle"], t["subject"], t["category"], key=t["ticket_id"])
+        keys = [t["ticket_id"] for t in self.tickets]
+        if keep in keys:
+            table.move_cursor(row=keys.index(keep))
+        shown, total = len(self.tickets), message.body["total"]
+        which = f"{self.status_filter} tickets" if self.status_filter else "tickets, every status"
+        count = f"{shown:,} of {total:,}" if shown < total else f"{total:,}"
+        self.query_one("#tl-status", Static).update(f"{count} {which}, newest first · f status · Enter opens")
+        table.focus()
+
+    @on(DataTable.RowSelected, "#tl-table")
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            open_ticket(self.app, event.row_key.value, self.action_refresh)
+
+
+class TicketScreen(DeskScreen):
+    DEFAULT_CSS = """
+    #tk-head { height: 1; padding: 0 1; background: $boost; }
+    #tk-text { height: auto; max-height: 7; padding: 0 1; }
+    #tk-status { height: 1; padding: 0 1; }
+    #tk-actions-head { height: 1; padding: 0 1; background: $boost; }
+    #tk-actions { height: 1fr; min-height: 3; }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("w", "work_ticket", "Work", id="work_ticket"),
+        Binding("w", "stop_working", "Stop working", id="stop_working"),
+        Binding("x", "resolve_ticket", "Resolve", id="resolve_ticket"),
+        Binding("o", "open_account", "Account", id="ticket_account"),
+        Binding("a", "audit_trail", "Audit", id="audit_trail"),
+        Binding("r", "refresh", "Reload", show=False, id="refresh"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, ticket: Row) -> None:
+            super().__init__()
+            self.ticket = ticket
+
+    class Resolved(Message):
+        def __init__(self, result: Row) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self, backend: Backend, ticket_id: str) -> None:
+        super().__init__()
+        self.backend = backend
+        self.ticket_id = ticket_id
+        self.ticket: Row | None = None
+        self.resolving = False
+        self.changed = False  # resolved here: whoever opened this screen reloads
+
+    @property
+    def desk(self) -> SupportDeskApp:
+        return cast("SupportDeskApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.ticket_id, id="tk-head")
+        with VerticalScroll(id="tk-text"):
+            yield Static("", id="tk-subject")
+        yield Static("", id="tk-status")
+        yield Static("Actions under this ticket", id="tk-actions-head")
+        table = KeyedTable(id="tk-actions")
+        table.add_columns("when", "who", "what", "target", "change", "reason")
+        yield table
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "working", lambda _: self.show_status(), init=False)
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        if self.ticket is not None:  # back from its account: show what was done there meanwhile
+            self.action_refresh()
+
+    # --- state and keys ------------------------------------------------------------------------------------
+
+    @property
+    def worked(self) -> bool:
+        return self.desk.working_ticket == self.ticket_id
+
+    @property
+    def resolved(self) -> bool:
+        return self.ticket is not None and self.ticket["status"] == "resolved"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "work_ticket":
+            return not self.worked and not self.resolved
+        if action == "stop_working":
+            return self.worked
+        if action == "resolve_ticket":
+            return False if self.resolved else None if self.resolving or self.ticket is None else True
+        if action in ("open_account", "audit_trail"):
+            return None if self.ticket is None else True
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    # --- loading -------------------------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self.query_one("#tk-actions").loading = True
+        self.load(self.ticket_id)
+
+    @work(thread=True, exclusive=True, group="ticket", exit_on_error=False)
+    def load(self, ticket_id: str) -> None:
+        ticket = self.backend.ticket(ticket_id)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(ticket))
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        self.query_one("#tk-actions").loading = False
+        if worker.group == "resolve":
+            self.resolving = False
+            self.refresh_bindings()
+            self.show_status(Text("Not resolved (see the error).", style="bold red"))
+        elif self.ticket is None:
+            self.query_one("#tk-head", Static).update(f"Could not load {self.ticket_id}. r retries, Esc goes back.")
+
+    def on_ticket_screen_loaded(self, message: Loaded) -> None:
+        self.ticket = t = message.ticket
+        self.query_one("#tk-head", Static).update(Text.assemble(
+            (t["ticket_id"], "bold"), "  ", (t["status"], STATUS_STYLE.get(t["status"], "bold")), "  ",
+            t["category"], "  ", (t["handle"] or "", "bold"), f" {t['account_id']}  ",
+            (when(t["created_at"]), "dim")))
+        self.query_one("#tk-subject", Static).update(ticket_text(t))
+        rows = action_rows(t)
+        table = self.query_one("#tk-actions", KeyedTable)
+        table.loading = False
+        table.clear()
+        for r in rows:
+            table.add_row(when(r["at"]), r["actor"], r["what"], r["target"], r["change"], r["reason"] or "",
+                          key=r["key"])
+        self.query_one("#tk-actions-head", Static).update(
+            f"{len(rows):,} action{'' if len(rows) == 1 else 's'} under {t['ticket_id']}, oldest first"
+            if rows else f"Nothing done under {t['ticket_id']} yet")
+        self.show_status()
+        self.refresh_bindings()
+
+    def show_status(self, text: str | Text | None = None) -> None:
+        if text is None:
+            if self.resolved:
+                text = Text("Resolved: nothing more to do here.", style="green")
+            elif self.worked:
+                text = Text(f"You are working {self.ticket_id}: every action you start carries it.", style="bold")
+            else:
+                text = Text(f"w work it: the fixes, refunds and decisions you start carry {self.ticket_id}.",
+                            style="dim")
+        self.query_one("#tk-status", Static).update(text)
+        self.refresh_bindings()
+
+    # --- work, account, trail ------------------------------------------------------------------------------
+
+    def action_work_ticket(self) -> None:
+        if self.ticket is None or self.resolved:
+            return
+        self.desk.work_ticket(self.ticket_id, about(self.ticket))
+        self.notify(f"Working {self.ticket_id}: o opens its account; actions you start carry the ticket.")
+
+    def action_stop_working(self) -> None:
+        self.desk.action_stop_working()
+
+    def action_open_account(self) -> None:
+        """The ticket's account: back to it when it is the screen below, else over this one."""
+        from supportdesk.tui.screens.account import AccountScreen
+
+        if self.ticket is None:
+            return
+        below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else None
+        if isinstance(below, AccountScreen) and self.ticket["account_id"] in (
+                below.account_id, below.story and below.story["account"]["account_id"]):
+            self.action_back()
+            return
+        self.app.push_screen(AccountScreen(self.backend, self.ticket["account_id"]))
+
+    def action_audit_trail(self) -> None:
+        from supportdesk.tui.screens.audit import open_audit
+
+        open_audit(self.app, ticket_id=self.ticket_id)
+
+    # --- resolve -------------------------------------------------------------------------------------------
+
+    def action_resolve_ticket(self) -> None:
+        if self.ticket is None or self.resolving or self.resolved:
+            return
+        self.app.push_screen(ReasonScreen(f"Resolve {self.ticket_id}", f"{self.ticket_id} ({about(self.ticket)})",
+                                          ticket=self.ticket_id, note="resolution note", ticket_locked=True),
+                             self._note_given)
+
+    def _note_given(self, answer: Answer | None) -> None:
+        if answer is None or self.ticket is None:
+            return
+        note, _ = answer
+        question = f"Resolve {self.ticket_id} ({about(self.ticket)}) with the note {note!r}?"
+        self.app.push_screen(ConfirmScreen(question, title="Resolve this ticket?"), partial(self._confirmed, note))
+
+    def _confirmed(self, note: str, yes: bool | None) -> None:
+        if not yes:
+            return
+        self.resolving = True
+        self.refresh_bindings()
+        self.show_status("Resolving…")
+        self.resolve(note)
+
+    @work(thread=True, exclusive=True, group="resolve", exit_on_error=False)
+    def resolve(self, note: str) -> None:
+        self.post_message(self.Resolved(self.backend.resolve_ticket(self.ticket_id, note)))
+
+    def on_ticket_screen_resolved(self, message: Resolved) -> None:
+        self.resolving = False
+        self.changed = True
+        words = "was already resolved (replayed)" if message.result.get("replayed") else "resolved"
+        self.notify(f"{self.ticket_id} {words}.")
+        if self.worked:
+            self.desk.action_stop_working()
+        self.action_refresh()
+
+
+def ticket_text(t: Row) -> Text:
+    text = Text(t["subject"], style="bold")
+    if t.get("body"):
+        text.append("\n" + t["body"])
+    if t.get("resolution"):
+        text.append(f"\nResolved by {t['resolved_by']} {when(t['resolved_at'])}: ", style="green")
+        text.append(t["resolution"])
+    return text
+
+
+def action_rows(t: Row) -> list[Row]:
+    """The audit records under the ticket, and the ledger entries under it that have none (imported ones),
+    oldest first: one line per thing done."""
+    audited = {a["target"] for a in t["actions"]}
+    rows = [{"key": f"#{a['seq']}", "at": a["at"], "actor": a["actor"], "what": a["action"], "target": a["target"],
+             "change": change_text(a["before"], a["after"]), "reason": a["reason"]} for a in t["actions"]]
+    rows += [{"key": e["entry_id"], "at": e["at"], "actor": e["actor"], "what": f"ledger.{e['kind']}",
+              "target": e["entry_id"], "change": f"{e['amount']:+,} {e['asset']}", "reason": e["reason"]}
+             for e in t["entries"] if e["entry_id"] not in audited]
+    return sorted(rows, key=lambda r: r["at"].isoformat()[:26] if hasattr(r["at"], "isoformat") else str(r["at"]))

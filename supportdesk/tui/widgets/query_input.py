@@ -1,0 +1,10 @@
+"""An input for ids, names and dates, where '?' is never typed: there it opens help, even while typing."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Input
+
+
+class QueryInput(Input):
+    BINDINGS = [Binding("question_mark", "app.help", "Help", priority=True, id="help")]
