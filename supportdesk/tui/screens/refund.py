@@ -82,7 +82,7 @@ class RefundScreen(DeskScreen):
             yield Static("", id="rf-decision")
             yield Static("", id="rf-clawback")
             yield Static("", id="rf-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.action_refresh()

@@ -23,6 +23,7 @@ from textual.worker import Worker, get_current_worker
 
 from supportdesk.errors import SupportdeskError
 from supportdesk.tui.screens.base import DeskScreen
+from supportdesk.tui.widgets.query_input import QueryInput
 
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
@@ -91,8 +92,8 @@ class RegionScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="region-bar"):
-            yield Input(self.country or "", placeholder="Country: name or code (VN, Vietnam)", id="country")
-            yield Input(self.at or "", placeholder="As of: now, 2026-07-01", id="at")
+            yield QueryInput(self.country or "", placeholder="Country: name or code (VN, Vietnam)", id="country")
+            yield QueryInput(self.at or "", placeholder="As of: now, 2026-07-01", id="at")
         yield OptionList(id="countries")
         with Vertical(id="region"):
             yield Static("Pick a country: type a name or code, then Enter.", id="summary")

@@ -40,9 +40,9 @@ class ReviewScreen(DeskScreen):
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "back", "Back", id="back"),
-        Binding("r", "reload", "Rebuild", id="review_reload"),
+        Binding("r", "reload", "Rebuild", show=False, id="review_reload"),
         Binding("f", "filter", "Rule", id="review_filter"),
-        Binding("s", "sort", "Sort", id="review_sort"),
+        Binding("s", "sort", "Sort", show=False, id="review_sort"),
         Binding("d", "decide('dismiss')", "Dismiss", id="review_dismiss"),
         Binding("a", "decide('confirm')", "Confirm", id="review_confirm"),
         Binding("l", "decide('limit')", "Limit", id="review_limit"),
@@ -77,7 +77,7 @@ class ReviewScreen(DeskScreen):
         yield table
         with VerticalScroll(id="rv-detail"):
             yield Static("", id="rv-evidence")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.action_reload()

@@ -7,7 +7,7 @@ from textual.widgets import DataTable
 
 
 class KeyedTable(DataTable[object]):
-    BINDINGS = [Binding("c", "copy_id", "Copy id", id="copy_id")]
+    BINDINGS = [Binding("c", "copy_id", "Copy id", show=False, id="copy_id")]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
