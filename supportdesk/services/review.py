@@ -145,10 +145,15 @@ def _laundering(session: Session, t: Thresholds) -> list[Flag]:
                 and h["t"] - last["t"] <= t.laundering_gift_ms:
             continue
         kept.append(h)
+    by_account: dict[str, list[Any]] = defaultdict(list)
+    accounts = sorted({h["account_id"] for h in kept})
+    for start in range(0, len(accounts), 500):
+        for row in q.purchases_of(session, accounts[start:start + 500]):
+            by_account[row["account_id"]].append(row)
     out = []
     for h in kept:
         lo, hi = h["t"], h["t"] + t.laundering_gift_ms
-        bought = [r for r in q.purchases_with_usd(session, [h["account_id"]]) if lo <= r["t"] <= hi]
+        bought = [r for r in by_account[h["account_id"]] if lo <= r["t"] <= hi]
         gifts = q.gifts_between(session, h["account_id"], h["creator_id"], lo, hi)
         cashouts = q.cashouts_between(session, h["creator_id"], h["first_gift"], h["t"] + t.laundering_cashout_ms)
         out.append(Flag(

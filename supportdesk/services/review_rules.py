@@ -112,7 +112,8 @@ def frame(preceding: int, following: int) -> Any:
         return (-preceding, following)
 
     def bound(n: int, kind: Any) -> tuple[Any, Any]:
-        return (None, FrameClauseType.CURRENT) if n == 0 else (literal(n, BigInteger()), kind)
+        # Inline (literal_execute): two frames with the same offset are then the same window to SQLite.
+        return (None, FrameClauseType.CURRENT) if n == 0 else (literal(n, BigInteger(), literal_execute=True), kind)
 
     (lo, lo_kind), (hi, hi_kind) = bound(preceding, FrameClauseType.PRECEDING), bound(following, FrameClauseType.FOLLOWING)
     return FrameClause(lo, hi, lo_kind, hi_kind)
@@ -217,6 +218,11 @@ def velocity(session: Session, t: Thresholds) -> Iterator[Any]:
     stmt = (select(inner).where(or_(inner.c.n > t.velocity_purchases, inner.c.usd_sum > t.velocity_usd_minor))
             .order_by(inner.c.account_id, inner.c.t, inner.c.purchase_id))
     return _stream(session, stmt)
+
+
+def purchases_of(session: Session, account_ids: Sequence[str]) -> list[Any]:
+    """The charged purchases of some accounts, with `t`, by time."""
+    return list(session.execute(_charged(select(P, T.label("t")), account_ids).order_by(T)).mappings())
 
 
 def purchases_with_usd(session: Session, account_ids: Sequence[str]) -> list[Any]:
