@@ -62,7 +62,7 @@ class AuditScreen(DeskScreen):
         self.backend = backend
         self.account_id = account_id
         self.ticket_id = ticket_id
-        self.label = label or ticket_id or account_id or "every account and ticket"
+        self.label = label or ticket_id or account_id or "· every record"
         self.verify_on_load = verify
         self.records: list[Row] = []
         self.loaded = False

@@ -50,7 +50,7 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
             yield Select([(c.replace("_", " "), c) for c in CATEGORIES], value="other", allow_blank=False,
                          id="nt-category", compact=True)
             yield Label("What the customer wrote (optional):")
-            yield Input(id="nt-body", max_length=4000, compact=True)
+            yield Input(placeholder="paste their message", id="nt-body", max_length=4000, compact=True)
             yield Static("", id="nt-error")
             yield Static("Enter create · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)

@@ -33,8 +33,8 @@ class ReasonScreen(ModalScreen[Answer | None]):
             dialog.border_title = self.dialog_title
             yield Static(self.what, id="what", markup=False)
             yield Label(f"{self.note.capitalize()} (required, audited):")
-            yield Input(self.reason, placeholder="e.g. paid but coins never arrived", id="reason", max_length=2000,
-                        compact=True)
+            example = "paid but coins never arrived" if self.note == "reason" else "credited the missing coins"
+            yield Input(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=2000, compact=True)
             working = None if self.ticket_locked else getattr(self.app, "working_ticket", None)
             yield Label("Ticket:" if self.ticket_locked else
                         "Ticket (the one you are working; optional):" if working else "Ticket (optional):")

@@ -269,8 +269,9 @@ class TicketScreen(DeskScreen):
             elif self.worked:
                 text = Text(f"You are working {self.ticket_id}: every action you start carries it.", style="bold")
             else:
-                text = Text(f"w work it: the fixes, refunds and decisions you start carry {self.ticket_id}.",
-                            style="dim")
+                other = self.desk.working_ticket
+                text = Text(f"w work it{f' instead of {other}' if other else ''}: the fixes, refunds and decisions "
+                            f"you start carry {self.ticket_id}.", style="dim")
         self.query_one("#tk-status", Static).update(text)
         self.refresh_bindings()
 
