@@ -199,3 +199,18 @@ async def test_new_ticket_on_an_account(make_app, tui_engine) -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is account and ticket.ticket_id in rows(account, "#tickets-table")
+
+
+async def test_stop_working_with_w_again_or_the_cross(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_from_list(pilot, "T-1002")
+        await pilot.press("w")
+        assert app.working_ticket == "T-1002"
+        await pilot.press("w")
+        assert app.working_ticket is None and bar(app) == ""
+        await pilot.press("w")
+        line = bar(app)
+        assert line.endswith("×")
+        await pilot.click(TicketBar, offset=(1 + line.index("×"), 0))  # padding 1
+        assert app.working_ticket is None and "No longer working T-1002." in notes(app)
