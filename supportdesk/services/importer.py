@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import JSON, Connection, Engine, Table, select
+from sqlalchemy import JSON, Connection, Date, DateTime, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -134,7 +134,10 @@ class _Writer:
         cols = [c.name for c in table.columns if c.name in rows[0]]
         sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT DO NOTHING"
         cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(sql, ([_sqlite_value(row[c]) for c in cols] for row in rows))
+        # Only date/time columns need converting: decide per column once, not per value.
+        convert = [_sqlite_value if _is_temporal(table.c[c]) else None for c in cols]
+        plan = list(zip(cols, convert, strict=True))
+        cursor.executemany(sql, ([row[c] if f is None else f(row[c]) for c, f in plan] for row in rows))
 
     def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
         cols = [c.name for c in table.columns if c.name != "seq"]
@@ -144,9 +147,16 @@ class _Writer:
                 copy.write_row([row[c] for c in cols])
 
 
+def _is_temporal(column: Any) -> bool:
+    kind = getattr(column.type, "impl", column.type)  # UTCDateTime decorates DateTime
+    return isinstance(kind, (DateTime, Date))
+
+
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):  # SQLAlchemy's SQLite DATETIME format, in UTC, as UTCDateTime stores it
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if value.utcoffset():
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
     if isinstance(value, date):
         return value.isoformat()
     return value
