@@ -16,7 +16,8 @@ from supportdesk.services.audit import ActionContext
 from supportdesk.services.ledger import check_ticket
 from supportdesk.services.once import run_once
 
-STATUSES = ("open", "pending", "resolved")
+STATUSES = ("open", "pending", "resolved", "solved", "closed")
+DONE = {"resolved", "solved", "closed"}  # imported helpdesks say "solved" or "closed" for what we call resolved
 CATEGORIES = ("missing_coins", "refund_request", "wrong_amount", "region", "suspicious", "other")
 LIST_LIMIT = 200
 
@@ -84,14 +85,15 @@ def resolve(session: Session, ticket_id: str, note: str, ctx: ActionContext) -> 
     if not note or not note.strip():
         raise InvalidInput("resolving a ticket needs a resolution note")
     current = get(session, ticket_id)
-    if current.status == "resolved" and current.resolution != note.strip():
-        raise Conflict(f"{ticket_id} was already resolved by {current.resolved_by}: {current.resolution}")
+    if current.status in DONE and current.resolution != note.strip():
+        who = f" by {current.resolved_by}: {current.resolution}" if current.resolved_by else ""
+        raise Conflict(f"{ticket_id} was already {current.status}{who}")
     ctx = ActionContext(ctx.actor, note, ticket_id, ctx.role, ctx.credit_limit)
 
     def perform() -> dict[str, Any]:
         ticket = get(session, ticket_id)
-        if ticket.status == "resolved":
-            raise Conflict(f"{ticket_id} was already resolved by {ticket.resolved_by}: {ticket.resolution}")
+        if ticket.status in DONE:
+            raise Conflict(f"{ticket_id} was already {ticket.status}")
         before = ticket.status
         ticket.status, ticket.resolution = "resolved", note.strip()
         ticket.resolved_by, ticket.resolved_at = ctx.actor, datetime.now(UTC)
