@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 
@@ -63,6 +63,10 @@ class Gift(SQLModel, table=True):
 
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
+    __table_args__ = (  # agents type handles and emails in any case: case-insensitive lookups use these
+        Index("ix_accounts_handle_lower", func.lower(text("handle"))),
+        Index("ix_accounts_email_lower", func.lower(text("email"))),
+    )
     account_id: str = Field(primary_key=True, max_length=64)
     handle: str = Field(max_length=64, unique=True)
     email: str = Field(max_length=320, index=True)

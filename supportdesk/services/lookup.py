@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from supportdesk.db.models import (
@@ -47,8 +47,8 @@ def _ids_by_key(session: Session, q: Query, exact: bool) -> list[str]:
     if q.kind in ("handle", "text"):
         handle = t if t.startswith("@") else "@" + t
         if exact:
-            add(select(Account.account_id).where(func.lower(Account.handle) == handle.lower()))
             add(select(Account.account_id).where(Account.handle == handle))
+            add(select(Account.account_id).where(func.lower(Account.handle) == handle.lower()))
         else:
             upper = handle[:-1] + chr(ord(handle[-1]) + 1)
             add(select(Account.account_id)
@@ -56,7 +56,7 @@ def _ids_by_key(session: Session, q: Query, exact: bool) -> list[str]:
                        col(Account.handle).startswith(handle, autoescape=True))
                 .order_by(Account.handle))
     if q.kind in ("email", "text") and "@" in t:
-        add(select(Account.account_id).where(or_(Account.email == t, Account.email == t.lower())))
+        add(select(Account.account_id).where(func.lower(Account.email) == t.lower()))
     if q.kind in ("purchase_id", "text"):
         add(select(Purchase.account_id).where(Purchase.purchase_id == t))
     if q.kind in ("web_charge_id", "google_order_id", "apple_id", "text"):
