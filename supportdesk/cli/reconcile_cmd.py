@@ -63,32 +63,18 @@ def reconcile_cmd(
 
 
 def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
-    """Pull the stores' view first; with no stores configured, say so and reconcile what was synced before.
+    """Pull the stores' view first; with no stores configured, say so and reconcile what was synced before."""
+    from supportdesk.services.reconcile import sync_before
+    from supportdesk.stores.errors import StoreUnavailable
 
-    The window reaches back to `sync_start`: past the stores' list windows (Apple 180 days, Google 30) the sync
-    looks our purchases up one by one, so an old refund is still found."""
-    from datetime import UTC, datetime, timedelta
-
-    from supportdesk.cli.stores_cmd import stores_now
-    from supportdesk.services.reconcile import sync_start
-    from supportdesk.stores.sync import configured_stores, sync
-
-    stores = [scope.store] if scope.store else configured_stores(state.settings)
-    if not stores:
+    try:
+        result = sync_before(state.engine, state.settings, scope)
+    except StoreUnavailable as exc:
+        raise StoreUnavailable(exc.store, f"{exc.message} (use --offline to reconcile what was synced before)") from exc
+    if result is None:
         err_console.print("[yellow]no stores configured (--config): reconciling the store records synced before[/]")
         return None
-    now = stores_now(state.settings) or datetime.now(UTC)
-    since = scope.since or sync_start(state.engine, scope) or now - timedelta(days=180)
-    result = sync(state.engine, state.settings, since=min(since, now - timedelta(days=1)), stores=stores, now=now,
-                  account_id=scope.account_id)
-    out = result.to_json()
-    if result.failed:
-        from supportdesk.stores.errors import StoreUnavailable
-
-        first = next(iter(result.failed.items()))
-        raise StoreUnavailable(first[0], f"could not sync {first[0]} before reconciling: {first[1]['message']} "
-                               "(use --offline to reconcile what was synced before)")
-    return out
+    return result.to_json()
 
 
 def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:

@@ -31,15 +31,15 @@ def refund_cmd(
     """Decide a refund by the store's rules and our policy: the rule, why, and what would be clawed back."""
     from datetime import UTC, datetime
 
-    from supportdesk.cli.stores_cmd import stores_now
     from supportdesk.db.engine import read_session
     from supportdesk.services import refunds
+    from supportdesk.stores.sync import store_clock
 
     with handled(json_mode):
         state = ctx.obj
         if apply and not (reason and reason.strip()):
             raise InvalidInput("--apply needs --reason TEXT: every refund is audited with its reason")
-        now = stores_now(state.settings) or datetime.now(UTC)
+        now = store_clock(state.settings) or datetime.now(UTC)
         policy = refunds.policy_of(state.settings)
         with read_session(state.engine) as session:
             view = refunds.decide(session, target, now, policy, cause=cause)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -37,11 +35,11 @@ def sync_cmd(
     """
     from supportdesk.db.engine import read_session
     from supportdesk.services.lookup import resolve_account
-    from supportdesk.stores.sync import parse_when, sync
+    from supportdesk.stores.sync import parse_when, store_clock, sync
 
     with handled(json_mode):
         state = ctx.obj
-        now = stores_now(state.settings)
+        now = store_clock(state.settings)
         window = {"since": parse_when(since, now=now), "until": parse_when(until, now=now) if until else None}
         account_id = None
         if account is not None:
@@ -55,20 +53,6 @@ def sync_cmd(
         raise typer.Exit(1)
 
 
-def stores_now(settings: Any) -> datetime | None:
-    """The stores' clock when the config fixes it (the emulator's --now writes [emulator] now); else None.
-
-    Look-back windows (Apple 180 days, Google 30) count from the store's now, so a sync against an emulator
-    living at another date must count from that date too."""
-    from supportdesk.stores.sync import parse_when
-
-    if settings.path is None:
-        return None
-    try:
-        text = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("emulator", {}).get("now")
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return parse_when(str(text)) if text else None
 
 
 @contextmanager

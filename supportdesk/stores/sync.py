@@ -6,6 +6,7 @@ completes it), cancellable between batches. A store that fails is reported and t
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -207,3 +208,17 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
         raise InvalidInput(f"{text!r} is not a time: use ISO 8601 (2026-03-01 or 2026-03-01T12:00:00Z) "
                            "or a span back from now such as 30d, 12h, 2w") from None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def store_clock(settings: Settings) -> datetime | None:
+    """The stores' clock when the config fixes it (the emulator's --now writes [emulator] now); else None.
+
+    Look-back windows (Apple 180 days, Google 30) count from the store's now, so a sync against an emulator
+    living at another date must count from that date too."""
+    if settings.path is None:
+        return None
+    try:
+        text = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("emulator", {}).get("now")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return parse_when(str(text)) if text else None

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from supportdesk.services.reconcile import ReconcileResult
     from supportdesk.stores.sync import SyncResult
 
-SYNC_DAYS = 180  # Apple's notification history: the longest store window
 
 
 class Backend:
@@ -44,26 +43,21 @@ class Backend:
 
         return configured_stores(self.state.settings)
 
-    def sync_stores(self, *, progress: Callable[[str, int, int | None], None] | None = None,
-                    cancelled: Callable[[], bool] | None = None) -> SyncResult:
-        """Pull the configured stores' last 180 days (as `reconcile` does), counted from the stores' clock.
+    def sync_stores(self, account_id: str | None = None, *,
+                    progress: Callable[[str, int, int | None], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> SyncResult | None:
+        """Pull the stores' view first, as `reconcile` does (one account: only that customer); None: no stores.
 
         Raises StoreUnavailable naming the first store that failed, so the agent can retry or go offline."""
-        from datetime import UTC, datetime, timedelta
-
-        from supportdesk.cli.stores_cmd import stores_now
+        from supportdesk.services.reconcile import Scope, sync_before
         from supportdesk.stores.errors import StoreUnavailable
-        from supportdesk.stores.sync import sync
 
-        settings = self.state.settings
-        now = stores_now(settings)
-        since = (now or datetime.now(UTC)) - timedelta(days=SYNC_DAYS)
-        result = sync(self.state.engine, settings, since=since, progress=progress, cancelled=cancelled, now=now)
-        if result.failed:
-            store, error = next(iter(result.failed.items()))
-            message = error["message"].rstrip(".")
-            raise StoreUnavailable(store, f"Could not sync before reconciling: {message}. "
-                                          "Press s to reconcile offline, or r to retry.")
+        try:
+            result = sync_before(self.state.engine, self.state.settings, Scope(account_id=account_id),
+                                 progress=progress, cancelled=cancelled)
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(exc.store, f"{exc.message[:1].upper()}{exc.message[1:]}. "
+                                              "Press s to reconcile offline, or r to retry.") from exc
         return result
 
     def reconcile(self, account_id: str | None, *, progress: Callable[[str, int, int], None] | None = None,
@@ -134,9 +128,9 @@ class Backend:
         """The stores' clock when the config fixes it (the emulator), else now: refund windows count from it."""
         from datetime import UTC, datetime
 
-        from supportdesk.cli.stores_cmd import stores_now
+        from supportdesk.stores.sync import store_clock
 
-        return stores_now(self.state.settings) or datetime.now(UTC)
+        return store_clock(self.state.settings) or datetime.now(UTC)
 
     def refund_decision(self, purchase_id: str) -> dict[str, Any]:
         """`decision`, `purchase`, `clawback` for one purchase (see `services.refunds.decide`)."""

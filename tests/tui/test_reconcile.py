@@ -270,8 +270,9 @@ class FakeSync:
 async def test_sync_first_when_stores_are_configured_and_s_goes_offline(make_reconcile_app, monkeypatch):
     calls = []
 
-    def fake_sync(self: Any, *, progress: Any = None, cancelled: Any = None) -> FakeSync:
+    def fake_sync(self: Any, account_id: Any = None, *, progress: Any = None, cancelled: Any = None) -> FakeSync:
         calls.append("sync")
+        assert account_id == "acc_0001"  # one account: the stores are asked about that customer only
         progress("web", 6, None)
         return FakeSync()
 

@@ -220,9 +220,9 @@ class ReconcileScreen(DeskScreen):
         try:
             synced = None
             if sync_first:
-                result = self.backend.sync_stores(progress=on_progress, cancelled=cancelled)
-                synced = sum(c.fetched for c in result.synced.values())
-                if result.cancelled:
+                result = self.backend.sync_stores(self.account_id, progress=on_progress, cancelled=cancelled)
+                synced = sum(c.fetched for c in result.synced.values()) if result else None
+                if result and result.cancelled:
                     self.post_message(self.Finished(run, [], {}, 0, synced, cancelled=True))
                     return
             found = self.backend.reconcile(self.account_id, progress=on_progress, cancelled=cancelled)
