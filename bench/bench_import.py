@@ -63,7 +63,17 @@ def floor_pg(url: str, ledger: Path) -> float:
     return elapsed
 
 
+def fresh(url: str) -> None:
+    """A PostgreSQL bench database starts empty every run (this drops everything in it)."""
+    if url.startswith("postgres"):
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        engine.dispose()
+
+
 def ours(url: str, root: Path) -> float:
+    fresh(url)
     engine = make_engine(url)
     ensure_schema(engine)
     start = time.perf_counter()
@@ -77,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--pg", help="an empty PostgreSQL database URL to measure on too")
+    parser.add_argument("--pg", help="a PostgreSQL database URL to measure on too (emptied first)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = write(Path(tmp) / "ds", accounts=args.accounts, entries=args.entries)

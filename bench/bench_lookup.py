@@ -1,6 +1,6 @@
 """Account lookup by each key at N accounts: `lookup.resolve_account` vs the raw indexed SELECT, same run.
 
-python bench/bench_lookup.py [--accounts N] [--pg URL]   (the PG database must be empty)
+python bench/bench_lookup.py [--accounts N] [--pg URL]   (the PG database is emptied first)
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ KEYS: dict[str, tuple[Callable[[int], str], str]] = {
 
 
 def measure(url: str, accounts: int, root: Path) -> None:
+    from bench.bench_import import fresh
+
+    fresh(url)
     engine = make_engine(url)
     ensure_schema(engine)
     start = time.perf_counter()
