@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func
@@ -32,57 +33,58 @@ def account_summary(a: Account) -> dict[str, Any]:
     }
 
 
-def _ids_by_key(session: Session, q: Query, exact: bool) -> list[str]:
-    """Account ids matching the query, most specific key first, without duplicates."""
+def _candidates(q: Query, exact: bool) -> Iterator[Any]:
+    """Queries for the accounts matching the query, most specific key first; each selects whole accounts."""
     t = q.text
-    found: list[str] = []
 
-    def add(stmt: Any) -> None:
-        for account_id in session.exec(stmt.limit(SEARCH_LIMIT)):
-            if account_id and account_id not in found:
-                found.append(account_id)
+    def via(model: Any, column: Any) -> Any:
+        return select(Account).join(model, model.account_id == Account.account_id).where(column == t)
 
     if q.kind in ("account_id", "text"):
-        add(select(Account.account_id).where(Account.account_id == t))
+        yield select(Account).where(Account.account_id == t)
     if q.kind in ("handle", "text"):
         handle = t if t.startswith("@") else "@" + t
         if exact:
-            add(select(Account.account_id).where(Account.handle == handle))
-            add(select(Account.account_id).where(func.lower(Account.handle) == handle.lower()))
+            yield select(Account).where(Account.handle == handle)
+            yield select(Account).where(func.lower(Account.handle) == handle.lower())
         else:
             upper = handle[:-1] + chr(ord(handle[-1]) + 1)
-            add(select(Account.account_id)
-                .where(Account.handle >= handle, Account.handle < upper,
-                       col(Account.handle).startswith(handle, autoescape=True))
-                .order_by(Account.handle))
+            yield (select(Account)
+                   .where(Account.handle >= handle, Account.handle < upper,
+                          col(Account.handle).startswith(handle, autoescape=True))
+                   .order_by(Account.handle))
     if q.kind in ("email", "text") and "@" in t:
-        add(select(Account.account_id).where(func.lower(Account.email) == t.lower()))
+        yield select(Account).where(func.lower(Account.email) == t.lower())
     if q.kind in ("purchase_id", "text"):
-        add(select(Purchase.account_id).where(Purchase.purchase_id == t))
+        yield via(Purchase, Purchase.purchase_id)
     if q.kind in ("web_charge_id", "google_order_id", "apple_id", "text"):
-        add(select(Purchase.account_id).where(Purchase.store_transaction_id == t))
-        add(select(StoreRecord.account_id).where(StoreRecord.store_transaction_id == t))
-        add(select(StoreRecord.account_id).where(StoreRecord.order_id == t))
+        yield via(Purchase, Purchase.store_transaction_id)
+        yield via(StoreRecord, StoreRecord.store_transaction_id)
+        yield via(StoreRecord, StoreRecord.order_id)
     if q.kind == "ticket_id":
-        add(select(Ticket.account_id).where(Ticket.ticket_id == t))
-    return found
+        yield via(Ticket, Ticket.ticket_id)
 
 
 def search(session: Session, text: str) -> dict[str, Any]:
     q = parse_query(text)
-    ids = _ids_by_key(session, q, exact=False)[:SEARCH_LIMIT]
-    accounts = {a.account_id: a for a in session.exec(select(Account).where(col(Account.account_id).in_(ids)))}
-    return {"query": {"text": q.text, "kind": q.kind}, "accounts": [account_summary(accounts[i]) for i in ids]}
+    found: dict[str, Account] = {}
+    for stmt in _candidates(q, exact=False):
+        for account in session.exec(stmt.limit(SEARCH_LIMIT)):
+            found.setdefault(account.account_id, account)
+        if len(found) >= SEARCH_LIMIT:
+            break
+    accounts = list(found.values())[:SEARCH_LIMIT]
+    return {"query": {"text": q.text, "kind": q.kind}, "accounts": [account_summary(a) for a in accounts]}
 
 
 def resolve_account(session: Session, text: str) -> Account:
+    """The account the query names: the first key that matches wins (one query in the usual case)."""
     q = parse_query(text)
-    ids = _ids_by_key(session, q, exact=True)
-    if not ids:
-        raise NotFound(f"no account matches {q.text!r} (searched as {q.kind.replace('_', ' ')})")
-    account = session.get(Account, ids[0])
-    assert account is not None
-    return account
+    for stmt in _candidates(q, exact=True):
+        account = session.exec(stmt.limit(1)).first()
+        if account is not None:
+            return account
+    raise NotFound(f"no account matches {q.text!r} (searched as {q.kind.replace('_', ' ')})")
 
 
 def balances(session: Session, account: Account) -> dict[str, Any]:
