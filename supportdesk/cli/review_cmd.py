@@ -37,15 +37,15 @@ def review_cmd(
 
 
 def _print_queue(body: dict[str, Any]) -> None:
-    from rich.table import Table
-
+    """Two lines a flag, ids whole (agents paste them into `review act`): readable at 80 columns."""
     from supportdesk.domain.review import headline
 
-    table = Table("score", "rule", "account", "why", "flag", title=f"{len(body['flags'])} flag(s)")
+    err_console.print(f"[bold]{len(body['flags'])} flag(s)[/], highest score first", highlight=False)
     for f in body["flags"]:
         status = "" if f["status"] == "open" else f" [{f['status']}]"
-        table.add_row(str(f["score"]), f["rule"] + status, f["handle"] or f["account_id"], headline(f), f["flag_id"])
-    err_console.print(table)
+        err_console.print(f"{f['score']:>3}  {f['rule']}{status}  {f['handle'] or f['account_id']}  {f['flag_id']}",
+                          highlight=False, markup=False)
+        err_console.print(f"     {headline(f)}", highlight=False, markup=False, style="dim")
     b = body["built"]
     err_console.print(f"rules run: {b['raised']} new, {b['refreshed']} refreshed, {b['cleared']} cleared, "
                       f"{b['unchanged']} unchanged, {b['decided']} already decided", highlight=False)
