@@ -31,24 +31,23 @@ class Scope:
     since: datetime | None = None
 
 
-def _store_scope(stmt: Any, scope: Scope, sr: Any = StoreRecord) -> Any:
+def _scoped(stmt: Any, scope: Scope, model: Any) -> Any:
+    """Narrow a query on store records or purchases (both have account_id, store, purchased_at) to the scope."""
     if scope.account_id:
-        stmt = stmt.where(sr.account_id == scope.account_id)
+        stmt = stmt.where(model.account_id == scope.account_id)
     if scope.store:
-        stmt = stmt.where(sr.store == scope.store)
+        stmt = stmt.where(model.store == scope.store)
     if scope.since:
-        stmt = stmt.where(sr.purchased_at >= scope.since)
+        stmt = stmt.where(model.purchased_at >= scope.since)
     return stmt
+
+
+def _store_scope(stmt: Any, scope: Scope) -> Any:
+    return _scoped(stmt, scope, StoreRecord)
 
 
 def _purchase_scope(stmt: Any, scope: Scope) -> Any:
-    if scope.account_id:
-        stmt = stmt.where(Purchase.account_id == scope.account_id)
-    if scope.store:
-        stmt = stmt.where(Purchase.store == scope.store)
-    if scope.since:
-        stmt = stmt.where(Purchase.purchased_at >= scope.since)
-    return stmt
+    return _scoped(stmt, scope, Purchase)
 
 
 def _stream(session: Session, stmt: Any) -> Iterator[Any]:
