@@ -63,7 +63,7 @@ def _print(body: dict[str, Any]) -> None:
     d, p, c = body["decision"], body["purchase"], body["clawback"]
     colour = {"refund": "green", "store_decides": "yellow"}.get(d["outcome"], "red")
     err_console.print(f"{p['purchase_id']}  {p['store']}  {p['handle']}  {p['coins']:,} coins  {p['price']}  "
-                      f"{p['status']}  bought {p['purchased_at']}", highlight=False)
+                      f"{p['status']}  bought {str(p['purchased_at'])[:16].replace('T', ' ')} UTC", highlight=False)
     err_console.print(f"[bold {colour}]{d['outcome']}[/] ({d['rule']})", highlight=False)
     err_console.print(f"  {d['explanation']}", highlight=False, markup=False)
     if d["outcome"] == "refund":
