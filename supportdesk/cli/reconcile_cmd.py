@@ -30,6 +30,7 @@ def reconcile_cmd(
     from supportdesk.domain.findings import summarise
     from supportdesk.services import lookup
     from supportdesk.services.reconcile import Scope, reconcile
+    from supportdesk.services.refunds import policy_of
     from supportdesk.stores.sync import parse_when
 
     with handled(json_mode):
@@ -55,7 +56,7 @@ def reconcile_cmd(
             if fixable:
                 confirm(_question(fixable, reason or "", ticket), yes, json_mode)
             who = state.action_context(actor, reason, ticket)
-            done = reconcile(state.engine, scope, fix=True, ctx=who)
+            done = reconcile(state.engine, scope, fix=True, ctx=who, refund_policy=policy_of(state.settings))
             body.update(applied=done.applied, failed=done.failed)
         emit(body, json_mode, _print)
     if body.get("failed"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +38,9 @@ def describe(f: Finding) -> str:
     return f"{f.kind} is reported only, never fixed automatically"
 
 
-def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | None = None) -> dict[str, Any]:
+def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | None = None,
+              refund_policy: Any = None) -> dict[str, Any]:
+    """`refund_policy` (services.refunds.policy_of(settings)) decides diamond clawbacks of store refunds."""
     if not f.fixable:
         raise InvalidInput(f"{f.kind} for {f.store_transaction_id or f.account_id} cannot be fixed automatically")
     key = key or f.key
@@ -45,7 +48,7 @@ def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | No
         return resync_cached(session, f.account_id or "", f.detail["asset"], ctx, key=key)
     perform = {
         "missing_purchase": _missing, "uncredited_purchase": _uncredited, "duplicate_credit": _duplicate,
-        "unapplied_refund": _refund,
+        "unapplied_refund": partial(_refund, policy=refund_policy),
     }[f.kind]
     request = {"finding": f.kind, "store": f.store, "txn": f.store_transaction_id, "purchase": f.purchase_id}
     return run_once(session, key=key, action=f"reconcile.{f.kind}", request=request, ctx=ctx,
@@ -96,7 +99,7 @@ def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> di
     return {"entries": entries, "limited": limit_if_in_debt(session, f.account_id or "", ctx, key=key)}
 
 
-def _refund(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+def _refund(session: Session, f: Finding, ctx: ActionContext, key: str, policy: Any = None) -> dict[str, Any]:
     """The store refunded on its own: the same clawback path as a refund we make (services.refunds)."""
     from supportdesk.domain.refunds import refund_cause
     from supportdesk.services.refunds import claw_back
@@ -104,4 +107,4 @@ def _refund(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[
     sr = f.detail["store_record"]
     return claw_back(session, f.purchase_id or "", ctx, key=key, new_status=f.detail["new_status"], coins=-f.coins,
                      cause=refund_cause(sr.get("state"), sr.get("refund_reason")), initiated_by="store",
-                     amount_minor=sr.get("refunded_minor"), reason=sr.get("refund_reason"))
+                     amount_minor=sr.get("refunded_minor"), reason=sr.get("refund_reason"), policy=policy)

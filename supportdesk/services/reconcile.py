@@ -261,7 +261,7 @@ class ReconcileResult:
 
 def reconcile(
     engine: Any, scope: Scope, *, fix: bool = False, ctx: Any = None,
-    cancelled: Any = None, progress: Any = None,
+    cancelled: Any = None, progress: Any = None, refund_policy: Any = None,
 ) -> ReconcileResult:
     """Find (read session, streamed), then fix each fixable finding in its own transaction.
 
@@ -289,7 +289,7 @@ def reconcile(
             return ReconcileResult(findings, applied, failed, cancelled=True)
         try:
             with write_session(engine) as session:
-                result = apply_fix(session, f, ctx)
+                result = apply_fix(session, f, ctx, refund_policy=refund_policy)
             applied.append({"kind": f.kind, "idempotency_key": f.key, "account_id": f.account_id,
                             "purchase_id": f.purchase_id, "store_transaction_id": f.store_transaction_id, **result})
         except SupportdeskError as exc:

@@ -91,10 +91,11 @@ class Backend:
         from supportdesk.db.engine import read_session, write_session
         from supportdesk.services import lookup
         from supportdesk.services.fixes import apply_fix
+        from supportdesk.services.refunds import policy_of
 
         ctx = self.state.action_context(None, reason, ticket_id)  # the configured role and limits apply
         with write_session(self.state.engine) as session:
-            result = apply_fix(session, finding, ctx)
+            result = apply_fix(session, finding, ctx, refund_policy=policy_of(self.state.settings))
         balances = None
         if finding.account_id:
             with read_session(self.state.engine) as session:
