@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import fresh  # noqa: E402
 from bench.synthetic import write  # noqa: E402
 from supportdesk.db.engine import make_engine  # noqa: E402
 from supportdesk.db.schema import ensure_schema  # noqa: E402
@@ -63,15 +64,6 @@ def floor_pg(url: str, ledger: Path) -> float:
     raw.close()
     engine.dispose()
     return elapsed
-
-
-def fresh(url: str) -> None:
-    """A PostgreSQL bench database starts empty every run (this drops everything in it)."""
-    if url.startswith("postgres"):
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        engine.dispose()
 
 
 def ours(url: str, root: Path) -> float:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import fresh  # noqa: E402
 from bench.synthetic import write  # noqa: E402
 from supportdesk.db.engine import make_engine, read_session  # noqa: E402
 from supportdesk.db.schema import ensure_schema  # noqa: E402
@@ -33,8 +34,6 @@ KEYS: dict[str, tuple[Callable[[int], str], str]] = {
 
 
 def measure(url: str, accounts: int, root: Path) -> None:
-    from bench.bench_import import fresh
-
     fresh(url)
     engine = make_engine(url)
     ensure_schema(engine)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, text  # noqa: E402
 
+from bench.harness import at_two_sizes  # noqa: E402
 from supportdesk.db.engine import make_engine, read_session  # noqa: E402
 from supportdesk.db.schema import ensure_schema  # noqa: E402
 from supportdesk.services.reconcile import Scope, find  # noqa: E402
@@ -118,18 +118,9 @@ def run(url: str, n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--pg", help="an empty PostgreSQL database URL (schema created here, dropped after)")
+    parser.add_argument("--pg", help="a PostgreSQL database URL (emptied first)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in (args.records // 10, args.records):
-            run(f"sqlite:///{tmp}/r{n}.db", n)
-    if args.pg:
-        engine = make_engine(args.pg)
-        for n in (args.records // 10, args.records):
-            with engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            run(args.pg, n)
-        engine.dispose()
+    at_two_sizes(run, args.records, args.pg)
 
 
 if __name__ == "__main__":
