@@ -189,14 +189,15 @@ def _register_optional() -> None:
         pass
     else:
         app.command("store-emulator")(store_emulator)
+    from supportdesk.cli.audit_cmd import audit_app
     from supportdesk.cli.reconcile_cmd import reconcile_cmd
-    from supportdesk.cli.ticket_cmd import audit_cmd, ticket_app
+    from supportdesk.cli.ticket_cmd import ticket_app
 
     app.command("reconcile")(reconcile_cmd)
     from supportdesk.cli.region_cmd import region_cmd
     app.command("region")(region_cmd)
     app.add_typer(ticket_app, name="ticket")
-    app.command("audit")(audit_cmd)
+    app.add_typer(audit_app, name="audit")
     from supportdesk.cli.refund_cmd import refund_cmd
     app.command("refund")(refund_cmd)
     from supportdesk.cli.review_cmd import review_app

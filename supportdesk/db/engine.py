@@ -53,6 +53,7 @@ def make_engine(url: str | None = None) -> Engine:
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(database))
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -72,6 +73,17 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """A new database file is created 0600 (emails, birth dates): with its mode, never write-then-chmod.
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # an unwritable place: connecting reports it with the database's own words
 
 
 def is_sqlite(engine: Engine) -> bool:
