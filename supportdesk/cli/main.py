@@ -198,6 +198,12 @@ def _register_optional() -> None:
     app.command("region")(region_cmd)
     app.add_typer(ticket_app, name="ticket")
     app.add_typer(audit_app, name="audit")
+    from supportdesk.cli.policy_cmd import db_grant, db_roles, policy_app, whoami
+
+    app.add_typer(policy_app, name="policy")
+    app.command("whoami")(whoami)
+    db_app.command("roles")(db_roles)
+    db_app.command("grant")(db_grant)
     from supportdesk.cli.refund_cmd import refund_cmd
     app.command("refund")(refund_cmd)
     from supportdesk.cli.review_cmd import review_app

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlmodel import Session
 
-from supportdesk.errors import ConfigError, DatabaseUnavailable
+from supportdesk.errors import ConfigError, DatabaseUnavailable, Forbidden
 
 ENV_URL = "SUPPORTDESK_DATABASE_URL"
 
@@ -108,6 +108,21 @@ def read_session(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One transaction that commits on success and rolls back on any error."""
-    with Session(engine.execution_options(write=True)) as session:
-        with session.begin():
-            yield session
+    try:
+        with Session(engine.execution_options(write=True)) as session:
+            with session.begin():
+                yield session
+    except DBAPIError as exc:
+        refused = refusal(exc)
+        if refused is None:
+            raise
+        raise refused from exc
+
+
+def refusal(exc: DBAPIError) -> Forbidden | None:
+    """The database refused the connected role (permission denied, or a guard trigger): say so plainly."""
+    if getattr(exc.orig, "sqlstate", None) != "42501":
+        return None
+    diag = getattr(exc.orig, "diag", None)
+    message = (getattr(diag, "message_primary", None) or str(exc.orig)).removeprefix("supportdesk: ")
+    return Forbidden(f"the database refused it: {message}")

@@ -260,3 +260,16 @@ class AuditRecord(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64)
+    policy_version: int | None = None  # the policy in force when the action was taken (None: the defaults)
+
+
+class PolicyVersion(SQLModel, table=True):
+    """Refund windows, review thresholds and role limits: a new row per change, set by an administrator only
+    (agents have no INSERT on this table); the newest row is in force, over the defaults in code."""
+
+    __tablename__ = "policy_versions"
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    set_by: str = Field(max_length=64)
+    set_at: datetime
+    reason: str = Field(max_length=2000)

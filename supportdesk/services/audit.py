@@ -26,6 +26,7 @@ class ActionContext:
     ticket_id: str | None = None
     role: str = "agent"  # agent | lead: what this actor may do (see services/roles.py)
     credit_limit: int | None = None  # coins an agent may credit in one action; None: no limit
+    policy_version: int | None = None  # the policy row in force (None: the defaults in code)
 
 
 def _plain(value: Any) -> Any:
@@ -62,6 +63,8 @@ def record_hash(prev_hash: str, rec: AuditRecord) -> str:
         "before": rec.before,
         "after": rec.after,
     }
+    if rec.policy_version is not None:  # records made before versioned policy hash as they always did
+        body["policy_version"] = rec.policy_version
     return hashlib.sha256((prev_hash + canonical(body)).encode()).hexdigest()
 
 
@@ -95,6 +98,7 @@ def append(
         after=plain(after) if after is not None else None,
         prev_hash=prev,
         hash="",
+        policy_version=ctx.policy_version,
     )
     rec.hash = record_hash(prev, rec)
     session.add(rec)
