@@ -15,6 +15,7 @@ from typing import Any
 from platformdirs import user_config_dir
 
 from supportdesk.errors import ConfigError
+from supportdesk.secret_files import resolve_store_secrets
 
 ENV_CONFIG = "SUPPORTDESK_CONFIG"
 
@@ -99,7 +100,7 @@ def load_settings(path: Path | str | None = None, *, database_url: str | None = 
     if settings.role not in ("agent", "lead"):
         raise ConfigError(f"{cfg_path}: [agent] role must be 'agent' or 'lead', not {settings.role!r}")
     settings.database_url = database_url or raw.get("database", {}).get("url")
-    settings.stores = raw.get("stores", {})
+    settings.stores = resolve_store_secrets(raw.get("stores", {}))
     settings.policy = _merge(DEFAULT_POLICY, raw.get("policy", {}))
     settings.policy_from_file = bool(raw.get("policy"))
     settings.keys = raw.get("keys", {})
