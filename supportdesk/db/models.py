@@ -64,7 +64,7 @@ class Gift(SQLModel, table=True):
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
     __table_args__ = (  # agents type handles and emails in any case: case-insensitive lookups use these
-        Index("ix_accounts_handle_lower", func.lower(text("handle"))),
+        Index("ix_accounts_handle_lower", func.lower(text("handle")), unique=True),  # unique in any case
         Index("ix_accounts_email_lower", func.lower(text("email"))),
     )
     account_id: str = Field(primary_key=True, max_length=64)
