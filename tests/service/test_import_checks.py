@@ -133,8 +133,9 @@ def test_identical_reimport_is_a_no_op_whatever_the_timestamp_spelling(engine, t
     assert result.already_present["ledger.jsonl"] == result.already_present["regions.jsonl"] == 1
 
 
-def test_duplicate_json_keys_are_an_error(engine, tmp_path):
-    line = json.dumps(CREDIT)[:-1] + ', "amount": 7000}\n'
+@pytest.mark.parametrize("extra", [', "amount": 7000}', ',"amount"\t: 7000}', ', "amount" :7000, "x": {"a": 1}}'])
+def test_duplicate_json_keys_are_an_error(engine, tmp_path, extra):
+    line = json.dumps(CREDIT)[:-1] + extra + "\n"
     data = minimal()
     data.pop("ledger")
     before = counts(engine)
@@ -142,6 +143,12 @@ def test_duplicate_json_keys_are_an_error(engine, tmp_path):
         run_import(engine, write_dataset(tmp_path / "ds", data, raw={"ledger": line}))
     assert "app/ledger.jsonl:1: amount: appears more than once in the object" in info.value.details
     assert counts(engine) == before
+
+
+def test_nested_objects_and_quoted_colons_are_not_duplicates(engine, tmp_path):
+    data = minimal()
+    data["ledger"][0] = {**CREDIT, "reason": 'he said "x": twice', "meta": {"a": 1, "b": {"a": 2}}}
+    assert run_import(engine, write_dataset(tmp_path / "ds", data)).imported["ledger.jsonl"] == 1
 
 
 # 3. Text hygiene ------------------------------------------------------------------------------------------------
