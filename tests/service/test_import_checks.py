@@ -224,3 +224,22 @@ def test_generated_and_fixture_datasets_import_without_errors_twice(engine, tmp_
     second = run_import(engine, root)
     assert sum(second.imported.values()) == 0
     assert second.already_present == {k: v for k, v in first.imported.items() if v}
+
+
+def test_upgrade_to_unique_handles_names_the_accounts_to_rename(engine):
+    from alembic import command
+
+    from supportdesk.db.schema import alembic_config, upgrade
+    from supportdesk.errors import Conflict
+
+    command.downgrade(alembic_config(engine), "0002")
+    with engine.begin() as conn:
+        for i, handle in enumerate(("@Ana", "@ana")):
+            conn.execute(text("INSERT INTO accounts (account_id, handle, email, country, kind, status, created_at, "
+                              "coin_balance, diamond_balance) VALUES (:a, :h, 'x@example.com', 'US', 'viewer', "
+                              "'active', :t, 0, 0)"), {"a": f"acc_{i}", "h": handle, "t": T0})
+    with pytest.raises(Conflict, match="@ana \\(2 accounts\\)"):
+        upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET handle = '@ana2' WHERE account_id = 'acc_1'"))
+    upgrade(engine, "0003")
