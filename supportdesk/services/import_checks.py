@@ -141,7 +141,10 @@ class LedgerMeaning:
         pp = m.PricePoint.__table__
         query = select(pp.c.country, pp.c.store, pp.c.product_id, pp.c.coins, pp.c.bonus_coins, pp.c.valid_from,
                        pp.c.valid_to).where(pp.c.bonus_coins > 0)
-        self.promos = [tuple(canonical(v) for v in row) for row in conn.execute(query)]  # a few rows per promotion
+        self.promos: dict[tuple[str, str, str], list[tuple[int, int, datetime, datetime | None]]] = {}
+        for country, store, product, coins, bonus, start, end in conn.execute(query):  # a few rows per promotion
+            self.promos.setdefault((country, store, product), []).append(
+                (coins, bonus, canonical(start), end and canonical(end)))
         self.purchases: dict[str, Mapping[str, Any]] = {}
         self.entries: dict[str, Mapping[str, Any]] = {}
         self.reversed: dict[str, int] = {}  # entry id -> the sum of its reversals so far
@@ -163,7 +166,7 @@ class LedgerMeaning:
             errors.add(where, *problem)
             return False
         # Later lines of this batch see this entry (the batch is written after it is checked).
-        self.entries[rec.entry_id] = {c: getattr(rec, c) for c in ENTRY_COLUMNS}
+        self.entries[rec.entry_id] = rec.__dict__  # the same keys as a stored row's
         target = _target(rec)
         if rec.kind == "reversal" and target:
             self.reversed[target] = self.reversed.get(target, 0) + rec.amount
@@ -197,11 +200,13 @@ class LedgerMeaning:
 
     def _credits(self, purchase: Mapping[str, Any]) -> list[int]:
         """The purchase's coins, plus a promotion's bonus when a promotion of that bundle was in force."""
-        coins, at = purchase["coins"], canonical(purchase["purchased_at"])
-        key = (purchase["country"], purchase["store"], purchase["product_id"])
-        bonus = sorted({coins + b for c, s, p, base, b, start, end in self.promos
-                        if (c, s, p) == key and base == coins and start <= at and (end is None or at < end)})
-        return [coins, *bonus]
+        coins = purchase["coins"]
+        promos = self.promos.get((purchase["country"], purchase["store"], purchase["product_id"]))
+        if not promos:
+            return [coins]
+        at = canonical(purchase["purchased_at"])
+        bonus = {coins + b for base, b, start, end in promos if base == coins and start <= at and (end is None or at < end)}
+        return [coins, *sorted(bonus)]
 
     def _reversal_problem(self, rec: LedgerRow) -> tuple[str, str] | None:
         target_id = _target(rec)

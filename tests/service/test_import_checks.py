@@ -133,8 +133,9 @@ def test_identical_reimport_is_a_no_op_whatever_the_timestamp_spelling(engine, t
     assert result.already_present["ledger.jsonl"] == result.already_present["regions.jsonl"] == 1
 
 
-def test_duplicate_json_keys_are_an_error(engine, tmp_path):
-    line = json.dumps(CREDIT)[:-1] + ', "amount": 7000}\n'
+@pytest.mark.parametrize("extra", [', "amount": 7000}', ',"amount"\t: 7000}', ', "amount" :7000, "x": {"a": 1}}'])
+def test_duplicate_json_keys_are_an_error(engine, tmp_path, extra):
+    line = json.dumps(CREDIT)[:-1] + extra + "\n"
     data = minimal()
     data.pop("ledger")
     before = counts(engine)
@@ -142,6 +143,12 @@ def test_duplicate_json_keys_are_an_error(engine, tmp_path):
         run_import(engine, write_dataset(tmp_path / "ds", data, raw={"ledger": line}))
     assert "app/ledger.jsonl:1: amount: appears more than once in the object" in info.value.details
     assert counts(engine) == before
+
+
+def test_nested_objects_and_quoted_colons_are_not_duplicates(engine, tmp_path):
+    data = minimal()
+    data["ledger"][0] = {**CREDIT, "reason": 'he said "x": twice', "meta": {"a": 1, "b": {"a": 2}}}
+    assert run_import(engine, write_dataset(tmp_path / "ds", data)).imported["ledger.jsonl"] == 1
 
 
 # 3. Text hygiene ------------------------------------------------------------------------------------------------
@@ -217,3 +224,22 @@ def test_generated_and_fixture_datasets_import_without_errors_twice(engine, tmp_
     second = run_import(engine, root)
     assert sum(second.imported.values()) == 0
     assert second.already_present == {k: v for k, v in first.imported.items() if v}
+
+
+def test_upgrade_to_unique_handles_names_the_accounts_to_rename(engine):
+    from alembic import command
+
+    from supportdesk.db.schema import alembic_config, upgrade
+    from supportdesk.errors import Conflict
+
+    command.downgrade(alembic_config(engine), "0002")
+    with engine.begin() as conn:
+        for i, handle in enumerate(("@Ana", "@ana")):
+            conn.execute(text("INSERT INTO accounts (account_id, handle, email, country, kind, status, created_at, "
+                              "coin_balance, diamond_balance) VALUES (:a, :h, 'x@example.com', 'US', 'viewer', "
+                              "'active', :t, 0, 0)"), {"a": f"acc_{i}", "h": handle, "t": T0})
+    with pytest.raises(Conflict, match="@ana \\(2 accounts\\)"):
+        upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET handle = '@ana2' WHERE account_id = 'acc_1'"))
+    upgrade(engine, "0003")
