@@ -32,6 +32,12 @@ class Conflict(SupportdeskError):
     code = "conflict"
 
 
+class Ambiguous(Conflict):
+    """A query names more than one account (or thing) where an action needs exactly one."""
+
+    code = "ambiguous"
+
+
 class Forbidden(SupportdeskError):
     code = "forbidden"
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from supportdesk.config import Settings, load_settings
+from supportdesk.domain.tickets import ticket_id_of
 
 if TYPE_CHECKING:
     from supportdesk.services.audit import ActionContext
@@ -33,12 +34,19 @@ class AppContext:
         return self._settings
 
     def action_context(self, actor: str | None, reason: str | None, ticket: str | None) -> ActionContext:
-        """Who acts (flag, else config), why, under which ticket, with the role and limits from the config."""
-        from supportdesk.services.audit import ActionContext
+        """Who acts (flag, else config), why, under which ticket, with the role and limits from the config.
+
+        The ticket is checked here, before any confirmation is asked (the services check it again when they write)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services.audit import ActionContext, check_ticket
 
         settings = self.settings
+        ticket_id = ticket_id_of(ticket) if ticket else None
+        if ticket_id is not None:
+            with read_session(self.engine) as session:
+                check_ticket(session, ticket_id)
         return ActionContext(
-            actor=actor or settings.actor, reason=reason or "", ticket_id=ticket, role=settings.role,
+            actor=actor or settings.actor, reason=reason or "", ticket_id=ticket_id, role=settings.role,
             credit_limit=settings.policy.get("roles", {}).get("lead_only_credit_over"),
         )
 
