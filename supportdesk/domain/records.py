@@ -19,6 +19,7 @@ from pydantic import (
 
 from supportdesk.domain.ledger import ASSETS, KINDS, amount_problem
 from supportdesk.domain.money import MAX_COINS, MAX_MINOR, check_currency
+from supportdesk.domain.tickets import ticket_status
 from supportdesk.errors import InvalidInput
 
 STORES = ("apple", "google", "web")
@@ -33,6 +34,14 @@ def _country(value: str) -> str:
 def _currency(value: str) -> str:
     try:
         return check_currency(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+def _ticket_status(value: str) -> str:
+    """Other help desks' words (resolved, hold...) become ours (domain/tickets.py)."""
+    try:
+        return ticket_status(value)
     except InvalidInput as exc:
         raise ValueError(exc.message) from None
 
@@ -161,5 +170,5 @@ class TicketRow(Record):
     subject: Annotated[str, Field(min_length=1, max_length=500)]
     body: str = ""
     category: Annotated[str, Field(min_length=1, max_length=32)]
-    status: Annotated[str, Field(min_length=1, max_length=16)]
+    status: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_ticket_status)]
     created_at: AwareDatetime
