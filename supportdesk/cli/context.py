@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from supportdesk.config import Settings, load_settings
+from supportdesk.domain.tickets import ticket_id_of
 
 if TYPE_CHECKING:
     from supportdesk.db.identity import Identity
@@ -41,16 +42,23 @@ class AppContext:
         return connected(self.engine, self.settings.actor, self.settings.role)
 
     def action_context(self, actor: str | None, reason: str | None, ticket: str | None) -> ActionContext:
-        """Who acts, why, under which ticket, with the role and the policy's limits."""
+        """Who acts, why, under which ticket, with the role and the policy's limits.
+
+        The ticket is checked here, before any confirmation is asked (the services check it again when they write)."""
+        from supportdesk.db.engine import read_session
         from supportdesk.errors import InvalidInput
-        from supportdesk.services.audit import ActionContext
+        from supportdesk.services.audit import ActionContext, check_ticket
 
         me = self.identity
         if actor and me.enforced and actor != me.actor:
             raise InvalidInput(f"you act as the database role you connect as ({me.actor}); --actor cannot change "
                                "that: connect as the other agent instead")
+        ticket_id = ticket_id_of(ticket) if ticket else None
+        if ticket_id is not None:
+            with read_session(self.engine) as session:
+                check_ticket(session, ticket_id)
         return ActionContext(
-            actor=me.actor if me.enforced else (actor or me.actor), reason=reason or "", ticket_id=ticket,
+            actor=me.actor if me.enforced else (actor or me.actor), reason=reason or "", ticket_id=ticket_id,
             role=me.role, credit_limit=self.settings.policy.get("roles", {}).get("lead_only_credit_over"),
             policy_version=self.settings.policy_version,
         )

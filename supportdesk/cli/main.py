@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -221,4 +222,12 @@ _register_optional()
 
 
 def run() -> None:
-    app()
+    """The console script: even a failure outside a command's own handling is one line (or the error JSON)."""
+    from supportdesk.cli.output import report
+    from supportdesk.errors import internal_error
+
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - typer and click handled theirs; this is everything else
+        report(internal_error(exc), "--json" in sys.argv)
+        sys.exit(1)

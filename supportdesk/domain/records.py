@@ -20,6 +20,7 @@ from pydantic import (
 
 from supportdesk.domain.ledger import ASSETS, KINDS, amount_problem
 from supportdesk.domain.money import MAX_COINS, MAX_MINOR, check_currency
+from supportdesk.domain.tickets import ticket_status
 from supportdesk.errors import InvalidInput
 
 STORES = ("apple", "google", "web")
@@ -82,6 +83,14 @@ Token = Annotated[str, Field(min_length=1, max_length=64), _OneLine]  # actors, 
 LongToken = Annotated[str, Field(min_length=1, max_length=128), _OneLine]  # store transaction ids, refs
 Email = Annotated[str, Field(max_length=320, pattern=r"^[^\s@]+@[^\s@]+$"), _OneLine]
 Handle = Annotated[str, Field(max_length=64, pattern=r"^@[^\s@]{1,63}$"), _OneLine]
+
+
+def _ticket_status(value: str) -> str:
+    """Other help desks' words (resolved, hold...) become ours (domain/tickets.py)."""
+    try:
+        return ticket_status(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
 
 
 Country = Annotated[str, AfterValidator(_country)]
@@ -212,5 +221,5 @@ class TicketRow(Record):
     subject: Subject
     body: Body = ""
     category: Annotated[Token, Field(max_length=32)]
-    status: Annotated[Token, Field(max_length=16)]
+    status: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_ticket_status)]
     created_at: Time

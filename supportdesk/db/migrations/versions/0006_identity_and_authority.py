@@ -7,14 +7,14 @@ connected role (`session_user`): a row must name the role that writes it as its 
 themselves are made by `supportdesk db roles` (they are cluster-wide, not part of one database's schema).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
