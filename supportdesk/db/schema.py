@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,7 +94,8 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:" or fcntl is None:
         yield
         return
-    with open(f"{database}.migrate-lock", "a+b") as handle:
+    fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)  # beside a 0600 database
+    with os.fdopen(fd, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

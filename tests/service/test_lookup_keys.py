@@ -34,7 +34,11 @@ def loaded(engine, tmp_path):
 
 
 def add_twin(engine) -> None:
-    """Handles that differ only in case: possible in databases imported before import refused them."""
+    """Handles that differ only in case: possible in databases imported before import refused them (and before
+    migration 0003 made the index unique, which this puts back as it was)."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_accounts_handle_lower"))
+        conn.execute(text("CREATE INDEX ix_accounts_handle_lower ON accounts (lower(handle))"))
     with write_session(engine) as s:
         s.add(Account(account_id="acc_twin", handle="@EMMA_PLAYS", email="other@example.com", country="US",
                       kind="viewer", status="active", created_at=NOW, coin_balance=0, diamond_balance=0))
