@@ -417,6 +417,11 @@ def _refund_web(client: Any, step: dict[str, Any]) -> dict[str, Any]:
     from supportdesk.stores.errors import StoreRejected
 
     charge = step["purchase"]["store_transaction_id"]
+    # A retry may come after the processor pruned our idempotency key (kept at least 24 h): look for our own
+    # refund (its metadata names our refund id) before asking for another, so a retry never refunds twice.
+    mine = client.find_our_refund(charge, step["refund_id"])
+    if mine is not None:
+        return {"store_call": "create_refund", "store_refund_id": mine.get("id"), "store_status": mine.get("status")}
     try:
         refund = client.create_refund(charge, idempotency_key=step["refund_id"], amount=step["amount_minor"],
                                       reason=WEB_REASON.get(step["cause"], "requested_by_customer"))

@@ -37,7 +37,7 @@ def cli() -> typer.Typer:
 def test_config_holds_every_key_the_clients_read(config: dict[str, Any], running: Any) -> None:
     assert {name: set(store) for name, store in config["stores"].items()} == CONFIG_KEYS
     apple, google = config["stores"]["apple"], config["stores"]["google"]
-    assert apple["base_url"] == f"{running.base_url}/apple" and apple["environment"] == "Sandbox"
+    assert apple["base_url"] == f"{running.base_url}/apple" and apple["environment"] == "Production"
     assert apple["bundle_id"] == "com.supportdesk.coins" and isinstance(apple["app_apple_id"], int)
     assert apple["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
     assert google["subscription"] == "projects/supportdesk-emulator/subscriptions/play-rtdn"
