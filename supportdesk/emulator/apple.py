@@ -238,4 +238,7 @@ def _check_consumption(body: dict[str, Any]) -> dict[str, Any]:
         raise AppleError(400, 4000000, "Invalid request. consumptionPercentage must be 0..100000 (milliunits).")
     if body.get("refundPreference") not in (None, *_REFUND_PREFERENCES):
         raise AppleError(400, 4000000, "Invalid request. The refund preference field is invalid.")
+    # A prorated refund needs a share strictly between nothing and everything (ConsumptionRequest reference).
+    if body.get("refundPreference") == "GRANT_PRORATED" and not (percentage is not None and 0 < percentage < 100_000):
+        raise AppleError(400, 4000000, "Invalid request. GRANT_PRORATED needs 0 < consumptionPercentage < 100000.")
     return body

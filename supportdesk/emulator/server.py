@@ -13,12 +13,12 @@ from typing import TypedDict, Unpack
 import uvicorn
 
 from supportdesk.emulator.app import build_app
+from supportdesk.emulator.apple_base import ENVIRONMENTS
 from supportdesk.emulator.clock import parse_timestamp
 from supportdesk.emulator.config import keys_path, write_config
 from supportdesk.emulator.faults import parse_spec
 from supportdesk.emulator.pki import Keys
 from supportdesk.emulator.records import load_store
-from supportdesk.emulator.apple_base import ENVIRONMENTS
 from supportdesk.emulator.state import EmulatorState, Realism, build_state
 
 HOST = "127.0.0.1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -134,7 +134,9 @@ class FakeApple:
 
     def get_notification_history(self, start: datetime, end: datetime, kind: str) -> list[dict[str, Any]]:
         assert kind == "CONSUMPTION_REQUEST" and start < end
-        return [{"notificationType": kind, "transaction": {"transactionId": APPLE_TXN}}] if self.asked else []
+        asked_ms = int((NOW - timedelta(hours=13)).timestamp() * 1000)  # Apple asked 13 hours before NOW
+        return [{"notificationType": kind, "signedDate": asked_ms,
+                 "transaction": {"transactionId": APPLE_TXN}}] if self.asked else []
 
     def send_consumption_information(self, txn: str, **body: Any) -> None:
         self.answers.append({"transactionId": txn, **body})
@@ -345,6 +347,8 @@ def test_apple_is_store_decides_and_we_answer_only_what_apple_asked(world):
     out = apply(world, APPLE_TXN, {"apple": asked}, customer_consented=True)
     assert asked.answers == [{"transactionId": APPLE_TXN, "customer_consented": True, "delivery_status": "DELIVERED",
                               "refund_preference": "GRANT_FULL", "consumption_percentage": 0}]
+    # Due 12 hours after Apple's request: the agent sees by when, and that this answer is an hour late.
+    assert out["applied"]["answer_by"] == "2026-10-04T23:00:00.000000Z" and out["applied"]["late"] is True
     assert state(world, "pur_app")["status"] == "completed"
     with read_session(world) as s:
         assert s.exec(select(AuditRecord).where(AuditRecord.action == "refund.consumption_answer")).one()
