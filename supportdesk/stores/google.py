@@ -106,7 +106,7 @@ class GoogleClient:
     # -- purchases and orders ---------------------------------------------------------------------------------
     def get_product_purchase(self, product_id: str, token: str) -> dict[str, Any]:
         return self.http.json("GET", f"/purchases/products/{_seg(product_id)}/tokens/{_seg(token)}",
-                              what=f"purchase of {product_id} with token {token[:12]}…")
+                              what=f"purchase of {product_id} with token {token[:12]}…", endpoint="purchases")
 
     def voided_purchase_pages(self, start_time: datetime, end_time: datetime, *, max_results: int = 1000
                               ) -> Iterator[list[dict[str, Any]]]:
@@ -115,7 +115,8 @@ class GoogleClient:
         params: dict[str, Any] = {"startTime": _ms(start_time), "endTime": _ms(end_time), "maxResults": max_results,
                                   "includeQuantityBasedPartialRefund": "true"}
         while True:
-            body = self.http.json("GET", "/purchases/voidedpurchases", what="voided purchases", params=params)
+            body = self.http.json("GET", "/purchases/voidedpurchases", what="voided purchases", params=params,
+                                  endpoint="purchases")
             yield list(body.get("voidedPurchases") or [])
             token = (body.get("tokenPagination") or {}).get("nextPageToken")
             if not token:
@@ -126,7 +127,7 @@ class GoogleClient:
         return [v for page in self.voided_purchase_pages(start_time, end_time) for v in page]
 
     def get_order(self, order_id: str) -> dict[str, Any]:
-        return self.http.json("GET", f"/orders/{_seg(order_id)}", what=f"order {order_id}")
+        return self.http.json("GET", f"/orders/{_seg(order_id)}", what=f"order {order_id}", endpoint="orders")
 
     def batch_get_orders(self, order_ids: list[str]) -> list[dict[str, Any]]:
         """Orders by id, 1,000 a call; ids Google does not know are absent from the answer.
@@ -142,7 +143,7 @@ class GoogleClient:
 
     def _batch(self, chunk: list[str]) -> list[dict[str, Any]]:
         try:
-            body = self.http.json("GET", "/orders:batchGet", what=f"{len(chunk)} orders",
+            body = self.http.json("GET", "/orders:batchGet", what=f"{len(chunk)} orders", endpoint="orders",
                                   params=[("orderIds", oid) for oid in chunk])
         except (StoreNotFound, StoreRejected) as exc:
             if isinstance(exc, StoreRejected) and exc.status not in (400, 404):
@@ -158,7 +159,7 @@ class GoogleClient:
     def refund_order(self, order_id: str, *, revoke: bool = True) -> None:
         """Refund (and by default revoke) an order. Not idempotent, so only retried when Google did not act."""
         self.http.request("POST", f"/orders/{_seg(order_id)}:refund", what=f"refund of order {order_id}",
-                          idempotent=False, params={"revoke": "true" if revoke else "false"})
+                          idempotent=False, params={"revoke": "true" if revoke else "false"}, endpoint="orders")
 
     # -- real-time developer notifications (Pub/Sub pull) -----------------------------------------------------
     def pull_notifications(self, max_messages: int = 100) -> list[RtdnMessage]:

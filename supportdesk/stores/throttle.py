@@ -4,8 +4,10 @@ instead of learning them from 429s.
 Apple publishes a limit per endpoint (App Store Server API, "Identifying rate limits",
 developer.apple.com/documentation/appstoreserverapi/identifying-rate-limits): 50 requests/s for most, 10/s for
 Get Refund History and Look Up Order ID, and the Sandbox environment gets 10 % of that. Google Play's
-Developer API counts queries per minute per bucket (3,000/min = 50/s); the processor allows 100 reads/s in
-live mode. Each store's table may set `requests_per_second` to lower (or raise) the default for all its endpoints.
+Developer API gives each quota bucket 3,000 queries a minute, buckets independent (Orders; One-time purchases)
+(developers.google.com/android-publisher/quotas), so a minute's worth may go at once; the processor allows 100
+reads/s in live mode (docs.stripe.com/rate-limits). Each store's table may set `requests_per_second` to lower (or
+raise) the default for all its endpoints.
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ SAFETY = 0.9  # pace a little under the published limit: our clock and the store
 APPLE_RATES = {"transaction": 50.0, "history": 50.0, "refund_history": 10.0, "order_lookup": 10.0,
                "notification_history": 50.0, "consumption": 50.0}
 SANDBOX_SHARE = 0.1
-STORE_RATES = {"google": 50.0, "web": 100.0}
+GOOGLE_BUCKETS = {"orders": 50.0, "purchases": 50.0}  # 3,000 a minute each
+GOOGLE_BURST_SECONDS = 60.0  # a per-minute quota: a minute's worth may be spent at once
+WEB_RATE = 100.0
 
 
 class TokenBucket:
-    """`rate` tokens a second, at most `rate` (one second's worth, at least 1) held at once."""
+    """`rate` tokens a second, at most `burst_seconds` worth (at least 1) held at once."""
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, rate: float, *, burst_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, rate * burst_seconds)
         self.tokens = self.capacity
         self.clock, self.sleep = clock, sleep
         self.stamp = clock()
@@ -71,4 +75,7 @@ def store_throttle(store: str, config: Mapping[str, Any], **bucket: Any) -> Thro
         share = SANDBOX_SHARE if config.get("environment") == "Sandbox" else 1.0
         rates = {k: (float(override) if override else v * share) for k, v in APPLE_RATES.items()}
         return Throttle(rates, **bucket)
-    return Throttle({}, float(override) if override else STORE_RATES.get(store), **bucket)
+    if store == "google":
+        rates = {k: float(override) if override else v for k, v in GOOGLE_BUCKETS.items()}
+        return Throttle(rates, burst_seconds=GOOGLE_BURST_SECONDS, **bucket)
+    return Throttle({}, float(override) if override else WEB_RATE, **bucket)

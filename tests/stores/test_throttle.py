@@ -38,4 +38,13 @@ def test_endpoints_do_not_share_a_bucket() -> None:
 def test_requests_per_second_must_be_positive() -> None:
     with pytest.raises(ConfigError, match=r"\[stores.web\] requests_per_second must be a positive number"):
         store_throttle("web", {"requests_per_second": 0})
-    assert store_throttle("google", {"requests_per_second": 5}).default.rate == pytest.approx(5 * SAFETY)
+    assert store_throttle("google", {"requests_per_second": 5}).buckets["orders"].rate == pytest.approx(5 * SAFETY)
+    assert store_throttle("web", {}).default.rate == pytest.approx(100 * SAFETY)
+
+
+def test_google_spends_a_minutes_quota_at_once_then_paces() -> None:
+    """3,000 queries a minute per bucket (Play Developer API quotas): a minute's worth without waiting."""
+    time = FakeTime()
+    throttle = store_throttle("google", {}, clock=time.clock, sleep=time.sleep)
+    assert sum(throttle.wait("orders") for _ in range(2700)) == 0.0
+    assert throttle.wait("orders") > 0 and throttle.wait("purchases") == 0.0
