@@ -91,6 +91,7 @@ def test_bad_records_name_file_line_and_field(tmp_path: Path, name: str, lines: 
         (["--data", "{missing}"], "no store/ folder"),
         (["--data", "{data}", "--faults", "apple:teapot"], "unknown fault kind"),
         (["--data", "{data}", "--now", "yesterday"], "--now"),
+        (["--data", "{data}", "--environment", "Xcode"], "--environment must be Production or Sandbox"),
     ],
 )
 def test_command_fails_clearly_on_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
