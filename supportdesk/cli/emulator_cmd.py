@@ -34,14 +34,29 @@ def store_emulator(
     ),
     faults: str | None = typer.Option(None, "--faults", help=FAULTS_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the fault RNG, so runs repeat."),
+    environment: str = typer.Option(
+        "Production", "--environment",
+        help="Apple's environment: Production (180 days of notification history) or Sandbox (30 days, "
+        "10 percent of Production's rate limits).",
+    ),
+    pull_hold: float = typer.Option(2.0, "--pull-hold", min=0, help="Seconds an empty Pub/Sub pull is held."),
+    ack_deadline: float = typer.Option(10.0, "--ack-deadline", min=0,
+                                       help="Seconds before an un-acked Pub/Sub message is delivered again."),
+    rate_limits: bool = typer.Option(True, "--rate-limits/--no-rate-limits",
+                                     help="Enforce Apple's per-endpoint rate limits (429 past them)."),
 ) -> None:
     """Serve DIR/store with the stores' real paths, auth, JSON shapes and errors on 127.0.0.1."""
     from supportdesk.emulator.faults import FaultSpecError
     from supportdesk.emulator.records import StoreDataError
     from supportdesk.emulator.server import EmulatorStartError, prepare, serve
+    from supportdesk.emulator.state import Realism
 
+    if environment not in ("Production", "Sandbox"):
+        _fail(f"--environment must be Production or Sandbox, not {environment!r}")
+    realism = Realism(rate_limits=rate_limits, pull_hold_s=pull_hold, ack_deadline_s=ack_deadline)
     try:
-        prepared = prepare(data, port=port, config_path=write_config, now=now, faults=faults, seed=seed)
+        prepared = prepare(data, port=port, config_path=write_config, now=now, faults=faults, seed=seed,
+                           environment=environment, realism=realism)
     except (StoreDataError, FaultSpecError, EmulatorStartError) as exc:
         _fail(str(exc))
     except ValueError as exc:

@@ -52,7 +52,7 @@ def _state(ctx: typer.Context) -> AppContext:
 @app.command("import")
 def import_cmd(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(help="A dataset directory (formats.md section 1).")],
+    directory: Annotated[Path, typer.Argument(help="A dataset directory (docs/formats.md section 1).")],
     json_mode: JsonOpt = False,
 ) -> None:
     """Import a dataset directory: all or nothing; importing it again changes nothing."""

@@ -198,14 +198,21 @@ class RefundFacts:
     cause: str = "remorse"  # remorse | duplicate | fraud | chargeback | other
 
 
+CONSUMPTION_ANSWER_HOURS = 12  # Apple expects the answer within 12 hours of its CONSUMPTION_REQUEST
+ALL_SPENT = 100_000  # consumptionPercentage is milliunits: 100000 = every coin spent
+
+
 @dataclass(frozen=True)
 class ConsumptionAnswer:
-    """What we send when Apple asks (PUT consumption); `consumption_percentage` is milliunits (100000 = all)."""
+    """What we send when Apple asks (PUT consumption); `consumption_percentage` is milliunits (100000 = all).
+    GRANT_PRORATED needs 0 < percentage < 100000 (Apple rejects the ends), and the answer is due within
+    `answer_within_hours` of Apple's request."""
 
     refund_preference: str  # GRANT_FULL | GRANT_PRORATED | DECLINE
     consumption_percentage: int
     delivery_status: str
     why: str
+    answer_within_hours: int = CONSUMPTION_ANSWER_HOURS
 
 
 @dataclass(frozen=True)
@@ -305,7 +312,9 @@ def consumption_answer(f: RefundFacts, policy: Policy) -> ConsumptionAnswer:
     spent or the account has had too many refunds; otherwise GRANT_PRORATED."""
     s, p = f.spending, f.purchase
     credited = s.credited or p.coins
-    percentage = s.spent * 100_000 // credited if credited else 0
+    percentage = min(ALL_SPENT, s.spent * ALL_SPENT // credited) if credited else 0
+    if s.spent > 0 and percentage == 0:
+        percentage = 1  # a coin spent is a share above nothing, however small
     delivery = "DELIVERED" if s.credited else "UNDELIVERED_OTHER"
     refunds = recent_refunds(f, policy)
     if s.spent * 100 > policy.apple_decline_spent_percent * credited:
@@ -318,6 +327,10 @@ def consumption_answer(f: RefundFacts, policy: Policy) -> ConsumptionAnswer:
     if s.spent == 0 and age(f) < timedelta(days=policy.apple_grant_full_days):
         return ConsumptionAnswer("GRANT_FULL", percentage, delivery,
                                  f"no coins spent and under {policy.apple_grant_full_days} days old")
+    if percentage == 0:  # a prorated refund of nothing spent is a full one, and Apple refuses GRANT_PRORATED at 0
+        return ConsumptionAnswer("GRANT_FULL", percentage, delivery, "no coins spent")
+    if percentage >= ALL_SPENT:  # likewise at 100000: everything was spent, nothing is left to refund
+        return ConsumptionAnswer("DECLINE", percentage, delivery, f"all {credited:,} coins were spent")
     return ConsumptionAnswer("GRANT_PRORATED", percentage, delivery,
                              f"{s.spent:,} of {credited:,} coins spent")
 

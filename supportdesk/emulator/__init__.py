@@ -13,5 +13,8 @@ Run it with ``supportdesk store-emulator --data DIR`` (``supportdesk.cli.emulato
 The clock (``clock``) is the wall clock, or fixed by ``--now`` until ``/_emulator/clock`` moves it; the stores'
 look-back windows and every "now" the stores report follow it, while token expiry follows the wall clock.
 Fault grammar: ``faults``. Config keys and the files written beside the config: ``config``.
+By default it behaves as the real services are documented to (``state.Realism``; docs/stores.md): Apple's
+per-endpoint rate limits (``ratelimit``) and ``--environment``, batchGet failing whole, held Pub/Sub pulls with an
+ack deadline, charges without embedded refunds, Google partial refunds.
 Nothing here imports ``supportdesk.services``, ``supportdesk.db`` or ``supportdesk.tui``.
 """

@@ -18,16 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from supportdesk.emulator.apple_base import (
-    ENVIRONMENT,
     AppleError,
     is_int,
     json_body,
     on_fault,
     page_of,
+    rate_limited,
     unauthorized,
 )
 from supportdesk.emulator.apple_notifications import NotificationHistory
-from supportdesk.emulator.routing import StoreRoutes, encode_page_token, fault_kind, json_response
+from supportdesk.emulator.routing import Handler, StoreRoutes, encode_page_token, fault_kind, json_response
 from supportdesk.emulator.state import EmulatorState
 
 _EMULATOR_FIELDS = ("orderId", "consumptionRequestDate", "consumptionRequestReason")
@@ -53,12 +53,15 @@ def apple_order_id(record: dict[str, Any]) -> str:
 def routes(emu: EmulatorState) -> StoreRoutes:
     api = AppleApi(emu)
     store = StoreRoutes(emu, "apple", api.authorize, on_fault)
-    store.add("/inApps/v1/transactions/{transactionId}", api.transaction, ["GET"])
-    store.add("/inApps/v2/history/{transactionId}", api.history, ["GET"])
-    store.add("/inApps/v1/lookup/{orderId}", api.order_lookup, ["GET"])
-    store.add("/inApps/v2/refund/lookup/{transactionId}", api.refund_history, ["GET"])
-    store.add("/inApps/v1/notifications/history", NotificationHistory(api).endpoint, ["POST"])
-    store.add("/inApps/v2/transactions/consumption/{transactionId}", api.consumption, ["PUT"])
+    limited = api.limited
+    store.add("/inApps/v1/transactions/{transactionId}", limited("transaction", api.transaction), ["GET"])
+    store.add("/inApps/v2/history/{transactionId}", limited("history", api.history), ["GET"])
+    store.add("/inApps/v1/lookup/{orderId}", limited("order_lookup", api.order_lookup), ["GET"])
+    store.add("/inApps/v2/refund/lookup/{transactionId}", limited("refund_history", api.refund_history), ["GET"])
+    store.add("/inApps/v1/notifications/history",
+              limited("notification_history", NotificationHistory(api).endpoint), ["POST"])
+    store.add("/inApps/v2/transactions/consumption/{transactionId}", limited("consumption", api.consumption),
+              ["PUT"])
     return store
 
 
@@ -94,6 +97,15 @@ class AppleApi:
             and claims["exp"] <= time.time() + 3600 + 60
         )
 
+    def limited(self, endpoint: str, handler: Handler) -> Handler:
+        """The handler behind the endpoint's rate limit (ratelimit.py)."""
+
+        async def guarded(request: Request) -> Response:
+            retry_at = self.emu.apple_limits.retry_at_ms(endpoint)
+            return rate_limited(retry_at) if retry_at is not None else await handler(request)
+
+        return guarded
+
     # --- endpoints --------------------------------------------------------------------------------
     async def transaction(self, request: Request) -> Response:
         try:
@@ -116,7 +128,7 @@ class AppleApi:
                 "hasMore": has_more,
                 "bundleId": identity.bundle_id,
                 "appAppleId": identity.app_apple_id,
-                "environment": ENVIRONMENT,
+                "environment": self.emu.identity.environment,
                 "signedTransactions": [self.sign_transaction(request, r) for r in page],
             }
         )
@@ -177,7 +189,7 @@ class AppleApi:
             for key in _REVOCATION_FIELDS:
                 payload.pop(key, None)
         payload.setdefault("originalTransactionId", record["transactionId"])
-        payload["environment"] = ENVIRONMENT
+        payload["environment"] = self.emu.identity.environment
         payload["signedDate"] = as_of if as_of is not None else self.emu.now_ms()
         return self.emu.keys.sign_jws(payload, broken=fault_kind(request) == "bad_signature")
 
@@ -226,4 +238,7 @@ def _check_consumption(body: dict[str, Any]) -> dict[str, Any]:
         raise AppleError(400, 4000000, "Invalid request. consumptionPercentage must be 0..100000 (milliunits).")
     if body.get("refundPreference") not in (None, *_REFUND_PREFERENCES):
         raise AppleError(400, 4000000, "Invalid request. The refund preference field is invalid.")
+    # A prorated refund needs a share strictly between nothing and everything (ConsumptionRequest reference).
+    if body.get("refundPreference") == "GRANT_PRORATED" and not (percentage is not None and 0 < percentage < 100_000):
+        raise AppleError(400, 4000000, "Invalid request. GRANT_PRORATED needs 0 < consumptionPercentage < 100000.")
     return body

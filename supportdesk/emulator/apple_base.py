@@ -5,6 +5,7 @@ Error codes follow Apple's library (``appstoreserverlibrary.api_client.APIError`
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -15,7 +16,10 @@ from supportdesk.emulator.faults import Fault
 from supportdesk.emulator.routing import decode_page_token, json_response, malformed_response
 
 PAGE_SIZE = 20
-ENVIRONMENT = "Sandbox"
+ENVIRONMENTS = ("Production", "Sandbox")
+# How far back Get Notification History reaches: 180 days in Production, 30 in Sandbox
+# (NotificationHistoryRequest, developer.apple.com/documentation/appstoreserverapi/notificationhistoryrequest).
+NOTIFICATION_WINDOW_DAYS = {"Production": 180, "Sandbox": 30}
 
 
 class AppleError(Exception):
@@ -31,6 +35,10 @@ def error_response(status: int, code: int, message: str, headers: dict[str, str]
     return json_response({"errorCode": code, "errorMessage": message}, status, headers)
 
 
+def rate_limited(retry_at_ms: int) -> Response:
+    return error_response(429, 4290000, "Rate limit exceeded.", {"Retry-After": str(retry_at_ms)})
+
+
 def unauthorized() -> Response:
     # Apple answers a bad token with a plain-text 401, not the JSON error shape.
     return Response(
@@ -39,8 +47,8 @@ def unauthorized() -> Response:
 
 
 def on_fault(fault: Fault) -> Response | None:
-    if fault.kind == "429":
-        return error_response(429, 4290000, "Rate limit exceeded.", {"Retry-After": str(fault.arg)})
+    if fault.kind == "429":  # Retry-After: epoch milliseconds, as Apple sends it (see ratelimit.py)
+        return rate_limited(int(time.time() * 1000) + (fault.arg or 0) * 1000)
     if fault.kind == "500":
         return error_response(500, 5000000, "An unknown error occurred.")
     if fault.kind == "503":

@@ -2,7 +2,8 @@
 
 Derived from the transactions (formats.md): ``ONE_TIME_CHARGE`` at ``purchaseDate``, ``CONSUMPTION_REQUEST`` at
 ``consumptionRequestDate`` and ``REFUND`` at ``revocationDate``, each signed as Apple would have sent it then.
-Only the last 180 days of the emulator clock can be asked for, like production.
+Only the last 180 days (Production) or 30 days (Sandbox) of the emulator clock can be asked for, as at Apple
+(NotificationHistoryRequest reference); an older startDate is errorCode 4000012.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from supportdesk.emulator.apple_base import ENVIRONMENT, AppleError, is_int, json_body, page_of
+from supportdesk.emulator.apple_base import NOTIFICATION_WINDOW_DAYS, AppleError, is_int, json_body, page_of
 from supportdesk.emulator.routing import encode_page_token, fault_kind, json_response
 
 if TYPE_CHECKING:
     from supportdesk.emulator.apple import AppleApi
 
-NOTIFICATION_WINDOW_MS = 180 * 86_400_000
 _NOTIFICATION_NS = uuid.UUID("5b0e2d64-0c64-4b8e-9d44-6f0f6c1f4a11")
 NOTIFICATION_TYPES = (
     "CONSUMPTION_REQUEST", "DID_CHANGE_RENEWAL_PREF", "DID_CHANGE_RENEWAL_STATUS", "DID_FAIL_TO_RENEW",
@@ -61,7 +61,7 @@ class NotificationHistory:
                 400, 4000016, "Invalid request. The end date is not a timestamp value in milliseconds."
             )
         now = self.emu.now_ms()
-        if start < now - NOTIFICATION_WINDOW_MS:
+        if start < now - NOTIFICATION_WINDOW_DAYS[self.emu.identity.environment] * 86_400_000:
             raise AppleError(
                 400, 4000012, "Invalid request. The start date is earlier than the allowed start date."
             )
@@ -106,7 +106,7 @@ class NotificationHistory:
         data: dict[str, Any] = {
             "appAppleId": self.emu.identity.app_apple_id,
             "bundleId": record.get("bundleId", self.emu.identity.bundle_id),
-            "environment": ENVIRONMENT,
+            "environment": self.emu.identity.environment,
             "signedTransactionInfo": self.api.sign_transaction(request, record, as_of=at),
         }
         if kind == "CONSUMPTION_REQUEST":

@@ -12,7 +12,6 @@ from typing import Any
 
 import tomli_w
 
-from supportdesk.emulator.apple_base import ENVIRONMENT
 from supportdesk.emulator.clock import format_timestamp
 from supportdesk.emulator.pki import GOOGLE_PROJECT
 from supportdesk.emulator.state import EmulatorState
@@ -53,7 +52,7 @@ def config_document(emu: EmulatorState, sa_path: Path) -> dict[str, Any]:
                 "private_key": keys.apple_api_key,
                 "bundle_id": identity.bundle_id,
                 "app_apple_id": identity.app_apple_id,
-                "environment": ENVIRONMENT,
+                "environment": identity.environment,
                 "root_certificates": [keys.root_cert],
             },
             "google": {

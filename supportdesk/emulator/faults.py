@@ -6,7 +6,8 @@ SPEC is a comma-separated list of ``STORE:KIND[=ARG][@RATE][*COUNT]``:
 - KIND:
   ``latency=MS`` (delay, then answer normally),
   ``timeout[=MS]`` (delay longer than any client deadline, default 30000 ms, then answer normally),
-  ``429[=SECONDS]`` (rate limited in the store's error shape, with ``Retry-After``, default 1),
+  ``429[=SECONDS]`` (rate limited in the store's error shape, with ``Retry-After``, default 1 s; Apple sends it
+  as the epoch milliseconds that many seconds ahead, as Apple does),
   ``500`` / ``503`` (server error in the store's error shape),
   ``malformed`` (status 200 with a body that is not valid JSON),
   ``bad_signature`` (Apple: JWS payloads with a broken signature; other stores: like malformed),

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from supportdesk.emulator import pubsub
 from supportdesk.emulator.clock import millis
 from supportdesk.emulator.faults import Fault
-from supportdesk.emulator.google_orders import order_resource
+from supportdesk.emulator.google_orders import is_partial_void, order_resource
 from supportdesk.emulator.routing import (
     StoreRoutes,
     decode_page_token,
@@ -160,9 +160,13 @@ class GoogleApi:
             start, end, offset, limit = self._voided_window(request.query_params)
         except GoogleError as exc:
             return exc.response()
+        # Quantity-based partial refunds are listed only when asked for (voidedpurchases.list,
+        # includeQuantityBasedPartialRefund; developers.google.com/android-publisher/api-ref/rest/v3/purchases.voidedpurchases/list)
+        partial_too = request.query_params.get("includeQuantityBasedPartialRefund") == "true"
         voided = [
             p for p in self.emu.google_by_token.values()
             if p.get("voidedTimeMillis") is not None and start <= int(p["voidedTimeMillis"]) <= end
+            and (partial_too or not is_partial_void(p))
         ]  # fmt: skip
         voided.sort(key=lambda p: (int(p["voidedTimeMillis"]), p["orderId"]))
         page = voided[offset : offset + limit]
@@ -211,8 +215,15 @@ class GoogleApi:
         order_ids = [o for value in request.query_params.getlist("orderIds") for o in value.split(",") if o]
         if not order_ids or len(order_ids) > MAX_ORDER_IDS:
             return GoogleError(400, f"orderIds must hold 1 to {MAX_ORDER_IDS} order ids.", "invalid").response()
-        found = [self.emu.google_by_order[o] for o in order_ids if o in self.emu.google_by_order]
-        return json_response({"orders": [order_resource(p) for p in found]} if found else {})
+        # orders.batchget reference: "If any order ID is not found or does not match the provided package, the
+        # entire request will fail with an error. The order IDs must be distinct."
+        # (developers.google.com/android-publisher/api-ref/rest/v3/orders/batchget)
+        if len(set(order_ids)) != len(order_ids):
+            return GoogleError(400, "The order IDs must be distinct.", "invalid").response()
+        unknown = next((o for o in order_ids if o not in self.emu.google_by_order), None)
+        if unknown is not None:
+            return GoogleError(404, f"Order {unknown} not found.", "notFound").response()
+        return json_response({"orders": [order_resource(self.emu.google_by_order[o]) for o in order_ids]})
 
     async def refund(self, request: Request) -> Response:
         try:
@@ -254,8 +265,9 @@ def _void(purchase: dict[str, Any], now_ms: int) -> None:
 
 
 def _product_purchase(purchase: dict[str, Any]) -> dict[str, Any]:
-    voided = purchase.get("voidedTimeMillis") is not None
     quantity = purchase.get("quantity", 1)
+    voided = purchase.get("voidedTimeMillis") is not None and not is_partial_void(purchase)
+    left = quantity - int(purchase.get("voidedQuantity") or 0) if is_partial_void(purchase) else quantity
     answer = {
         "kind": "androidpublisher#productPurchase",
         "purchaseTimeMillis": str(millis(purchase["purchaseTimeMillis"])),
@@ -265,7 +277,7 @@ def _product_purchase(purchase: dict[str, Any]) -> dict[str, Any]:
         "acknowledgementState": purchase.get("acknowledgementState", 1),
         "productId": purchase["productId"],
         "quantity": quantity,
-        "refundableQuantity": purchase.get("refundableQuantity", 0 if voided else quantity),
+        "refundableQuantity": purchase.get("refundableQuantity", 0 if voided else left),
     }
     for key in ("purchaseType", "regionCode", "obfuscatedExternalAccountId", "obfuscatedExternalProfileId",
                 "developerPayload", "priceAmountMicros", "priceCurrencyCode"):  # fmt: skip

@@ -1,7 +1,15 @@
-"""Pub/Sub REST ``:pull`` and ``:acknowledge`` for the RTDN subscription, under ``/google/pubsub``."""
+"""Pub/Sub REST ``:pull`` and ``:acknowledge`` for the RTDN subscription, under ``/google/pubsub``.
+
+An empty subscription holds the pull open before answering ``{}``: without ``returnImmediately`` "the system may
+wait (for a bounded amount of time) until at least one message is available" (PullRequest, subscriptions.pull
+reference, cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions/pull). The hold is
+``Realism.pull_hold_s``; a message published meanwhile (a refund through the API) ends it early.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -13,6 +21,7 @@ if TYPE_CHECKING:
     from supportdesk.emulator.state import EmulatorState
 
 SUBSCRIPTION = "/pubsub/v1/projects/{project}/subscriptions/{subscription}"
+POLL_S = 0.05
 
 
 def add_routes(store: StoreRoutes, emu: EmulatorState, authorize: Authorize) -> None:
@@ -37,8 +46,16 @@ class PubSubApi:
             problem = _error(400, "INVALID_ARGUMENT", "maxMessages must be a positive integer.")
         if problem is not None:
             return problem
-        received = self.emu.rtdn.pull(self.emu.now_ms(), max_messages)
+        received = await self._held_pull(max_messages, body.get("returnImmediately") is True)
         return json_response({"receivedMessages": received} if received else {})
+
+    async def _held_pull(self, max_messages: int, immediately: bool) -> list[dict[str, Any]]:
+        until = time.monotonic() + (0 if immediately else self.emu.realism.pull_hold_s)
+        while True:
+            received = self.emu.rtdn.pull(self.emu.now_ms(), max_messages)
+            if received or time.monotonic() >= until:
+                return received
+            await asyncio.sleep(min(POLL_S, max(0.0, until - time.monotonic())))
 
     async def acknowledge(self, request: Request) -> Response:
         problem = self._check_subscription(request)

@@ -3,7 +3,9 @@
 Derived from the purchases: a ``oneTimeProductNotification`` (1 purchased, 2 canceled) at the purchase time
 and a ``voidedPurchaseNotification`` at the void time; refunds made through the API publish more. A message
 is delivered once its event time has come (emulator clock) and for 7 days after, Pub/Sub's default retention.
-Unacknowledged messages come back on every later pull (the emulator has no ack deadline).
+A pulled message is outstanding until its ack deadline (10 s by default; wall-clock) and is delivered again
+after it if not acknowledged, as Pub/Sub does ("ackDeadlineSeconds", Subscription reference,
+cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +59,9 @@ class _Message:
 
 
 class RtdnQueue:
-    def __init__(self, notifications: list[dict[str, Any]]) -> None:
+    def __init__(self, notifications: list[dict[str, Any]], *, ack_deadline_s: float = 10.0) -> None:
+        self.ack_deadline_s = ack_deadline_s
+        self._outstanding: dict[str, float] = {}  # message id -> wall time its ack deadline passes
         self._messages: list[_Message] = []
         self._acked: set[str] = set()
         self._ack_ids: dict[str, str] = {}
@@ -70,9 +75,11 @@ class RtdnQueue:
         return message_id
 
     def pull(self, now_ms: int, max_messages: int) -> list[dict[str, Any]]:
+        wall = time.monotonic()
         ready = [
             m for m in self._messages
             if m.message_id not in self._acked and now_ms - RETENTION_MS <= m.at_ms <= now_ms
+            and self._outstanding.get(m.message_id, 0.0) <= wall
         ]  # fmt: skip
         ready.sort(key=lambda m: (m.at_ms, int(m.message_id)))
         return [self._deliver(m) for m in ready[:max_messages]]
@@ -86,6 +93,7 @@ class RtdnQueue:
     def _deliver(self, message: _Message) -> dict[str, Any]:
         ack_id = f"ack-{message.message_id}-{len(self._ack_ids) + 1}"
         self._ack_ids[ack_id] = message.message_id
+        self._outstanding[message.message_id] = time.monotonic() + self.ack_deadline_s
         data = base64.b64encode(json.dumps(message.notification).encode()).decode()
         body = {"data": data, "messageId": message.message_id, "publishTime": format_timestamp(message.at_ms)}
         return {"ackId": ack_id, "message": body}

@@ -13,12 +13,13 @@ from typing import TypedDict, Unpack
 import uvicorn
 
 from supportdesk.emulator.app import build_app
+from supportdesk.emulator.apple_base import ENVIRONMENTS
 from supportdesk.emulator.clock import parse_timestamp
 from supportdesk.emulator.config import keys_path, write_config
 from supportdesk.emulator.faults import parse_spec
 from supportdesk.emulator.pki import Keys
 from supportdesk.emulator.records import load_store
-from supportdesk.emulator.state import EmulatorState, build_state
+from supportdesk.emulator.state import EmulatorState, Realism, build_state
 
 HOST = "127.0.0.1"
 
@@ -55,6 +56,8 @@ class Options(TypedDict, total=False):
     faults: str | None  # see supportdesk.emulator.faults
     seed: int
     keys: Keys | None  # default: reuse <config stem>-keys.json or make new ones
+    environment: str  # Apple's: Production (default) or Sandbox
+    realism: Realism | None  # rate limits, pull hold, ack deadline (default: as documented)
 
 
 def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Options]) -> Prepared:
@@ -67,7 +70,11 @@ def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Op
     if config_path is not None:
         config_path.resolve().parent.mkdir(parents=True, exist_ok=True)
     keys = keys or Keys.load_or_generate(keys_path(config_path) if config_path else None)
-    state = build_state(records, keys, now=now, faults=fault_list, seed=options.get("seed", 0))
+    environment = options.get("environment", "Production")
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"--environment must be {' or '.join(ENVIRONMENTS)}, not {environment!r}")
+    state = build_state(records, keys, now=now, faults=fault_list, seed=options.get("seed", 0),
+                        environment=environment, realism=options.get("realism"))
     prepared = Prepared(_listen(options.get("port", 0)), state, config_path)
     prepared.state.identity.base_url = prepared.base_url
     if config_path is not None:

@@ -2,6 +2,10 @@
 
 Served from ``store/web/charges.jsonl`` and ``store/web/disputes.jsonl``. stripe-python joins its base
 address and the path as plain strings, so ``base_addresses={"api": "http://127.0.0.1:PORT/web"}`` works.
+
+As at API version 2022-11-15 and later, a charge no longer embeds its ``refunds`` ("The Charges object no longer
+auto-expands refunds by default", docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand): they
+come with ``expand[]=refunds`` (``expand[]=data.refunds`` on a list) or from ``GET /v1/refunds?charge=``.
 """
 
 from __future__ import annotations
@@ -73,14 +77,15 @@ class WebApi:
     # --- charges -----------------------------------------------------------------------------------
     async def list_charges(self, request: Request) -> Response:
         customer = request.query_params.get("customer")
-        charges = [_charge(c) for c in self.emu.charges.values() if customer in (None, c.get("customer"))]
+        expand = "data.refunds" in request.query_params.getlist("expand[]")
+        charges = [_charge(c, expand) for c in self.emu.charges.values() if customer in (None, c.get("customer"))]
         return _listing(request, charges, "/v1/charges")
 
     async def get_charge(self, request: Request) -> Response:
         record = self.emu.charges.get(request.path_params["id"])
         if record is None:
             return _missing("charge", request.path_params["id"], "id").response()
-        return json_response(_charge(record))
+        return json_response(_charge(record, "refunds" in request.query_params.getlist("expand[]")))
 
     # --- refunds -----------------------------------------------------------------------------------
     async def create_refund(self, request: Request) -> Response:
@@ -191,7 +196,7 @@ def _refunded(record: dict[str, Any]) -> int:
     return sum(int(r.get("amount", 0)) for r in record.get("refunds", []))
 
 
-def _charge(record: dict[str, Any]) -> dict[str, Any]:
+def _charge(record: dict[str, Any], expand_refunds: bool = False) -> dict[str, Any]:
     refunds = [_refund_object(record, r) for r in record.get("refunds", [])]
     refunded_amount = _refunded(record)
     country = record.get("billing_country")
@@ -212,14 +217,11 @@ def _charge(record: dict[str, Any]) -> dict[str, Any]:
             "type": "card",
             "card": {"fingerprint": record.get("card_fingerprint"), "country": country},
         },  # fmt: skip
-        "refunds": {
-            "object": "list",
-            "data": refunds,
-            "has_more": False,
-            "total_count": len(refunds),
-            "url": f"/v1/charges/{record['id']}/refunds",
-        },  # fmt: skip
     }
+    charge.pop("refunds", None)
+    if expand_refunds:
+        charge["refunds"] = {"object": "list", "data": refunds, "has_more": False, "total_count": len(refunds),
+                             "url": f"/v1/charges/{record['id']}/refunds"}  # fmt: skip
     return charge
 
 

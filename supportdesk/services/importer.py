@@ -193,7 +193,7 @@ def _sqlite_value(value: Any) -> Any:
 def run_import(engine: Engine, directory: Path, progress: Progress | None = None) -> ImportResult:
     app = directory / "app"
     if not app.is_dir():
-        raise InvalidInput(f"{directory} is not a dataset directory: it has no app/ folder (see formats.md)")
+        raise InvalidInput(f"{directory} is not a dataset directory: it has no app/ folder (see docs/formats.md)")
     missing = [s.name for s in SPECS if s.required and not (app / s.name).is_file()]
     if missing:
         raise InvalidInput(f"{app} is missing {', '.join(missing)}")

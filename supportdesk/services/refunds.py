@@ -37,6 +37,7 @@ CAUSES = ("remorse", "duplicate", "fraud", "other")
 WEB_REASON = {"duplicate": "duplicate", "fraud": "fraudulent"}  # else requested_by_customer
 NEW_STATUS = {"apple": "revoked"}  # else refunded
 APPLE_HISTORY_DAYS = 180
+APPLE_SANDBOX_HISTORY_DAYS = 30  # Sandbox keeps 30 days of notification history
 STORE_WAY = {"web": "to the card of", "google": "through Google Play to"}
 
 
@@ -417,6 +418,11 @@ def _refund_web(client: Any, step: dict[str, Any]) -> dict[str, Any]:
     from supportdesk.stores.errors import StoreRejected
 
     charge = step["purchase"]["store_transaction_id"]
+    # A retry may come after the processor pruned our idempotency key (kept at least 24 h): look for our own
+    # refund (its metadata names our refund id) before asking for another, so a retry never refunds twice.
+    mine = client.find_our_refund(charge, step["refund_id"])
+    if mine is not None:
+        return {"store_call": "create_refund", "store_refund_id": mine.get("id"), "store_status": mine.get("status")}
     try:
         refund = client.create_refund(charge, idempotency_key=step["refund_id"], amount=step["amount_minor"],
                                       reason=WEB_REASON.get(step["cause"], "requested_by_customer"))
@@ -491,12 +497,18 @@ def _answer_apple(engine: Any, step: dict[str, Any], ctx: ActionContext, setting
     txn = purchase["store_transaction_id"]
     client, own = _client("apple", settings, clients)
     try:
-        start = max(_aware(purchase["purchased_at"]), now - timedelta(days=APPLE_HISTORY_DAYS))
+        sandbox = (getattr(client, "config", None) or {}).get("environment") == "Sandbox"
+        days = APPLE_SANDBOX_HISTORY_DAYS if sandbox else APPLE_HISTORY_DAYS
+        start = max(_aware(purchase["purchased_at"]), now - timedelta(days=days))
         asked = [n for n in client.get_notification_history(start, now, "CONSUMPTION_REQUEST")
                  if (n.get("transaction") or {}).get("transactionId") == txn]
         answer = decision["consumption"]
         applied: dict[str, Any] = {"store": "apple", "store_call": None, "consumption_requested": bool(asked),
                                    "consumption": None, "idempotency_key": step["key"], "replayed": False}
+        if asked:  # Apple wants the answer within 12 hours of its request: say by when, and whether we are late
+            asked_ms = max(int(n.get("signedDate") or 0) for n in asked)
+            due = datetime.fromtimestamp(asked_ms / 1000, UTC) + timedelta(hours=rules.CONSUMPTION_ANSWER_HOURS)
+            applied.update(answer_by=due, late=now > due)
         if not asked:
             applied["note"] = "Apple has not asked us for consumption information: nothing to send"
             return {"decision": decision, "purchase": purchase, "applied": applied, "replayed": False}

@@ -21,11 +21,14 @@ from supportdesk.errors import ConfigError
 from supportdesk.stores.errors import StoreBadSignature, StoreNotFound
 from supportdesk.stores.http import StoreHttp, require
 from supportdesk.stores.policy import RetryPolicy
+from supportdesk.stores.roots import load_roots
+from supportdesk.stores.throttle import store_throttle
 
 STORE = "apple"
 TOKEN_LIFETIME = 300  # Apple allows up to an hour; a short token limits the damage of a leaked one
 TOKEN_MARGIN = 60  # mint a new token this long before the cached one expires
 KEYS = ("base_url", "issuer_id", "key_id", "private_key", "bundle_id", "environment", "root_certificates")
+TRANSACTION_NOT_FOUND = 4040010  # TransactionIdNotFoundError: the fallback to Sandbox looks there next
 
 
 def read_apple_error(body: Any) -> tuple[Any, str | None]:
@@ -41,6 +44,12 @@ def check_config(config: dict[str, Any]) -> None:
     if config["environment"] not in ("Sandbox", "Production"):
         # Xcode and LocalTesting make Apple's verifier skip the signature check: never accept them here.
         raise ConfigError(f"[stores.apple] environment must be Sandbox or Production, not {config['environment']!r}")
+    app_id = config.get("app_apple_id")
+    if config["environment"] == "Production" and (isinstance(app_id, bool) or not isinstance(app_id, int)
+                                                  or app_id <= 0):
+        # Apple's verifier needs it to check Production payloads are for our app (else a bare ValueError).
+        raise ConfigError("[stores.apple] app_apple_id is required for environment Production: the app's Apple ID "
+                          f"(a number, App Store Connect > App Information), not {app_id!r}")
 
 
 class AppleClient:
@@ -50,9 +59,16 @@ class AppleClient:
         self.config = config
         self.clock = clock
         self._token: tuple[str, float] | None = None
-        self._verifier: Any = None
+        self._verifiers: dict[str, Any] = {}
+        throttle = store_throttle(STORE, config)
         self.http = StoreHttp(STORE, config["base_url"], policy, auth=self._auth, read_error=read_apple_error,
-                              client=client)
+                              client=client, throttle=throttle, retry_after_epoch_ms=True)
+        # A production app also sees Sandbox transactions (TestFlight, App Review): Apple's advice is to look
+        # in Production and, on "transaction id not found", in Sandbox (Get Transaction Info reference).
+        sandbox = config.get("sandbox_base_url") if config["environment"] == "Production" else None
+        self.sandbox = StoreHttp(STORE, sandbox, policy, auth=self._auth, read_error=read_apple_error,
+                                 client=self.http.client, throttle=store_throttle(STORE, {"environment": "Sandbox"}),
+                                 retry_after_epoch_ms=True) if sandbox else None
 
     def close(self) -> None:
         self.http.close()
@@ -77,31 +93,24 @@ class AppleClient:
         return {"Authorization": f"Bearer {self.api_token(refresh)}"}
 
     # -- verification -----------------------------------------------------------------------------------------
-    def verifier(self) -> Any:
-        if self._verifier is None:
+    def verifier(self, environment: str | None = None) -> Any:
+        environment = environment or self.config["environment"]
+        if environment not in self._verifiers:
             from appstoreserverlibrary.models.Environment import Environment
             from appstoreserverlibrary.signed_data_verifier import SignedDataVerifier
-            from cryptography import x509
-            from cryptography.hazmat.primitives.serialization import Encoding
 
-            roots = self.config["root_certificates"]
-            roots = [roots] if isinstance(roots, str) else roots
-            try:
-                der = [x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER) for pem in roots]
-            except ValueError as exc:
-                raise ConfigError(f"[stores.apple] root_certificates: not a PEM certificate: {exc}") from exc
-            self._verifier = SignedDataVerifier(
-                der, False, Environment(self.config["environment"]), self.config["bundle_id"],
-                self.config.get("app_apple_id"),
+            self._verifiers[environment] = SignedDataVerifier(
+                load_roots(self.config["root_certificates"]), False, Environment(environment),
+                self.config["bundle_id"], self.config.get("app_apple_id"),
             )
-        return self._verifier
+        return self._verifiers[environment]
 
-    def verify_transaction(self, signed: str) -> dict[str, Any]:
+    def verify_transaction(self, signed: str, environment: str | None = None) -> dict[str, Any]:
         """The decoded transaction, only after Apple's verifier accepted chain, signature, bundle and environment."""
         from appstoreserverlibrary.signed_data_verifier import VerificationException
 
         try:
-            self.verifier().verify_and_decode_signed_transaction(signed)
+            self.verifier(environment).verify_and_decode_signed_transaction(signed)
         except VerificationException as exc:
             raise _bad_signature("a transaction", exc) from None
         return _payload(signed)
@@ -125,8 +134,17 @@ class AppleClient:
 
     # -- calls ------------------------------------------------------------------------------------------------
     def get_transaction_info(self, transaction_id: str) -> dict[str, Any]:
+        """One transaction; in Production, one Apple does not know there is looked up in Sandbox (when
+        `sandbox_base_url` is configured) before it counts as not found."""
         what = f"transaction {transaction_id}"
-        body = self.http.json("GET", f"/inApps/v1/transactions/{_seg(transaction_id)}", what=what)
+        path = f"/inApps/v1/transactions/{_seg(transaction_id)}"
+        try:
+            body = self.http.json("GET", path, what=what, endpoint="transaction")
+        except StoreNotFound as exc:
+            if self.sandbox is None or exc.store_code != TRANSACTION_NOT_FOUND:
+                raise
+            body = self.sandbox.json("GET", path, what=f"{what} (Sandbox)", endpoint="transaction")
+            return self.verify_transaction(require(STORE, body, "signedTransactionInfo", str, what), "Sandbox")
         return self.verify_transaction(require(STORE, body, "signedTransactionInfo", str, what))
 
     def get_transaction_history(self, transaction_id: str, *, revision: str | None = None) -> list[dict[str, Any]]:
@@ -144,7 +162,7 @@ class AppleClient:
         if end is not None:
             params["endDate"] = str(_ms(end))
         yield from self._pages(f"/inApps/v2/history/{_seg(transaction_id)}", f"history of {transaction_id}",
-                               params, revision)
+                               params, revision, "history")
 
     def get_refund_history(self, transaction_id: str) -> list[dict[str, Any]]:
         return [t for page in self.refund_history_pages(transaction_id) for t in page]
@@ -152,13 +170,13 @@ class AppleClient:
     def refund_history_pages(self, transaction_id: str) -> Iterator[list[dict[str, Any]]]:
         """The customer's refunded transactions (v2), a verified page at a time."""
         yield from self._pages(f"/inApps/v2/refund/lookup/{_seg(transaction_id)}", f"refunds of {transaction_id}",
-                               {}, None)
+                               {}, None, "refund_history")
 
-    def _pages(self, path: str, what: str, params: dict[str, str], revision: str | None
+    def _pages(self, path: str, what: str, params: dict[str, str], revision: str | None, endpoint: str
                ) -> Iterator[list[dict[str, Any]]]:
         while True:
             query = dict(params, **({"revision": revision} if revision else {}))
-            body = self.http.json("GET", path, what=what, params=query)
+            body = self.http.json("GET", path, what=what, params=query, endpoint=endpoint)
             yield self._transactions(body, what)
             revision = body.get("revision")
             if not body.get("hasMore") or not revision:
@@ -166,7 +184,7 @@ class AppleClient:
 
     def look_up_order_id(self, order_id: str) -> list[dict[str, Any]]:
         what = f"order {order_id}"
-        body = self.http.json("GET", f"/inApps/v1/lookup/{_seg(order_id)}", what=what)
+        body = self.http.json("GET", f"/inApps/v1/lookup/{_seg(order_id)}", what=what, endpoint="order_lookup")
         if body.get("status") != 0:
             raise StoreNotFound(STORE, f"The App Store has no valid order {order_id} (lookup status "
                                        f"{body.get('status')})", store_code=body.get("status"))
@@ -183,7 +201,7 @@ class AppleClient:
         while True:
             params = {"paginationToken": token} if token else None
             body = self.http.json("POST", "/inApps/v1/notifications/history", what=what, idempotent=True,
-                                  params=params, json=request)
+                                  params=params, json=request, endpoint="notification_history")
             items = require(STORE, body, "notificationHistory", list, what)
             yield [self.verify_notification(_signed_payload(item, what)) for item in items]
             token = body.get("paginationToken")
@@ -208,7 +226,7 @@ class AppleClient:
         if consumption_percentage is not None:
             body["consumptionPercentage"] = consumption_percentage
         self.http.request("PUT", f"/inApps/v2/transactions/consumption/{_seg(transaction_id)}",
-                          what=f"consumption information for {transaction_id}", json=body)
+                          what=f"consumption information for {transaction_id}", json=body, endpoint="consumption")
 
 
 def _bad_signature(what: str, exc: Any) -> StoreBadSignature:

@@ -20,6 +20,7 @@ from supportdesk.stores.errors import (
     store_title,
 )
 from supportdesk.stores.policy import RATE_LIMITED, TIMEOUT, UNAVAILABLE, RetryPolicy, Transient, parse_retry_after
+from supportdesk.stores.throttle import Throttle
 
 # Headers for a call; called with refresh=True once after a 401 so an expired token is replaced.
 AuthHeaders = Callable[[bool], dict[str, str]]
@@ -41,8 +42,11 @@ def new_client() -> httpx.Client:
 class StoreHttp:
     def __init__(self, store: str, base_url: str, policy: RetryPolicy | None = None, *,
                  auth: AuthHeaders | None = None, read_error: ErrorReader | None = None,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, throttle: Throttle | None = None,
+                 retry_after_epoch_ms: bool = False) -> None:
         self.store = store
+        self.throttle = throttle
+        self.retry_after_epoch_ms = retry_after_epoch_ms
         self.base_url = base_url.rstrip("/")
         self.policy = policy or RetryPolicy()
         self.auth = auth
@@ -53,28 +57,41 @@ class StoreHttp:
         self.client.close()
 
     def request(self, method: str, url: str, *, what: str, idempotent: bool | None = None,
-                **kwargs: Any) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise a typed error. `url` may be a path under base_url."""
+                endpoint: str | None = None, empty_on_timeout: bool = False, **kwargs: Any) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise a typed error. `url` may be a path under base_url;
+        `endpoint` names the throttle bucket every attempt takes a token from; `empty_on_timeout` makes an
+        attempt that gets no answer in time an empty 200 (a held long-poll that had nothing to say)."""
         full = url if url.startswith("http") else self.base_url + url
         if idempotent is None:
             idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE")
-        response = self.policy.run(
-            self.store, what, lambda timeout: self._attempt(method, full, timeout, **kwargs), idempotent=idempotent
-        )
+
+        def attempt(timeout: float) -> httpx.Response:
+            try:
+                return self._attempt(method, full, timeout, endpoint, **kwargs)
+            except Transient as exc:
+                if empty_on_timeout and exc.kind == TIMEOUT:
+                    return httpx.Response(200, json={})
+                raise
+
+        response = self.policy.run(self.store, what, attempt, idempotent=idempotent)
         if response.status_code >= 400:
             raise self.error_for(response, what)
         return response
 
     def json(self, method: str, url: str, *, what: str, idempotent: bool | None = None,
-             **kwargs: Any) -> dict[str, Any]:
-        response = self.request(method, url, what=what, idempotent=idempotent, **kwargs)
+             endpoint: str | None = None, empty_on_timeout: bool = False, **kwargs: Any) -> dict[str, Any]:
+        response = self.request(method, url, what=what, idempotent=idempotent, endpoint=endpoint,
+                                empty_on_timeout=empty_on_timeout, **kwargs)
         return parse_object(self.store, response, what)
 
-    def _attempt(self, method: str, url: str, timeout: float, **kwargs: Any) -> httpx.Response:
+    def _attempt(self, method: str, url: str, timeout: float, endpoint: str | None, **kwargs: Any
+                 ) -> httpx.Response:
+        if self.throttle is not None:
+            self.throttle.wait(endpoint)
         response = self._send(method, url, timeout, False, **kwargs)
         if response.status_code == 401 and self.auth is not None:
             response = self._send(method, url, timeout, True, **kwargs)
-        return classify(response)
+        return classify(response, epoch_ms=self.retry_after_epoch_ms)
 
     def _send(self, method: str, url: str, timeout: float, refresh: bool, *, headers: dict[str, str] | None = None,
               **kwargs: Any) -> httpx.Response:
@@ -95,11 +112,11 @@ class StoreHttp:
         return error_for_status(self.store, response.status_code, what, code, message)
 
 
-def classify(response: httpx.Response) -> httpx.Response:
+def classify(response: httpx.Response, *, epoch_ms: bool = False) -> httpx.Response:
     status = response.status_code
     if status == 429:
         raise Transient(RATE_LIMITED, "HTTP 429", status=429,
-                        retry_after=parse_retry_after(response.headers.get("retry-after")))
+                        retry_after=parse_retry_after(response.headers.get("retry-after"), epoch_ms=epoch_ms))
     if status in RETRIED_STATUS or status >= 500:
         raise Transient(UNAVAILABLE, f"HTTP {status}", status=status)
     return response

@@ -41,12 +41,17 @@ class Transient(Exception):
         self.safe = safe or kind == RATE_LIMITED
 
 
-def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
-    """Retry-After is either delay-seconds or an HTTP-date."""
+def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                      epoch_ms: bool = False) -> float | None:
+    """Seconds to wait. Retry-After is delay-seconds or an HTTP-date (RFC 9110), except at Apple: the App Store
+    Server API sends the UNIX time in milliseconds at which to try again ("Identifying rate limits",
+    developer.apple.com/documentation/appstoreserverapi/identifying-rate-limits), hence `epoch_ms`."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
+        if epoch_ms:
+            return max(0.0, int(value) / 1000 - now().timestamp())
         return float(value)
     try:
         when = parsedate_to_datetime(value)

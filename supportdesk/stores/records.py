@@ -143,6 +143,8 @@ def _google_refund(purchase: dict[str, Any], order: dict[str, Any], voided: dict
         part = voided.get("voidedQuantity")
         refunded = price if price is None or not part or quantity <= 0 else price * int(part) // quantity
         return state, _from_ms(voided.get("voidedTimeMillis")), GOOGLE_VOIDED_REASONS.get(code, "other"), refunded
+    if order.get("state") == "PARTIALLY_REFUNDED":
+        return _google_partial(order, price)
     order_state = GOOGLE_ORDER_STATES.get(str(order.get("state")))
     if order_state == "refunded":
         event = (order.get("orderHistory") or {}).get("refundEvent") or {}
@@ -154,6 +156,22 @@ def _google_refund(purchase: dict[str, Any], order: dict[str, Any], voided: dict
     if "purchaseState" in purchase:
         return GOOGLE_PURCHASE_STATES.get(purchase["purchaseState"], "purchased"), None, None, None
     return order_state or "purchased", None, None, None
+
+
+def _google_partial(order: dict[str, Any], price: int | None) -> tuple[str, datetime | None, str | None, int | None]:
+    """A partly refunded order (Order resource, OrderHistory.partialRefundEvents): refunded by the sum of its
+    processed partial refunds, at the latest one (not the whole price, as a full refund would be)."""
+    events = [e for e in (order.get("orderHistory") or {}).get("partialRefundEvents") or []
+              if isinstance(e, dict) and e.get("state", "PROCESSED_SUCCESSFULLY") == "PROCESSED_SUCCESSFULLY"]
+    amounts = [google_money_minor(total) for e in events
+               if isinstance(total := (e.get("refundDetails") or {}).get("total"), dict)]
+    refunded = sum(a for a in amounts if a is not None) if amounts else None
+    if refunded is None:
+        raise StoreBadResponse("google", f"Google Play sent order {order.get('orderId')} as PARTIALLY_REFUNDED "
+                                         "without the amounts of its partial refunds")
+    when = max((t for e in events if (t := _from_rfc3339(e.get("processTime") or e.get("createTime")))),
+               default=_from_rfc3339(order.get("lastEventTime")))
+    return "refunded", when, "partial", refunded
 
 
 # -- web --------------------------------------------------------------------------------------------------------

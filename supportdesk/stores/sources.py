@@ -2,7 +2,7 @@
 
 Every batch is fetched completely before it is yielded, so the write that follows holds no lock during HTTP
 and a failure while fetching leaves nothing half-written. Listing APIs cover what they can (Apple's notification
-history: 180 days; Google's voided purchases: 30 days); our own purchases in the window that the listing did not
+history: 180 days, 30 in Sandbox; Google's voided purchases: 30 days); our own purchases in the window that the listing did not
 return are then looked up one by one, which also covers the part of the window beyond a store's look-back.
 
 For one account (`ACCOUNT_SOURCES`) the stores are asked about that customer only, through their per-customer
@@ -35,6 +35,7 @@ from supportdesk.stores.records import (
 )
 
 APPLE_LOOKBACK = timedelta(days=180)
+APPLE_SANDBOX_LOOKBACK = timedelta(days=30)  # Sandbox keeps 30 days of notification history
 GOOGLE_VOIDED_LOOKBACK = timedelta(days=30)
 LOOKBACK_MARGIN = timedelta(hours=1)  # stay clear of the store's edge so its clock and ours may differ a little
 LOOKUP_CHUNK = 50
@@ -127,7 +128,8 @@ APPLE_NOTIFICATION_TYPES = ("ONE_TIME_CHARGE", "REFUND", "REFUND_REVERSED")
 
 
 def apple_batches(client: Any, window: Window) -> Iterator[Batch]:
-    start = window.clamp(APPLE_LOOKBACK)
+    sandbox = client.config.get("environment") == "Sandbox"
+    start = window.clamp(APPLE_SANDBOX_LOOKBACK if sandbox else APPLE_LOOKBACK)
     if start is not None:
         for notification_type in APPLE_NOTIFICATION_TYPES:
             for page in client.notification_history_pages(start, window.until, notification_type):

@@ -3,6 +3,10 @@
 stripe-python builds URLs as base address + path, so a path-prefixed base URL (the emulator's /web) works.
 Its own retries are switched off (max_network_retries=0): they sleep for real and skip 429, so every call
 goes through the shared policy instead, which also honours Retry-After.
+
+Since API version 2022-11-15 a charge no longer embeds its refunds (docs.stripe.com/changelog/2022-11-15/
+deprecates-charges-auto-expand, which also advises against expanding them): a refunded charge's refunds are
+read from the Refunds API (`GET /v1/refunds?charge=`), which gives each refund's id, time and reason.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from supportdesk.stores.errors import (
 )
 from supportdesk.stores.http import RETRIED_STATUS
 from supportdesk.stores.policy import RATE_LIMITED, TIMEOUT, UNAVAILABLE, RetryPolicy, Transient, parse_retry_after
+from supportdesk.stores.throttle import store_throttle
 
 STORE = "web"
 NAME = "The web payment processor"
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+OUR_REFUND = "supportdesk_refund_id"  # metadata key: finds our own refund again when a key may have been pruned
 T = TypeVar("T")
 
 
@@ -37,6 +43,7 @@ class WebClient:
         import stripe
 
         self.policy = policy or RetryPolicy()
+        self.throttle = store_throttle(STORE, config)
         self._http = stripe.HTTPXClient(timeout=self.policy.timeout, allow_sync_methods=True)
         self.stripe = stripe.StripeClient(
             config["secret_key"], base_addresses={"api": config["base_url"].rstrip("/")},
@@ -55,7 +62,8 @@ class WebClient:
         params: dict[str, Any] = {"limit": limit, **({"created": created} if created else {})}
         if customer is not None:
             params["customer"] = customer
-        yield from self._pages("charges", params, lambda p: self.stripe.v1.charges.list(params=p))
+        for page in self._pages("charges", params, lambda p: self.stripe.v1.charges.list(params=p)):
+            yield [self._with_refunds(charge) for charge in page]
 
     def list_charges(self, *, created_gte: int | None = None, created_lte: int | None = None
                      ) -> list[dict[str, Any]]:
@@ -63,7 +71,26 @@ class WebClient:
 
     def get_charge(self, charge_id: str) -> dict[str, Any]:
         obj = self._call(f"charge {charge_id}", lambda: self.stripe.v1.charges.retrieve(charge_id), idempotent=True)
-        return _as_dict(obj, f"charge {charge_id}")
+        return self._with_refunds(_as_dict(obj, f"charge {charge_id}"))
+
+    def refunds_of(self, charge_id: str) -> list[dict[str, Any]]:
+        """The charge's refunds, newest first, from the Refunds API."""
+        pages = self._pages(f"refunds of charge {charge_id}", {"charge": charge_id, "limit": 100},
+                            lambda p: self.stripe.v1.refunds.list(params=p))
+        return [refund for page in pages for refund in page]
+
+    def find_our_refund(self, charge_id: str, refund_id: str) -> dict[str, Any] | None:
+        """Our refund of the charge (metadata names our refund id), if the processor already made it."""
+        return next((r for r in self.refunds_of(charge_id)
+                     if (r.get("metadata") or {}).get(OUR_REFUND) == refund_id), None)
+
+    def _with_refunds(self, charge: dict[str, Any]) -> dict[str, Any]:
+        """The charge with its `refunds` list filled from the Refunds API when money went back and the answer
+        (an API version before 2022-11-15, or an expand) did not already embed them."""
+        if charge.get("refunds") is None and (charge.get("amount_refunded") or charge.get("refunded")):
+            refunds = self.refunds_of(str(charge.get("id")))
+            charge = dict(charge, refunds={"object": "list", "data": refunds, "has_more": False})
+        return charge
 
     def create_refund(self, charge: str, *, idempotency_key: str, amount: int | None = None,
                       reason: str | None = None) -> dict[str, Any]:
@@ -72,7 +99,7 @@ class WebClient:
             raise InvalidInput("a web refund needs an idempotency key, so that a retry cannot refund twice")
         if reason is not None and reason not in REFUND_REASONS:
             raise InvalidInput(f"refund reason must be one of {', '.join(REFUND_REASONS)}, not {reason!r}")
-        params: dict[str, Any] = {"charge": charge}
+        params: dict[str, Any] = {"charge": charge, "metadata": {OUR_REFUND: idempotency_key}}
         if amount is not None:
             params["amount"] = amount
         if reason is not None:
@@ -110,6 +137,7 @@ class WebClient:
         import stripe
 
         def attempt(_timeout: float) -> T:
+            self.throttle.wait(None)
             try:
                 return fn()
             except stripe.APIConnectionError as exc:

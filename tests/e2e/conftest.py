@@ -61,7 +61,7 @@ def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emula
     config = root / "stores.toml"
     proc = subprocess.Popen(
         [*CLI, "store-emulator", "--data", str(data), "--port", "0", "--write-config", str(config),
-         "--now", NOW.isoformat().replace("+00:00", "Z")],
+         "--now", NOW.isoformat().replace("+00:00", "Z"), "--pull-hold", "0.3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 30

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_support import LOCAL, NOW, apple_jwt, google_access_token, local_client, write_store
+from emulator_support import LOCAL, NOW, TEST_REALISM, apple_jwt, google_access_token, local_client, write_store
 
 from supportdesk.emulator.server import EmulatorHandle, start_in_thread
 
@@ -22,7 +22,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def running(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
     config = tmp_path_factory.mktemp("config") / "emulator.toml"
-    handle = start_in_thread(dataset, config_path=config, now=NOW)
+    handle = start_in_thread(dataset, config_path=config, now=NOW, realism=TEST_REALISM)
     yield handle
     handle.stop()
 

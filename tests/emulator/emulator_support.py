@@ -12,7 +12,10 @@ import jwt
 
 from supportdesk.emulator.clock import parse_timestamp
 from supportdesk.emulator.server import EmulatorHandle
+from supportdesk.emulator.state import Realism
 
+# Real behaviour, with a short Pub/Sub hold so a drained subscription costs tests a fifth of a second.
+TEST_REALISM = Realism(pull_hold_s=0.2)
 NOW = "2026-03-01T12:00:00Z"
 NOW_MS = parse_timestamp(NOW)
 DAY_MS = 86_400_000
@@ -49,7 +52,7 @@ def _apple(transaction_id: str, customer: str | None, bought: int, **extra: Any)
         "storefront": "USA",
         "price": 990,
         "currency": "USD",
-        "environment": "Production",  # the emulator serves everything as Sandbox
+        "environment": "Production",  # the emulator signs with its own --environment
         "inAppOwnershipType": "PURCHASED",
         **extra,
     }
@@ -67,7 +70,14 @@ def google_purchases() -> list[dict[str, Any]]:
             row.update(voidedTimeMillis=str(bought + DAY_MS), voidedSource=0, voidedReason=1, purchaseState=1)
         rows.append(row)
     rows.append(_google(99, NOW_MS - 1200 * DAY_MS))  # too old to refund
-    return rows
+    # Partial refunds (Order.orderHistory.partialRefundEvents): one of three units voided by quantity ...
+    by_quantity = _google(97, NOW_MS - 20 * DAY_MS)
+    by_quantity.update(quantity=3, priceAmountMicros=14970000, voidedTimeMillis=str(NOW_MS - 10 * DAY_MS),
+                       voidedSource=1, voidedReason=1, voidedQuantity=1)
+    # ... and 1.50 of 4.99 refunded by amount.
+    by_amount = _google(98, NOW_MS - 20 * DAY_MS)
+    by_amount["partialRefunds"] = [{"refundTimeMillis": str(NOW_MS - 9 * DAY_MS), "amountMicros": "1500000"}]
+    return [*rows, by_quantity, by_amount]
 
 
 def _google(i: int, bought: int) -> dict[str, Any]:

@@ -30,13 +30,13 @@ def verifier(config: dict[str, Any], root_pem: str | None = None) -> SignedDataV
     apple = config["stores"]["apple"]
     pem = root_pem or apple["root_certificates"][0]
     root_der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
-    return SignedDataVerifier([root_der], False, Environment.SANDBOX, apple["bundle_id"], apple["app_apple_id"])
+    return SignedDataVerifier([root_der], False, Environment.PRODUCTION, apple["bundle_id"], apple["app_apple_id"])
 
 
 def library_client(config: dict[str, Any]) -> AppStoreServerAPIClient:
     apple = config["stores"]["apple"]
     client = AppStoreServerAPIClient(
-        apple["private_key"].encode(), apple["key_id"], apple["issuer_id"], apple["bundle_id"], Environment.SANDBOX
+        apple["private_key"].encode(), apple["key_id"], apple["issuer_id"], apple["bundle_id"], Environment.PRODUCTION
     )
     client._base_url = apple["base_url"]  # the library has no public way to change its host
     return client
@@ -96,7 +96,7 @@ def test_signed_transaction_verifies_with_the_generated_root_only(
     decoded = verifier(config).verify_and_decode_signed_transaction(signed)
     assert decoded.transactionId == FIRST_A
     assert decoded.appAccountToken == CUSTOMER_A
-    assert decoded.rawEnvironment == "Sandbox" and decoded.signedDate == NOW_MS
+    assert decoded.rawEnvironment == "Production" and decoded.signedDate == NOW_MS
     other_root = Keys.generate().root_cert
     with pytest.raises(VerificationException):
         verifier(config, other_root).verify_and_decode_signed_transaction(signed)
@@ -116,7 +116,7 @@ def test_history_pages_cover_the_customer_exactly_once(apple: httpx.Client, conf
         params = {"revision": revision} if revision else {}
         body = apple.get(f"/inApps/v2/history/{FIRST_A}", params=params).json()
         seen += transaction_ids(config, body["signedTransactions"])
-        assert body["bundleId"] == BUNDLE_ID and body["environment"] == "Sandbox"
+        assert body["bundleId"] == BUNDLE_ID and body["environment"] == "Production"
         revision, pages = body["revision"], pages + 1
         if not body["hasMore"]:
             break

@@ -37,7 +37,7 @@ def cli() -> typer.Typer:
 def test_config_holds_every_key_the_clients_read(config: dict[str, Any], running: Any) -> None:
     assert {name: set(store) for name, store in config["stores"].items()} == CONFIG_KEYS
     apple, google = config["stores"]["apple"], config["stores"]["google"]
-    assert apple["base_url"] == f"{running.base_url}/apple" and apple["environment"] == "Sandbox"
+    assert apple["base_url"] == f"{running.base_url}/apple" and apple["environment"] == "Production"
     assert apple["bundle_id"] == "com.supportdesk.coins" and isinstance(apple["app_apple_id"], int)
     assert apple["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
     assert google["subscription"] == "projects/supportdesk-emulator/subscriptions/play-rtdn"
@@ -91,6 +91,7 @@ def test_bad_records_name_file_line_and_field(tmp_path: Path, name: str, lines: 
         (["--data", "{missing}"], "no store/ folder"),
         (["--data", "{data}", "--faults", "apple:teapot"], "unknown fault kind"),
         (["--data", "{data}", "--now", "yesterday"], "--now"),
+        (["--data", "{data}", "--environment", "Xcode"], "--environment must be Production or Sandbox"),
     ],
 )
 def test_command_fails_clearly_on_bad_input(tmp_path: Path, args: list[str], message: str) -> None:

@@ -111,8 +111,8 @@ def test_voided_pages_cover_the_last_30_days_exactly_once(google: httpx.Client) 
     expected = [
         p["orderId"]
         for p in google_purchases()
-        if p.get("voidedTimeMillis") and int(p["voidedTimeMillis"]) >= start
-    ]
+        if p.get("voidedTimeMillis") and int(p["voidedTimeMillis"]) >= start and not p.get("voidedQuantity")
+    ]  # a quantity-based partial void is listed only when asked for
     older = [p for p in google_purchases() if p.get("voidedTimeMillis") and int(p["voidedTimeMillis"]) < start]
     assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
     assert older and pages > 2
@@ -145,7 +145,7 @@ def test_refund_of_an_order_older_than_3_years_is_refused(google: httpx.Client) 
 def test_orders_get_and_batch_get(google: httpx.Client) -> None:
     order = google.get("/orders/GPA.3300-0000-0000-00001").json()
     batch = google.get("/orders:batchGet", params=[("orderIds", "GPA.3300-0000-0000-00001"),
-                                                    ("orderIds", "GPA.3300-0000-0000-00002"), ("orderIds", "nope")])  # fmt: skip
+                                                    ("orderIds", "GPA.3300-0000-0000-00002")])  # fmt: skip
     assert order["state"] == "PROCESSED" and order["buyerAddress"] == {"buyerCountry": "US"}
     assert order["total"] == {"currencyCode": "USD", "units": "4", "nanos": 990000000}
     assert order["lineItems"][0]["productId"] == "coins_350"
@@ -158,6 +158,36 @@ def test_orders_get_and_batch_get(google: httpx.Client) -> None:
     assert google.get("/orders/nope").status_code == 404
 
 
+def test_batch_get_fails_whole_on_one_unknown_or_repeated_id(google: httpx.Client) -> None:
+    """orders.batchget: "If any order ID is not found ... the entire request will fail"; ids must be distinct."""
+    known = ("orderIds", "GPA.3300-0000-0000-00001")
+    unknown = google.get("/orders:batchGet", params=[known, ("orderIds", "nope")])
+    repeated = google.get("/orders:batchGet", params=[known, known])
+    assert unknown.status_code == 404 and "orders" not in unknown.json()
+    assert unknown.json()["error"]["status"] == "NOT_FOUND"
+    assert repeated.status_code == 400 and repeated.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_partial_refunds_show_in_the_order_and_quantity_voids_only_when_asked(google: httpx.Client) -> None:
+    by_quantity = google.get("/orders/GPA.3300-0000-0000-00097").json()
+    by_amount = google.get("/orders/GPA.3300-0000-0000-00098").json()
+    assert by_quantity["state"] == by_amount["state"] == "PARTIALLY_REFUNDED"
+    assert [e["refundDetails"]["total"] for e in by_quantity["orderHistory"]["partialRefundEvents"]] == [
+        {"currencyCode": "USD", "units": "4", "nanos": 990000000}]
+    assert [e["refundDetails"]["total"] for e in by_amount["orderHistory"]["partialRefundEvents"]] == [
+        {"currencyCode": "USD", "units": "1", "nanos": 500000000}]
+    assert "refundEvent" not in by_quantity["orderHistory"]
+    window = {"startTime": NOW_MS - 29 * DAY_MS, "endTime": NOW_MS}
+    plain = google.get("/purchases/voidedpurchases", params=window).json()["voidedPurchases"]
+    asked = google.get("/purchases/voidedpurchases",
+                       params={**window, "includeQuantityBasedPartialRefund": "true"}).json()["voidedPurchases"]
+    assert "GPA.3300-0000-0000-00097" not in {v["orderId"] for v in plain}
+    partial = [v for v in asked if v["orderId"] == "GPA.3300-0000-0000-00097"]
+    assert [v["voidedQuantity"] for v in partial] == [1]
+    purchase = google.get("/purchases/products/coins_350/tokens/token-097").json()
+    assert purchase["purchaseState"] == 0 and purchase["refundableQuantity"] == 2
+
+
 def pubsub_url(config: dict[str, Any], action: str) -> str:
     store = config["stores"]["google"]
     return f"{store['pubsub_base_url']}/v1/{store['subscription']}:{action}"
@@ -167,13 +197,20 @@ def decode(message: dict[str, Any]) -> dict[str, Any]:
     return json.loads(base64.b64decode(message["message"]["data"]))
 
 
-def test_rtdn_pull_redelivers_until_acknowledged(google: httpx.Client, config: dict) -> None:
+def test_rtdn_pull_redelivers_after_the_ack_deadline_until_acknowledged(
+        google: httpx.Client, config: dict, emulator: EmulatorHandle) -> None:
+    emulator.state.rtdn.ack_deadline_s = 0.5
     first = google.post(pubsub_url(config, "pull"), json={"maxMessages": 100}).json()["receivedMessages"]
+    started = time.monotonic()
+    held = google.post(pubsub_url(config, "pull"), json={"maxMessages": 100}).json()  # outstanding: nothing
+    waited = time.monotonic() - started
+    time.sleep(0.5)
     again = google.post(pubsub_url(config, "pull"), json={"maxMessages": 100}).json()["receivedMessages"]
-    ack = google.post(pubsub_url(config, "acknowledge"), json={"ackIds": [m["ackId"] for m in first]})
+    ack = google.post(pubsub_url(config, "acknowledge"), json={"ackIds": [m["ackId"] for m in again]})
     after = google.post(pubsub_url(config, "pull"), json={"maxMessages": 100}).json()
     week = NOW_MS - 7 * DAY_MS
     assert first and all(week <= int(decode(m)["eventTimeMillis"]) <= NOW_MS for m in first)
+    assert held == {} and waited >= 0.15  # an empty pull is held (Realism.pull_hold_s), then answers {}
     assert [m["message"]["messageId"] for m in again] == [m["message"]["messageId"] for m in first]
     assert ack.status_code == 200 and after == {}
     kinds = {next(k for k in decode(m) if k.endswith("Notification")) for m in first}

@@ -81,13 +81,19 @@ def test_refund_with_idempotency_key_replays_and_refuses_other_params(web: httpx
                       headers=key)  # fmt: skip
     other = web.post("/v1/refunds", data={"charge": "ch_0001", "amount": 500}, headers=key)
     charge = web.get("/v1/charges/ch_0001").json()
+    expanded = web.get("/v1/charges/ch_0001", params={"expand[]": "refunds"}).json()
+    listed = web.get("/v1/refunds", params={"charge": "ch_0001"}).json()
     assert (
         first.status_code == 200 and first.json()["object"] == "refund" and first.json()["status"] == "succeeded"
     )
     assert replay.json() == first.json() and replay.headers["Idempotent-Replayed"] == "true"
     assert other.status_code == 400 and other.json()["error"]["type"] == "idempotency_error"
     assert (charge["amount_refunded"], charge["refunded"]) == (400, False)
-    assert [r["id"] for r in charge["refunds"]["data"]] == [first.json()["id"]]
+    # API 2022-11-15: a charge no longer embeds its refunds; expand[]=refunds or the Refunds API give them.
+    assert "refunds" not in charge
+    assert [r["id"] for r in expanded["refunds"]["data"]] == [first.json()["id"]]
+    assert [(r["id"], r["charge"], r["reason"]) for r in listed["data"]] == [
+        (first.json()["id"], "ch_0001", "requested_by_customer")]
 
 
 def test_refund_defaults_to_the_rest_and_then_refuses(web: httpx.Client) -> None:

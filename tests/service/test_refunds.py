@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -71,6 +71,7 @@ class FakeWeb:
         self.by_key: dict[str, dict[str, Any]] = {}
         self.refunded: dict[str, int] = {}
         self.calls: list[dict[str, Any]] = []
+        self.made: list[dict[str, Any]] = []
         self.fail, self.lose_answer = fail, lose_answer
 
     def create_refund(self, charge: str, *, idempotency_key: str, amount: int | None = None,
@@ -80,8 +81,9 @@ class FakeWeb:
             raise self.fail
         if idempotency_key not in self.by_key:
             self.refunded[charge] = self.refunded.get(charge, 0) + (amount or 0)
-            self.by_key[idempotency_key] = {"id": f"re_{len(self.by_key) + 1}", "amount": amount,
+            self.by_key[idempotency_key] = {"id": f"re_{len(self.made) + 1}", "amount": amount,
                                             "status": "succeeded"}
+            self.made.append({**self.by_key[idempotency_key], "charge": charge, "metadata": idempotency_key})
         if self.lose_answer:
             self.lose_answer = False
             raise StoreTimeout("web", "The web payment processor did not answer in time (refund)")
@@ -89,6 +91,13 @@ class FakeWeb:
 
     def get_charge(self, charge: str) -> dict[str, Any]:
         return {"id": charge, "refunds": {"data": list(self.by_key.values())}}
+
+    def find_our_refund(self, charge: str, refund_id: str) -> dict[str, Any] | None:
+        """Like the Refunds API read by metadata: survives the processor pruning its idempotency keys."""
+        return next((r for r in self.made if r["charge"] == charge and r["metadata"] == refund_id), None)
+
+    def prune_keys(self) -> None:
+        self.by_key.clear()
 
     def close(self) -> None:
         pass
@@ -125,7 +134,9 @@ class FakeApple:
 
     def get_notification_history(self, start: datetime, end: datetime, kind: str) -> list[dict[str, Any]]:
         assert kind == "CONSUMPTION_REQUEST" and start < end
-        return [{"notificationType": kind, "transaction": {"transactionId": APPLE_TXN}}] if self.asked else []
+        asked_ms = int((NOW - timedelta(hours=13)).timestamp() * 1000)  # Apple asked 13 hours before NOW
+        return [{"notificationType": kind, "signedDate": asked_ms,
+                 "transaction": {"transactionId": APPLE_TXN}}] if self.asked else []
 
     def send_consumption_information(self, txn: str, **body: Any) -> None:
         self.answers.append({"transactionId": txn, **body})
@@ -230,6 +241,16 @@ def test_lost_answer_leaves_only_the_requested_row_and_a_retry_completes_once(wo
     assert state(world, "pur_web")["clawbacks"] == [-320]
 
 
+def test_a_retry_after_the_processor_pruned_our_key_finds_our_refund_and_refunds_once(world):
+    web = FakeWeb(lose_answer=True)
+    with pytest.raises(StoreTimeout):
+        apply(world, "pur_web", {"web": web})
+    web.prune_keys()  # a day later the processor no longer knows the idempotency key
+    done = apply(world, "pur_web", {"web": web})
+    assert done["applied"]["store_refund_id"] == "re_1" and len(web.calls) == 1
+    assert web.refunded == {"ch_web350": 456} and state(world, "pur_web")["clawbacks"] == [-320]
+
+
 def test_crash_after_the_store_call_is_finished_by_a_retry(world, monkeypatch):
     web = FakeWeb()
     real = refunds._finish
@@ -326,6 +347,8 @@ def test_apple_is_store_decides_and_we_answer_only_what_apple_asked(world):
     out = apply(world, APPLE_TXN, {"apple": asked}, customer_consented=True)
     assert asked.answers == [{"transactionId": APPLE_TXN, "customer_consented": True, "delivery_status": "DELIVERED",
                               "refund_preference": "GRANT_FULL", "consumption_percentage": 0}]
+    # Due 12 hours after Apple's request: the agent sees by when, and that this answer is an hour late.
+    assert out["applied"]["answer_by"] == "2026-10-04T23:00:00.000000Z" and out["applied"]["late"] is True
     assert state(world, "pur_app")["status"] == "completed"
     with read_session(world) as s:
         assert s.exec(select(AuditRecord).where(AuditRecord.action == "refund.consumption_answer")).one()

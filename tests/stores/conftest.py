@@ -12,13 +12,14 @@ import httpx
 import pytest
 
 from supportdesk.emulator.server import EmulatorHandle, start_in_thread
-from tests.emulator.emulator_support import NOW, write_store
+from tests.emulator.emulator_support import NOW, TEST_REALISM, write_store
 
 
 @pytest.fixture(scope="session")
 def store_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
     data = write_store(tmp_path_factory.mktemp("store-data"))
-    handle = start_in_thread(data, config_path=tmp_path_factory.mktemp("store-config") / "emulator.toml", now=NOW)
+    handle = start_in_thread(data, config_path=tmp_path_factory.mktemp("store-config") / "emulator.toml", now=NOW,
+                             realism=TEST_REALISM)
     yield handle
     handle.stop()
 
@@ -43,7 +44,7 @@ def sync_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHan
 
     data = write_store_folder(tmp_path_factory.mktemp("sync-data"))
     handle = start_in_thread(data, config_path=tmp_path_factory.mktemp("sync-config") / "emulator.toml",
-                             now=SYNC_NOW)
+                             now=SYNC_NOW, realism=TEST_REALISM)
     yield handle
     handle.stop()
 

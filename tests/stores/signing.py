@@ -102,6 +102,7 @@ def apple_config(base_url: str = "http://apple.test/apple", pki: ApplePki | None
         "base_url": base_url, "issuer_id": "issuer-1", "key_id": "KEY123", "private_key": api_key_pem(),
         "bundle_id": BUNDLE, "app_apple_id": 1234567890, "environment": "Sandbox",
         "root_certificates": [(pki or make_pki()).root_pem],
+        "requests_per_second": 10_000,  # pacing has its own tests (test_throttle.py); these must not wait
     }
     config.update(over)
     return config

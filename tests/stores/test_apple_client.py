@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time as wall_clock
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from supportdesk.stores.errors import (
     StoreBadSignature,
     StoreNotFound,
     StoreRateLimited,
+    StoreRejected,
     StoreTimeout,
     StoreUnavailable,
 )
@@ -75,23 +77,64 @@ def test_unknown_transaction_is_not_found(client: AppleClient) -> None:
     assert err.value.store_code == 4040010 and err.value.retries == 0
 
 
+def retry_at(seconds: float) -> str:
+    """Apple's Retry-After: the UNIX time in milliseconds of the next allowed request ("Identifying rate limits")."""
+    return str(int((wall_clock.time() + seconds) * 1000))
+
+
 @respx.mock
 def test_rate_limit_honours_retry_after_then_gives_up(client: AppleClient, time: FakeTime) -> None:
-    route = respx.get(TXN_URL).mock(return_value=apple_error(429, 4290000, "Rate limit exceeded.", **{
-        "Retry-After": "2"}))
+    route = respx.get(TXN_URL).mock(side_effect=lambda request: apple_error(
+        429, 4290000, "Rate limit exceeded.", **{"Retry-After": retry_at(2)}))
     with pytest.raises(StoreRateLimited) as err:
         client.get_transaction_info("2000000001")
-    assert route.call_count == 4 and time.sleeps == [2, 2, 2]
-    assert err.value.message == ("The App Store is rate-limiting us (transaction 2000000001); retried 3 times "
-                                 "over 6 s")
+    assert route.call_count == 4 and len(time.sleeps) == 3 and all(1.5 < s <= 2 for s in time.sleeps)
+    assert err.value.message.startswith("The App Store is rate-limiting us (transaction 2000000001); retried 3 times")
 
 
 @respx.mock
 def test_rate_limit_then_success(client: AppleClient, time: FakeTime) -> None:
-    respx.get(TXN_URL).mock(side_effect=[apple_error(429, 4290000, "Rate limit exceeded.", **{"Retry-After": "1"}),
-                                         signed()])
+    respx.get(TXN_URL).mock(side_effect=[
+        apple_error(429, 4290000, "Rate limit exceeded.", **{"Retry-After": retry_at(1)}), signed()])
     assert client.get_transaction_info("2000000001")["transactionId"] == "2000000001"
-    assert time.sleeps == [1]
+    assert len(time.sleeps) == 1 and 0.5 < time.sleeps[0] <= 1  # not 1.8e12 s: epoch ms, not seconds
+
+
+@respx.mock
+def test_production_falls_back_to_sandbox_on_transaction_not_found(time: FakeTime) -> None:
+    """Apple: look up in Production, then in Sandbox on 4040010 (TestFlight and App Review buy in Sandbox)."""
+    c = AppleClient(apple_config(BASE, environment="Production", sandbox_base_url="http://sandbox.test/apple"),
+                    policy=time.policy())
+    respx.get(TXN_URL).mock(return_value=apple_error(404, 4040010, "Transaction id not found."))
+    sandbox = respx.get("http://sandbox.test/apple/inApps/v1/transactions/2000000001").mock(
+        return_value=signed(transaction(environment="Sandbox")))
+    assert c.get_transaction_info("2000000001")["environment"] == "Sandbox" and sandbox.call_count == 1
+    respx.get(f"{BASE}/inApps/v1/transactions/2000000002").mock(
+        return_value=apple_error(400, 4000006, "Invalid transaction id."))
+    with pytest.raises(StoreRejected):  # not a "not found": no second look
+        c.get_transaction_info("2000000002")
+    c.close()
+
+
+def test_production_without_app_apple_id_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="app_apple_id is required for environment Production"):
+        AppleClient(apple_config(BASE, environment="Production", app_apple_id=None))
+
+
+@respx.mock
+def test_der_cer_root_file_is_accepted(client: AppleClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cer = tmp_path / "AppleRootCA-G3.cer"  # as Apple ships it: DER
+    cer.write_bytes(x509.load_pem_x509_certificate(make_pki().root_pem.encode()).public_bytes(Encoding.DER))
+    c = AppleClient(apple_config(BASE, root_certificates=[str(cer)]))
+    respx.get(TXN_URL).mock(return_value=signed())
+    assert c.get_transaction_info("2000000001")["transactionId"] == "2000000001"
+    c.close()
+    (tmp_path / "junk.cer").write_bytes(b"not a certificate")
+    with pytest.raises(ConfigError, match="junk.cer is not a PEM or DER certificate"):
+        AppleClient(apple_config(BASE, root_certificates=[str(tmp_path / "junk.cer")])).verifier()
 
 
 @pytest.mark.parametrize("status", [500, 503])

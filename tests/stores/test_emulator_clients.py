@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from time import monotonic
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from supportdesk.stores.errors import (
     StoreUnavailable,
 )
 from supportdesk.stores.google import GoogleClient
+from supportdesk.stores.records import google_record, web_record
 from supportdesk.stores.sync import parse_when
 from supportdesk.stores.web import WebClient
 from tests.emulator.emulator_support import NOW, set_faults
@@ -56,7 +58,7 @@ def web(stores_config: dict[str, Any], time: FakeTime) -> Iterator[WebClient]:
 
 def test_apple_calls(apple: AppleClient) -> None:
     txn = apple.get_transaction_info("2000000000003")
-    assert txn["revocationType"] == "REFUND_FULL" and txn["environment"] == "Sandbox"
+    assert txn["revocationType"] == "REFUND_FULL" and txn["environment"] == "Production"
     assert len(apple.get_transaction_history("2000000000003")) == 45  # three pages of 20
     assert [t["transactionId"] for t in apple.look_up_order_id("MKORDER0001")] == ["2000000001000", "2000000001001"]
     assert len(apple.get_refund_history("2000000000000")) == 5
@@ -80,7 +82,8 @@ def test_apple_faults(apple: AppleClient, emulator: EmulatorHandle, time: FakeTi
         apple.get_transaction_info("2000000000003")
     set_faults(emulator, "apple:429=3*2", "apple:expired_token*1")
     assert apple.get_transaction_info("2000000000003")["transactionId"] == "2000000000003"
-    assert time.sleeps == [3, 3]  # the 401 is answered with a fresh token, not a wait
+    # Retry-After is the epoch ms 3 s ahead (read as seconds it would be 1.8e9 s); the 401 gets a fresh token.
+    assert len(time.sleeps) == 2 and all(2.5 < s <= 3 for s in time.sleeps)
     set_faults(emulator, "apple:503")
     with pytest.raises(StoreUnavailable, match="retried 3 times"):
         apple.get_transaction_info("2000000000003")
@@ -101,7 +104,11 @@ def test_google_calls(google: GoogleClient) -> None:
     assert purchase["orderId"] == "GPA.3300-0000-0000-00001"
     order = google.get_order("GPA.3300-0000-0000-00000")
     assert order["state"] == "REFUNDED" and order["purchaseToken"] == "token-000"
-    assert len(google.batch_get_orders([f"GPA.3300-0000-0000-{i:05d}" for i in range(30)] + ["GPA.nope"])) == 30
+    # The emulator fails a batch whole on an unknown or repeated id, as Google does: the client still answers.
+    ids = [f"GPA.3300-0000-0000-{i:05d}" for i in range(30)]
+    assert [o["orderId"] for o in google.batch_get_orders(ids + ["GPA.nope", ids[0]])] == ids
+    partial = google_record(None, google.get_order("GPA.3300-0000-0000-00098"))
+    assert (partial.state, partial.price_minor, partial.refunded_minor) == ("refunded", 499, 150)
     voided = google.list_voided_purchases(EMULATOR_NOW - timedelta(days=29), EMULATOR_NOW)
     assert voided and all(int(v["voidedTimeMillis"]) >= (EMULATOR_NOW - timedelta(days=29)).timestamp() * 1000
                           for v in voided)
@@ -113,7 +120,9 @@ def test_google_rtdn_pull_and_acknowledge(google: GoogleClient) -> None:
     messages = google.pull_notifications(100)
     assert messages and all(m.notification for m in messages)
     google.acknowledge([m.ack_id for m in messages])
-    assert google.pull_notifications(100) == []
+    started = monotonic()
+    assert google.pull_notifications(100) == []  # held (0.2 s here), then empty: drained, not a timeout
+    assert monotonic() - started >= 0.15
 
 
 def test_google_refund_then_refused_twice(google: GoogleClient) -> None:
@@ -136,7 +145,9 @@ def test_google_faults(google: GoogleClient, emulator: EmulatorHandle, time: Fak
 def test_web_calls(web: WebClient) -> None:
     pages = list(web.charge_pages(created_gte=0, limit=10))
     assert [len(p) for p in pages] == [10, 10, 5]
-    assert web.get_charge("ch_0002")["amount_refunded"] == 999
+    refunded = web.get_charge("ch_0002")  # no embedded refunds: read from GET /v1/refunds?charge=
+    assert refunded["amount_refunded"] == 999 and [r["id"] for r in refunded["refunds"]["data"]] == ["re_old"]
+    assert web_record(refunded).refund_reason == "duplicate"
     assert {d["id"] for d in web.list_disputes()} == {"dp_0001", "dp_0002"}
     first = web.create_refund("ch_0003", amount=300, reason="requested_by_customer", idempotency_key="t-1")
     again = web.create_refund("ch_0003", amount=300, reason="requested_by_customer", idempotency_key="t-1")

@@ -239,3 +239,105 @@ def test_pull_decodes_developer_notifications_and_acknowledges(client: GoogleCli
     assert messages[1].problem is not None
     client.acknowledge(["a1", "a2"])
     assert json.loads(ack.calls[0].request.content) == {"ackIds": ["a1", "a2"]}
+
+
+
+@respx.mock
+def test_batch_get_falls_back_when_one_unknown_id_fails_the_whole_request(client: GoogleClient) -> None:
+    """orders.batchget: "If any order ID is not found ... the entire request will fail"; ids must be distinct."""
+    tokens("t")
+    unknown = {"GPA.5", "GPA.11"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("orderIds")
+        if len(ids) != len(set(ids)):
+            return google_error(400, "Order IDs must be distinct.", "INVALID_ARGUMENT")
+        missing = [o for o in ids if o in unknown]
+        if missing:
+            return google_error(404, f"Order {missing[0]} not found.", "NOT_FOUND")
+        return httpx.Response(200, json={"orders": [{"orderId": o} for o in ids]})
+
+    route = respx.get(f"{API}/orders:batchGet").mock(side_effect=answer)
+    ids = [f"GPA.{i}" for i in range(16)]
+    got = [o["orderId"] for o in client.batch_get_orders(ids + ["GPA.3", "GPA.3"])]
+    assert got == [i for i in ids if i not in unknown]
+    assert route.call_count <= 1 + 2 * 2 * 4  # bisection: about k * log2(n) extra calls, not one per id
+
+
+@respx.mock
+def test_batch_get_refusal_of_a_single_id_is_not_read_as_not_found(client: GoogleClient) -> None:
+    tokens("t")
+    respx.get(f"{API}/orders:batchGet").mock(return_value=google_error(400, "Bad order id.", "INVALID_ARGUMENT"))
+    with pytest.raises(StoreRejected):
+        client.batch_get_orders(["bad"])
+
+
+@respx.mock
+def test_a_held_pull_that_outlasts_the_timeout_means_drained(client: GoogleClient) -> None:
+    tokens("publisher", "pubsub")
+    pull = respx.post(f"{PUBSUB}:pull").mock(side_effect=httpx.ReadTimeout("held"))
+    assert client.pull_notifications(10) == [] and pull.call_count == 1  # drained, not "did not answer in time"
+    assert client.pubsub.policy.timeout > 10  # longer than Pub/Sub holds an empty pull
+
+
+@respx.mock
+def test_voided_purchases_ask_for_quantity_based_partial_refunds(client: GoogleClient) -> None:
+    tokens("t")
+    route = respx.get(f"{API}/purchases/voidedpurchases").mock(return_value=httpx.Response(200, json={}))
+    client.list_voided_purchases(datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+    assert route.calls[0].request.url.params["includeQuantityBasedPartialRefund"] == "true"
+
+
+def test_partially_refunded_order_is_booked_as_partial() -> None:
+    """An Order as the orders reference shapes it (developers.google.com/android-publisher/api-ref/rest/v3/orders)."""
+    from supportdesk.stores.records import google_record
+
+    money = {"currencyCode": "USD", "units": "4", "nanos": 990000000}
+    order = {
+        "orderId": "GPA.3372-2563-2224-34537", "purchaseToken": "tok-1", "state": "PARTIALLY_REFUNDED",
+        "createTime": "2026-02-01T10:00:00Z", "lastEventTime": "2026-02-10T10:00:00Z",
+        "lineItems": [{"productId": "coins_350", "productTitle": "350 coins", "total": money, "tax": {
+            "currencyCode": "USD", "units": "0", "nanos": 0}, "listingPrice": money,
+            "oneTimePurchaseDetails": {"quantity": 1}}],
+        "total": money, "tax": {"currencyCode": "USD", "units": "0", "nanos": 0},
+        "buyerAddress": {"buyerCountry": "US"},
+        "orderHistory": {
+            "processedEvent": {"eventTime": "2026-02-01T10:00:00Z"},
+            "partialRefundEvents": [{
+                "createTime": "2026-02-10T09:00:00Z", "processTime": "2026-02-10T10:00:00Z",
+                "state": "PROCESSED_SUCCESSFULLY",
+                "refundDetails": {"total": {"currencyCode": "USD", "units": "1", "nanos": 500000000},
+                                  "tax": {"currencyCode": "USD", "units": "0", "nanos": 0}}}],
+        },
+    }
+    record = google_record(None, order)
+    assert (record.state, record.price_minor, record.refunded_minor) == ("refunded", 499, 150)
+    assert record.refunded_at == datetime(2026, 2, 10, 10, tzinfo=UTC)
+
+
+def test_without_a_key_file_application_default_credentials_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from supportdesk.errors import ConfigError
+
+    asked: list[list[str]] = []
+
+    class Creds:
+        valid, token = True, "adc-token"
+
+    def default(scopes: list[str]) -> tuple[Creds, str]:
+        asked.append(scopes)
+        return Creds(), "p"
+
+    monkeypatch.setattr(google.auth, "default", default)
+    client = GoogleClient({"base_url": BASE, "package_name": "com.supportdesk.coins"})
+    assert client.credentials("https://www.googleapis.com/auth/androidpublisher").token == "adc-token"
+    assert asked == [["https://www.googleapis.com/auth/androidpublisher"]]
+
+    def missing(scopes: list[str]) -> None:
+        raise DefaultCredentialsError("Could not automatically determine credentials.")
+
+    monkeypatch.setattr(google.auth, "default", missing)
+    with pytest.raises(ConfigError, match="GOOGLE_APPLICATION_CREDENTIALS"):
+        GoogleClient({"base_url": BASE, "package_name": "com.supportdesk.coins"}).credentials("s")

@@ -166,3 +166,24 @@ def test_google_notifications_are_acknowledged_after_the_commit(db: Engine, sett
     result = run(db, settings)
     assert result.synced["google"].acknowledged == 4
     assert GoogleClient(settings.stores["google"]).pull_notifications(100) == []
+
+
+def test_sandbox_notification_history_is_asked_for_its_30_days_only(db: Engine) -> None:
+    """Apple keeps 180 days of notification history in Production but 30 in Sandbox (older start: 4000012)."""
+    from supportdesk.stores.errors import StoreNotFound
+    from supportdesk.stores.sources import Window, apple_batches
+
+    asked: list[Any] = []
+
+    class SandboxApple:
+        config = {"environment": "Sandbox"}
+
+        def notification_history_pages(self, start: Any, end: Any, kind: str) -> Any:
+            asked.append(start)
+            return iter([])
+
+        def get_transaction_info(self, tid: str) -> Any:
+            raise StoreNotFound("apple", "not asked about here")
+
+    list(apple_batches(SandboxApple(), Window(db, NOW_DT - timedelta(days=90), NOW_DT, NOW_DT)))
+    assert asked and min(asked) >= NOW_DT - timedelta(days=30)

@@ -142,7 +142,65 @@ def test_refund_sends_the_idempotency_key_and_is_retried_safely(client: WebClien
     assert refund["id"] == "re_1"
     assert [c.request.headers["idempotency-key"] for c in route.calls] == ["k-1", "k-1"]
     assert parse_qs(route.calls[0].request.content.decode()) == {
-        "charge": ["ch_1"], "amount": ["500"], "reason": ["requested_by_customer"]}
+        "charge": ["ch_1"], "amount": ["500"], "reason": ["requested_by_customer"],
+        "metadata[supportdesk_refund_id]": ["k-1"]}  # finds it again after the key is pruned
+
+
+# The shapes below are the Charge and Refund objects as the processor's API reference shows them
+# (docs.stripe.com/api/charges/object, docs.stripe.com/api/refunds/object) at API version 2022-11-15 and later:
+# the charge carries amount_refunded and refunded but no `refunds` list.
+REAL_CHARGE = {
+    "id": "ch_3MmlLrLkdIwHu7ix0snN0B15", "object": "charge", "amount": 1099, "amount_captured": 1099,
+    "amount_refunded": 400, "application": None, "application_fee": None, "application_fee_amount": None,
+    "balance_transaction": "txn_3MmlLrLkdIwHu7ix0uke3Ezy",
+    "billing_details": {"address": {"city": None, "country": "US", "line1": None, "line2": None,
+                                    "postal_code": None, "state": None}, "email": None, "name": None, "phone": None},
+    "calculated_statement_descriptor": "Stripe", "captured": True, "created": 1679090539, "currency": "usd",
+    "customer": "cus_NZzYy7xPxVFzEF", "description": None, "disputed": False, "failure_balance_transaction": None,
+    "failure_code": None, "failure_message": None, "fraud_details": {}, "livemode": False,
+    "metadata": {"account_id": "acc_1", "product_id": "coins_350"}, "on_behalf_of": None, "outcome": None,
+    "paid": True, "payment_intent": "pi_3MmlLrLkdIwHu7ix0jFd0a7I", "payment_method": "pm_1MmlLrLkdIwHu7ixIJwEWSNR",
+    "payment_method_details": {"card": {"brand": "visa", "country": "US", "exp_month": 3, "exp_year": 2024,
+                                        "fingerprint": "mToisGZ01V71BCos", "funding": "credit", "last4": "4242"},
+                               "type": "card"},
+    "receipt_email": None, "receipt_number": None, "refunded": False, "review": None, "shipping": None,
+    "source_transfer": None, "statement_descriptor": None, "statement_descriptor_suffix": None,
+    "status": "succeeded", "transfer_data": None, "transfer_group": None,
+}
+REAL_REFUNDS = {
+    "object": "list", "url": "/v1/refunds", "has_more": False,
+    "data": [{
+        "id": "re_1Nispe2eZvKYlo2Cd31jOCgZ", "object": "refund", "amount": 400,
+        "balance_transaction": "txn_1Nispe2eZvKYlo2CYezqFhEx", "charge": "ch_3MmlLrLkdIwHu7ix0snN0B15",
+        "created": 1692942318, "currency": "usd", "destination_details": {"card": {"reference_status": "pending",
+                                                                                    "type": "refund"},
+                                                                           "type": "card"},
+        "metadata": {}, "payment_intent": "pi_3MmlLrLkdIwHu7ix0jFd0a7I", "reason": "requested_by_customer",
+        "receipt_number": None, "source_transfer_reversal": None, "status": "succeeded", "transfer_reversal": None,
+    }],
+}
+
+
+@respx.mock
+def test_a_refunded_charge_reads_its_refunds_from_the_refunds_api(client: WebClient) -> None:
+    from supportdesk.stores.records import web_record
+
+    cid = REAL_CHARGE["id"]
+    respx.get(f"{BASE}/v1/charges/{cid}").mock(return_value=httpx.Response(200, json=REAL_CHARGE))
+    refunds = respx.get(f"{BASE}/v1/refunds").mock(return_value=httpx.Response(200, json=REAL_REFUNDS))
+    record = web_record(client.get_charge(str(cid)))
+    assert dict(refunds.calls[0].request.url.params)["charge"] == cid
+    assert (record.state, record.refunded_minor, record.refund_reason) == ("refunded", 400, "requested_by_customer")
+    assert record.refunded_at is not None and int(record.refunded_at.timestamp()) == 1692942318
+
+
+@respx.mock
+def test_our_refund_is_found_by_its_metadata(client: WebClient) -> None:
+    ours = {**REAL_REFUNDS["data"][0], "id": "re_ours", "metadata": {"supportdesk_refund_id": "rf_1"}}
+    respx.get(f"{BASE}/v1/refunds").mock(return_value=httpx.Response(200, json={**REAL_REFUNDS,
+                                                                               "data": [REAL_REFUNDS["data"][0], ours]}))
+    assert client.find_our_refund("ch_3MmlLrLkdIwHu7ix0snN0B15", "rf_1")["id"] == "re_ours"
+    assert client.find_our_refund("ch_3MmlLrLkdIwHu7ix0snN0B15", "rf_2") is None
 
 
 @respx.mock

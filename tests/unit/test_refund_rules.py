@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -87,9 +88,10 @@ def test_explanations_carry_the_numbers():
 
 @pytest.mark.parametrize(("kw", "preference"), [
     ({}, "GRANT_FULL"),
-    ({"age": 14 * DAY}, "GRANT_PRORATED"),  # "under 14 days": day 14 itself is not under
+    ({"age": 14 * DAY}, "GRANT_FULL"),  # old, but nothing spent: GRANT_PRORATED at 0 is refused by Apple
     ({"age": 14 * DAY - timedelta(seconds=1)}, "GRANT_FULL"),
     ({"spent": 1}, "GRANT_PRORATED"),
+    ({"spent": 1, "age": 14 * DAY}, "GRANT_PRORATED"),
     ({"spent": 175}, "GRANT_PRORATED"),  # exactly half is not more than half
     ({"spent": 176}, "DECLINE"),
     ({"refunds": 3}, "DECLINE"),
@@ -101,6 +103,21 @@ def test_apple_consumption_answer(kw, preference):
     spent = kw.get("spent", 0)
     assert answer.consumption_percentage == spent * 100_000 // 350
     assert answer.delivery_status == "DELIVERED"
+
+
+@pytest.mark.parametrize("spent", [0, 1, 175, 349, 350])
+@pytest.mark.parametrize("decline_percent", [50, 100])
+def test_grant_prorated_is_strictly_between_nothing_and_everything(spent, decline_percent):
+    policy = dataclasses.replace(POLICY, apple_decline_spent_percent=decline_percent)
+    answer = decide(facts("apple", spent=spent, age=30 * DAY), policy).consumption
+    assert answer is not None and answer.answer_within_hours == 12
+    if answer.refund_preference == "GRANT_PRORATED":
+        assert 0 < answer.consumption_percentage < 100_000
+
+
+def test_a_tiny_share_spent_is_never_sent_as_zero():
+    answer = decide(facts("apple", spent=1, credited=1_000_000, age=30 * DAY), POLICY).consumption
+    assert answer is not None and (answer.refund_preference, answer.consumption_percentage) == ("GRANT_PRORATED", 1)
 
 
 def test_apple_undelivered_when_never_credited():
