@@ -6,8 +6,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
+
+from supportdesk.tui.format import shown
 
 Answer = tuple[str, str | None]  # (reason, ticket id or None)
 
@@ -30,8 +33,8 @@ class ReasonScreen(ModalScreen[Answer | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog -reason") as dialog:
-            dialog.border_title = self.dialog_title
-            yield Static(self.what, id="what", markup=False)
+            dialog.border_title = Content(shown(self.dialog_title))
+            yield Static(Content(shown(self.what, lines=True)), id="what")
             yield Label(f"{self.note.capitalize()} (required, audited):")
             example = "paid but coins never arrived" if self.note == "reason" else "credited the missing coins"
             yield Input(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=2000, compact=True)

@@ -1,0 +1,34 @@
+"""How every screen writes money, coins, times, counts and stored text: one place, so no screen differs.
+
+Stored or typed text (handles, subjects, reasons, ids) is data: `plain` makes a rich Text of it, never markup,
+with control and bidi characters shown visibly (supportdesk.domain.text.shown).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from supportdesk.domain.text import day, plural, shown, when
+
+__all__ = ["cell", "coins", "day", "money", "plain", "plural", "shown", "when"]
+
+
+def money(minor: int | None, currency: str | None) -> str:
+    """`4.99 USD`, `500 JPY` (ISO 4217 exponent); empty when there is no amount."""
+    from supportdesk.domain.money import format_money  # babel tables: loaded on first use, not at startup
+
+    return format_money(minor, currency) if minor is not None and currency else ""
+
+
+def coins(n: int, signed: bool = False) -> str:
+    return f"{n:+,}" if signed else f"{n:,}"
+
+
+def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
+    """Stored or typed text as a Text: never parsed as markup, controls made visible."""
+    return Text(shown("" if value is None else value, lines=lines), style=style)
+
+
+def cell(value: object) -> object:
+    """A DataTable cell: str becomes plain Text (DataTable parses str as markup); renderables pass through."""
+    return plain(value) if isinstance(value, str) else value
