@@ -8,6 +8,7 @@ reverses what follows. `shown` is the one function both front-ends use before an
 from __future__ import annotations
 
 import unicodedata
+from datetime import date, datetime
 
 # Invisible characters that change the order text is displayed in (Unicode bidi controls, marks and isolates).
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -43,16 +44,26 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
+def _moment(value: object) -> object:
+    """A datetime or date as is; an ISO 8601 string (a JSON form) parsed; anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 def when(value: object) -> str:
     """A time to the minute, UTC as stored: `2026-09-20 08:30`; empty for none."""
-    strftime = getattr(value, "strftime", None)
-    return strftime("%Y-%m-%d %H:%M") if strftime else shown(value or "")
+    moment = _moment(value)
+    return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, date) else shown(value or "")
 
 
 def day(value: object) -> str:
     """A date: `2026-09-20`; empty for none."""
-    strftime = getattr(value, "strftime", None)
-    return strftime("%Y-%m-%d") if strftime else shown(value or "")[:10]
+    moment = _moment(value)
+    return moment.strftime("%Y-%m-%d") if isinstance(moment, date) else shown(value or "")[:10]
 
 
 def matches(n: int, query: str, limit: int) -> str:
