@@ -39,6 +39,19 @@ def shown(text: object, *, lines: bool = False) -> str:
     return "".join(c if not is_hidden(c) or (lines and c == "\n") else _visible(c) for c in s)
 
 
+def pictured(text: str) -> str:
+    """`text` with each control or bidi character replaced by one visible character (␛ for ESC, ␇ for BEL, �
+    for the rest): the same length, so an input box can show what is being typed without moving its cursor."""
+    if not any(is_hidden(c) for c in text):
+        return text
+    return "".join(_picture(c) if is_hidden(c) else c for c in text)
+
+
+def _picture(char: str) -> str:
+    code = ord(char)
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """`1 ticket`, `2 tickets`, `1,204 entries` (pass `words` when adding an s is wrong)."""
     return f"{n:,} {word if n == 1 else words or word + 's'}"

@@ -6,11 +6,12 @@ with control and bidi characters shown visibly (supportdesk.domain.text.shown).
 
 from __future__ import annotations
 
+from rich.highlighter import Highlighter
 from rich.text import Text
 
-from supportdesk.domain.text import day, plural, shown, when
+from supportdesk.domain.text import day, pictured, plural, shown, when
 
-__all__ = ["cell", "coins", "day", "money", "plain", "plural", "shown", "when"]
+__all__ = ["VisibleControls", "cell", "coins", "day", "money", "plain", "plural", "shown", "when"]
 
 
 def money(minor: int | None, currency: str | None) -> str:
@@ -32,3 +33,11 @@ def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
 def cell(value: object) -> object:
     """A DataTable cell: str becomes plain Text (DataTable parses str as markup); renderables pass through."""
     return plain(value) if isinstance(value, str) else value
+
+
+class VisibleControls(Highlighter):
+    """For an Input: typed or pasted control and bidi characters show as ␛, ␇, � (one cell each, so the cursor
+    stays right) instead of reaching the terminal; the value itself is unchanged."""
+
+    def highlight(self, text: Text) -> None:
+        text.plain = pictured(text.plain)

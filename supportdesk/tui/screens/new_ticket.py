@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
-from supportdesk.tui.format import shown
+from supportdesk.tui.format import VisibleControls, shown
 
 if TYPE_CHECKING:
     from supportdesk.tui.screens.account import AccountScreen
@@ -48,12 +48,13 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
             dialog.border_title = Content(f"New ticket on {shown(self.who)}")
             yield Label("Subject (required):")
             yield Input(placeholder="e.g. paid but coins never arrived", id="nt-subject", max_length=200,
-                        compact=True)
+                        compact=True, highlighter=VisibleControls())
             yield Label("Category:")
             yield Select([(c.replace("_", " "), c) for c in CATEGORIES], value="other", allow_blank=False,
                          id="nt-category", compact=True)
             yield Label("What the customer wrote (optional):")
-            yield Input(placeholder="paste their message", id="nt-body", max_length=4000, compact=True)
+            yield Input(placeholder="paste their message", id="nt-body", max_length=4000, compact=True,
+                        highlighter=VisibleControls())
             yield Static("", id="nt-error")
             yield Static("Enter create · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)

@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
-from supportdesk.tui.format import shown
+from supportdesk.tui.format import VisibleControls, shown
 
 Answer = tuple[str, str | None]  # (reason, ticket id or None)
 
@@ -37,12 +37,13 @@ class ReasonScreen(ModalScreen[Answer | None]):
             yield Static(Content(shown(self.what, lines=True)), id="what")
             yield Label(f"{self.note.capitalize()} (required, audited):")
             example = "paid but coins never arrived" if self.note == "reason" else "credited the missing coins"
-            yield Input(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=2000, compact=True)
+            yield Input(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=2000, compact=True,
+                        highlighter=VisibleControls())
             working = None if self.ticket_locked else getattr(self.app, "working_ticket", None)
             yield Label("Ticket:" if self.ticket_locked else
                         "Ticket (the one you are working; optional):" if working else "Ticket (optional):")
             yield Input(working or self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True,
-                        disabled=self.ticket_locked)
+                        disabled=self.ticket_locked, highlighter=VisibleControls())
             yield Static("", id="reason-error")
             yield Static("Enter continue · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)
