@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from textual.pilot import Pilot
 
 from supportdesk.db.engine import make_engine, write_session
 from supportdesk.db.models import Account, LedgerEntry, Ticket
