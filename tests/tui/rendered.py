@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from textual.app import App
+from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static, Tree
 
@@ -41,7 +42,8 @@ def contents(app: App[Any]) -> str:
     """The text of every Static, table cell, tree label and option on the current screen."""
     screen, parts = app.screen, []
     for static in screen.query(Static):
-        parts.append(plain(static.render()))
+        content = static.content  # what the screen gave it: a str, Content, or a Rich renderable
+        parts.append(str(static.render()) if isinstance(content, (str, Content)) else plain(content))
     for table in screen.query(DataTable):
         for row in range(table.row_count):
             parts.extend(plain(c) if not isinstance(c, str) else c for c in table.get_row_at(row))
