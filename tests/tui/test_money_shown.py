@@ -155,3 +155,16 @@ async def test_reconcile_findings_show_amounts_in_major_units(make_reconcile_app
             tree.cursor_line = line
             out.append(await seen(pilot))
         assert_right("\n".join(out), "1.49 USD", "0.99 USD", "160 JPY")
+
+
+def test_the_change_column_and_the_velocity_headline_format_money() -> None:
+    from supportdesk.domain.review import headline
+    from supportdesk.tui.screens.audit import change_text
+
+    assert change_text(None, {"purchase_id": "pur_m1", "amount_minor": 499, "currency": "USD"}) == \
+        "purchase_id pur_m1, amount 4.99 USD"
+    assert change_text({"amount_minor": 1200, "currency": "KRW"}, {"amount_minor": 600, "currency": "KRW"}) == \
+        "amount 1,200 KRW → 600 KRW"
+    assert change_text({"status": "open"}, {"status": "solved"}) == "status open → solved"
+    flag = {"rule": "velocity", "evidence": {"count": 6, "usd_minor": 123456, "window_hours": 24}}
+    assert headline(flag) == "6 purchases, 1,234.56 USD within 24 h"
