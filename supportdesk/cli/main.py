@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from supportdesk.cli.context import AppContext
-from supportdesk.cli.output import emit, err_console, handled
+from supportdesk.cli.output import cells, emit, err_console, handled, say
 
 app = typer.Typer(
     name="supportdesk",
@@ -70,7 +70,7 @@ def import_cmd(
 def _with_progress(run: Any) -> Any:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         tasks: dict[str, Any] = {}
 
@@ -87,7 +87,7 @@ def _print_import(result: dict[str, Any]) -> None:
 
     table = Table("file", "imported", "already present", title="import")
     for name, count in result["imported"].items():
-        table.add_row(name, f"{count:,}", f"{result['already_present'].get(name, 0):,}")
+        table.add_row(*cells(name, f"{count:,}", f"{result['already_present'].get(name, 0):,}"))
     err_console.print(table)
 
 
@@ -104,12 +104,16 @@ def search(ctx: typer.Context, text: Annotated[str, typer.Argument(help="Handle,
 
 def _print_search(result: dict[str, Any]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table("account", "handle", "email", "country", "status", "coins", "diamonds",
-                  title=f"{len(result['accounts'])} match(es) for {result['query']['text']!r}")
+    from supportdesk.domain.text import matches
+    from supportdesk.services.lookup import SEARCH_LIMIT
+
+    title = matches(len(result["accounts"]), result["query"]["text"], SEARCH_LIMIT)
+    table = Table("account", "handle", "email", "country", "status", "coins", "diamonds", title=Text(title))
     for a in result["accounts"]:
-        table.add_row(a["account_id"], a["handle"], a["email"], a["country"], a["status"],
-                      f"{a['coin_balance']:,}", f"{a['diamond_balance']:,}")
+        table.add_row(*cells(a["account_id"], a["handle"], a["email"], a["country"], a["status"],
+                             f"{a['coin_balance']:,}", f"{a['diamond_balance']:,}"))
     err_console.print(table)
 
 
@@ -143,13 +147,13 @@ def demo(
     with handled(False):
         target = out or Path(user_data_dir("supportdesk", appauthor=False)) / "demo-dataset"
         generate(target, seed=seed, accounts=accounts)
-        err_console.print(f"demo dataset written to {target}")
+        say(f"demo dataset written to {target}")
         result = _with_progress(lambda progress: run_import(state.engine, target, progress))
-        err_console.print(f"imported {sum(result.imported.values()):,} rows "
-                          f"({sum(result.already_present.values()):,} already present)")
+        say(f"imported {sum(result.imported.values()):,} rows ({sum(result.already_present.values()):,} already "
+            "present)")
         if no_open:
-            err_console.print(f"stores: supportdesk store-emulator --data {target} --port 0 "
-                              f"--write-config {target.parent / 'demo-stores.toml'}")
+            say(f"stores: supportdesk store-emulator --data {target} --port 0 "
+                f"--write-config {target.parent / 'demo-stores.toml'}")
             return
         _open_with_emulator(state, target)
 
@@ -161,7 +165,7 @@ def _open_with_emulator(state: AppContext, dataset: Path) -> None:
     emulator = start_in_thread(dataset, config_path=dataset.parent / "demo-stores.toml")
     if state.config_path is None:
         state.use_config(emulator.config_path)
-    err_console.print(f"store emulator on {emulator.base_url} (config {emulator.config_path})")
+    say(f"store emulator on {emulator.base_url} (config {emulator.config_path})")
     try:
         _open_tui(state)
     finally:
@@ -179,7 +183,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         check_connect(engine)
         before = current_revision(engine)
         upgrade(engine)
-        err_console.print(f"schema: {before or 'empty'} -> {head_revision(engine)}")
+        say(f"schema: {before or 'empty'} -> {head_revision(engine)}")
 
 
 def _register_optional() -> None:

@@ -1,4 +1,8 @@
-"""Printing: one JSON object on stdout under --json, human text (rich) on stderr otherwise."""
+"""Printing: one JSON object on stdout under --json, human text (rich) on stderr otherwise.
+
+Human lines are built from parts that are text as it is (`say`, `plain`, `cells`), never rich markup: handles,
+subjects, reasons and the agent's own query are data, and their control and bidi characters are shown escaped.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from typing import Any
 import click
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from supportdesk.domain.text import is_hidden, shown
 from supportdesk.errors import SupportdeskError, internal_error
 
 err_console = Console(stderr=True)
@@ -28,8 +33,34 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+Part = str | tuple[str, str]  # text as it is, or (text, style)
+
+
+def plain(value: object, style: str = "") -> Text:
+    """Stored or typed text for a rich table cell or line: never markup, controls shown escaped."""
+    return Text(shown("" if value is None else value), style=style)
+
+
+def cells(*values: object) -> list[Text]:
+    return [plain(v) for v in values]
+
+
+def say(*parts: Part, style: str = "") -> None:
+    """One human line on stderr from plain parts; a (text, style) pair colours its text."""
+    line = Text(style=style)
+    for part in parts:
+        text, part_style = part if isinstance(part, tuple) else (part, "")
+        line.append(shown(text), style=part_style)
+    err_console.print(line, highlight=False)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=_default, ensure_ascii=False)
+    """JSON with non-ASCII text as is, except what a terminal would act on: C1 controls and bidi overrides are
+    written as \\u escapes too (json.dumps escapes only C0), so `--json` on a terminal is safe to read."""
+    text = json.dumps(value, default=_default, ensure_ascii=False)
+    if not any(is_hidden(c) for c in text):
+        return text
+    return "".join(f"\\u{ord(c):04x}" if is_hidden(c) else c for c in text)
 
 
 def emit(result: dict[str, Any], json_mode: bool, human: Callable[[dict[str, Any]], None]) -> None:
@@ -60,10 +91,10 @@ def report(exc: SupportdeskError, json_mode: bool) -> None:
     if json_mode:
         sys.stdout.write(to_json(exc.to_json()) + "\n")
         return
-    err_console.print(f"[bold red]error[/] ({exc.code}): {escape(exc.message)}", highlight=False)
+    say(("error", "bold red"), f" ({exc.code}): {exc.message}")
     if isinstance(exc.details, list):
         for line in exc.details:
-            err_console.print(f"  {line}", highlight=False, markup=False)
+            say(f"  {line}")
 
 
 def confirm(question: str, yes: bool, json_mode: bool) -> None:
@@ -74,5 +105,5 @@ def confirm(question: str, yes: bool, json_mode: bool) -> None:
         from supportdesk.errors import InvalidInput
 
         raise InvalidInput(f"{question} Re-run with --yes to confirm (no prompt under --json or without a terminal).")
-    if not typer.confirm(question, default=False, err=True):
+    if not typer.confirm(shown(question), default=False, err=True):
         raise typer.Exit(1)

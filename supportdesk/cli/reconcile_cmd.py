@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import confirm, emit, err_console, handled
+from supportdesk.cli.output import confirm, emit, err_console, handled, say
+from supportdesk.domain.text import plural
 from supportdesk.errors import InvalidInput
 
 
@@ -97,18 +98,17 @@ def _print(body: dict[str, Any]) -> None:
     for f in body["findings"]:
         by_kind.setdefault(f["kind"], []).append(f)
     for kind, rows in by_kind.items():
-        err_console.print(f"[bold]{kind}[/] ({len(rows)})", highlight=False)
+        say((kind, "bold"), f" ({len(rows)})")
         for f in rows:
             where = " ".join(x for x in (f["store"], f["store_transaction_id"], f["purchase_id"]) if x)
-            err_console.print(f"  {f['account_id'] or '?'}  {where}  {f['coins']:+,} coins", highlight=False)
+            say(f"  {f['account_id'] or '?'}  {where}  {f['coins']:+,} coins")
             finding = Finding(**{k: f[k] for k in ("kind", "account_id", "store", "store_transaction_id",
                                                    "purchase_id", "coins", "detail")})
-            err_console.print(f"    [dim]{describe(finding) if f['fixable'] else 'report only: ' + kind}[/]",
-                              highlight=False)
+            say(f"    {describe(finding) if f['fixable'] else 'report only: ' + kind}", style="dim")
     s = body["summary"]
-    err_console.print(f"{s['total']} findings on {s['accounts']} accounts", highlight=False)
+    say(f"{plural(s['total'], 'finding')} on {plural(s['accounts'], 'account')}")
     for a in body.get("applied", []):
         tag = "replayed (already done)" if a["replayed"] else "applied"
-        err_console.print(f"  {tag}: {a['kind']} {a.get('purchase_id') or a.get('account_id')}", highlight=False)
+        say(f"  {tag}: {a['kind']} {a.get('purchase_id') or a.get('account_id')}")
     for failure in body.get("failed", []):
-        err_console.print(f"  [red]failed[/]: {failure['kind']}: {failure['error']['message']}", highlight=False)
+        say("  ", ("failed", "red"), f": {failure['kind']}: {failure['error']['message']}")

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import confirm, emit, err_console, handled
+from supportdesk.cli.output import confirm, emit, handled, say
+from supportdesk.domain.text import when
 from supportdesk.errors import InvalidInput
 
 
@@ -58,25 +59,24 @@ def refund_cmd(
 
 
 def _print(body: dict[str, Any]) -> None:
-    from supportdesk.domain.money import format_money
+    from supportdesk.domain.money import format_money  # babel tables: loaded when printing, not at startup
 
     d, p, c = body["decision"], body["purchase"], body["clawback"]
     colour = {"refund": "green", "store_decides": "yellow"}.get(d["outcome"], "red")
-    err_console.print(f"{p['purchase_id']}  {p['store']}  {p['handle']}  {p['coins']:,} coins  {p['price']}  "
-                      f"{p['status']}  bought {str(p['purchased_at'])[:16].replace('T', ' ')} UTC", highlight=False)
-    err_console.print(f"[bold {colour}]{d['outcome']}[/] ({d['rule']})", highlight=False)
-    err_console.print(f"  {d['explanation']}", highlight=False, markup=False)
+    say(f"{p['purchase_id']}  {p['store']}  {p['handle']}  {p['coins']:,} coins  "
+        f"{format_money(p['price_minor'], p['currency'])}  {p['status']}  bought {when(p['purchased_at'])} UTC")
+    say((d["outcome"], f"bold {colour}"), f" ({d['rule']})")
+    say(f"  {d['explanation']}")
     if d["outcome"] == "refund":
-        err_console.print(f"  refund {format_money(d['refund_minor'], d['currency'])}", highlight=False)
+        say(f"  refund {format_money(d['refund_minor'], d['currency'])}")
     if d.get("consumption"):
         a = d["consumption"]
-        err_console.print(f"  if Apple asks: {a['refund_preference']} ({a['why']}), "
-                          f"{a['consumption_percentage'] / 1000:g}% consumed, {a['delivery_status']}",
-                          highlight=False, markup=False)
+        say(f"  if Apple asks: {a['refund_preference']} ({a['why']}), "
+            f"{a['consumption_percentage'] / 1000:g}% consumed, {a['delivery_status']}")
     from supportdesk.services.refunds import clawback_lines
 
     for line in clawback_lines(c):
-        err_console.print(f"  {line}", highlight=False, markup=False)
+        say(f"  {line}")
 
 
 def _print_applied(body: dict[str, Any]) -> None:
@@ -84,16 +84,15 @@ def _print_applied(body: dict[str, Any]) -> None:
 
     d, a = body["decision"], body["applied"]
     tag = "replayed (already done, nothing changed)" if a.get("replayed") else "applied"
-    err_console.print(f"[bold]{tag}[/]: {d['rule']}", highlight=False)
+    say((tag, "bold"), f": {d['rule']}")
     if a.get("store_call") in ("create_refund", "orders.refund"):
-        err_console.print(f"  refunded {format_money(a['amount_minor'], a['currency'])} ({a['store_call']}, "
-                          f"{a.get('store_refund_id') or '-'}); clawed back {a['coins_clawed']:,} coins"
-                          f"{', ' + format(a['diamonds_clawed'], ',') + ' diamonds' if a['diamonds_clawed'] else ''}"
-                          f"{'; the account is limited' if a.get('limited') else ''}", highlight=False)
+        say(f"  refunded {format_money(a['amount_minor'], a['currency'])} ({a['store_call']}, "
+            f"{a.get('store_refund_id') or '-'}); clawed back {a['coins_clawed']:,} coins"
+            f"{', ' + format(a['diamonds_clawed'], ',') + ' diamonds' if a['diamonds_clawed'] else ''}"
+            f"{'; the account is limited' if a.get('limited') else ''}")
     elif a.get("consumption"):
-        err_console.print(f"  answered Apple: {a['consumption']['refund_preference']}", highlight=False)
+        say(f"  answered Apple: {a['consumption']['refund_preference']}")
     if a.get("note"):
-        err_console.print(f"  {a['note']}", highlight=False, markup=False)
+        say(f"  {a['note']}")
     for c in a.get("diamonds_for_lead") or []:
-        err_console.print(f"  [yellow]a lead must claw back {c['clawback']:,} diamonds from {c['creator_id']}[/]",
-                          highlight=False)
+        say(f"  a lead must claw back {c['clawback']:,} diamonds from {c['creator_id']}", style="yellow")

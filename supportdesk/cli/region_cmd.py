@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import emit, err_console, handled
+from supportdesk.cli.output import cells, emit, err_console, handled, say
+from supportdesk.domain.text import day, plural
 
 
 def region_cmd(
@@ -24,31 +25,24 @@ def region_cmd(
         emit(region(session, country, at), json_mode, print_region)
 
 
-def _day(value: Any) -> str:
-    return value.strftime("%Y-%m-%d") if value is not None else ""
-
-
-def _yes(flag: bool) -> str:
-    return "[green]yes[/]" if flag else "[red]no[/]"
+def _yes(flag: bool) -> tuple[str, str]:
+    return ("yes", "green") if flag else ("no", "red")
 
 
 def print_region(body: dict[str, Any]) -> None:
     """A header, what is allowed, the price table and the history: fits 80 columns."""
-    say = err_console.print
     at = body["at"].strftime("%Y-%m-%d %H:%M UTC")
-    mark = "[green]available[/]" if body["available"] else "[red]unavailable[/]"
-    say(f"[bold]{body['name']}[/] ({body['country']}, {body['alpha_3']}) as of {at}: {mark}", highlight=False)
-    say(body["reason"], highlight=False, markup=False)
+    mark = ("available", "green") if body["available"] else ("unavailable", "red")
+    say((body["name"], "bold"), f" ({body['country']}, {body['alpha_3']}) as of {at}: ", mark)
+    say(body["reason"])
     row = body["in_force"]
     if row:
         allows = body["allows"]
-        say(f"  buy coins {_yes(allows['buy_coins'])}   send gifts {_yes(allows['send_gifts'])}   "
-            f"cash out {_yes(allows['cash_out'])}   min age {row['min_age']}   currency {row['currency']}",
-            highlight=False)
-        say(f"  stores {', '.join(row['stores']) or 'none'}   row in force since {_day(row['valid_from'])}",
-            highlight=False)
+        say("  buy coins ", _yes(allows["buy_coins"]), "   send gifts ", _yes(allows["send_gifts"]),
+            "   cash out ", _yes(allows["cash_out"]), f"   min age {row['min_age']}   currency {row['currency']}")
+        say(f"  stores {', '.join(row['stores']) or 'none'}   row in force since {day(row['valid_from'])}")
         if row["note"] and row["note"] not in body["reason"]:
-            say(f"  note: {row['note']}", highlight=False, markup=False)
+            say(f"  note: {row['note']}")
     _print_prices(body["prices"])
     _print_history(body["history"])
 
@@ -66,13 +60,16 @@ def _print_prices(prices: list[dict[str, Any]]) -> None:
     if not prices:
         err_console.print("no price points in force", style="dim")
         return
-    err_console.print(f"[bold]prices in force[/] ({len(prices)}; promotions in yellow)", highlight=False)
+    say(("prices in force", "bold"), f" ({len(prices)}; promotions in yellow)")
+    from supportdesk.domain.money import format_money  # babel tables: loaded when printing, not at startup
+
     table = _grid(("store", "left"), ("bundle", "left"), ("coins", "right"), ("bonus", "right"),
                   ("price", "right"), ("from", "left"), ("to", "left"))
     for p in prices:
-        table.add_row(p["store"] + ("" if p["store_offered"] else "*"), p["product_id"], f"{p['coins']:,}",
-                      f"+{p['bonus_coins']:,}" if p["bonus_coins"] else "", p["price"], _day(p["valid_from"]),
-                      _day(p["valid_to"]) or "open", style="yellow" if p["promotion"] else None)
+        table.add_row(*cells(p["store"] + ("" if p["store_offered"] else "*"), p["product_id"], f"{p['coins']:,}",
+                             f"+{p['bonus_coins']:,}" if p["bonus_coins"] else "",
+                             format_money(p["price_minor"], p["currency"]), day(p["valid_from"]),
+                             day(p["valid_to"]) or "open"), style="yellow" if p["promotion"] else None)
     err_console.print(table, highlight=False)
     if not all(p["store_offered"] for p in prices):
         err_console.print("* a store the region in force does not sell coins through", style="dim")
@@ -81,10 +78,9 @@ def _print_prices(prices: list[dict[str, Any]]) -> None:
 def _print_history(history: list[dict[str, Any]]) -> None:
     if not history:
         return
-    err_console.print(f"[bold]history[/] ({len(history)} row{'s' if len(history) != 1 else ''}; > in force)",
-                      highlight=False)
+    say(("history", "bold"), f" ({plural(len(history), 'row')}; > in force)")
     table = _grid(("", "left"), ("from", "left"), ("what changed", "left"))
     for h in history:
-        table.add_row(">" if h["in_force"] else "", _day(h["valid_from"]), h["summary"],
+        table.add_row(*cells(">" if h["in_force"] else "", day(h["valid_from"]), h["summary"]),
                       style="bold" if h["in_force"] else None)
     err_console.print(table, highlight=False)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import confirm, emit, err_console, handled
+from supportdesk.cli.output import confirm, emit, handled, say
+from supportdesk.domain.text import plural
 
 review_app = typer.Typer(help="The suspicious-charge review queue.", no_args_is_help=False)
 
@@ -40,15 +41,14 @@ def _print_queue(body: dict[str, Any]) -> None:
     """Two lines a flag, ids whole (agents paste them into `review act`): readable at 80 columns."""
     from supportdesk.domain.review import headline
 
-    err_console.print(f"[bold]{len(body['flags'])} flag(s)[/], highest score first", highlight=False)
+    say((plural(len(body["flags"]), "flag"), "bold"), ", highest score first")
     for f in body["flags"]:
         status = "" if f["status"] == "open" else f" [{f['status']}]"
-        err_console.print(f"{f['score']:>3}  {f['rule']}{status}  {f['handle'] or f['account_id']}  {f['flag_id']}",
-                          highlight=False, markup=False)
-        err_console.print(f"     {headline(f)}", highlight=False, markup=False, style="dim")
+        say(f"{f['score']:>3}  {f['rule']}{status}  {f['handle'] or f['account_id']}  {f['flag_id']}")
+        say(f"     {headline(f)}", style="dim")
     b = body["built"]
-    err_console.print(f"rules run: {b['raised']} new, {b['refreshed']} refreshed, {b['cleared']} cleared, "
-                      f"{b['unchanged']} unchanged, {b['decided']} already decided", highlight=False)
+    say(f"rules run: {b['raised']} new, {b['refreshed']} refreshed, {b['cleared']} cleared, "
+        f"{b['unchanged']} unchanged, {b['decided']} already decided")
 
 
 @review_app.command("act")
@@ -90,9 +90,9 @@ def act_cmd(
 def _print_act(body: dict[str, Any]) -> None:
     a, f = body["applied"], body["flag"]
     tag = "replayed (already done, nothing changed)" if a["replayed"] else "done"
-    err_console.print(f"{tag}: {a['action']} {f['flag_id']} ({f['rule']}) -> flag {f['status']}", highlight=False)
+    say(f"{tag}: {a['action']} {f['flag_id']} ({f['rule']}) -> flag {f['status']}")
     if a.get("account_status"):
         s = a["account_status"]
-        err_console.print(f"  account {f['handle'] or f['account_id']}: {s['before']} -> {s['after']}", highlight=False)
+        say(f"  account {f['handle'] or f['account_id']}: {s['before']} -> {s['after']}")
     for cashout in a.get("held_cashouts") or []:
-        err_console.print(f"  cashout {cashout} held", highlight=False)
+        say(f"  cashout {cashout} held")

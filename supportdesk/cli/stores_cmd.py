@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import emit, err_console, handled
+from supportdesk.cli.output import cells, emit, err_console, handled, plain, say
 
 stores_app = typer.Typer(help="The stores (App Store, Google Play, web): pull what they know into store records.")
 
@@ -99,16 +99,16 @@ def _print(result: dict[str, Any]) -> None:
     window = result["window"]
     until = window["until"]
     whose = f" of {result['account_id']}" if result.get("account_id") else ""
-    table = Table(title=f"store records{whose} {window['since']:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC")
+    table = Table(title=plain(f"store records{whose} {window['since']:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC"))
     for column in ("store", "fetched", "inserted", "updated", "unchanged", "not found"):
         table.add_column(column, justify="left" if column == "store" else "right")
     for store, c in result["synced"].items():
-        table.add_row(store, *(f"{c[k]:,}" for k in ("fetched", "inserted", "updated", "unchanged", "not_found")))
+        table.add_row(*cells(store, *(f"{c[k]:,}" for k in ("fetched", "inserted", "updated", "unchanged", "not_found"))))
     err_console.print(table)
     for store, c in result["synced"].items():
         if c.get("skipped"):
-            err_console.print(f"[dim]{store} skipped: {c['skipped']}[/]", highlight=False)
+            say(f"{store} skipped: {c['skipped']}", style="dim")
     if result["cancelled"]:
         err_console.print("[yellow]cancelled:[/] the batches above are saved; run the same command again to finish")
     for store, error in result.get("failed", {}).items():
-        err_console.print(f"[bold red]{store} failed[/] ({error['code']}): {error['message']}", highlight=False)
+        say((f"{store} failed", "bold red"), f" ({error['code']}): {error['message']}")

@@ -6,17 +6,14 @@ from typing import Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import emit, err_console, handled
+from supportdesk.cli.output import emit, handled, say
+from supportdesk.domain.text import plural, when
 from supportdesk.domain.tickets import DEFAULT_FILTER, FILTERS, UNSOLVED
 
 ticket_app = typer.Typer(help="Tickets: list, show (with every action taken under it), create, resolve.")
 STATUS_HELP = (f"One of: {', '.join(FILTERS)}. unsolved (the default) is {', '.join(UNSOLVED)}; "
                "all is every status.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else str(value or "")
 
 
 @ticket_app.command("list")
@@ -35,10 +32,9 @@ def list_cmd(ctx: typer.Context,
 
 def _print_list(body: dict[str, Any]) -> None:
     for t in body["tickets"]:
-        err_console.print(f"{t['ticket_id']:12s} {t['status']:9s} {_when(t['created_at'])}  {t['handle']:18s} "
-                          f"{t['subject']}", highlight=False, markup=False)
-    err_console.print(f"{len(body['tickets'])} of {body['total']} tickets ({body['filter']}"
-                      f"{': ' + ', '.join(body['statuses']) if body['statuses'] else ''})", highlight=False)
+        say(f"{t['ticket_id']:12s} {t['status']:9s} {when(t['created_at'])}  {t['handle']:18s} {t['subject']}")
+    say(f"{len(body['tickets'])} of {plural(body['total'], 'ticket')} ({body['filter']}"
+        f"{': ' + ', '.join(body['statuses']) if body['statuses'] else ''})")
 
 
 @ticket_app.command("show")
@@ -54,17 +50,15 @@ def show_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(help="
 
 def _print_ticket(body: dict[str, Any]) -> None:
     t = body["ticket"]
-    err_console.print(f"[bold]{t['ticket_id']}[/] \\[{t['status']}] {t['category']}  {t['handle']} ({t['account_id']})",
-                      highlight=False)
-    err_console.print(t["subject"], markup=False, highlight=False)
+    say((t["ticket_id"], "bold"), f" [{t['status']}] {t['category']}  {t['handle']} ({t['account_id']})")
+    say(t["subject"])
     if t["body"]:
-        err_console.print(t["body"], markup=False, highlight=False, style="dim")
+        for line in t["body"].splitlines():
+            say(line, style="dim")
     for a in t["actions"]:
-        err_console.print(f"  {_when(a['at'])}  {a['actor']:12s} {a['action']:22s} {a['target']}  {a['reason'] or ''}",
-                          markup=False, highlight=False)
+        say(f"  {when(a['at'])}  {a['actor']:12s} {a['action']:22s} {a['target']}  {a['reason'] or ''}")
     if t["resolution"]:
-        err_console.print(f"{t['status']} by {t['resolved_by']} {_when(t['resolved_at'])}: {t['resolution']}",
-                          markup=False, highlight=False)
+        say(f"{t['status']} by {t['resolved_by']} {when(t['resolved_at'])}: {t['resolution']}")
 
 
 @ticket_app.command("create")
@@ -83,7 +77,7 @@ def create_cmd(ctx: typer.Context, account: Annotated[str, typer.Argument(help="
         account_id = lookup.resolve_account(session, account).account_id
         result = tickets.create(session, account_id, subject, body, category,
                                 ctx.obj.action_context(actor, "new ticket", None))
-    emit(result, json_mode, lambda b: err_console.print(f"opened {b['ticket']['ticket_id']}"))
+    emit(result, json_mode, lambda b: say(f"opened {b['ticket']['ticket_id']}"))
 
 
 @ticket_app.command("resolve")
@@ -97,7 +91,7 @@ def resolve_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(hel
 
     with handled(json_mode), write_session(ctx.obj.engine) as session:
         result = tickets.resolve(session, ticket_id, note, ctx.obj.action_context(actor, note, ticket_id))
-    emit(result, json_mode, lambda b: err_console.print(
+    emit(result, json_mode, lambda b: say(
         f"{b['ticket']['ticket_id']} solved{' (already, replayed)' if b['replayed'] else ''}"))
 
 
@@ -126,13 +120,13 @@ def audit_cmd(ctx: typer.Context,
 
 def _print_verify(body: dict[str, Any]) -> None:
     if body["verified"]:
-        err_console.print(f"[green]verified[/]: {body['records']:,} records, chain intact")
+        say(("verified", "green"), f": {plural(body['records'], 'record')}, chain intact")
     else:
         bad = body["first_bad"]
-        err_console.print(f"[bold red]NOT verified[/]: record {bad['seq']}: {bad['problem']}", highlight=False)
+        say(("NOT verified", "bold red"), f": record {bad['seq']}: {bad['problem']}")
 
 
 def _print_trail(body: dict[str, Any]) -> None:
     for a in body["entries"]:
-        err_console.print(f"{a['seq']:>6} {_when(a['at'])} {a['actor']:12s} {a['action']:22s} {a['target']:24s} "
-                          f"{a['ticket_id'] or '':10s} {a['reason'] or ''}", markup=False, highlight=False)
+        say(f"{a['seq']:>6} {when(a['at'])} {a['actor']:12s} {a['action']:22s} {a['target']:24s} "
+            f"{a['ticket_id'] or '':10s} {a['reason'] or ''}")

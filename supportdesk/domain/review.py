@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from supportdesk.domain.money import format_money
+
 RULES = (
     "duplicate_charge",
     "region_unavailable",
@@ -177,8 +179,7 @@ def headline(flag: dict[str, Any]) -> str:
     if rule == "storefront_mismatch":
         return f"bought in {ev['purchase_country']}, account in {ev['account_country']}"
     if rule == "velocity":
-        return (f"{ev['count']} purchases, USD {ev['usd_minor'] // 100:,}.{ev['usd_minor'] % 100:02d} "
-                f"within {ev['window_hours']} h")
+        return f"{ev['count']} purchases, {format_money(ev['usd_minor'], 'USD')} within {ev['window_hours']} h"
     if rule == "gift_laundering":
         return (f"{ev['percent']}% of {ev['bought_coins']:,} coins gifted to {ev['creator_id']}, "
                 f"{len(ev['cashouts'])} cashout(s) within {ev['limits']['cashout_days']} d")

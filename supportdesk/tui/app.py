@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from supportdesk.tui.backend import Backend
 from supportdesk.tui.commands import AccountsProvider
+from supportdesk.tui.format import shown
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.search import SearchScreen
 from supportdesk.tui.widgets.ticket_bar import Working
@@ -106,7 +107,7 @@ class SupportDeskApp(App[None]):
 
     def action_stop_working(self) -> None:
         if self.working is not None:
-            self.notify(f"No longer working {self.working.ticket_id}.")
+            self.notify(shown(f"No longer working {self.working.ticket_id}."), markup=False)
             self.working = None
 
     def back_to_search(self) -> None:

@@ -28,6 +28,13 @@ class Backend:
         with read_session(self.state.engine) as session:
             return list(lookup.search(session, text)["accounts"])
 
+    @property
+    def search_limit(self) -> int:
+        """How many accounts a search returns at most (a full list means there may be more)."""
+        from supportdesk.services.lookup import SEARCH_LIMIT
+
+        return SEARCH_LIMIT
+
     def story(self, query: str) -> dict[str, Any]:
         """One account's money story (see `lookup.story`); raises NotFound."""
         from supportdesk.db.engine import read_session

@@ -8,9 +8,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
 from supportdesk.domain.tickets import TICKET_ID, ticket_id_of
 from supportdesk.errors import SupportdeskError
+from supportdesk.tui.format import shown
 
 if TYPE_CHECKING:
     from supportdesk.tui.app import SupportDeskApp
@@ -70,23 +72,24 @@ class AccountsProvider(Provider):
 
     async def discover(self) -> Hits:
         for name, action, text in self.commands():
-            yield DiscoveryHit(name, action, help=text)
+            yield DiscoveryHit(markup(name), action, help=markup(text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, action, text in self.commands():
             if (score := matcher.match(name)) > 0:
-                yield Hit(score, matcher.highlight(name), action, help=text)
+                yield Hit(score, matcher.highlight(markup(name)), action, help=markup(text))
         ticket_id = ticket_id_of(query)
         if TICKET_ID.match(ticket_id):
             from supportdesk.tui.screens.tickets import open_ticket
 
-            yield Hit(1.0, f"Open ticket {ticket_id}", partial(open_ticket, self.desk, ticket_id),
+            yield Hit(1.0, markup(f"Open ticket {ticket_id}"), partial(open_ticket, self.desk, ticket_id),
                       help="The ticket, everything done under it; w works it")
         for account in await self.find(query):
             label = f"{account['handle']}  {account['account_id']}"
-            yield Hit(max(matcher.match(label), 0.5), label, partial(self.desk.open_account, account["account_id"]),
-                      help=f"Open account · {account['email']} · {account['country']} · {account['status']}")
+            yield Hit(max(matcher.match(label), 0.5), markup(label),
+                      partial(self.desk.open_account, account["account_id"]),
+                      help=markup(f"Open account · {account['email']} · {account['country']} · {account['status']}"))
 
     async def find(self, query: str) -> list[dict[str, Any]]:
         """Accounts for the palette; the query runs in a thread so typing never waits on the database."""
@@ -97,3 +100,8 @@ class AccountsProvider(Provider):
         except SupportdeskError:
             return []  # a half-typed id is not an error worth showing in the palette
         return accounts[:MAX_HITS]
+
+
+def markup(text: str) -> str:
+    """The palette parses its prompts and help as markup: stored text (handles, emails) goes in escaped."""
+    return escape(shown(text))

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.tui.format import money, plural, shown, when
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
@@ -31,16 +32,6 @@ COLUMNS = {
     "cashouts": ("cashout", "diamonds", "amount", "status", "when"),
     "tickets": ("ticket", "status", "category", "subject", "created"),
 }
-
-
-def when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else str(value or "")
-
-
-def money(minor: int | None, currency: str | None) -> str:
-    from supportdesk.domain.money import format_money  # babel tables: loaded on first use, not at startup
-
-    return format_money(minor, currency) if minor is not None and currency else ""
 
 
 class AccountScreen(DeskScreen):
@@ -70,7 +61,7 @@ class AccountScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="story"):
-            yield Static(self.account_id, id="who")
+            yield Static(Content(shown(self.account_id)), id="who")
             yield Static("", id="balances")
             with TabbedContent(id="tabs"):
                 for name in TABS:
@@ -157,7 +148,8 @@ class AccountScreen(DeskScreen):
     def worker_failed(self, worker: Worker[object]) -> None:
         self.query_one("#story").loading = False
         if self.story is None:
-            self.query_one("#who", Static).update(f"Could not load {self.account_id}. Press r to retry, Esc to go back.")
+            self.query_one("#who", Static).update(
+                Content(f"Could not load {shown(self.account_id)}. Press r to retry, Esc to go back."))
 
     def on_account_screen_loaded(self, message: Loaded) -> None:
         self.story = story = message.story
@@ -175,16 +167,16 @@ class AccountScreen(DeskScreen):
         self.fill("gifts", gifts, "event_id", gift_cells)
         self.fill("cashouts", story["cashouts"], "cashout_id", cashout_cells)
         self.fill("tickets", story["tickets"], "ticket_id", ticket_cells)
-        shown, total = len(story["ledger"]), story["ledger_total"]
+        listed, total = len(story["ledger"]), story["ledger_total"]
         note = self.query_one("#ledger-note", Static)
-        note.display = shown < total
-        note.update(f"Newest {shown:,} of {total:,} entries.")
+        note.display = listed < total
+        note.update(f"Newest {listed:,} of {plural(total, 'entry', 'entries')}.")
         tabs = self.query_one(TabbedContent)
         counts = {"purchases": len(story["purchases"]), "gifts": len(gifts),
                   "cashouts": len(story["cashouts"]), "tickets": len(story["tickets"])}
         for name, n in counts.items():
             tabs.get_tab(name).label = f"{name.title()} {n:,}"
-        ledger_label = f"{shown:,} of {total:,}" if shown < total else f"{total:,}"
+        ledger_label = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
         tabs.get_tab("ledger").label = f"Ledger {ledger_label}"
 
     def fill(self, name: str, rows: Iterable[Row], key: str, cells: Callable[[Row], tuple[str, ...]]) -> None:
@@ -198,8 +190,8 @@ def who_line(a: Row) -> Content:
     style = STATUS_STYLE.get(a["status"], "$error")
     return Content.from_markup(
         f"[b]$handle[/b]  $account_id  [b {style}]$status[/]  $country  $kind  [dim]$email[/]",
-        handle=a["handle"], account_id=a["account_id"], status=a["status"], country=a["country"],
-        kind=a["kind"], email=a["email"],
+        handle=shown(a["handle"]), account_id=shown(a["account_id"]), status=shown(a["status"]),
+        country=shown(a["country"]), kind=shown(a["kind"]), email=shown(a["email"]),
     )
 
 

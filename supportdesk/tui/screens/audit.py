@@ -15,9 +15,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
-from supportdesk.tui.screens.account import when
+from supportdesk.tui.format import money, plain, plural, shown, when
 from supportdesk.tui.screens.base import DeskScreen
-from supportdesk.tui.screens.reconcile import plural
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ class AuditScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         what = "ticket " if self.ticket_id else ""
-        yield Static(Text.assemble(("Audit trail ", "bold"), (what + self.label, "bold")), id="au-head")
+        yield Static(Text.assemble(("Audit trail ", "bold"), (shown(what + self.label), "bold")), id="au-head")
         yield Static("Loading…", id="au-status")
         table = KeyedTable(id="au-table")
         table.add_columns("#", "when", "who", "what", "target", "change", "ticket")
@@ -170,7 +169,7 @@ class AuditScreen(DeskScreen):
         bad = result["first_bad"]
         self.bad_seq = bad["seq"]
         where = f"record #{bad['seq']}" if bad["seq"] is not None else "the log"
-        self.status(Text(f"✗ NOT verified: {where}: {bad['problem']}", style="bold red"))
+        self.status(plain(f"✗ NOT verified: {where}: {bad['problem']}", style="bold red"))
         self.notify(f"The audit chain is broken at {where}.", severity="error")
         table = self.query_one("#au-table", KeyedTable)
         keys = [str(r["seq"]) for r in self.records]
@@ -188,42 +187,48 @@ def record_cells(r: Row, bad_seq: int | None = None) -> tuple[str | Text, ...]:
 
 def record_detail(r: Row) -> Text:
     """Every field of one record, wrapped: what the table cuts at 80 columns."""
-    text = Text.assemble((f"#{r['seq']} ", "bold"), (r["action"], "bold"), f"  {r['target']}\n",
-                         ("who ", "dim"), r["actor"], ("  when ", "dim"), f"{r['at']:%Y-%m-%d %H:%M:%S}"
-                         if hasattr(r["at"], "strftime") else str(r["at"]), "\n")
-    text.append_text(Text.assemble(("change ", "dim"), change_text(r["before"], r["after"]) or "–", "\n"))
-    text.append_text(Text.assemble(("reason ", "dim"), r["reason"] or "–", "\n"))
-    text.append_text(Text.assemble(("ticket ", "dim"), r["ticket_id"] or "–", ("  account ", "dim"),
-                                   r["account_id"] or "–", "\n"))
-    text.append_text(Text.assemble(("key ", "dim"), r["idempotency_key"] or "–", "\n"))
-    text.append_text(Text.assemble(("before ", "dim"), compact(r["before"]), "\n", ("after ", "dim"),
-                                   compact(r["after"])))
+    text = Text.assemble((f"#{r['seq']} ", "bold"), (shown(r["action"]), "bold"), f"  {shown(r['target'])}\n",
+                         ("who ", "dim"), shown(r["actor"]), ("  when ", "dim"), f"{r['at']:%Y-%m-%d %H:%M:%S}"
+                         if hasattr(r["at"], "strftime") else shown(r["at"]), "\n")
+    text.append_text(Text.assemble(("change ", "dim"), shown(change_text(r["before"], r["after"]) or "–"), "\n"))
+    text.append_text(Text.assemble(("reason ", "dim"), shown(r["reason"] or "–"), "\n"))
+    text.append_text(Text.assemble(("ticket ", "dim"), shown(r["ticket_id"] or "–"), ("  account ", "dim"),
+                                   shown(r["account_id"] or "–"), "\n"))
+    text.append_text(Text.assemble(("key ", "dim"), shown(r["idempotency_key"] or "–"), "\n"))
+    text.append_text(Text.assemble(("before ", "dim"), shown(compact(r["before"])), "\n", ("after ", "dim"),
+                                   shown(compact(r["after"]))))
     return text
 
 
 def change_text(before: Row | None, after: Row | None) -> str:
-    """What moved, in one line: "+70 coin, ledger 0 → 70, cached 0 → 70", "status open → resolved"."""
+    """What moved, in one line: "+70 coin, ledger 0 → 70, cached 0 → 70", "status open → resolved",
+    "amount 49.99 USD" (an `*_minor` field beside a `currency` is money)."""
     before, after = before or {}, after or {}
     parts = []
     entry = after.get("entry")
     if isinstance(entry, dict) and isinstance(entry.get("amount"), int):
         parts.append(f"{entry['amount']:+,} {entry.get('asset', '')}".rstrip())
+    money_keys = {k for k in (*before, *after) if k.endswith("_minor")}
     for key in [*before, *(k for k in after if k not in before)]:
         old, new = before.get(key), after.get(key)
-        if key in ("entry", "asset") or old == new:
+        if key in ("entry", "asset") or old == new or (key == "currency" and money_keys):
             continue
+        name = key.removesuffix("_minor")
         if isinstance(old, (dict, list)) or isinstance(new, (dict, list)):
             parts.append(key)  # nested: in the detail pane
         elif key not in before:
-            parts.append(f"{key} {value(new)}")
+            parts.append(f"{name} {value(new, key, after)}")
         else:
-            parts.append(f"{key} {value(old)} → {value(new)}")
+            parts.append(f"{name} {value(old, key, before)} → {value(new, key, after)}")
     return ", ".join(parts)
 
 
-def value(v: Any) -> str:
+def value(v: Any, key: str = "", record: Row | None = None) -> str:
     if v is None:
         return "–"
+    currency = (record or {}).get("currency")
+    if key.endswith("_minor") and isinstance(v, int) and isinstance(currency, str):
+        return money(v, currency)
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 

@@ -6,8 +6,11 @@ from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
+
+from supportdesk.tui.format import shown
 
 T = TypeVar("T")
 
@@ -23,7 +26,7 @@ class TextDialog(ModalScreen[T]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes=self.DIALOG_CLASSES) as dialog:
-            dialog.border_title = self.dialog_title
-            yield Static(self.text, id="text", markup=False)  # ids and reasons may contain [brackets]
+            dialog.border_title = Content(shown(self.dialog_title))
+            yield Static(Content(shown(self.text, lines=True)), id="text")  # reasons and handles are data
             yield Static(self.HINT, classes="hint")
         yield Footer(compact=True)

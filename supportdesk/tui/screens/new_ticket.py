@@ -10,8 +10,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
+
+from supportdesk.tui.format import VisibleControls, shown
 
 if TYPE_CHECKING:
     from supportdesk.tui.screens.account import AccountScreen
@@ -42,15 +45,16 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
         from supportdesk.services.tickets import CATEGORIES  # the service's list, loaded when first asked
 
         with Vertical(id="dialog", classes="dialog") as dialog:
-            dialog.border_title = f"New ticket on {self.who}"
+            dialog.border_title = Content(f"New ticket on {shown(self.who)}")
             yield Label("Subject (required):")
             yield Input(placeholder="e.g. paid but coins never arrived", id="nt-subject", max_length=200,
-                        compact=True)
+                        compact=True, highlighter=VisibleControls())
             yield Label("Category:")
             yield Select([(c.replace("_", " "), c) for c in CATEGORIES], value="other", allow_blank=False,
                          id="nt-category", compact=True)
             yield Label("What the customer wrote (optional):")
-            yield Input(placeholder="paste their message", id="nt-body", max_length=4000, compact=True)
+            yield Input(placeholder="paste their message", id="nt-body", max_length=4000, compact=True,
+                        highlighter=VisibleControls())
             yield Static("", id="nt-error")
             yield Static("Enter create · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)
@@ -79,7 +83,7 @@ def open_new_ticket(screen: AccountScreen) -> None:
     account = screen.story["account"]
 
     def created(ticket: dict[str, Any]) -> None:
-        screen.notify(f"Opened {ticket['ticket_id']}. w works it.")
+        screen.notify(f"Opened {shown(ticket['ticket_id'])}. w works it.", markup=False)
         screen.action_refresh()
         open_ticket(screen.app, ticket["ticket_id"], screen.action_refresh)
 

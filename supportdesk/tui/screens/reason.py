@@ -6,8 +6,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
+
+from supportdesk.tui.format import VisibleControls, shown
 
 Answer = tuple[str, str | None]  # (reason, ticket id or None)
 
@@ -30,16 +33,17 @@ class ReasonScreen(ModalScreen[Answer | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog -reason") as dialog:
-            dialog.border_title = self.dialog_title
-            yield Static(self.what, id="what", markup=False)
+            dialog.border_title = Content(shown(self.dialog_title))
+            yield Static(Content(shown(self.what, lines=True)), id="what")
             yield Label(f"{self.note.capitalize()} (required, audited):")
             example = "paid but coins never arrived" if self.note == "reason" else "credited the missing coins"
-            yield Input(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=2000, compact=True)
+            yield Input(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=2000, compact=True,
+                        highlighter=VisibleControls())
             working = None if self.ticket_locked else getattr(self.app, "working_ticket", None)
             yield Label("Ticket:" if self.ticket_locked else
                         "Ticket (the one you are working; optional):" if working else "Ticket (optional):")
             yield Input(working or self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True,
-                        disabled=self.ticket_locked)
+                        disabled=self.ticket_locked, highlighter=VisibleControls())
             yield Static("", id="reason-error")
             yield Static("Enter continue · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)

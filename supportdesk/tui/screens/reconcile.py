@@ -24,7 +24,7 @@ from textual.widgets import Footer, ProgressBar, Static, Tree
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.domain.findings import KINDS, Finding, summarise
-from supportdesk.tui.screens.account import money, when
+from supportdesk.tui.format import money, plain, plural, shown, when
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen
@@ -177,7 +177,7 @@ class ReconcileScreen(DeskScreen):
             mode = f"sync first: {', '.join(self.stores)}"
         else:
             mode = "offline: store records synced before"
-        head = Text.assemble(("Reconcile ", "bold"), (who, "bold"), "  ·  ", (mode, "dim"))
+        head = Text.assemble(("Reconcile ", "bold"), (shown(who), "bold"), "  ·  ", (shown(mode), "dim"))
         self.query_one("#rc-head", Static).update(head)
 
     def status(self, text: str | Text) -> None:
@@ -322,7 +322,7 @@ class ReconcileScreen(DeskScreen):
         else:
             amount = f"{f.coins:+,}"
             ident = f.store_transaction_id or f.purchase_id or ""
-        label = Text(f"{who[:16]:<16} {amount:>7} {f.store or '':<6} {ident}")
+        label = plain(f"{shown(who)[:16]:<16} {amount:>7} {f.store or '':<6} {ident}")
         outcome = self.outcomes.get(index)
         if outcome is not None:
             label.append("  ✓ fixed" if not outcome.replayed else "  ✓ done before", style="bold green")
@@ -405,7 +405,7 @@ class ReconcileScreen(DeskScreen):
         f = self.findings[self.current]
         key = f.store_transaction_id or f.purchase_id or f.account_id or f.key
         self.app.copy_to_clipboard(key)
-        self.notify(f"Copied {key}")
+        self.notify(f"Copied {shown(key)}", markup=False)
 
     def action_open_account(self) -> None:
         from supportdesk.tui.screens.account import AccountScreen
@@ -435,24 +435,24 @@ class ReconcileScreen(DeskScreen):
         else:
             amount = ("coins ", f"{f.coins:+,}")
         head = Text.assemble((f.kind, "bold"), "  ", (SHORT[f.kind], "dim"), "\n",
-                             "account ", (handle or "", "bold"), " ", f.account_id or "unknown",
+                             "account ", (shown(handle or ""), "bold"), " ", shown(f.account_id or "unknown"),
                              "   ", amount[0], (amount[1], "bold"))
         parts: list[RenderableType] = [head]
         outcome = self.outcomes.get(index)
         if outcome is not None:
-            parts.append(Text(f"Fix {outcome.words}: {fix_summary(f.kind, outcome.result)}", style="bold green"))
+            parts.append(plain(f"Fix {outcome.words}: {fix_summary(f.kind, outcome.result)}", style="bold green"))
             if outcome.balances is not None:
                 parts.append(Text("Balances now: ").append_text(balance_text(outcome.balances)))
         elif f.fixable:
-            parts.append(Text.assemble(("Fix (f): ", "bold"), describe(f)))
+            parts.append(Text.assemble(("Fix (f): ", "bold"), shown(describe(f))))
         else:
             why = f.detail.get("why_not_fixable") or "this kind is reported only, never fixed automatically"
-            parts.append(Text(f"Report only: {why}.", style="yellow"))
+            parts.append(plain(f"Report only: {why}.", style="yellow"))
         parts.extend(kind_facts(f))
         sides = compare(f)
         if sides is not None:
             parts.append(sides)
-        parts.append(Text(f"idempotency key {f.key}", style="dim"))
+        parts.append(plain(f"idempotency key {f.key}", style="dim"))
         return Group(*parts)
 
     # --- the fix -------------------------------------------------------------------------------------------
@@ -469,7 +469,7 @@ class ReconcileScreen(DeskScreen):
             return
         if not f.fixable:
             why = f.detail.get("why_not_fixable") or "it is reported only, never fixed automatically"
-            self.notify(f"{f.kind} cannot be fixed here: {why}.", severity="warning")
+            self.notify(shown(f"{f.kind} cannot be fixed here: {why}."), severity="warning", markup=False)
             return
         if self.fixing:
             self.notify("A fix is being applied; wait for it.", severity="warning")
@@ -508,7 +508,7 @@ class ReconcileScreen(DeskScreen):
         f = self.findings[message.index] if message.run == self.run else None
         line = Text(f"Fix {message.outcome.words}", style="bold green")
         if f is not None and message.balances is not None:
-            line.append(f" · {self.handles.get(f.account_id or '') or f.account_id} ")
+            line.append(f" · {shown(self.handles.get(f.account_id or '') or f.account_id)} ")
             line.append_text(balance_text(message.balances))
         self.status(line)
         self.notify(f"Fix {message.outcome.words}.")
@@ -517,10 +517,6 @@ class ReconcileScreen(DeskScreen):
             self.refresh_labels(message.index)
             if self.current == message.index:
                 self.show_detail(message.index)
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def describe(f: Finding) -> str:
@@ -564,7 +560,7 @@ def kind_facts(f: Finding) -> list[RenderableType]:
                               (f"{d['cached']:,}", "bold"), "  drift ",
                               (f"{d['cached'] - d['ledger']:+,}", "bold red"))]
     if f.kind == "duplicate_credit":
-        return [Text(f"{d['credits']} credits, {d['credited_coins']:,} coins in all; extra entries: "
+        return [plain(f"{d['credits']} credits, {d['credited_coins']:,} coins in all; extra entries: "
                      f"{', '.join(d['extra_entries'])}")]
     if f.kind == "unapplied_refund":
         return [Text(f"Purchase becomes {d['new_status']}; claw back {-f.coins:,} coins.")]
@@ -604,7 +600,7 @@ def compare(f: Finding) -> Table | None:
         if not any(values):
             continue
         differ = len(values) == 2 and all(values) and values[0] != values[1] and name not in ("state", "account")
-        table.add_row(LABELS.get(name, name), *(Text(v, style="bold red" if differ else "") for v in values))
+        table.add_row(LABELS.get(name, name), *(plain(v, style="bold red" if differ else "") for v in values))
     return table
 
 

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Footer, Static, TabbedContent
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.tui.format import coins, money, plain, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen
@@ -78,7 +79,7 @@ class RefundScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="rf-body"):
-            yield Static(f"Refund {self.purchase_id}", id="rf-head")
+            yield Static(plain(f"Refund {self.purchase_id}"), id="rf-head")
             yield Static("", id="rf-decision")
             yield Static("", id="rf-clawback")
             yield Static("", id="rf-status")
@@ -117,11 +118,12 @@ class RefundScreen(DeskScreen):
         self.view = view = message.view
         p, d = view["purchase"], view["decision"]
         self.query_one("#rf-head", Static).update(Text.assemble(
-            ("Refund ", "bold"), (p["purchase_id"], "bold"),
-            f"  {p['store']}  {p['handle']}  {p['coins']:,} coins  {p['price']}  {p['status']}"))
+            ("Refund ", "bold"), (shown(p["purchase_id"]), "bold"),
+            shown(f"  {p['store']}  {p['handle']}  {coins(p['coins'])} coins  {money(p['price_minor'], p['currency'])}"
+                  f"  {p['status']}")))
         self.query_one("#rf-decision", Static).update(decision_text(d))
         _, lines = self.backend.refund_words(view, "", None)
-        self.query_one("#rf-clawback", Static).update(Text.assemble(("Clawback\n", "bold"), "\n".join(lines)))
+        self.query_one("#rf-clawback", Static).update(Text.assemble(("Clawback\n", "bold"), shown("\n".join(lines), lines=True)))
         self.query_one("#rf-body").loading = False
         self.refresh_bindings()
 
@@ -164,12 +166,10 @@ class RefundScreen(DeskScreen):
 
 
 def decision_text(d: dict[str, Any]) -> Text:
-    from supportdesk.domain.money import format_money
-
     text = Text.assemble((d["outcome"], OUTCOME_STYLE.get(d["outcome"], "bold")), "  ", (d["rule"], "dim"), "\n",
-                         d["explanation"])
+                         shown(d["explanation"]))
     if d["outcome"] == "refund":
-        text.append(f"\nRefund {format_money(d['refund_minor'], d['currency'])}, claw back "
+        text.append(f"\nRefund {money(d['refund_minor'], d['currency'])}, claw back "
                     f"{d['coins_clawback']:,} coins")
     if d.get("consumption"):
         a = d["consumption"]
@@ -179,9 +179,7 @@ def decision_text(d: dict[str, Any]) -> Text:
 
 
 def applied_text(a: dict[str, Any]) -> Text:
-    from supportdesk.domain.money import format_money
-
     words = "Already done (replayed)" if a.get("replayed") else "Refunded"
-    return Text(f"{words}: {format_money(a['amount_minor'], a['currency'])} ({a['refund_id']}), "
+    return plain(f"{words}: {money(a['amount_minor'], a['currency'])} ({a['refund_id']}), "
                 f"{a['coins_clawed']:,} coins clawed back"
                 f"{'; the account is limited' if a.get('limited') else ''}", style="bold green")

@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.errors import SupportdeskError
+from supportdesk.tui.format import day, money, plain, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.query_input import QueryInput
 
@@ -37,10 +38,6 @@ def open_region(app: App[Any], country: str | None = None, at: str | None = None
                 purchase: dict[str, Any] | None = None) -> None:
     """Show the region screen over the current one (Esc comes back)."""
     app.push_screen(RegionScreen(app.backend, country, at, purchase))  # type: ignore[attr-defined]
-
-
-def _day(value: Any) -> str:
-    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else ""
 
 
 def _mark(flag: bool) -> str:
@@ -158,7 +155,7 @@ class RegionScreen(DeskScreen):
         picker.clear_options()
         picker.add_options(Option(Content.from_markup(
             "$code  $name" + ("" if c["has_region"] else "  [dim](no region rows)[/]"),
-            code=c["code"], name=c["name"]), id=c["code"]) for c in message.countries)
+            code=shown(c["code"]), name=shown(c["name"])), id=c["code"]) for c in message.countries)
         if message.countries:
             picker.highlighted = 0
 
@@ -226,7 +223,7 @@ class RegionScreen(DeskScreen):
         summary = self.query_one("#summary", Static)
         summary.set_class(message.error is not None, "-error")
         if message.body is None:
-            summary.update(Content(f"{message.error}. Press f to pick a country, d to change the date."))
+            summary.update(Content(f"{shown(message.error)}. Press f to pick a country, d to change the date."))
             return
         self.body = body = message.body
         self.country = body["country"]
@@ -248,9 +245,9 @@ class RegionScreen(DeskScreen):
         for p in prices:
             style = "yellow" if p["promotion"] else "dim" if not p["store_offered"] else ""
             cells = (p["store"] + ("" if p["store_offered"] else "*"), p["product_id"], f"{p['coins']:,}",
-                     f"+{p['bonus_coins']:,}" if p["bonus_coins"] else "", p["price"], _day(p["valid_from"]),
-                     _day(p["valid_to"]) or "open")
-            table.add_row(*(Text(c, style=style, justify="right" if i in RIGHT else "left")
+                     f"+{p['bonus_coins']:,}" if p["bonus_coins"] else "", money(p["price_minor"], p["currency"]),
+                     day(p["valid_from"]), day(p["valid_to"]) or "open")
+            table.add_row(*(Text(shown(c), style=style, justify="right" if i in RIGHT else "left")
                             for i, c in enumerate(cells)),
                           key=f"{p['store']}:{p['product_id']}:{p['valid_from'].isoformat()}:{p['bonus_coins']}")
 
@@ -275,11 +272,11 @@ def timeline_entry(h: dict[str, Any]) -> Table:
     grid.add_column(width=3)
     grid.add_column(width=10)
     grid.add_column(ratio=1)
-    what = Text(h["summary"])
+    what = plain(h["summary"])
     if h["in_force"]:
         what.append("  (in force)", style="dim")
     dot = Text("▶ ●", style="bold") if h["in_force"] else Text("  ○")
-    grid.add_row(dot, Text(_day(h["valid_from"]), style="bold"), what)
+    grid.add_row(dot, Text(day(h["valid_from"]), style="bold"), what)
     return grid
 
 
@@ -291,19 +288,19 @@ def summary_lines(body: dict[str, Any], purchase: dict[str, Any] | None = None) 
         said = v["reason"]
         lines.append(Content.from_markup(
             f"{_mark(v['allowed'])} purchase $pid via $store: $reason",
-            pid=purchase["purchase_id"], store=purchase["store"], reason=v["reason"]))
+            pid=shown(purchase["purchase_id"]), store=shown(purchase["store"]), reason=shown(v["reason"])))
     state = "[b $success]available[/]" if body["available"] else "[b $error]unavailable[/]"
-    lines.append(Content.from_markup(f"[b]$name[/b] ($code) as of $at: {state}", name=body["name"],
-                                     code=body["country"], at=body["at"].strftime("%Y-%m-%d %H:%M UTC")))
+    lines.append(Content.from_markup(f"[b]$name[/b] ($code) as of $at: {state}", name=shown(body["name"]),
+                                     code=shown(body["country"]), at=body["at"].strftime("%Y-%m-%d %H:%M UTC")))
     if body["reason"] != said:
-        lines.append(Content(body["reason"]))
+        lines.append(Content(shown(body["reason"])))
     row = body["in_force"]
     if row:
         a = body["allows"]
         lines.append(Content.from_markup(
             f"buy coins {_mark(a['buy_coins'])}  send gifts {_mark(a['send_gifts'])}  "
             f"cash out {_mark(a['cash_out'])}  min age $age  $currency  stores $stores",
-            age=str(row["min_age"]), currency=row["currency"], stores=", ".join(row["stores"]) or "none"))
+            age=str(row["min_age"]), currency=shown(row["currency"]), stores=shown(", ".join(row["stores"]) or "none")))
         if row["note"] and row["note"] not in body["reason"]:
-            lines.append(Content.from_markup("[dim]note:[/] $note", note=row["note"]))
+            lines.append(Content.from_markup("[dim]note:[/] $note", note=shown(row["note"])))
     return Content("\n").join(lines)

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from supportdesk.domain.review import RULES, describe, headline
+from supportdesk.tui.format import money, plain, plural, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen
@@ -119,7 +120,7 @@ class ReviewScreen(DeskScreen):
         order = "lowest" if self.ascending else "highest"
         state = "running the rules… · " if self.loading_queue else ""
         self.query_one("#rv-status", Static).update(
-            f"{state}{len(rows)} open flag(s){' · ' + self.rule if self.rule else ''} · {order} score first · "
+            f"{state}{plural(len(rows), 'open flag')}{' · ' + self.rule if self.rule else ''} · {order} score first · "
             "f rule · s sort · d a l S decide")
         keys = [f["flag_id"] for f in rows]
         if keep in keys:
@@ -179,7 +180,7 @@ class ReviewScreen(DeskScreen):
         if not yes:
             return
         self.acting = True
-        self.query_one("#rv-status", Static).update(f"Saving: {action} {flag_id}…")
+        self.query_one("#rv-status", Static).update(f"Saving: {action} {shown(flag_id)}…")
         self.decide(flag_id, action, reason, ticket)
 
     @work(thread=True, exclusive=True, group="review-act", exit_on_error=False)
@@ -194,8 +195,8 @@ class ReviewScreen(DeskScreen):
         if applied.get("account_status"):
             extra += f", account {applied['account_status']['after']}"
         if applied.get("held_cashouts"):
-            extra += f", {len(applied['held_cashouts'])} cashout(s) held"
-        self.notify(f"{applied['action'].title()} {words}{extra}.")
+            extra += f", {plural(len(applied['held_cashouts']), 'cashout')} held"
+        self.notify(shown(f"{applied['action'].title()} {words}{extra}."), markup=False)
         self.flags = [f for f in self.flags if f["flag_id"] != flag["flag_id"]]
         self.show()
 
@@ -204,25 +205,25 @@ def evidence_view(f: dict[str, Any]) -> Group:
     """The flag and what fired it, as lines an agent reads top to bottom."""
     ev = f["evidence"]
     parts: list[Any] = [
-        Text.assemble((f"{f['rule']} ", "bold"), (f"score {f['score']} · ", ""), (f["flag_id"], "dim")),
-        Text(f"{f['handle'] or ''} {f['account_id']} · {headline(f)}"),
+        Text.assemble((f"{f['rule']} ", "bold"), (f"score {f['score']} · ", ""), (shown(f["flag_id"]), "dim")),
+        plain(f"{f['handle'] or ''} {f['account_id']} · {headline(f)}"),
     ]
     purchases = ev.get("purchases") or ev.get("refunds") or ([ev["purchase"]] if "purchase" in ev else [])
     for p in purchases:
         line = f"  {p['purchased_at'][:16].replace('T', ' ')}  {p['purchase_id']}  {p['product_id']}  " \
-               f"{p['price_minor']:,} {p['currency']}  {p['country']}  {p['status']}"
-        if p.get("usd_minor") is not None:
-            line += f"  ≈ USD {p['usd_minor'] // 100:,}.{p['usd_minor'] % 100:02d}"
+               f"{money(p['price_minor'], p['currency'])}  {p['country']}  {p['status']}"
+        if p.get("usd_minor") is not None and p["currency"] != "USD":
+            line += f"  ≈ {money(p['usd_minor'], 'USD')}"
         if p.get("refunded_at"):
             line += f"  refunded {p['refunded_at'][:10]} ({p['dated_by']})"
-        parts.append(Text(line))
+        parts.append(plain(line))
     for g in ev.get("gifts", []):
-        parts.append(Text(f"  gift {g['at'][:16].replace('T', ' ')}  {g['quantity']} x {g['gift_id']}  "
+        parts.append(plain(f"  gift {g['at'][:16].replace('T', ' ')}  {g['quantity']} x {g['gift_id']}  "
                           f"{g['coins']:,} coins -> {ev['creator_id']}"))
     for c in ev.get("cashouts", []):
-        parts.append(Text(f"  cashout {c['at'][:16].replace('T', ' ')}  {c['cashout_id']}  {c['diamonds']:,} "
+        parts.append(plain(f"  cashout {c['at'][:16].replace('T', ' ')}  {c['cashout_id']}  {c['diamonds']:,} "
                           f"diamonds  {c['status']}"))
     for key in ("birth_date", "age", "min_age", "account_country", "purchase_country", "seconds_apart"):
         if key in ev:
-            parts.append(Text(f"  {key.replace('_', ' ')}: {ev[key]}", style="dim"))
+            parts.append(plain(f"  {key.replace('_', ' ')}: {ev[key]}", style="dim"))
     return Group(*parts)

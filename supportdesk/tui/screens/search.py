@@ -12,7 +12,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
+from supportdesk.domain.text import matches
 from supportdesk.errors import SupportdeskError
+from supportdesk.tui.format import shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 from supportdesk.tui.widgets.query_input import QueryInput
@@ -125,9 +127,7 @@ class SearchScreen(DeskScreen):
             self.show([], message.text, message.error, error=True)
             self.waiting_for = None
             return
-        n = len(message.accounts)
-        status = f"No account matches {message.text!r}." if n == 0 else \
-            f"{n} account{'s' if n != 1 else ''} match{'es' if n == 1 else ''} {message.text!r}."
+        status = matches(len(message.accounts), message.text, self.backend.search_limit)
         self.show(message.accounts, message.text, status)
         if self.waiting_for == message.text:
             self.waiting_for = None
@@ -136,7 +136,7 @@ class SearchScreen(DeskScreen):
     def show(self, accounts: list[dict[str, Any]], text: str, status: str, error: bool = False) -> None:
         self.accounts, self.results_for = accounts, text
         line = self.query_one("#status", Static)
-        line.update(status)
+        line.update(shown(status))
         line.set_class(error, "-error")
         table = self.query_one(KeyedTable)
         table.clear()

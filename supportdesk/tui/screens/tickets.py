@@ -12,12 +12,13 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED
-from supportdesk.tui.screens.account import when
+from supportdesk.tui.format import plain, plural, shown, when
 from supportdesk.tui.screens.audit import change_text
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
@@ -56,13 +57,14 @@ def open_ticket(app: App[Any], ticket_id: str, on_changed: Callable[[], object] 
     app.push_screen(screen, closed)
 
 
-def filter_words(name: str) -> str:
-    """How the list names its filter: "unsolved tickets (new, open, pending, on-hold)", "solved tickets"..."""
+def filter_words(name: str, total: int = 2) -> str:
+    """How the list names its filter: "unsolved tickets (new, open, pending, on-hold)", "1 solved ticket"..."""
+    tickets = "ticket" if total == 1 else "tickets"
     if name == "all":
-        return "tickets, every status"
+        return f"{tickets}, every status"
     if name == "unsolved":
-        return f"unsolved tickets ({', '.join(UNSOLVED)})"
-    return f"{name} tickets"
+        return f"unsolved {tickets} ({', '.join(UNSOLVED)})"
+    return f"{name} {tickets}"
 
 
 def about(t: Row) -> str:
@@ -131,15 +133,16 @@ class TicketsScreen(DeskScreen):
         table.loading = False
         table.clear()
         for t in self.tickets:
-            table.add_row(t["ticket_id"], Text(t["status"], style=STATUS_STYLE.get(t["status"], "")),
+            table.add_row(t["ticket_id"], plain(t["status"], style=STATUS_STYLE.get(t["status"], "")),
                           when(t["created_at"]), t["handle"], t["subject"], t["category"], key=t["ticket_id"])
         keys = [t["ticket_id"] for t in self.tickets]
         if keep in keys:
             table.move_cursor(row=keys.index(keep))
-        shown, total = len(self.tickets), message.body["total"]
-        which = filter_words(self.status_filter)
-        count = f"{shown:,} of {total:,}" if shown < total else f"{total:,}"
-        self.query_one("#tl-status", Static).update(f"{count} {which}, newest first · f status · Enter opens")
+        listed, total = len(self.tickets), message.body["total"]
+        which = filter_words(self.status_filter, total)
+        count = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
+        self.query_one("#tl-status", Static).update(
+            Content(f"{count} {which}, newest first · f status · Enter opens"))
         table.focus()
 
     @on(DataTable.RowSelected, "#tl-table")
@@ -189,7 +192,7 @@ class TicketScreen(DeskScreen):
         return cast("SupportDeskApp", self.app)
 
     def compose(self) -> ComposeResult:
-        yield Static(self.ticket_id, id="tk-head")
+        yield Static(plain(self.ticket_id), id="tk-head")
         with VerticalScroll(id="tk-text"):
             yield Static("", id="tk-subject")
         yield Static("", id="tk-status")
@@ -250,13 +253,14 @@ class TicketScreen(DeskScreen):
             self.refresh_bindings()
             self.show_status(Text("Not resolved (see the error).", style="bold red"))
         elif self.ticket is None:
-            self.query_one("#tk-head", Static).update(f"Could not load {self.ticket_id}. r retries, Esc goes back.")
+            self.query_one("#tk-head", Static).update(
+                plain(f"Could not load {self.ticket_id}. r retries, Esc goes back."))
 
     def on_ticket_screen_loaded(self, message: Loaded) -> None:
         self.ticket = t = message.ticket
         self.query_one("#tk-head", Static).update(Text.assemble(
-            (t["ticket_id"], "bold"), "  ", (t["status"], STATUS_STYLE.get(t["status"], "bold")), "  ",
-            t["category"], "  ", (t["handle"] or "", "bold"), f" {t['account_id']}  ",
+            (shown(t["ticket_id"]), "bold"), "  ", (shown(t["status"]), STATUS_STYLE.get(t["status"], "bold")), "  ",
+            shown(t["category"]), "  ", (shown(t["handle"] or ""), "bold"), f" {shown(t['account_id'])}  ",
             (when(t["created_at"]), "dim")))
         self.query_one("#tk-subject", Static).update(ticket_text(t))
         rows = action_rows(t)
@@ -266,9 +270,9 @@ class TicketScreen(DeskScreen):
         for r in rows:
             table.add_row(when(r["at"]), r["actor"], r["what"], r["target"], r["change"], r["reason"] or "",
                           key=r["key"])
-        self.query_one("#tk-actions-head", Static).update(
-            f"{len(rows):,} action{'' if len(rows) == 1 else 's'} under {t['ticket_id']}, oldest first"
-            if rows else f"Nothing done under {t['ticket_id']} yet")
+        self.query_one("#tk-actions-head", Static).update(plain(
+            f"{plural(len(rows), 'action')} under {t['ticket_id']}, oldest first"
+            if rows else f"Nothing done under {t['ticket_id']} yet"))
         self.show_status()
         self.refresh_bindings()
 
@@ -277,10 +281,10 @@ class TicketScreen(DeskScreen):
             if self.resolved:
                 text = Text("Resolved: nothing more to do here.", style="green")
             elif self.worked:
-                text = Text(f"You are working {self.ticket_id}: every action you start carries it.", style="bold")
+                text = plain(f"You are working {self.ticket_id}: every action you start carries it.", style="bold")
             else:
                 other = self.desk.working_ticket
-                text = Text(f"w work it{f' instead of {other}' if other else ''}: the fixes, refunds and decisions "
+                text = plain(f"w work it{f' instead of {other}' if other else ''}: the fixes, refunds and decisions "
                             f"you start carry {self.ticket_id}.", style="dim")
         self.query_one("#tk-status", Static).update(text)
         self.refresh_bindings()
@@ -291,7 +295,8 @@ class TicketScreen(DeskScreen):
         if self.ticket is None or self.resolved:
             return
         self.desk.work_ticket(self.ticket_id, about(self.ticket))
-        self.notify(f"Working {self.ticket_id}: o opens its account; actions you start carry the ticket.")
+        self.notify(shown(f"Working {self.ticket_id}: o opens its account; actions you start carry the ticket."),
+                    markup=False)
 
     def action_stop_working(self) -> None:
         self.desk.action_stop_working()
@@ -346,19 +351,19 @@ class TicketScreen(DeskScreen):
         self.resolving = False
         self.changed = True
         words = "was already solved (replayed)" if message.result.get("replayed") else "solved"
-        self.notify(f"{self.ticket_id} {words}.")
+        self.notify(shown(f"{self.ticket_id} {words}."), markup=False)
         if self.worked:
             self.desk.action_stop_working()
         self.action_refresh()
 
 
 def ticket_text(t: Row) -> Text:
-    text = Text(t["subject"], style="bold")
+    text = plain(t["subject"], style="bold")
     if t.get("body"):
-        text.append("\n" + t["body"])
+        text.append("\n" + shown(t["body"], lines=True))
     if t.get("resolution"):
-        text.append(f"\nResolved by {t['resolved_by']} {when(t['resolved_at'])}: ", style="green")
-        text.append(t["resolution"])
+        text.append(f"\nResolved by {shown(t['resolved_by'])} {when(t['resolved_at'])}: ", style="green")
+        text.append(shown(t["resolution"], lines=True))
     return text
 
 

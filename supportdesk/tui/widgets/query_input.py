@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.binding import Binding
 from textual.widgets import Input
+
+from supportdesk.tui.format import VisibleControls
 
 
 class QueryInput(Input):
     BINDINGS = [Binding("question_mark", "app.help", "Help", priority=True, id="help")]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, highlighter=VisibleControls(), **kwargs)  # a pasted ESC is shown, not sent

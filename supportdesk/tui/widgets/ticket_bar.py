@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from textual.content import Content
 from textual.widgets import Static
 
+from supportdesk.tui.format import shown
+
 
 @dataclass(frozen=True, slots=True)
 class Working:
@@ -33,5 +35,5 @@ class TicketBar(Static):
         if working is not None:
             self.update(Content.from_markup(
                 "[b]Working $ticket[/b]  [dim]$about[/]  [@click=app.stop_working]×[/]",
-                ticket=working.ticket_id, about=working.about,
+                ticket=shown(working.ticket_id), about=shown(working.about),
             ))
