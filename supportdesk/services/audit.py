@@ -40,7 +40,7 @@ def check_ticket(session: Session, ticket_id: str | None) -> Ticket | None:
         raise InvalidInput(f"{ticket_id!r} is not a ticket id (like T-1016)")
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise NotFound(f"no ticket {ticket_id}: open it first (`supportdesk ticket create`) or check the id")
+        raise NotFound(f"no ticket {ticket_id!r}: open it first (`supportdesk ticket create`) or check the id")
     return ticket
 
 

@@ -75,7 +75,7 @@ def test_review_decision_with_a_lower_case_ticket_records_the_ticket(imported): 
 def test_the_app_refuses_a_ticket_that_does_not_exist(imported):  # noqa: F811
     flag(imported)
     backend = Backend(AppContext(db_url=imported))
-    with pytest.raises(NotFound, match="no ticket T-9999"):
+    with pytest.raises(NotFound, match="no ticket 'T-9999'"):
         backend.review_act("flg_x", "dismiss", "ok", "T-9999")
     assert backend.review_act("flg_x", "dismiss", "ok", "T-1001")["flag"]["status"] == "dismissed"
 

@@ -64,13 +64,13 @@ def test_confirm_laundering_holds_cashouts_once_and_survives_rebuilds(loaded):
     requested = [f for f in flags if any(c["status"] == "requested" for c in f["evidence"]["cashouts"])]
     flag = (requested or flags)[0]
     done = cli_json("review", "act", flag["flag_id"], "--action", "suspend", "--reason", "laundering via gifts",
-                    "--ticket", "T-77", "--yes", db=loaded.db, config=loaded.lead)
+                    "--ticket", "T-1001", "--yes", db=loaded.db, config=loaded.lead)
     assert done["applied"]["replayed"] is False and done["flag"]["status"] == "suspended"
     assert done["applied"]["account_status"]["after"] == "suspended"
     pending = {c["cashout_id"] for c in flag["evidence"]["cashouts"] if c["status"] == "requested"}
     assert pending <= set(done["applied"]["held_cashouts"])
     again = cli_json("review", "act", flag["flag_id"], "--action", "suspend", "--reason", "laundering via gifts",
-                     "--ticket", "T-77", "--yes", db=loaded.db, config=loaded.lead)
+                     "--ticket", "T-1001", "--yes", db=loaded.db, config=loaded.lead)
     assert again["applied"]["replayed"] is True and again["applied"]["held_cashouts"] == done["applied"]["held_cashouts"]
 
     rebuilt = cli_json("review", db=loaded.db)

@@ -90,7 +90,9 @@ class World:
                 "price_points": prices("US", "USD", US_PRICES) + prices("KR", "KRW", KR_PRICES),
                 "gifts": [{"gift_id": "rose", "name": "Rose", "coins": 1, "diamonds": 0}],
                 "accounts": self.accounts, "purchases": self.purchases, "ledger": self.ledger,
-                "gift_events": self.gift_events, "cashouts": self.cashouts}
+                "gift_events": self.gift_events, "cashouts": self.cashouts,
+                "tickets": [{"ticket_id": "T-9", "account_id": "acc_0000", "subject": "Gift ring?", "body": "",
+                             "category": "suspicious", "status": "open", "created_at": stamp(T0)}]}
 
 
 @pytest.fixture

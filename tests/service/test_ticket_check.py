@@ -64,5 +64,5 @@ def test_every_action_records_an_existing_ticket(loaded, action):
 
 
 def test_resolving_a_missing_ticket_is_not_found(loaded):
-    with pytest.raises(NotFound, match="no ticket T-9999"), write_session(loaded) as s:
+    with pytest.raises(NotFound, match="no ticket 'T-9999'"), write_session(loaded) as s:
         tickets.resolve(s, "T-9999", "done", GHOST)

@@ -65,7 +65,7 @@ async def test_every_screen_shows_help_and_quit_and_escape_backs_out(make_app) -
         await check("SearchScreen")
         await visit(pilot, "ctrl+t")
         await check("TicketsScreen")
-        await visit(pilot, "f", "f", "f")  # every status: T-1002 is the newest
+        await visit(pilot, *"f" * 7)  # unsolved, new, open, pending, on-hold, solved, closed, then all: T-1002 is the newest
         await visit(pilot, "enter")
         await check("TicketScreen")
         await visit(pilot, "a")
