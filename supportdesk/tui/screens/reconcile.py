@@ -489,7 +489,12 @@ class ReconcileScreen(DeskScreen):
                              partial(self._confirmed, run, index, reason, ticket))
 
     def _confirmed(self, run: int, index: int, reason: str, ticket: str | None, yes: bool | None) -> None:
-        if not yes or run != self.run:
+        if run != self.run:
+            return
+        if not yes:  # n or Esc: back to the reason as typed, not thrown away
+            f = self.findings[index]
+            self.app.push_screen(ReasonScreen(f"Fix {f.kind}", describe(f), reason, ticket or "",
+                                              ticket_as_typed=True), partial(self._reason_given, run, index))
             return
         self.fixing = True
         self.status("Applying the fix…")

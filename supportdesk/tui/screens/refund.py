@@ -7,7 +7,6 @@ runs the service's exactly-once apply in a worker; a store failure lands in the 
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -21,7 +20,7 @@ from textual.worker import Worker, get_current_worker
 
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.reason import Answer, ReasonScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
 
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
@@ -133,23 +132,19 @@ class RefundScreen(DeskScreen):
         if self.view is None or self.applying:
             return
         d = self.view["decision"]
-        self.app.push_screen(ReasonScreen("Refund", f"{d['rule']}: {d['explanation']}"), self._reason_given)
+        reason_then_confirm(self.app, ReasonScreen("Refund", f"{d['rule']}: {d['explanation']}"), self._question,
+                            self._confirmed)
 
-    def _reason_given(self, answer: Answer | None) -> None:
-        if answer is None or self.view is None:
-            return
-        reason, ticket = answer
-        question, _ = self.backend.refund_words(self.view, reason, ticket)
-        self.app.push_screen(ConfirmScreen(question, title="Refund this purchase?"),
-                             partial(self._confirmed, reason, ticket))
+    def _question(self, answer: Answer) -> ConfirmScreen:
+        assert self.view is not None
+        question, _ = self.backend.refund_words(self.view, *answer)
+        return ConfirmScreen(question, title="Refund this purchase?")
 
-    def _confirmed(self, reason: str, ticket: str | None, yes: bool | None) -> None:
-        if not yes:
-            return
+    def _confirmed(self, answer: Answer) -> None:
         self.applying = True
         self.refresh_bindings()
         self.status("Refunding through the store…")
-        self.apply_refund(reason, ticket)
+        self.apply_refund(*answer)
 
     @work(thread=True, exclusive=True, group="refund-apply", exit_on_error=False)
     def apply_refund(self, reason: str, ticket: str | None) -> None:

@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 from supportdesk.domain.review import RULES, describe, headline
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.reason import Answer, ReasonScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
@@ -163,24 +163,20 @@ class ReviewScreen(DeskScreen):
             self.notify("A decision is being saved; wait for it.", severity="warning")
             return
         reason, ticket = self.last_answer
-        self.app.push_screen(ReasonScreen(f"{action.title()} flag", describe(f, action), reason, ticket or ""),
-                             partial(self._reason_given, f, action))
+        dialog = ReasonScreen(f"{action.title()} flag", describe(f, action), reason, ticket or "")
+        reason_then_confirm(self.app, dialog, partial(self._question, f, action),
+                            partial(self._confirmed, f["flag_id"], action))
 
-    def _reason_given(self, f: dict[str, Any], action: str, answer: Answer | None) -> None:
-        if answer is None:
-            return
+    def _question(self, f: dict[str, Any], action: str, answer: Answer) -> ConfirmScreen:
         self.last_answer = answer
         reason, ticket = answer
         question = f"{describe(f, action)}, reason {reason!r}, " + (f"ticket {ticket}?" if ticket else "no ticket?")
-        self.app.push_screen(ConfirmScreen(question, title=f"{action.title()} this flag?"),
-                             partial(self._confirmed, f["flag_id"], action, reason, ticket))
+        return ConfirmScreen(question, title=f"{action.title()} this flag?")
 
-    def _confirmed(self, flag_id: str, action: str, reason: str, ticket: str | None, yes: bool | None) -> None:
-        if not yes:
-            return
+    def _confirmed(self, flag_id: str, action: str, answer: Answer) -> None:
         self.acting = True
         self.query_one("#rv-status", Static).update(f"Saving: {action} {flag_id}…")
-        self.decide(flag_id, action, reason, ticket)
+        self.decide(flag_id, action, *answer)
 
     @work(thread=True, exclusive=True, group="review-act", exit_on_error=False)
     def decide(self, flag_id: str, action: str, reason: str, ticket: str | None) -> None:

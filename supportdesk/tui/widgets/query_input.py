@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.widgets import Input
+
+from supportdesk.tui.widgets.one_line import OneLineInput
 
 
-class QueryInput(Input):
+class QueryInput(OneLineInput):
     BINDINGS = [Binding("question_mark", "app.help", "Help", priority=True, id="help")]
