@@ -33,7 +33,13 @@ class SupportDeskApp(App[None]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("f1", "help", "Help", show=False, id="help"),
         Binding("q", "quit", "Quit", id="quit"),
+        # Global: from every screen (priority, so a focused box or list never takes them).
+        Binding("ctrl+r", "reconcile_all", "Reconcile all", show=False, priority=True, id="reconcile_all"),
+        Binding("ctrl+g", "regions", "Regions", show=False, priority=True, id="regions"),
+        Binding("ctrl+f", "review_queue", "Review", show=False, priority=True, id="review_queue"),
+        Binding("ctrl+t", "tickets", "Tickets", show=False, priority=True, id="tickets"),
     ]
+    GLOBAL_ACTIONS = ("search", "help", "quit", "reconcile_all", "regions", "review_queue", "tickets")
     CURSOR_BLINK: ClassVar[bool] = True  # tests and snapshots turn it off
     working: reactive[Working | None] = reactive(None)  # the ticket the agent works: every action starts with it
 
@@ -47,7 +53,7 @@ class SupportDeskApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A dialog (help, error, a confirmation) must be answered or closed before the app moves on.
-        if action in ("search", "help", "quit") and isinstance(self.screen, ModalScreen):
+        if action in self.GLOBAL_ACTIONS and isinstance(self.screen, ModalScreen):
             return False
         if action == "search" and isinstance(self.focused, Input):
             return False  # already there, and '/' is typed into the box
@@ -120,3 +126,21 @@ class SupportDeskApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
+
+    def action_reconcile_all(self) -> None:
+        self.open_reconcile()
+
+    def action_regions(self) -> None:
+        from supportdesk.tui.screens.region import open_region
+
+        open_region(self)
+
+    def action_review_queue(self) -> None:
+        from supportdesk.tui.screens.review import open_review
+
+        open_review(self)
+
+    def action_tickets(self) -> None:
+        from supportdesk.tui.screens.tickets import open_tickets
+
+        open_tickets(self)

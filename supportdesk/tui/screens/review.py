@@ -69,6 +69,7 @@ class ReviewScreen(DeskScreen):
         self.loading_queue = False
         self.acting = False
         self.last_answer: Answer = ("", None)
+        self.event = ""  # what just happened (a decision saved or refused): the status line says it first
 
     def compose(self) -> ComposeResult:
         yield Static("Building the review queue…", id="rv-status", markup=False)
@@ -103,6 +104,9 @@ class ReviewScreen(DeskScreen):
 
     def worker_failed(self, worker: Any) -> None:
         self.loading_queue = self.acting = False
+        if worker.group == "review-act":
+            self.event = "Not saved (see the error)"
+        self.show()
 
     @property
     def shown(self) -> list[dict[str, Any]]:
@@ -118,8 +122,9 @@ class ReviewScreen(DeskScreen):
             table.add_row(str(f["score"]), f["rule"], f["handle"] or f["account_id"], headline(f), key=f["flag_id"])
         order = "lowest" if self.ascending else "highest"
         state = "running the rules… · " if self.loading_queue else ""
+        event = f"{self.event} · " if self.event else ""
         self.query_one("#rv-status", Static).update(
-            f"{state}{len(rows)} open flag(s){' · ' + self.rule if self.rule else ''} · {order} score first · "
+            f"{event}{state}{len(rows)} open flag(s){' · ' + self.rule if self.rule else ''} · {order} score first · "
             "f rule · s sort · d a l S decide")
         keys = [f["flag_id"] for f in rows]
         if keep in keys:
@@ -175,6 +180,7 @@ class ReviewScreen(DeskScreen):
 
     def _confirmed(self, flag_id: str, action: str, answer: Answer) -> None:
         self.acting = True
+        self.event = ""
         self.query_one("#rv-status", Static).update(f"Saving: {action} {flag_id}…")
         self.decide(flag_id, action, *answer)
 
@@ -191,7 +197,8 @@ class ReviewScreen(DeskScreen):
             extra += f", account {applied['account_status']['after']}"
         if applied.get("held_cashouts"):
             extra += f", {len(applied['held_cashouts'])} cashout(s) held"
-        self.notify(f"{applied['action'].title()} {words}{extra}.")
+        self.event = f"{applied['action'].title()} {words}{extra}"
+        self.notify(f"{self.event}.")
         self.flags = [f for f in self.flags if f["flag_id"] != flag["flag_id"]]
         self.show()
 
