@@ -63,8 +63,14 @@ class SupportDeskApp(App[None]):
         return SearchScreen(self.backend, self.initial_query, cursor_blink=self.CURSOR_BLINK)
 
     def on_mount(self) -> None:
+        self.sub_title = self.acting_as
         if self.keymap:
             self.set_keymap(self.keymap)
+
+    @property
+    def acting_as(self) -> str:
+        """Who the audit trail will name for the actions taken here, and with which role's limits."""
+        return f"as {self.state.settings.actor} ({self.state.settings.role})"
 
     @property
     def search_screen(self) -> SearchScreen:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
 from sqlmodel import select
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea, Tree
 
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Ticket
@@ -243,3 +244,51 @@ async def test_a_refused_decision_does_not_leave_the_review_header_saving(review
         status = text_of(screen, "#rv-status")
         assert "Saving" not in status and status.startswith("Not saved (see the error) · ")
         assert app.focused is screen.query_one(KeyedTable)
+
+
+# --- focus: always on a widget that takes the next key --------------------------------------------------------
+
+async def test_after_a_failed_sync_and_an_offline_rerun_the_findings_have_focus(make_reconcile_app) -> None:
+    app = make_reconcile_app(stores={"web": {"base_url": "http://127.0.0.1:9", "secret_key": "sk_test"}})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        screen = app.screen
+        assert isinstance(screen, ReconcileScreen)
+        await asyncio.wait_for(screen.run_done.wait(), timeout=60)
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen)  # the store is down
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is not None
+        await pilot.press("s", "r")
+        await finished(pilot)
+        assert screen.findings and app.focused is screen.query_one(Tree)
+        await pilot.press("enter")  # read the finding, then run again from there
+        await pilot.pause()
+        await pilot.press("r")
+        await finished(pilot)
+        assert app.focused is screen.query_one(Tree) and screen.current == 0  # highlighted, as it shows
+        await pilot.press("f")  # the fix dialog opens: the reason typed next goes into it, not to the keys
+        assert isinstance(app.screen, ReasonScreen) and isinstance(app.focused, Input)
+
+
+async def test_every_screen_has_focus_after_its_load(make_app) -> None:
+    from supportdesk.tui.screens.audit import AuditScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screens = [lambda: AccountScreen(app.backend, "acc_0003"), lambda: TicketsScreen(app.backend),
+                   lambda: TicketScreen(app.backend, "T-1002"), lambda: ReviewScreen(app.backend),
+                   lambda: RegionScreen(app.backend, "US"), lambda: AuditScreen(app.backend),
+                   lambda: TicketScreen(app.backend, "T-0000")]  # the last one fails to load
+        for make in screens:
+            app.push_screen(make())
+            await settle(pilot)
+            if isinstance(app.screen, ErrorScreen):
+                await pilot.press("escape")
+                await settle(pilot)
+            screen = app.screen
+            assert app.focused is not None and app.focused in screen.focus_chain, screen
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, SearchScreen) and isinstance(app.focused, SearchInput)

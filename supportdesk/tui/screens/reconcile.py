@@ -290,7 +290,7 @@ class ReconcileScreen(DeskScreen):
         by_kind: dict[str, list[int]] = {k: [] for k in KINDS}
         for index, f in enumerate(self.findings):
             by_kind[f.kind].append(index)
-        first_line = None  # show_root is off: line 0 is the first kind
+        first_line = first = None  # show_root is off: line 0 is the first kind
         for position, kind in enumerate(KINDS):
             indexes = by_kind[kind]
             node = tree.root.add(self.kind_label(kind, len(indexes), checked=position < checks), data=kind,
@@ -298,11 +298,14 @@ class ReconcileScreen(DeskScreen):
             for index in indexes:
                 node.add_leaf(self.leaf_label(index), data=index)
             if indexes and first_line is None:
-                first_line = position + 1  # the kinds before it are empty, so one line each
+                first_line, first = position + 1, indexes[0]  # the kinds before it are empty, one line each
         self.show_detail()
         if first_line is not None:
-            tree.cursor_line = first_line  # highlights the first finding (and shows it)
-            tree.focus()
+            tree.cursor_line = first_line  # highlights the first finding
+            # Said here too: when the cursor was on that line already, no NodeHighlighted comes.
+            self.current = first
+            self.show_detail(first)
+        tree.focus()
 
     def kind_label(self, kind: str, count: int, checked: bool) -> Text:
         if not checked:

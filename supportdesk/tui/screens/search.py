@@ -67,7 +67,7 @@ class SearchScreen(DeskScreen):
         box = SearchInput(placeholder="Search: @handle, email, acc_…, pur_…, ch_…, GPA.…, T-…", id="query")
         box.cursor_blink = self.cursor_blink
         yield box
-        yield Static(HINT, id="status", markup=False)
+        yield Static(self.hint, id="status", markup=False)
         table = KeyedTable(id="results")
         table.add_columns("handle", "email", "country", "status", "coins", "diamonds")
         yield table
@@ -77,6 +77,11 @@ class SearchScreen(DeskScreen):
         if self.initial_query:
             self.query_one(SearchInput).value = self.initial_query
             self.submit(self.initial_query)
+
+    @property
+    def hint(self) -> str:
+        acting = getattr(self.app, "acting_as", "")  # who the audit trail names: said before anything is done
+        return f"Acting {acting}. Type a handle, email or any id; Enter opens." if acting else HINT
 
     def on_screen_resume(self) -> None:
         # Back from an account: the old query is selected, so a new paste replaces it instead of appending.
@@ -94,7 +99,7 @@ class SearchScreen(DeskScreen):
         if self._debounce is not None:
             self._debounce.stop()
         if not text:
-            self.show([], "", HINT)
+            self.show([], "", self.hint)
             return
         self._debounce = self.set_timer(DEBOUNCE_SECONDS, lambda: self.search(text))
 
