@@ -292,3 +292,36 @@ async def test_every_screen_has_focus_after_its_load(make_app) -> None:
             await pilot.press("escape")
             await settle(pilot)
             assert isinstance(app.screen, SearchScreen) and isinstance(app.focused, SearchInput)
+
+
+# --- cancel does not wait for the store call in flight ----------------------------------------------------------
+
+async def test_cancelling_a_sync_returns_at_once_and_drops_the_late_answer(make_reconcile_app, monkeypatch) -> None:
+    answer = threading.Event()
+    calls: list[str] = []
+
+    def slow_store(self: Any, account_id: str | None = None, *, progress: Any = None, cancelled: Any = None) -> Any:
+        calls.append("sync")
+        progress("web", 10, None)
+        assert answer.wait(timeout=30)  # a store call in flight: it ends when the store answers, not on cancel
+        raise StoreUnavailable("web", "the store went away")  # what it says late must reach nobody
+
+    monkeypatch.setattr("supportdesk.tui.backend.Backend.sync_stores", slow_store)
+    app = make_reconcile_app(stores={"web": {"base_url": "http://127.0.0.1:9", "secret_key": "sk_test"}})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        screen = app.screen
+        assert isinstance(screen, ReconcileScreen)
+        while not calls:
+            await pilot.pause()
+        await pilot.press("escape")
+        await asyncio.wait_for(screen.run_done.wait(), timeout=2)  # not the store's 30 s
+        assert not screen.running and "Cancelled before any check" in text_of(screen, "#rc-status")
+        assert app.focused is screen.query_one(Tree)
+        answer.set()
+        await settle(pilot)
+        assert app.screen is screen  # no error modal for the abandoned call
+        assert "Cancelled before any check" in text_of(screen, "#rc-status")
+        await pilot.press("s", "r")  # and the next run works
+        await finished(pilot)
+        assert screen.findings
