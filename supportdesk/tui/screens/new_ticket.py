@@ -58,7 +58,7 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
             yield NoteArea(placeholder="paste their message: every line is kept", id="nt-body",
                            max_length=self.BODY_LIMIT)
             yield Static("", id="nt-error")
-            yield Static("Ctrl+S create (or Enter in the subject) · Tab next field · Esc cancel", classes="hint")
+            yield Static("Ctrl+S create · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)
 
     @on(Input.Changed, "#nt-subject")

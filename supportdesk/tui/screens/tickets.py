@@ -3,6 +3,7 @@ its account (o), working it (w: every action started afterwards carries it) and 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -312,7 +313,7 @@ class TicketScreen(DeskScreen):
         dialog = ReasonScreen(f"Resolve {self.ticket_id}", what, ticket=self.ticket_id, note="resolution note",
                               ticket_locked=True, multiline=True)
         reason_then_confirm(self.app, dialog, lambda answer: ConfirmScreen(
-            f"Resolve {what} with the note {answer[0]!r}?", title="Resolve this ticket?"), self._confirmed)
+            resolve_question(what, answer[0]), title="Resolve this ticket?"), self._confirmed)
 
     def _confirmed(self, answer: Answer) -> None:
         self.resolving = True
@@ -332,6 +333,13 @@ class TicketScreen(DeskScreen):
         if self.worked:
             self.desk.action_stop_working()
         self.action_refresh()
+
+
+def resolve_question(what: str, note: str) -> str:
+    """The note quoted on one line, or shown line by line when it has several."""
+    if "\n" not in note:
+        return f"Resolve {what} with the note {note!r}?"
+    return f"Resolve {what} with this note?\n\n" + textwrap.indent(note, "  ")
 
 
 def ticket_text(t: Row) -> Text:
