@@ -325,3 +325,19 @@ async def test_cancelling_a_sync_returns_at_once_and_drops_the_late_answer(make_
         await pilot.press("s", "r")  # and the next run works
         await finished(pilot)
         assert screen.findings
+
+
+# --- small things an agent reads -------------------------------------------------------------------------------
+
+async def test_the_help_shows_the_ticket_bar_as_it_is_and_the_app_says_who_acts(make_app) -> None:
+    from supportdesk.tui.screens.help import HELP
+    from supportdesk.tui.widgets.ticket_bar import TicketBar, Working
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert "Acting as tester (agent)." in text_of(app.screen, "#status")
+        app.working = Working("T-1001", "@ana · subject")
+        await pilot.pause()
+        banner = str(app.screen.query_one(TicketBar).render()).strip()
+        assert banner == "Working T-1001  @ana · subject  ×"
+        assert f'"{banner}"' in HELP.read_text(encoding="utf-8")
