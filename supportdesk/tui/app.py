@@ -14,7 +14,7 @@ from textual.widgets import Input
 from supportdesk.tui.backend import Backend
 from supportdesk.tui.commands import AccountsProvider
 from supportdesk.tui.screens.help import HelpScreen
-from supportdesk.tui.screens.search import SearchScreen
+from supportdesk.tui.screens.search import SearchInput, SearchScreen
 from supportdesk.tui.widgets.ticket_bar import Working
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class SupportDeskApp(App[None]):
         # A dialog (help, error, a confirmation) must be answered or closed before the app moves on.
         if action in self.GLOBAL_ACTIONS and isinstance(self.screen, ModalScreen):
             return False
-        if action == "search" and isinstance(self.focused, Input):
-            return False  # already there, and '/' is typed into the box
+        if action == "search" and isinstance(self.focused, Input) and not isinstance(self.focused, SearchInput):
+            return False  # typing in another box (a reason, a country): '/' is typed into it
         return True
 
     def get_default_screen(self) -> SearchScreen:

@@ -30,7 +30,7 @@ class SearchInput(QueryInput):  # no key contains '?', so it opens help even whi
         Binding("down", "screen.focus_results", "Results", show=False, id="focus_results"),
         Binding("escape", "clear", "Clear", id="clear_search"),
         # '/' goes to the search box; in it, '/' selects the query, so the next paste or key replaces it.
-        Binding("slash", "select_all", "Search", show=False, priority=True, id="search"),
+        Binding("slash", "app.search", "Search", show=False, priority=True, id="search"),
     ]
 
     def action_clear(self) -> None:
