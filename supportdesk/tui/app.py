@@ -33,11 +33,11 @@ class SupportDeskApp(App[None]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("f1", "help", "Help", show=False, id="help"),
         Binding("q", "quit", "Quit", id="quit"),
-        # Global: from every screen (priority, so a focused box or list never takes them).
-        Binding("ctrl+r", "reconcile_all", "Reconcile all", show=False, priority=True, id="reconcile_all"),
-        Binding("ctrl+g", "regions", "Regions", show=False, priority=True, id="regions"),
-        Binding("ctrl+f", "review_queue", "Review", show=False, priority=True, id="review_queue"),
-        Binding("ctrl+t", "tickets", "Tickets", show=False, priority=True, id="tickets"),
+        # Global: from every screen (no box or list of ours binds these keys; the search screen's footer shows them).
+        Binding("ctrl+r", "reconcile_all", "Reconcile all", show=False, id="reconcile_all"),
+        Binding("ctrl+g", "regions", "Regions", show=False, id="regions"),
+        Binding("ctrl+f", "review_queue", "Review", show=False, id="review_queue"),
+        Binding("ctrl+t", "tickets", "Tickets", show=False, id="tickets"),
     ]
     GLOBAL_ACTIONS = ("search", "help", "quit", "reconcile_all", "regions", "review_queue", "tickets")
     CURSOR_BLINK: ClassVar[bool] = True  # tests and snapshots turn it off
