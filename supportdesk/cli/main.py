@@ -160,12 +160,16 @@ def demo(
 
 def _open_with_emulator(state: AppContext, dataset: Path) -> None:
     """The demo talks to the stores over real HTTP: the emulator serves the dataset while the app is open."""
+    from platformdirs import user_log_dir
+
     from supportdesk.emulator.server import start_in_thread
 
-    emulator = start_in_thread(dataset, config_path=dataset.parent / "demo-stores.toml")
+    # Nothing may write to the terminal under the running app: the emulator logs to a file.
+    log_file = Path(user_log_dir("supportdesk", appauthor=False)) / "demo-emulator.log"
+    emulator = start_in_thread(dataset, config_path=dataset.parent / "demo-stores.toml", log_file=log_file)
     if state.config_path is None:
         state.use_config(emulator.config_path)
-    say(f"store emulator on {emulator.base_url} (config {emulator.config_path})")
+    say(f"store emulator on {emulator.base_url} (config {emulator.config_path}, log {log_file})")
     try:
         _open_tui(state)
     finally:

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 import uvicorn
 
@@ -42,12 +42,28 @@ class Prepared:
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def uvicorn_server(self) -> uvicorn.Server:
+    def uvicorn_server(self, log_file: Path | None = None) -> uvicorn.Server:
+        """`log_file`: uvicorn's logs and the app's tracebacks go there, never to the terminal (under a TUI)."""
         config = uvicorn.Config(
             build_app(self.state), log_level="warning", access_log=False, lifespan="off",
             timeout_graceful_shutdown=1,  # a request stuck in a timeout fault must not hold up a stop
+            **({"log_config": file_log_config(log_file)} if log_file is not None else {}),
         )  # fmt: skip
         return uvicorn.Server(config)
+
+
+def file_log_config(log_file: Path) -> dict[str, Any]:
+    """uvicorn's loggers to one file (appended), not propagated to the root logger: nothing to stderr."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = {"class": "logging.FileHandler", "filename": str(log_file), "encoding": "utf-8",
+               "formatter": "plain"}
+    quiet = {"handlers": ["file"], "level": "WARNING", "propagate": False}
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"file": handler},
+        "loggers": {"uvicorn": quiet, "uvicorn.error": {"level": "WARNING"}, "uvicorn.access": quiet},
+    }
 
 
 class Options(TypedDict, total=False):
@@ -131,15 +147,18 @@ class EmulatorHandle:
         self.thread.join(timeout=10)
 
 
-def start_in_thread(data: Path, *, config_path: Path | None = None, **options: Unpack[Options]) -> EmulatorHandle:
+def start_in_thread(data: Path, *, config_path: Path | None = None, log_file: Path | None = None,
+                    **options: Unpack[Options]) -> EmulatorHandle:
     """Start the emulator in a daemon thread and wait until it accepts connections.
+
+    With ``log_file`` (the demo, under the TUI) its logs and tracebacks go to that file, never to the terminal.
 
     Without ``config_path`` the config goes to a fresh temporary folder, so ``handle.config_path`` is always set.
     """
     if config_path is None:
         config_path = Path(tempfile.mkdtemp(prefix="supportdesk-emulator-")) / "emulator.toml"
     prepared = prepare(data, config_path=config_path, **options)
-    server = prepared.uvicorn_server()
+    server = prepared.uvicorn_server(log_file)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [prepared.sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -407,7 +407,7 @@ def _call_store(engine: Any, step: dict[str, Any], settings: Settings | None, cl
         if not isinstance(exc, StoreError):
             raise
         raise type(exc)(exc.store, f"{exc.message}. Nothing was taken back; the refund {step['refund_id']} stays "
-                        "requested: run the same command again to finish it.", retries=exc.retries,
+                        "requested: applying it again finishes it (it refunds at most once).", retries=exc.retries,
                         status=exc.status, store_code=exc.store_code) from exc
     finally:
         if own:

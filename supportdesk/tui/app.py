@@ -15,7 +15,7 @@ from supportdesk.tui.backend import Backend
 from supportdesk.tui.commands import AccountsProvider
 from supportdesk.tui.format import shown
 from supportdesk.tui.screens.help import HelpScreen
-from supportdesk.tui.screens.search import SearchScreen
+from supportdesk.tui.screens.search import SearchInput, SearchScreen
 from supportdesk.tui.widgets.ticket_bar import Working
 
 if TYPE_CHECKING:
@@ -34,7 +34,13 @@ class SupportDeskApp(App[None]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("f1", "help", "Help", show=False, id="help"),
         Binding("q", "quit", "Quit", id="quit"),
+        # Global: from every screen (no box or list of ours binds these keys; the search screen's footer shows them).
+        Binding("ctrl+r", "reconcile_all", "Reconcile all", show=False, id="reconcile_all"),
+        Binding("ctrl+g", "regions", "Regions", show=False, id="regions"),
+        Binding("ctrl+f", "review_queue", "Review", show=False, id="review_queue"),
+        Binding("ctrl+t", "tickets", "Tickets", show=False, id="tickets"),
     ]
+    GLOBAL_ACTIONS = ("search", "help", "quit", "reconcile_all", "regions", "review_queue", "tickets")
     CURSOR_BLINK: ClassVar[bool] = True  # tests and snapshots turn it off
     working: reactive[Working | None] = reactive(None)  # the ticket the agent works: every action starts with it
 
@@ -48,18 +54,24 @@ class SupportDeskApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A dialog (help, error, a confirmation) must be answered or closed before the app moves on.
-        if action in ("search", "help", "quit") and isinstance(self.screen, ModalScreen):
+        if action in self.GLOBAL_ACTIONS and isinstance(self.screen, ModalScreen):
             return False
-        if action == "search" and isinstance(self.focused, Input):
-            return False  # already there, and '/' is typed into the box
+        if action == "search" and isinstance(self.focused, Input) and not isinstance(self.focused, SearchInput):
+            return False  # typing in another box (a reason, a country): '/' is typed into it
         return True
 
     def get_default_screen(self) -> SearchScreen:
         return SearchScreen(self.backend, self.initial_query, cursor_blink=self.CURSOR_BLINK)
 
     def on_mount(self) -> None:
+        self.sub_title = self.acting_as
         if self.keymap:
             self.set_keymap(self.keymap)
+
+    @property
+    def acting_as(self) -> str:
+        """Who the audit trail will name for the actions taken here, and with which role's limits."""
+        return f"as {self.state.settings.actor} ({self.state.settings.role})"
 
     @property
     def search_screen(self) -> SearchScreen:
@@ -121,3 +133,21 @@ class SupportDeskApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
+
+    def action_reconcile_all(self) -> None:
+        self.open_reconcile()
+
+    def action_regions(self) -> None:
+        from supportdesk.tui.screens.region import open_region
+
+        open_region(self)
+
+    def action_review_queue(self) -> None:
+        from supportdesk.tui.screens.review import open_review
+
+        open_review(self)
+
+    def action_tickets(self) -> None:
+        from supportdesk.tui.screens.tickets import open_tickets
+
+        open_tickets(self)

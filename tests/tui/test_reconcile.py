@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, ProgressBar, Static, Tree
+from textual.widgets import Input, ProgressBar, Static, TextArea, Tree
 
 from supportdesk.db.engine import read_session, write_session
 from supportdesk.db.models import Account, LedgerEntry
@@ -44,7 +44,7 @@ async def finished(pilot: Pilot[None]) -> ReconcileScreen:
 async def type_into(pilot: Pilot[None], text: str) -> None:
     """Paste into the focused input, as an agent pastes a reason or a ticket id."""
     box = pilot.app.focused
-    assert isinstance(box, Input), f"expected an input to have focus, got {box!r}"
+    assert isinstance(box, (Input, TextArea)), f"expected an input to have focus, got {box!r}"
     box.post_message(events.Paste(text))
     await pilot.pause()
 

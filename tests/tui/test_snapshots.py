@@ -28,3 +28,45 @@ def test_reconcile_screen(make_reconcile_app, snap_compare) -> None:
 
     app = make_reconcile_app()
     assert snap_compare(app, terminal_size=(80, 24), run_before=reconcile_all)
+
+
+def test_new_ticket_with_a_pasted_message(make_app, snap_compare) -> None:
+    """A customer's message pasted into the new ticket dialog: every line kept, in a multi-line editor."""
+    from textual import events
+
+    from tests.tui.test_behaviour import MESSAGE
+
+    async def paste_message(pilot: Pilot[None]) -> None:
+        pilot.app.open_account("acc_0003")  # type: ignore[attr-defined]
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        for text in ("Coins missing", None, None, MESSAGE):
+            if text is None:
+                await pilot.press("tab")
+            else:
+                await pilot.app._post_message(events.Paste(text))  # noqa: SLF001
+                await pilot.pause()
+
+    app = make_app()
+    assert snap_compare(app, terminal_size=(80, 24), run_before=paste_message)
+
+
+
+def test_resolve_confirmation_says_who_acts(make_app, snap_compare) -> None:
+    """The resolution note kept on several lines, and the confirmation naming the actor and role."""
+    from textual import events
+
+    from supportdesk.tui.screens.tickets import TicketScreen
+
+    async def resolve(pilot: Pilot[None]) -> None:
+        pilot.app.push_screen(TicketScreen(pilot.app.backend, "T-1002"))  # type: ignore[attr-defined]
+        await settle(pilot)
+        await pilot.press("x")
+        await pilot.app._post_message(events.Paste("Clawed back the refunded coins.\nExplained the debt."))  # noqa: SLF001
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+
+    app = make_app()
+    assert snap_compare(app, terminal_size=(80, 24), run_before=resolve)

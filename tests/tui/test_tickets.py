@@ -117,7 +117,7 @@ async def test_work_a_ticket_fix_under_it_then_resolve_it(make_reconcile_app, re
         box = app.screen.query_one("#ticket", Input)
         assert box.value == "T-2001" and box.disabled
         await type_into(pilot, "credited the 70 coins the store charged for")
-        await pilot.press("enter")
+        await pilot.press("ctrl+s")  # a multi-line note: Enter is a new line
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.text == ("Resolve T-2001 (@user1 · I paid, no coins) with the note "
                                    "'credited the 70 coins the store charged for'?")
@@ -185,7 +185,7 @@ async def test_new_ticket_on_an_account(make_app, tui_engine) -> None:
         await type_into(pilot, "Gift never arrived")
         await pilot.press("tab", "tab")  # past the category (other)
         await type_into(pilot, "sent a lion yesterday")
-        await pilot.press("enter")
+        await pilot.press("ctrl+s")  # in the message, Enter is a new line
         await settle(pilot)
         ticket = app.screen
         assert isinstance(ticket, TicketScreen)

@@ -21,3 +21,7 @@ class ConfirmScreen(TextDialog[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+    def on_mount(self) -> None:
+        # Who the audit trail will name: the configured actor and role, said where the action is confirmed.
+        self.query_one("#dialog").border_subtitle = getattr(self.app, "acting_as", "")

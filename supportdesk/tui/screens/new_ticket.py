@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from supportdesk.tui.format import VisibleControls, shown
+from supportdesk.tui.widgets.note_area import NoteArea
+from supportdesk.tui.widgets.one_line import OneLineInput
 
 if TYPE_CHECKING:
     from supportdesk.tui.screens.account import AccountScreen
@@ -28,14 +30,16 @@ class NewTicket:
 
 
 class NewTicketScreen(ModalScreen[NewTicket | None]):
-    """Dismisses with the form on Enter once a subject is typed; None on Esc."""
+    """Dismisses with the form once a subject is typed (Enter in the subject, or Ctrl+S); None on Esc."""
 
     DEFAULT_CSS = """
     NewTicketScreen Label { margin-top: 1; }
     NewTicketScreen Input { background: $boost; }
     NewTicketScreen #nt-error { color: $text-error; height: auto; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_new_ticket")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_new_ticket"),
+                Binding("ctrl+s", "submit", "Create", id="submit_new_ticket")]
+    BODY_LIMIT = 4000
 
     def __init__(self, who: str) -> None:
         super().__init__()
@@ -47,27 +51,41 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
         with Vertical(id="dialog", classes="dialog") as dialog:
             dialog.border_title = Content(f"New ticket on {shown(self.who)}")
             yield Label("Subject (required):")
-            yield Input(placeholder="e.g. paid but coins never arrived", id="nt-subject", max_length=200,
-                        compact=True, highlighter=VisibleControls())
+            yield OneLineInput(placeholder="e.g. paid but coins never arrived", id="nt-subject", max_length=200,
+                               compact=True, highlighter=VisibleControls())
             yield Label("Category:")
             yield Select([(c.replace("_", " "), c) for c in CATEGORIES], value="other", allow_blank=False,
                          id="nt-category", compact=True)
             yield Label("What the customer wrote (optional):")
-            yield Input(placeholder="paste their message", id="nt-body", max_length=4000, compact=True,
-                        highlighter=VisibleControls())
+            yield NoteArea(placeholder="paste their message: every line is kept", id="nt-body",
+                           max_length=self.BODY_LIMIT)
             yield Static("", id="nt-error")
-            yield Static("Enter create · Tab next field · Esc cancel", classes="hint")
+            yield Static("Ctrl+S create · Tab next field · Esc cancel", classes="hint")
         yield Footer(compact=True)
+
+    @on(Input.Changed, "#nt-subject")
+    def _typed(self, event: Input.Changed) -> None:
+        if event.value.strip():
+            self.query_one("#nt-error", Static).update("")
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
         subject = self.query_one("#nt-subject", Input).value.strip()
         if not subject:
             self.query_one("#nt-error", Static).update("A subject is required.")
             self.query_one("#nt-subject", Input).focus()
             return
+        body = self.query_one("#nt-body", NoteArea)
+        if body.too_long:
+            self.query_one("#nt-error", Static).update(
+                f"What they wrote is {len(body.text):,} characters; at most {self.BODY_LIMIT:,}. Shorten it.")
+            body.focus()
+            return
         category = self.query_one("#nt-category", Select).value
-        self.dismiss(NewTicket(subject, str(category), self.query_one("#nt-body", Input).value.strip()))
+        self.dismiss(NewTicket(subject, str(category), body.text.strip()))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static, TextArea
 
 from supportdesk.tui.format import VisibleControls, shown
+from supportdesk.tui.screens.confirm import ConfirmScreen
+from supportdesk.tui.widgets.note_area import NoteArea
+from supportdesk.tui.widgets.one_line import OneLineInput
 
 Answer = tuple[str, str | None]  # (reason, ticket id or None)
+NOTE_LIMIT = 2000
 
 
 class ReasonScreen(ModalScreen[Answer | None]):
-    """Dismisses with (reason, ticket) on Enter once a reason is typed; None on Esc."""
+    """Dismisses with (reason, ticket) once a reason is typed; None on Esc.
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_reason")]
+    A one-line reason is submitted with Enter; a multi-line note (`multiline`) takes Enter as a new line and
+    is submitted with Ctrl+S (or Enter in the ticket box)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_reason"),
+                Binding("ctrl+s", "submit", "Save", id="submit_reason")]
 
     def __init__(self, title: str, what: str, reason: str = "", ticket: str = "", *, note: str = "reason",
-                 ticket_locked: bool = False) -> None:
-        """`ticket` is the last one typed; the ticket the agent works (the app's) takes its place unless locked."""
+                 ticket_locked: bool = False, multiline: bool = False, ticket_as_typed: bool = False) -> None:
+        """`ticket` is the last one typed; the ticket the agent works (the app's) takes its place unless locked
+        or `ticket_as_typed` (back from a declined confirmation: what the agent typed stays)."""
         super().__init__()
         self.dialog_title = title
         self.what = what
@@ -30,6 +42,13 @@ class ReasonScreen(ModalScreen[Answer | None]):
         self.ticket = ticket
         self.note = note  # what the required text is called: "reason", "resolution note"
         self.ticket_locked = ticket_locked
+        self.multiline = multiline
+        self.ticket_as_typed = ticket_as_typed
+
+    def again(self, answer: Answer) -> ReasonScreen:
+        """The same dialog with the answer typed in it (the confirmation was declined)."""
+        return ReasonScreen(self.dialog_title, self.what, answer[0], answer[1] or "", note=self.note,
+                            ticket_locked=self.ticket_locked, multiline=self.multiline, ticket_as_typed=True)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog -reason") as dialog:
@@ -37,27 +56,77 @@ class ReasonScreen(ModalScreen[Answer | None]):
             yield Static(Content(shown(self.what, lines=True)), id="what")
             yield Label(f"{self.note.capitalize()} (required, audited):")
             example = "paid but coins never arrived" if self.note == "reason" else "credited the missing coins"
-            yield Input(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=2000, compact=True,
-                        highlighter=VisibleControls())
-            working = None if self.ticket_locked else getattr(self.app, "working_ticket", None)
+            if self.multiline:
+                yield NoteArea(self.reason, placeholder=f"e.g. {example}", max_length=NOTE_LIMIT, id="reason")
+            else:
+                yield OneLineInput(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=NOTE_LIMIT,
+                                   compact=True, highlighter=VisibleControls())
+            working = None if self.ticket_locked or self.ticket_as_typed else getattr(self.app, "working_ticket", None)
             yield Label("Ticket:" if self.ticket_locked else
                         "Ticket (the one you are working; optional):" if working else "Ticket (optional):")
-            yield Input(working or self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True,
-                        disabled=self.ticket_locked, highlighter=VisibleControls())
+            yield OneLineInput(working or self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True,
+                               disabled=self.ticket_locked, highlighter=VisibleControls())
             yield Static("", id="reason-error")
-            yield Static("Enter continue · Tab next field · Esc cancel", classes="hint")
+            yield Static(self.hint, classes="hint")
         yield Footer(compact=True)
+
+    @property
+    def hint(self) -> str:
+        keys = ["Ctrl+S continue · Enter new line"] if self.multiline else ["Enter continue"]
+        if not self.ticket_locked:
+            keys.append("Tab next field")
+        return " · ".join([*keys, "Esc cancel"])
+
+    def on_mount(self) -> None:
+        self.query_one("#reason").focus()
+
+    @on(Input.Changed, "#reason")
+    @on(TextArea.Changed, "#reason")
+    def _typed(self) -> None:
+        if self.reason_text:  # the message asked for a reason: gone once there is one
+            self.query_one("#reason-error", Static).update("")
+
+    @property
+    def reason_text(self) -> str:
+        box: Any = self.query_one("#reason")
+        return str(box.value).strip()
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
-        reason = self.query_one("#reason", Input).value.strip()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        reason = self.reason_text
         ticket = self.query_one("#ticket", Input).value.strip() or None
+        error = self.query_one("#reason-error", Static)
         if not reason:
-            self.query_one("#reason-error", Static).update(f"A {self.note} is required: every action is audited "
-                                                           "with it.")
-            self.query_one("#reason", Input).focus()
+            error.update(f"A {self.note} is required: every action is audited with it.")
+            self.query_one("#reason").focus()
+            return
+        if len(reason) > NOTE_LIMIT:
+            error.update(f"The {self.note} is {len(reason):,} characters; at most {NOTE_LIMIT:,}. Shorten it.")
+            self.query_one("#reason").focus()
             return
         self.dismiss((reason, ticket))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def reason_then_confirm(app: App[Any], dialog: ReasonScreen, question: Callable[[Answer], ConfirmScreen],
+                        on_yes: Callable[[Answer], object]) -> None:
+    """Ask the reason, then the confirmation; n or Esc there goes back to the reason as it was typed."""
+
+    def given(answer: Answer | None) -> None:
+        if answer is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                on_yes(answer)
+            else:
+                reason_then_confirm(app, dialog.again(answer), question, on_yes)
+
+        app.push_screen(question(answer), confirmed)
+
+    app.push_screen(dialog, given)

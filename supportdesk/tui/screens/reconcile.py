@@ -119,6 +119,7 @@ class ReconcileScreen(DeskScreen):
         self.current: int | None = None  # the highlighted finding
         self.run = 0
         self.running = False
+        self.syncing = False  # the run is waiting on the stores (a call in flight can take its whole timeout)
         self.fixing = False
         self.changed = False  # a fix was applied: whoever opened this screen reloads
         self.last_answer: Answer = ("", None)  # the next fix starts from the last reason and ticket
@@ -197,11 +198,19 @@ class ReconcileScreen(DeskScreen):
         bar = self.query_one("#rc-bar", ProgressBar)
         bar.update(total=None if self.sync_first else CHECKS, progress=0)
         self.status("Syncing the stores… Esc to cancel" if self.sync_first else "Checking… Esc to cancel")
+        self.syncing = self.sync_first
         self.worker = self.run_reconcile(self.run, self.sync_first)
 
     def action_cancel_run(self) -> None:
         if self.running and self.worker is not None:
             self.worker.cancel()
+            if self.syncing:
+                # A store call in flight ends when the store answers or times out (30 s): the agent does not
+                # wait for it. The run ends now; the worker stops after that call and whatever it still posts
+                # is for an older run, and dropped (what it saved meanwhile is store records, kept either way).
+                self.run += 1
+                self.on_reconcile_screen_finished(self.Finished(self.run, [], {}, 0, None, cancelled=True))
+                return
             self.status("Cancelling after the current step…")
 
     @work(thread=True, exclusive=True, group="reconcile", exit_on_error=False)
@@ -239,6 +248,7 @@ class ReconcileScreen(DeskScreen):
             return
         bar = self.query_one("#rc-bar", ProgressBar)
         if message.stage == "finding":
+            self.syncing = False
             bar.update(total=message.total, progress=message.done)
             self.status(f"Checked {message.done} of {message.total} kinds · Esc to cancel")
         elif message.stage != "fixing":  # a store's sync: records so far, no total known
@@ -249,6 +259,7 @@ class ReconcileScreen(DeskScreen):
         if message.run != self.run:
             return
         self.findings, self.handles, self.checks = message.findings, message.handles, message.checks
+        self.syncing = False
         self.finished_at = datetime.now()
         self.set_running(False)
         self.fill_tree(message.checks)
@@ -256,7 +267,7 @@ class ReconcileScreen(DeskScreen):
         self.run_done.set()
 
     def worker_failed(self, worker: Worker[object]) -> None:
-        if worker.group == "reconcile":
+        if worker.group == "reconcile" and worker is self.worker and not worker.is_cancelled:
             self.set_running(False)
             self.fill_tree(checks=0)  # nothing shown as checked
             self.status(Text("The run failed (see the error). r to run again.", style="bold red"))
@@ -290,7 +301,7 @@ class ReconcileScreen(DeskScreen):
         by_kind: dict[str, list[int]] = {k: [] for k in KINDS}
         for index, f in enumerate(self.findings):
             by_kind[f.kind].append(index)
-        first_line = None  # show_root is off: line 0 is the first kind
+        first_line = first = None  # show_root is off: line 0 is the first kind
         for position, kind in enumerate(KINDS):
             indexes = by_kind[kind]
             node = tree.root.add(self.kind_label(kind, len(indexes), checked=position < checks), data=kind,
@@ -298,11 +309,14 @@ class ReconcileScreen(DeskScreen):
             for index in indexes:
                 node.add_leaf(self.leaf_label(index), data=index)
             if indexes and first_line is None:
-                first_line = position + 1  # the kinds before it are empty, so one line each
+                first_line, first = position + 1, indexes[0]  # the kinds before it are empty, one line each
         self.show_detail()
         if first_line is not None:
-            tree.cursor_line = first_line  # highlights the first finding (and shows it)
-            tree.focus()
+            tree.cursor_line = first_line  # highlights the first finding
+            # Said here too: when the cursor was on that line already, no NodeHighlighted comes.
+            self.current = first
+            self.show_detail(first)
+        tree.focus()
 
     def kind_label(self, kind: str, count: int, checked: bool) -> Text:
         if not checked:
@@ -489,7 +503,12 @@ class ReconcileScreen(DeskScreen):
                              partial(self._confirmed, run, index, reason, ticket))
 
     def _confirmed(self, run: int, index: int, reason: str, ticket: str | None, yes: bool | None) -> None:
-        if not yes or run != self.run:
+        if run != self.run:
+            return
+        if not yes:  # n or Esc: back to the reason as typed, not thrown away
+            f = self.findings[index]
+            self.app.push_screen(ReasonScreen(f"Fix {f.kind}", describe(f), reason, ticket or "",
+                                              ticket_as_typed=True), partial(self._reason_given, run, index))
             return
         self.fixing = True
         self.status("Applying the fix…")

@@ -7,7 +7,7 @@ runs the service's exactly-once apply in a worker; a store failure lands in the 
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -22,7 +22,7 @@ from textual.worker import Worker, get_current_worker
 from supportdesk.tui.format import coins, money, plain, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.reason import Answer, ReasonScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
 
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
@@ -39,13 +39,13 @@ def open_refund(screen: AccountScreen) -> None:
     if purchase_id is None or screen.query_one(TabbedContent).active != "purchases":
         screen.notify("Pick a purchase on the Purchases tab first (1).", severity="warning")
         return
-    panel = RefundScreen(screen.backend, purchase_id)
 
-    def closed(_: object) -> None:
-        if panel.changed and screen.is_attached:
-            screen.action_refresh()
+    def settled() -> None:
+        # From the apply worker's thread when it ends, applied or failed, even if the panel was closed meanwhile:
+        # the account then shows the refund as it is now (refunded, or requested).
+        screen.app.call_from_thread(lambda: screen.action_refresh() if screen.is_attached else None)
 
-    screen.app.push_screen(panel, closed)
+    screen.app.push_screen(RefundScreen(screen.backend, purchase_id, settled))
 
 
 class RefundScreen(DeskScreen):
@@ -69,20 +69,22 @@ class RefundScreen(DeskScreen):
             super().__init__()
             self.result = result
 
-    def __init__(self, backend: Backend, purchase_id: str) -> None:
+    def __init__(self, backend: Backend, purchase_id: str, settled: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.backend = backend
         self.purchase_id = purchase_id
+        self.settled = settled  # called from the apply worker's thread when an apply ends, either way
         self.view: dict[str, Any] | None = None
         self.applying = False
-        self.changed = False  # money moved: the account screen reloads
+        self.changed = False  # money moved
+        self.applied: dict[str, Any] | None = None  # what this panel's apply did: shown first
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="rf-body"):
             yield Static(plain(f"Refund {self.purchase_id}"), id="rf-head")
+            yield Static("", id="rf-status")  # what just happened, first
             yield Static("", id="rf-decision")
             yield Static("", id="rf-clawback")
-            yield Static("", id="rf-status")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -111,8 +113,9 @@ class RefundScreen(DeskScreen):
         self.applying = False
         self.refresh_bindings()
         if worker.group == "refund-apply":
-            self.status(Text("Not applied: see the message. Press a to try again (it refunds at most once).",
+            self.status(Text("Not applied (see the error). Press a to try again: it refunds at most once.",
                              style="bold red"))
+            self.action_refresh()  # the refund may now be requested or failed: show it as it is
 
     def on_refund_screen_loaded(self, message: Loaded) -> None:
         self.view = view = message.view
@@ -121,7 +124,10 @@ class RefundScreen(DeskScreen):
             ("Refund ", "bold"), (shown(p["purchase_id"]), "bold"),
             shown(f"  {p['store']}  {p['handle']}  {coins(p['coins'])} coins  {money(p['price_minor'], p['currency'])}"
                   f"  {p['status']}")))
-        self.query_one("#rf-decision", Static).update(decision_text(d))
+        decision = decision_text(d)
+        if self.applied is not None:  # refunded here: the rule now is already_refunded, said as the state now
+            decision = Text("Decision now: ", style="dim") + decision
+        self.query_one("#rf-decision", Static).update(decision)
         _, lines = self.backend.refund_words(view, "", None)
         self.query_one("#rf-clawback", Static).update(Text.assemble(("Clawback\n", "bold"), shown("\n".join(lines), lines=True)))
         self.query_one("#rf-body").loading = False
@@ -135,32 +141,33 @@ class RefundScreen(DeskScreen):
         if self.view is None or self.applying:
             return
         d = self.view["decision"]
-        self.app.push_screen(ReasonScreen("Refund", f"{d['rule']}: {d['explanation']}"), self._reason_given)
+        reason_then_confirm(self.app, ReasonScreen("Refund", f"{d['rule']}: {d['explanation']}"), self._question,
+                            self._confirmed)
 
-    def _reason_given(self, answer: Answer | None) -> None:
-        if answer is None or self.view is None:
-            return
-        reason, ticket = answer
-        question, _ = self.backend.refund_words(self.view, reason, ticket)
-        self.app.push_screen(ConfirmScreen(question, title="Refund this purchase?"),
-                             partial(self._confirmed, reason, ticket))
+    def _question(self, answer: Answer) -> ConfirmScreen:
+        assert self.view is not None
+        question, _ = self.backend.refund_words(self.view, *answer)
+        return ConfirmScreen(question, title="Refund this purchase?")
 
-    def _confirmed(self, reason: str, ticket: str | None, yes: bool | None) -> None:
-        if not yes:
-            return
+    def _confirmed(self, answer: Answer) -> None:
         self.applying = True
         self.refresh_bindings()
         self.status("Refunding through the store…")
-        self.apply_refund(reason, ticket)
+        self.apply_refund(*answer)
 
     @work(thread=True, exclusive=True, group="refund-apply", exit_on_error=False)
     def apply_refund(self, reason: str, ticket: str | None) -> None:
-        self.post_message(self.Applied(self.backend.apply_refund(self.purchase_id, reason, ticket)))
+        try:
+            self.post_message(self.Applied(self.backend.apply_refund(self.purchase_id, reason, ticket)))
+        finally:
+            if self.settled is not None:
+                self.settled()
 
     def on_refund_screen_applied(self, message: Applied) -> None:
         self.applying = False
         self.changed = True
-        self.status(applied_text(message.result["applied"]))
+        self.applied = message.result["applied"]
+        self.status(applied_text(self.applied))
         self.notify("Refund " + ("already done (replayed)." if message.result["replayed"] else "applied."))
         self.action_refresh()
 

@@ -20,7 +20,7 @@ from supportdesk.domain.review import RULES, describe, headline
 from supportdesk.tui.format import money, plain, plural, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.reason import Answer, ReasonScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class ReviewScreen(DeskScreen):
         self.loading_queue = False
         self.acting = False
         self.last_answer: Answer = ("", None)
+        self.event = ""  # what just happened (a decision saved or refused): the status line says it first
 
     def compose(self) -> ComposeResult:
         yield Static("Building the review queue…", id="rv-status", markup=False)
@@ -104,6 +105,9 @@ class ReviewScreen(DeskScreen):
 
     def worker_failed(self, worker: Any) -> None:
         self.loading_queue = self.acting = False
+        if worker.group == "review-act":
+            self.event = "Not saved (see the error)"
+        self.show()
 
     @property
     def shown(self) -> list[dict[str, Any]]:
@@ -119,8 +123,9 @@ class ReviewScreen(DeskScreen):
             table.add_row(str(f["score"]), f["rule"], f["handle"] or f["account_id"], headline(f), key=f["flag_id"])
         order = "lowest" if self.ascending else "highest"
         state = "running the rules… · " if self.loading_queue else ""
+        event = f"{self.event} · " if self.event else ""
         self.query_one("#rv-status", Static).update(
-            f"{state}{plural(len(rows), 'open flag')}{' · ' + self.rule if self.rule else ''} · {order} score first · "
+            f"{event}{state}{plural(len(rows), 'open flag')}{' · ' + self.rule if self.rule else ''} · {order} score first · "
             "f rule · s sort · d a l S decide")
         keys = [f["flag_id"] for f in rows]
         if keep in keys:
@@ -164,24 +169,21 @@ class ReviewScreen(DeskScreen):
             self.notify("A decision is being saved; wait for it.", severity="warning")
             return
         reason, ticket = self.last_answer
-        self.app.push_screen(ReasonScreen(f"{action.title()} flag", describe(f, action), reason, ticket or ""),
-                             partial(self._reason_given, f, action))
+        dialog = ReasonScreen(f"{action.title()} flag", describe(f, action), reason, ticket or "")
+        reason_then_confirm(self.app, dialog, partial(self._question, f, action),
+                            partial(self._confirmed, f["flag_id"], action))
 
-    def _reason_given(self, f: dict[str, Any], action: str, answer: Answer | None) -> None:
-        if answer is None:
-            return
+    def _question(self, f: dict[str, Any], action: str, answer: Answer) -> ConfirmScreen:
         self.last_answer = answer
         reason, ticket = answer
         question = f"{describe(f, action)}, reason {reason!r}, " + (f"ticket {ticket}?" if ticket else "no ticket?")
-        self.app.push_screen(ConfirmScreen(question, title=f"{action.title()} this flag?"),
-                             partial(self._confirmed, f["flag_id"], action, reason, ticket))
+        return ConfirmScreen(question, title=f"{action.title()} this flag?")
 
-    def _confirmed(self, flag_id: str, action: str, reason: str, ticket: str | None, yes: bool | None) -> None:
-        if not yes:
-            return
+    def _confirmed(self, flag_id: str, action: str, answer: Answer) -> None:
         self.acting = True
+        self.event = ""
         self.query_one("#rv-status", Static).update(f"Saving: {action} {shown(flag_id)}…")
-        self.decide(flag_id, action, reason, ticket)
+        self.decide(flag_id, action, *answer)
 
     @work(thread=True, exclusive=True, group="review-act", exit_on_error=False)
     def decide(self, flag_id: str, action: str, reason: str, ticket: str | None) -> None:
@@ -196,7 +198,8 @@ class ReviewScreen(DeskScreen):
             extra += f", account {applied['account_status']['after']}"
         if applied.get("held_cashouts"):
             extra += f", {plural(len(applied['held_cashouts']), 'cashout')} held"
-        self.notify(shown(f"{applied['action'].title()} {words}{extra}."), markup=False)
+        self.event = shown(f"{applied['action'].title()} {words}{extra}")
+        self.notify(f"{self.event}.", markup=False)
         self.flags = [f for f in self.flags if f["flag_id"] != flag["flag_id"]]
         self.show()
 

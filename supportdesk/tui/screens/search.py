@@ -31,6 +31,8 @@ class SearchInput(QueryInput):  # no key contains '?', so it opens help even whi
     BINDINGS = [
         Binding("down", "screen.focus_results", "Results", show=False, id="focus_results"),
         Binding("escape", "clear", "Clear", id="clear_search"),
+        # '/' goes to the search box; in it, '/' selects the query, so the next paste or key replaces it.
+        Binding("slash", "app.search", "Search", show=False, priority=True, id="search"),
     ]
 
     def action_clear(self) -> None:
@@ -38,10 +40,11 @@ class SearchInput(QueryInput):  # no key contains '?', so it opens help even whi
 
 
 class SearchScreen(DeskScreen):
-    BINDINGS = [Binding("ctrl+r", "reconcile_all", "Reconcile all", id="reconcile_all"),
-                Binding("ctrl+g", "regions", "Regions", id="regions"),
-                Binding("ctrl+f", "review_queue", "Review", id="review_queue"),
-                Binding("ctrl+t", "tickets", "Tickets", id="tickets")]
+    # The app's global keys, shown in this screen's footer (the first screen an agent sees).
+    BINDINGS = [Binding("ctrl+r", "app.reconcile_all", "Reconcile all", id="reconcile_all"),
+                Binding("ctrl+g", "app.regions", "Regions", id="regions"),
+                Binding("ctrl+f", "app.review_queue", "Review", id="review_queue"),
+                Binding("ctrl+t", "app.tickets", "Tickets", id="tickets")]
 
     class Results(Message):
         """A search finished: the accounts found, or why the query is invalid."""
@@ -66,7 +69,7 @@ class SearchScreen(DeskScreen):
         box = SearchInput(placeholder="Search: @handle, email, acc_…, pur_…, ch_…, GPA.…, T-…", id="query")
         box.cursor_blink = self.cursor_blink
         yield box
-        yield Static(HINT, id="status", markup=False)
+        yield Static(self.hint, id="status", markup=False)
         table = KeyedTable(id="results")
         table.add_columns("handle", "email", "country", "status", "coins", "diamonds")
         yield table
@@ -77,6 +80,18 @@ class SearchScreen(DeskScreen):
             self.query_one(SearchInput).value = self.initial_query
             self.submit(self.initial_query)
 
+    @property
+    def hint(self) -> str:
+        acting = getattr(self.app, "acting_as", "")  # who the audit trail names: said before anything is done
+        return f"Acting {acting}. Type a handle, email or any id; Enter opens." if acting else HINT
+
+    def on_screen_resume(self) -> None:
+        # Back from an account: the old query is selected, so a new paste replaces it instead of appending.
+        box = self.query_one(SearchInput)
+        if self.focused is box or self.focused is None:
+            box.focus()
+            box.select_all()
+
     @on(Input.Changed, "#query")
     def _typed(self, event: Input.Changed) -> None:
         text = event.value.strip()
@@ -86,7 +101,7 @@ class SearchScreen(DeskScreen):
         if self._debounce is not None:
             self._debounce.stop()
         if not text:
-            self.show([], "", HINT)
+            self.show([], "", self.hint)
             return
         self._debounce = self.set_timer(DEBOUNCE_SECONDS, lambda: self.search(text))
 
@@ -157,24 +172,6 @@ class SearchScreen(DeskScreen):
 
     def open_account(self, account_id: str) -> None:
         cast("SupportDeskApp", self.app).open_account(account_id)
-
-    def action_reconcile_all(self) -> None:
-        cast("SupportDeskApp", self.app).open_reconcile()
-
-    def action_regions(self) -> None:
-        from supportdesk.tui.screens.region import open_region
-
-        open_region(self.app)
-
-    def action_review_queue(self) -> None:
-        from supportdesk.tui.screens.review import open_review
-
-        open_review(self.app)
-
-    def action_tickets(self) -> None:
-        from supportdesk.tui.screens.tickets import open_tickets
-
-        open_tickets(self.app)
 
     def action_focus_results(self) -> None:
         self.query_one(KeyedTable).focus()

@@ -3,8 +3,8 @@ its account (o), working it (w: every action started afterwards carries it) and 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -22,7 +22,7 @@ from supportdesk.tui.format import plain, plural, shown, when
 from supportdesk.tui.screens.audit import change_text
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.reason import Answer, ReasonScreen
+from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
@@ -324,24 +324,17 @@ class TicketScreen(DeskScreen):
     def action_resolve_ticket(self) -> None:
         if self.ticket is None or self.resolving or self.resolved:
             return
-        self.app.push_screen(ReasonScreen(f"Resolve {self.ticket_id}", f"{self.ticket_id} ({about(self.ticket)})",
-                                          ticket=self.ticket_id, note="resolution note", ticket_locked=True),
-                             self._note_given)
+        what = f"{self.ticket_id} ({about(self.ticket)})"
+        dialog = ReasonScreen(f"Resolve {self.ticket_id}", what, ticket=self.ticket_id, note="resolution note",
+                              ticket_locked=True, multiline=True)
+        reason_then_confirm(self.app, dialog, lambda answer: ConfirmScreen(
+            resolve_question(what, answer[0]), title="Resolve this ticket?"), self._confirmed)
 
-    def _note_given(self, answer: Answer | None) -> None:
-        if answer is None or self.ticket is None:
-            return
-        note, _ = answer
-        question = f"Resolve {self.ticket_id} ({about(self.ticket)}) with the note {note!r}?"
-        self.app.push_screen(ConfirmScreen(question, title="Resolve this ticket?"), partial(self._confirmed, note))
-
-    def _confirmed(self, note: str, yes: bool | None) -> None:
-        if not yes:
-            return
+    def _confirmed(self, answer: Answer) -> None:
         self.resolving = True
         self.refresh_bindings()
         self.show_status("Resolving…")
-        self.resolve(note)
+        self.resolve(answer[0])
 
     @work(thread=True, exclusive=True, group="resolve", exit_on_error=False)
     def resolve(self, note: str) -> None:
@@ -355,6 +348,13 @@ class TicketScreen(DeskScreen):
         if self.worked:
             self.desk.action_stop_working()
         self.action_refresh()
+
+
+def resolve_question(what: str, note: str) -> str:
+    """The note quoted on one line, or shown line by line when it has several."""
+    if "\n" not in note:
+        return f"Resolve {what} with the note {note!r}?"
+    return f"Resolve {what} with this note?\n\n" + textwrap.indent(note, "  ")
 
 
 def ticket_text(t: Row) -> Text:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from textual.binding import Binding
-from textual.widgets import Input
 
 from supportdesk.tui.format import VisibleControls
+from supportdesk.tui.widgets.one_line import OneLineInput
 
 
-class QueryInput(Input):
+class QueryInput(OneLineInput):
     BINDINGS = [Binding("question_mark", "app.help", "Help", priority=True, id="help")]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
