@@ -265,6 +265,7 @@ async def test_palette_reconcile_all(make_reconcile_app):
 class FakeSync:
     cancelled = False
     synced: dict[str, Any] = {}
+    failed: dict[str, Any] = {}
 
 
 async def test_sync_first_when_stores_are_configured_and_s_goes_offline(make_reconcile_app, monkeypatch):
@@ -289,6 +290,29 @@ async def test_sync_first_when_stores_are_configured_and_s_goes_offline(make_rec
         await finished(pilot)
         assert calls == ["sync"]  # not synced again
         assert "synced" not in text_of(screen, "#rc-status")
+
+
+async def test_a_store_that_failed_to_sync_is_named_and_its_findings_marked_stale(make_reconcile_app, monkeypatch):
+    holder: dict[str, str] = {}
+
+    def fake_sync(self: Any, account_id: Any = None, *, progress: Any = None, cancelled: Any = None) -> FakeSync:
+        result = FakeSync()
+        result.failed = {holder["store"]: {"message": "the store answered 503 three times"}}
+        return result
+
+    monkeypatch.setattr("supportdesk.tui.backend.Backend.sync_stores", fake_sync)
+    app = make_reconcile_app(stores={"web": {"base_url": "http://127.0.0.1:9", "secret_key": "sk_test"}})
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_account("acc_0001")  # type: ignore[attr-defined]
+        await settle(pilot)
+        with read_session(app.backend.state.engine) as session:  # type: ignore[attr-defined]
+            holder["store"] = next(iter(reconcile_service.find(session, Scope(account_id="acc_0001")))).store or ""
+        await pilot.press("R")
+        screen = await finished(pilot)
+        status = text_of(screen, "#rc-status")
+        assert f"{holder['store']} could not be synced (the store answered 503 three times)" in status
+        assert "1 finding" in status  # the findings are still shown
+        assert labels(screen)[2].endswith("stale")
 
 
 @pytest.mark.parametrize("key", ["f", "s", "r"])
