@@ -83,7 +83,7 @@ def _sync_first(state: Any, scope: Any, lookup_old: bool) -> Any:
 def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
     counts = Counter(f.kind for f in fixable)
     credit = sum(f.coins for f in fixable if f.kind in ("missing_purchase", "uncredited_purchase"))
-    back = -sum(f.coins for f in fixable if f.kind in ("duplicate_credit", "unapplied_refund"))
+    back = -sum(f.coins for f in fixable if f.kind in ("duplicate_credit", "unapplied_refund", "unknown_to_store"))
     parts = ", ".join(f"{n} {k}" for k, n in counts.items())
     return (f"Apply {len(fixable)} fixes ({parts}): credit {credit:,} coins, take back {back:,} coins, "
             f"resync {counts.get('balance_drift', 0)} cached balances; reason {reason!r}"

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from supportdesk.db.models import Account, LedgerEntry, PricePoint, Purchase, StoreRecord
 from supportdesk.domain.findings import Finding, clawback_coins
 from supportdesk.errors import SupportdeskError
+from supportdesk.services import unknown_to_store as unknown
 
 BATCH = 5000
 CHARGED = ("purchased", "refunded", "charged_back")
@@ -206,8 +207,12 @@ def amount_mismatches(session: Session, scope: Scope) -> Iterator[Finding]:
                                                  for p in expected]})
 
 
+def unknown_to_store(session: Session, scope: Scope) -> Iterator[Finding]:
+    yield from unknown.findings(session, _stream(session, _purchase_scope(unknown.query(), scope)))
+
+
 DETECTORS = (missing_purchases, uncredited_purchases, duplicate_credits, unapplied_refunds, balance_drifts,
-             amount_mismatches)
+             amount_mismatches, unknown_to_store)
 
 
 def find(session: Session, scope: Scope) -> Iterator[Finding]:

@@ -86,3 +86,35 @@ def _cursors(db: str) -> dict[str, tuple[str, object]]:
         rows = conn.execute(text("SELECT store, status, synced_until FROM sync_cursors WHERE scope = 'all'")).all()
     engine.dispose()
     return {store: (status, until) for store, status, until in rows}
+
+
+def test_a_never_charged_purchase_per_store_is_reported(emulator, tmp_path):
+    """Our purchase and its credit, with no record at the store (a forged receipt), at each store."""
+    from datetime import timedelta
+
+    from supportdesk.db.engine import write_session
+    from supportdesk.db.models import LedgerEntry, Purchase
+    from tests.e2e.conftest import NOW
+
+    db = f"sqlite:///{tmp_path / 'e2e.db'}"
+    cli("import", str(emulator.data), db=db)
+    account = emulator.planted["clean_accounts"][0]
+    forged = {"apple": "2999999999999", "google": "GPA.0000-0000-0000-99999", "web": "ch_neverCharged0001"}
+    engine = make_engine(db)
+    with write_session(engine) as session:
+        for n, (store, tid) in enumerate(forged.items()):
+            session.add(Purchase(purchase_id=f"pur_forged{n}", account_id=account, store=store,
+                                 store_transaction_id=tid, product_id="coins_70", coins=70, price_minor=99,
+                                 currency="USD", country="US", purchased_at=NOW - timedelta(days=3),
+                                 status="completed"))
+            session.flush()
+            session.add(LedgerEntry(entry_id=f"le_forged{n}", account_id=account, asset="coin", amount=70,
+                                    kind="purchase", ref=f"pur_forged{n}", at=NOW - timedelta(days=3),
+                                    actor="system"))
+    engine.dispose()
+    body = cli_json("reconcile", "--all", db=db, config=emulator.config)
+    found = {f["store"]: f for f in body["findings"] if f["kind"] == "unknown_to_store"}
+    assert {s: f["store_transaction_id"] for s, f in found.items()} == forged
+    assert all(f["account_id"] == account and f["coins"] == -70 and f["fixable"] for f in found.values())
+    assert all(f["detail"]["store_answers"][s]["answer"] for s, f in found.items())
+    assert body["summary"]["by_kind"]["unknown_to_store"] == 3

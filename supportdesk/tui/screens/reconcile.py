@@ -40,8 +40,12 @@ SHORT = {
     "unapplied_refund": "store refunded, coins kept",
     "balance_drift": "cached balance ≠ ledger",
     "amount_mismatch": "unexpected price, report only",
+    "unknown_to_store": "credited, store never charged",
 }
 MEANING = {
+    "unknown_to_store": "We hold and credited this purchase, but its store answers that it has no such "
+                        "transaction, order or charge (Apple after the Sandbox fallback). A forged receipt is the "
+                        "classic case. The fix reverses the credit: a lead's call, with a reason and a ticket.",
     "missing_purchase": "The store charged for a transaction we have no purchase for. The fix creates the "
                         "purchase and credits the coins of the price point in force then (a promotion's bonus "
                         "included).",
