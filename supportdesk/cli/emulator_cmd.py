@@ -34,6 +34,9 @@ def store_emulator(
     ),
     faults: str | None = typer.Option(None, "--faults", help=FAULTS_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the fault RNG, so runs repeat."),
+    notify_url: str | None = typer.Option(
+        None, "--notify-url", help="The app's listener (supportdesk listen), e.g. http://127.0.0.1:8787: "
+        "POST /_emulator/notify delivers signed notifications to <url>/apple and <url>/web."),
 ) -> None:
     """Serve DIR/store with the stores' real paths, auth, JSON shapes and errors on 127.0.0.1."""
     from supportdesk.emulator.faults import FaultSpecError
@@ -41,7 +44,8 @@ def store_emulator(
     from supportdesk.emulator.server import EmulatorStartError, prepare, serve
 
     try:
-        prepared = prepare(data, port=port, config_path=write_config, now=now, faults=faults, seed=seed)
+        prepared = prepare(data, port=port, config_path=write_config, now=now, faults=faults, seed=seed,
+                           notify_url=notify_url)
     except (StoreDataError, FaultSpecError, EmulatorStartError) as exc:
         _fail(str(exc))
     except ValueError as exc:

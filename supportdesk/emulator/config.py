@@ -14,6 +14,7 @@ import tomli_w
 
 from supportdesk.emulator.apple_base import ENVIRONMENT
 from supportdesk.emulator.clock import format_timestamp
+from supportdesk.emulator.deliver import webhook_secret
 from supportdesk.emulator.pki import GOOGLE_PROJECT
 from supportdesk.emulator.state import EmulatorState
 
@@ -62,10 +63,13 @@ def config_document(emu: EmulatorState, sa_path: Path) -> dict[str, Any]:
                 "pubsub_base_url": f"{base}/google/pubsub",
                 "subscription": identity.subscription,
             },
-            "web": {"base_url": f"{base}/web", "secret_key": keys.web_secret_key},
+            "web": {"base_url": f"{base}/web", "secret_key": keys.web_secret_key,
+                    "webhook_secret": webhook_secret(keys)},
         },
         "emulator": {"control_url": f"{base}/_emulator"},
     }
+    if emu.notify_url:
+        document["emulator"]["notify_url"] = emu.notify_url
     if emu.clock.fixed_ms is not None:
         document["emulator"]["now"] = format_timestamp(emu.clock.fixed_ms)
     return document

@@ -55,6 +55,7 @@ class Options(TypedDict, total=False):
     faults: str | None  # see supportdesk.emulator.faults
     seed: int
     keys: Keys | None  # default: reuse <config stem>-keys.json or make new ones
+    notify_url: str | None  # the app's listener: POST /_emulator/notify delivers notifications there
 
 
 def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Options]) -> Prepared:
@@ -70,6 +71,7 @@ def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Op
     state = build_state(records, keys, now=now, faults=fault_list, seed=options.get("seed", 0))
     prepared = Prepared(_listen(options.get("port", 0)), state, config_path)
     prepared.state.identity.base_url = prepared.base_url
+    prepared.state.notify_url = options.get("notify_url")
     if config_path is not None:
         prepared.config_path = write_config(config_path, prepared.state)
     return prepared

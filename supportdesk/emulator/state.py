@@ -49,6 +49,7 @@ class EmulatorState:
     clock: Clock
     faults: FaultInjector
     google_tokens: dict[str, GoogleToken] = field(default_factory=dict)
+    notify_url: str | None = None  # where emulator/deliver.py posts notifications (the app's listener)
 
     def __post_init__(self) -> None:
         self._initial = (copy.deepcopy(self.records), self.clock.fixed_ms, copy.deepcopy(self.faults.faults))
