@@ -119,3 +119,9 @@ def answer_deadlines(session: Session, ticket_ids: list[str]) -> dict[str, datet
     rows = session.exec(select(ConsumptionRequest.ticket_id, ConsumptionRequest.answer_due_at).where(
         col(ConsumptionRequest.ticket_id).in_(ticket_ids))).all()
     return dict(rows)
+
+
+def with_deadlines(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ticket rows with their `answer_due_at` (None when the store asked nothing)."""
+    due = answer_deadlines(session, [r["ticket_id"] for r in rows])
+    return [{**r, "answer_due_at": due.get(r["ticket_id"])} for r in rows]
