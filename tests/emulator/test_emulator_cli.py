@@ -24,7 +24,7 @@ CONFIG_KEYS = {
     "apple": {"base_url", "issuer_id", "key_id", "private_key", "bundle_id", "app_apple_id", "environment",
               "root_certificates"},
     "google": {"base_url", "package_name", "service_account_file", "pubsub_base_url", "subscription"},
-    "web": {"base_url", "secret_key"},
+    "web": {"base_url", "secret_key", "webhook_secret"},  # webhook_secret: the listener verifies webhooks
 }  # fmt: skip
 
 
