@@ -15,7 +15,7 @@ from supportdesk.db.models import ConsumptionRequest, StoreNotification
 from supportdesk.services import tickets
 from supportdesk.services.audit import ActionContext
 from supportdesk.stores.records import NormalisedRecord
-from supportdesk.stores.upsert import resolve_accounts, upsert_batch
+from supportdesk.stores.upsert import dialect_insert, resolve_accounts, upsert_batch
 
 ANSWER_WITHIN = timedelta(hours=12)  # Apple: answer a CONSUMPTION_REQUEST within 12 hours
 LISTENER = "listener"
@@ -40,13 +40,20 @@ def accept(engine: Engine, note: Notification) -> dict[str, Any]:
     ticket = None
     if note.kind == "CONSUMPTION_REQUEST" and note.records:
         ticket = _consumption_ticket(engine, note)
-    with write_session(engine) as session:
-        if session.get(StoreNotification, (note.source, note.notification_id)) is None:
-            tid = note.records[0].store_transaction_id if note.records else None
-            session.add(StoreNotification(source=note.source, notification_id=note.notification_id, kind=note.kind,
-                                          store_transaction_id=tid, received_at=datetime.now(UTC)))
+    _remember(engine, note)
     return {"duplicate": False, "notification_id": note.notification_id, "inserted": len(written.inserted),
             "updated": len(written.updated), "ticket": ticket}
+
+
+def _remember(engine: Engine, note: Notification) -> None:
+    """The notification id, with ON CONFLICT DO NOTHING: two deliveries at once both succeed, one row stays."""
+    tid = note.records[0].store_transaction_id if note.records else None
+    row = {"source": note.source, "notification_id": note.notification_id, "kind": note.kind,
+           "store_transaction_id": tid, "received_at": datetime.now(UTC)}
+    with write_session(engine) as session:
+        table = StoreNotification.__table__  # type: ignore[attr-defined]
+        session.execute(dialect_insert(session)(table).values([row]).on_conflict_do_nothing(
+            index_elements=["source", "notification_id"]))
 
 
 def _consumption_ticket(engine: Engine, note: Notification) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from supportdesk.db.engine import write_session
 from supportdesk.db.models import StoreAbsence
+from supportdesk.stores.upsert import dialect_insert
 
 
 def record_absences(engine: Engine, store: str, absent: dict[str, str], *, now: datetime | None = None) -> None:
@@ -19,11 +20,7 @@ def record_absences(engine: Engine, store: str, absent: dict[str, str], *, now: 
     rows = [{"store": store, "store_transaction_id": tid, "answer": answer, "checked_at": at}
             for tid, answer in absent.items()]
     with write_session(engine) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(StoreAbsence.__table__).values(rows)  # type: ignore[attr-defined]
+        stmt = dialect_insert(session)(StoreAbsence.__table__).values(rows)  # type: ignore[attr-defined]
         session.execute(stmt.on_conflict_do_update(
             index_elements=["store", "store_transaction_id"],
             set_={"answer": stmt.excluded.answer, "checked_at": stmt.excluded.checked_at}))
