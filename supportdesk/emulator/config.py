@@ -14,7 +14,7 @@ import tomli_w
 
 from supportdesk.emulator.apple_base import ENVIRONMENT
 from supportdesk.emulator.clock import format_timestamp
-from supportdesk.emulator.deliver import webhook_secret
+from supportdesk.emulator.deliver import PUSH_AUDIENCE, webhook_secret
 from supportdesk.emulator.pki import GOOGLE_PROJECT
 from supportdesk.emulator.state import EmulatorState
 
@@ -62,6 +62,9 @@ def config_document(emu: EmulatorState, sa_path: Path) -> dict[str, Any]:
                 "service_account_file": str(sa_path),
                 "pubsub_base_url": f"{base}/google/pubsub",
                 "subscription": identity.subscription,
+                "push_audience": PUSH_AUDIENCE,
+                "push_service_account": keys.google_client_email,
+                "push_certs_url": f"{base}/_emulator/push-certs",
             },
             "web": {"base_url": f"{base}/web", "secret_key": keys.web_secret_key,
                     "webhook_secret": webhook_secret(keys)},

@@ -9,10 +9,15 @@ base URL, default: the ``--notify-url``; posts go to ``<url>/apple`` and ``<url>
 - The processor: an event ``{"id": "evt_...", "type", "data": {"object": charge}}`` with a ``Stripe-Signature``
   header ``t=<unix>,v1=<HMAC-SHA256 of "t.payload">`` under the webhook secret written into the config
   (the processor's documented scheme; the timestamp is the sending time, checked against a 5-minute tolerance).
+- Google: a Pub/Sub push (``{"message": {"data", "messageId", ...}, "subscription"}``) with an OIDC token
+  signed by the emulator's Google key, its JWK set served at ``GET /_emulator/push-certs``
+  (``{"store": "google", "type": "oneTimeProductNotification" | "voidedPurchaseNotification",
+  "transaction_id": "<orderId>"}``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -21,6 +26,8 @@ import uuid
 from typing import Any
 
 import httpx
+import jwt
+from jwt.algorithms import RSAAlgorithm
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,9 +36,11 @@ from supportdesk.emulator.apple import AppleApi
 from supportdesk.emulator.apple_notifications import _NOTIFICATION_NS, NotificationHistory, derive_notifications
 from supportdesk.emulator.pki import Keys
 from supportdesk.emulator.routing import json_response
+from supportdesk.emulator.rtdn import purchase_notification, voided_notification
 from supportdesk.emulator.state import EmulatorState
 from supportdesk.emulator.web import _charge
 
+PUSH_AUDIENCE = "supportdesk-listen"  # the audience set on the push subscription
 _EVENT_NS = uuid.UUID("0d6f3c8e-2f4b-4c55-9a53-2b8e1d7c9f10")
 TIMEOUT = 10.0
 
@@ -74,8 +83,10 @@ class Deliverer:
             built = self._apple(request, kind, tid, bool(body.get("tamper")))
         elif store == "web":
             built = self._web(kind, tid, bool(body.get("tamper")))
+        elif store == "google":
+            built = self._google(kind, tid, bool(body.get("tamper")))
         else:
-            return _problem(400, f"store must be apple or web, not {store!r}")
+            return _problem(400, f"store must be apple, google or web, not {store!r}")
         if isinstance(built, Response):
             return built
         content, headers, notification_id = built
@@ -122,5 +133,40 @@ class Deliverer:
         return content, headers, event_id
 
 
+    def _google(self, kind: str, order_id: str, tamper: bool) -> Any:
+        """A Pub/Sub push: the RTDN message as the subscription holds it, with a Google-signed OIDC token
+        (audience PUSH_AUDIENCE, the push service account's email) that google-auth verifies."""
+        purchase = self.emu.google_by_order.get(order_id)
+        if purchase is None:
+            return _problem(404, f"no Google Play order {order_id}")
+        package = self.emu.identity.package_name
+        if kind == "voidedPurchaseNotification":
+            if purchase.get("voidedTimeMillis") is None:
+                return _problem(404, f"Google Play order {order_id} was not voided")
+            notification = voided_notification(package, purchase)
+        else:
+            notification = purchase_notification(package, purchase)
+        message_id = str(uuid.uuid5(_EVENT_NS, f"google:{kind}:{order_id}").int % 10**16)
+        data = base64.b64encode(json.dumps(notification).encode()).decode()
+        body = {"message": {"data": data, "messageId": message_id, "publishTime": notification["eventTimeMillis"]},
+                "subscription": self.emu.identity.subscription}
+        keys, now = self.emu.keys, int(time.time())  # the token is checked against the wall clock
+        claims = {"iss": "https://accounts.google.com", "aud": PUSH_AUDIENCE, "email": keys.google_client_email,
+                  "email_verified": True, "sub": keys.google_client_email, "iat": now, "exp": now + 3600}
+        token = jwt.encode(claims, keys.google_key, algorithm="RS256", headers={"kid": keys.google_key_id})
+        if tamper:
+            head, payload, signature = token.split(".")
+            token = f"{head}.{payload}.{('B' if signature[0] == 'A' else 'A') + signature[1:]}"
+        headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+        return json.dumps(body).encode(), headers, message_id
+
+    async def push_certs(self, request: Request) -> Response:
+        """The JWK set the push tokens verify against (Google's is https://www.googleapis.com/oauth2/v3/certs)."""
+        key = RSAAlgorithm.to_jwk(self.emu.keys.google_public_key, as_dict=True)
+        return json_response({"keys": [{**key, "kid": self.emu.keys.google_key_id, "use": "sig", "alg": "RS256"}]})
+
+
 def routes(emu: EmulatorState) -> list[Route]:
-    return [Route("/notify", Deliverer(emu).notify, methods=["POST"])]
+    deliverer = Deliverer(emu)
+    return [Route("/notify", deliverer.notify, methods=["POST"]),
+            Route("/push-certs", deliverer.push_certs, methods=["GET"])]

@@ -4,6 +4,8 @@
   ``SignedDataVerifier.verify_and_decode_notification`` against the configured root ([stores.apple]).
 - ``POST /web``: the processor's webhooks, verified with ``stripe.Webhook.construct_event`` and the signing
   secret ([stores.web] webhook_secret).
+- ``POST /google``: Pub/Sub push of Play's real-time notifications, its OIDC token verified with google-auth's
+  ``id_token.verify_token`` (audience and service account: [stores.google] push_audience, push_service_account).
 - ``GET /health``.
 
 A notification is accepted once per notificationUUID / event id (services.notifications); a bad signature is
@@ -16,6 +18,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -27,8 +30,11 @@ from supportdesk.config import Settings
 from supportdesk.errors import ConfigError, SupportdeskError
 from supportdesk.services.notifications import Notification, accept
 from supportdesk.stores.errors import StoreBadSignature
+from supportdesk.stores.google import _decode_message
 from supportdesk.stores.records import apple_record, web_record
+from supportdesk.stores.sources import _google_from_notifications
 
+GOOGLE_CERTS = "https://www.googleapis.com/oauth2/v3/certs"  # Google's JWK set for OIDC tokens
 # Processor events that carry a charge, and those that carry a dispute of one.
 CHARGE_EVENTS = ("charge.succeeded", "charge.refunded", "charge.refund.updated", "charge.updated")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
@@ -43,6 +49,7 @@ class Listener:
         self.engine, self.settings = engine, settings
         self._apple: Any = None
         self._web: Any = None
+        self._google: Any = None
 
     def apple_client(self) -> Any:
         if self._apple is None:
@@ -50,6 +57,13 @@ class Listener:
 
             self._apple = AppleClient(self._config("apple"))
         return self._apple
+
+    def google_client(self) -> Any:
+        if self._google is None:
+            from supportdesk.stores.google import GoogleClient
+
+            self._google = GoogleClient(self._config("google"))
+        return self._google
 
     def web_client(self) -> Any:
         if self._web is None:
@@ -110,6 +124,39 @@ class Listener:
         signed_at = datetime.fromtimestamp(int(event.get("created") or 0), UTC) if event.get("created") else None
         return Notification("web", str(event["id"]), kind, records, signed_at)
 
+    async def google(self, request: Request) -> JSONResponse:
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else ""
+        return await self._handle(self._google_notification, (token, await request.body()))
+
+    def _google_notification(self, delivery: tuple[str, bytes]) -> Notification:
+        """A Pub/Sub push: its OIDC token verified with google-auth (audience and the push service account as
+        configured), then the RTDN completed from the Play APIs exactly as a pulled message is."""
+        from google.auth import exceptions as google_errors
+        from google.auth.transport.requests import Request as GoogleRequest
+        from google.oauth2 import id_token
+
+        config = self._config("google")
+        audience, account = config.get("push_audience"), config.get("push_service_account")
+        if not audience or not account:
+            raise ConfigError("[stores.google] needs push_audience and push_service_account to accept Pub/Sub push")
+        token, body = delivery
+        try:
+            claims = id_token.verify_token(token, GoogleRequest(), audience=audience,
+                                           certs_url=config.get("push_certs_url") or GOOGLE_CERTS)
+        except (ValueError, google_errors.GoogleAuthError, jwt.PyJWTError) as exc:
+            raise StoreBadSignature("google", f"the Pub/Sub push token does not verify: {exc}") from None
+        if claims.get("email") != account or not claims.get("email_verified"):
+            raise StoreBadSignature("google", f"the Pub/Sub push token is not from {account}")
+        try:
+            message = _decode_message(json.loads(body))
+        except ValueError:
+            raise StoreBadSignature("google", "the Pub/Sub push body is not a message") from None
+        note = message.notification or {}
+        kind = next((k for k in note if k.endswith("Notification")), "unknown")
+        records, _ = _google_from_notifications(self.google_client(), [note] if note else [])
+        return Notification("google", message.message_id or "", kind, records)
+
     async def _handle(self, decode: Any, delivery: Any) -> JSONResponse:
         """Verify and write in a worker thread (crypto and the database block); 400 for what will never verify,
         500 for what a redelivery may get through."""
@@ -135,5 +182,6 @@ def build_app(engine: Engine, settings: Settings) -> Starlette:
     return Starlette(routes=[
         Route("/apple", listener.apple, methods=["POST"]),
         Route("/web", listener.web, methods=["POST"]),
+        Route("/google", listener.google, methods=["POST"]),
         Route("/health", listener.health, methods=["GET"]),
     ])

@@ -119,3 +119,19 @@ def test_a_consumption_request_opens_a_ticket_with_its_deadline(emulator, listen
     assert abs(due - requested - 12 * 3600) < 2
     shown = cli_json("ticket", "show", ticket["ticket_id"], db=db)["ticket"]
     assert shown["answer_due_at"] == mine["answer_due_at"]
+
+
+def test_a_pubsub_push_is_verified_and_written_once(emulator, listener):
+    url, db = listener
+    voided = [p for p in jsonl(emulator.data / "store/google/purchases.jsonl") if p.get("voidedTimeMillis")]
+    assert len(voided) >= 2
+    order = voided[0]["orderId"]
+    first = notify(emulator, url, store="google", type="voidedPurchaseNotification", transaction_id=order)
+    assert first["status"] == 200 and first["response"]["duplicate"] is False, first
+    written = store_rows(db)
+    assert [r[:2] for r in written] == [("google", order)] and written[0][2] in ("refunded", "charged_back")
+    again = notify(emulator, url, store="google", type="voidedPurchaseNotification", transaction_id=order)
+    assert again["response"]["duplicate"] is True and store_rows(db) == written
+    bad = notify(emulator, url, store="google", type="voidedPurchaseNotification",
+                 transaction_id=voided[1]["orderId"], tamper=True)
+    assert 400 <= bad["status"] < 500 and store_rows(db) == written
