@@ -46,3 +46,13 @@ def test_a_completed_store_run_moves_its_cursor_and_the_next_run_resumes_there(e
     assert store_since(engine, Scope(), "web", NOW, lookup_old=False) == NOW - RESUME_OVERLAP
     # --lookup-old and an explicit --since ignore the cursor.
     assert store_since(engine, Scope(since=OLD), "apple", NOW, lookup_old=False) == OLD
+
+
+def test_a_failed_run_after_a_completed_one_keeps_the_cursor(engine):
+    first = NOW - timedelta(days=3)
+    record_run(engine, "google", ALL, until=first, at=first)
+    record_run(engine, "google", ALL, until=NOW, at=NOW, error="Google Play did not answer in time")
+    cursor = cursor_of(engine, "google")
+    assert cursor is not None and cursor.status == "failed" and cursor.synced_until == first
+    assert cursor.error == "Google Play did not answer in time"
+    assert store_since(engine, Scope(), "google", NOW, lookup_old=False) == first - RESUME_OVERLAP
