@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from supportdesk.emulator import apple, control, deliver, google, web
@@ -16,5 +17,6 @@ def build_app(emu: EmulatorState) -> Starlette:
             Mount("/google", routes=google.routes(emu).routes),
             Mount("/web", routes=web.routes(emu).routes),
             Mount("/_emulator", routes=[*control.routes(emu), *deliver.routes(emu)]),
-        ]
+        ],
+        middleware=[Middleware(deliver.NotifyAfterRefunds, emu=emu)],
     )

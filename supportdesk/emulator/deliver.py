@@ -9,6 +9,8 @@ base URL, default: the ``--notify-url``; posts go to ``<url>/apple`` and ``<url>
 - The processor: an event ``{"id": "evt_...", "type", "data": {"object": charge}}`` with a ``Stripe-Signature``
   header ``t=<unix>,v1=<HMAC-SHA256 of "t.payload">`` under the webhook secret written into the config
   (the processor's documented scheme; the timestamp is the sending time, checked against a 5-minute tolerance).
+- After a refund made through the processor's or Google's API, the notification the store sends follows on its
+  own (``NotifyAfterRefunds``). ``GET|POST /_emulator/notify-url`` reads or changes where deliveries go.
 - Google: a Pub/Sub push (``{"message": {"data", "messageId", ...}, "subscription"}``) with an OIDC token
   signed by the emulator's Google key, its JWK set served at ``GET /_emulator/push-certs``
   (``{"store": "google", "type": "oneTimeProductNotification" | "voidedPurchaseNotification",
@@ -17,6 +19,7 @@ base URL, default: the ``--notify-url``; posts go to ``<url>/apple`` and ``<url>
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -89,19 +92,31 @@ class Deliverer:
             return _problem(400, f"store must be apple, google or web, not {store!r}")
         if isinstance(built, Response):
             return built
-        content, headers, notification_id = built
+        return json_response(await self.send(url, *built))
+
+    async def send(self, url: str, content: bytes, headers: dict[str, str], notification_id: str) -> dict[str, Any]:
+        """POST one delivery; what the listener answered (a delivery that fails is reported, never raised)."""
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
             try:
                 answer = await client.post(url, content=content, headers=headers)
             except httpx.HTTPError as exc:
-                return json_response({"delivered_to": url, "notification_id": notification_id, "status": None,
-                                      "error": str(exc) or type(exc).__name__})
+                return {"delivered_to": url, "notification_id": notification_id, "status": None,
+                        "error": str(exc) or type(exc).__name__}
         try:
             said: Any = answer.json()
         except ValueError:
             said = answer.text
-        return json_response({"delivered_to": url, "notification_id": notification_id, "status": answer.status_code,
-                              "response": said})
+        return {"delivered_to": url, "notification_id": notification_id, "status": answer.status_code,
+                "response": said}
+
+    async def after_refund(self, store: str, target: str) -> None:
+        """A refund made through the store's API: the store notifies the listener, as the real ones do."""
+        if not self.emu.notify_url:
+            return
+        built = (self._web("charge.refunded", target, False) if store == "web"
+                 else self._google("voidedPurchaseNotification", target, False))
+        if not isinstance(built, Response):
+            await self.send(f"{self.emu.notify_url.rstrip('/')}/{store}", *built)
 
     def _apple(self, request: Request, kind: str, tid: str, tamper: bool) -> Any:
         record = self.emu.apple.get(tid)
@@ -160,13 +175,72 @@ class Deliverer:
         headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
         return json.dumps(body).encode(), headers, message_id
 
+    async def notify_url(self, request: Request) -> Response:
+        """GET: where notifications go; POST {"url": URL | null}: change it while running (the demo, tests)."""
+        if request.method == "POST":
+            try:
+                url = json.loads(await request.body())["url"]
+                if url is not None and not isinstance(url, str):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                return _problem(400, 'expected {"url": "http://host:port" or null}')
+            self.emu.notify_url = url
+        return json_response({"url": self.emu.notify_url})
+
     async def push_certs(self, request: Request) -> Response:
         """The JWK set the push tokens verify against (Google's is https://www.googleapis.com/oauth2/v3/certs)."""
         key = RSAAlgorithm.to_jwk(self.emu.keys.google_public_key, as_dict=True)
         return json_response({"keys": [{**key, "kid": self.emu.keys.google_key_id, "use": "sig", "alg": "RS256"}]})
 
 
+class NotifyAfterRefunds:
+    """ASGI middleware: after a successful refund through the web processor's or Google's API, deliver the
+    notification the real store sends (charge.refunded; a voidedPurchaseNotification) to --notify-url, in the
+    background, so the API call's answer is not held up."""
+
+    def __init__(self, app: Any, emu: EmulatorState) -> None:
+        self.app, self.deliverer = app, Deliverer(emu)
+        self.pending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        target = _refund_target(scope) if scope["type"] == "http" and self.deliverer.emu.notify_url else None
+        if target is None:
+            await self.app(scope, receive, send)
+            return
+        status: list[int] = []
+        body: list[bytes] = []
+
+        async def watch(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif message["type"] == "http.response.body" and target[1] is None:
+                body.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status and status[0] == 200:
+            store, ident = target
+            if ident is None:  # the processor names the charge in the refund it answers with
+                ident = str(json.loads(b"".join(body) or b"{}").get("charge") or "")
+            if ident:
+                task = asyncio.get_running_loop().create_task(self.deliverer.after_refund(store, ident))
+                self.pending.add(task)  # held until done: the loop keeps only weak references to tasks
+                task.add_done_callback(self.pending.discard)
+
+
+def _refund_target(scope: Any) -> tuple[str, str | None] | None:
+    path = scope.get("path", "")
+    if scope.get("method") != "POST":
+        return None
+    if path == "/web/v1/refunds":
+        return "web", None
+    if path.startswith("/google/") and path.endswith(":refund"):
+        return "google", path.rsplit("/", 1)[1].removesuffix(":refund")
+    return None
+
+
 def routes(emu: EmulatorState) -> list[Route]:
     deliverer = Deliverer(emu)
     return [Route("/notify", deliverer.notify, methods=["POST"]),
+            Route("/notify-url", deliverer.notify_url, methods=["GET", "POST"]),
             Route("/push-certs", deliverer.push_certs, methods=["GET"])]

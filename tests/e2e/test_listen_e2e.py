@@ -135,3 +135,23 @@ def test_a_pubsub_push_is_verified_and_written_once(emulator, listener):
     bad = notify(emulator, url, store="google", type="voidedPurchaseNotification",
                  transaction_id=voided[1]["orderId"], tamper=True)
     assert 400 <= bad["status"] < 500 and store_rows(db) == written
+
+
+def test_a_refund_made_through_the_processor_api_is_notified_on_its_own(emulator, listener):
+    url, db = listener
+    config = tomllib.loads(emulator.config.read_text())
+    control, web = config["emulator"]["control_url"], config["stores"]["web"]
+    charge = next(c for c in jsonl(emulator.data / "store/web/charges.jsonl")
+                  if not c.get("refunds") and not c.get("disputed") and c.get("status", "succeeded") == "succeeded")
+    httpx.post(f"{control}/notify-url", json={"url": url}).raise_for_status()
+    try:
+        refund = httpx.post(f"{web['base_url']}/v1/refunds", data={"charge": charge["id"]},
+                            headers={"Authorization": f"Bearer {web['secret_key']}"}, timeout=10)
+        assert refund.status_code == 200, refund.text
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not store_rows(db):
+            time.sleep(0.2)
+    finally:
+        httpx.post(f"{control}/notify-url", json={"url": None}).raise_for_status()
+    (row,) = store_rows(db)
+    assert row[:4] == ("web", charge["id"], "refunded", charge["amount"])
