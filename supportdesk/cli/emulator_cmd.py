@@ -44,6 +44,9 @@ def store_emulator(
                                        help="Seconds before an un-acked Pub/Sub message is delivered again."),
     rate_limits: bool = typer.Option(True, "--rate-limits/--no-rate-limits",
                                      help="Enforce Apple's per-endpoint rate limits (429 past them)."),
+    notify_url: str | None = typer.Option(
+        None, "--notify-url", help="The app's listener (supportdesk listen), e.g. http://127.0.0.1:8787: "
+        "POST /_emulator/notify delivers signed notifications to <url>/apple and <url>/web."),
 ) -> None:
     """Serve DIR/store with the stores' real paths, auth, JSON shapes and errors on 127.0.0.1."""
     from supportdesk.emulator.faults import FaultSpecError
@@ -56,7 +59,7 @@ def store_emulator(
     realism = Realism(rate_limits=rate_limits, pull_hold_s=pull_hold, ack_deadline_s=ack_deadline)
     try:
         prepared = prepare(data, port=port, config_path=write_config, now=now, faults=faults, seed=seed,
-                           environment=environment, realism=realism)
+                           environment=environment, realism=realism, notify_url=notify_url)
     except (StoreDataError, FaultSpecError, EmulatorStartError) as exc:
         _fail(str(exc))
     except ValueError as exc:

@@ -203,6 +203,9 @@ def _register_optional() -> None:
     from supportdesk.cli.ticket_cmd import ticket_app
 
     app.command("reconcile")(reconcile_cmd)
+    from supportdesk.cli.listen_cmd import listen_cmd
+
+    app.command("listen")(listen_cmd)
     from supportdesk.cli.region_cmd import region_cmd
     app.command("region")(region_cmd)
     app.add_typer(ticket_app, name="ticket")

@@ -19,6 +19,9 @@ def reconcile_cmd(
     store: Annotated[str | None, typer.Option("--store", help="apple, google or web.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only purchases from then (ISO 8601 or 30d).")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Use the store records already synced.")] = False,
+    lookup_old: Annotated[bool, typer.Option(
+        "--lookup-old", help="Also look up, one by one, our purchases older than the stores' look-back windows "
+        "(Apple 180 days), and ignore the sync cursors.")] = False,
     fix: Annotated[bool, typer.Option("--fix", help="Apply the fix of every fixable finding.")] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (required with --fix).")] = None,
     ticket: Annotated[str | None, typer.Option("--ticket", help="The ticket the fixes belong to.")] = None,
@@ -32,6 +35,7 @@ def reconcile_cmd(
     from supportdesk.services import lookup
     from supportdesk.services.reconcile import Scope, reconcile
     from supportdesk.services.refunds import policy_of
+    from supportdesk.services.sync_first import mark_stale, store_status
     from supportdesk.stores.sync import parse_when
 
     with handled(json_mode):
@@ -47,11 +51,13 @@ def reconcile_cmd(
             with read_session(state.engine) as session:
                 account_id = lookup.resolve_account(session, account).account_id
         scope = Scope(account_id=account_id, store=store, since=parse_when(since) if since else None)
-        synced = None if offline else _sync_first(state, scope)
+        synced = None if offline else _sync_first(state, scope, lookup_old)
         found = reconcile(state.engine, scope)
-        body: dict[str, Any] = {"findings": [f.to_json() for f in found.findings], "summary": summarise(found.findings)}
+        stores = store_status(synced)
+        body: dict[str, Any] = {"findings": mark_stale([f.to_json() for f in found.findings], stores["failed_stores"]),
+                                "summary": {**summarise(found.findings), **stores}}
         if synced is not None:
-            body["synced"] = synced
+            body["synced"] = synced.to_json()
         if fix:
             fixable = [f for f in found.findings if f.fixable]
             who = state.action_context(actor, reason, ticket)
@@ -64,25 +70,21 @@ def reconcile_cmd(
         raise typer.Exit(1)
 
 
-def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
-    """Pull the stores' view first; with no stores configured, say so and reconcile what was synced before."""
-    from supportdesk.services.reconcile import sync_before
-    from supportdesk.stores.errors import StoreUnavailable
+def _sync_first(state: Any, scope: Any, lookup_old: bool) -> Any:
+    """Pull the stores' view first; a store that fails is named and the others' findings still count. With no
+    stores configured, say so and reconcile what was synced before."""
+    from supportdesk.services.sync_first import sync_before
 
-    try:
-        result = sync_before(state.engine, state.settings, scope)
-    except StoreUnavailable as exc:
-        raise StoreUnavailable(exc.store, f"{exc.message} (use --offline to reconcile what was synced before)") from exc
+    result = sync_before(state.engine, state.settings, scope, lookup_old=lookup_old)
     if result is None:
         err_console.print("[yellow]no stores configured (--config): reconciling the store records synced before[/]")
-        return None
-    return result.to_json()
+    return result
 
 
 def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
     counts = Counter(f.kind for f in fixable)
     credit = sum(f.coins for f in fixable if f.kind in ("missing_purchase", "uncredited_purchase"))
-    back = -sum(f.coins for f in fixable if f.kind in ("duplicate_credit", "unapplied_refund"))
+    back = -sum(f.coins for f in fixable if f.kind in ("duplicate_credit", "unapplied_refund", "unknown_to_store"))
     parts = ", ".join(f"{n} {k}" for k, n in counts.items())
     return (f"Apply {len(fixable)} fixes ({parts}): credit {credit:,} coins, take back {back:,} coins, "
             f"resync {counts.get('balance_drift', 0)} cached balances; reason {reason!r}"
@@ -91,6 +93,7 @@ def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
 
 def _print(body: dict[str, Any]) -> None:
     """Grouped by kind, one line a finding and one for its fix: readable at 80 columns."""
+
     from supportdesk.domain.findings import Finding
     from supportdesk.services.fixes import describe
 
@@ -107,6 +110,9 @@ def _print(body: dict[str, Any]) -> None:
             say(f"    {describe(finding) if f['fixable'] else 'report only: ' + kind}", style="dim")
     s = body["summary"]
     say(f"{plural(s['total'], 'finding')} on {plural(s['accounts'], 'account')}")
+    for store in s.get("failed_stores", []):
+        error = s["stores"][store]["error"]["message"]
+        say((f"{store} could not be synced", "red"), f": {error} (its findings are stale)")
     for a in body.get("applied", []):
         tag = "replayed (already done)" if a["replayed"] else "applied"
         say(f"  {tag}: {a['kind']} {a.get('purchase_id') or a.get('account_id')}")

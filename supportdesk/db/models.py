@@ -273,3 +273,47 @@ class PolicyVersion(SQLModel, table=True):
     set_by: str = Field(max_length=64)
     set_at: datetime
     reason: str = Field(max_length=2000)
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far each store's view is complete for a scope ("all" or an account id): a re-run resumes from here."""
+
+    __tablename__ = "sync_cursors"
+    store: str = Field(primary_key=True, max_length=8)
+    scope: str = Field(primary_key=True, max_length=64)
+    synced_until: datetime | None = None  # the end of the last window this store synced completely
+    last_run_at: datetime
+    status: str = Field(max_length=16)  # ok | failed
+    error: str | None = None
+
+
+class StoreAbsence(SQLModel, table=True):
+    """A purchase of ours the store answered "no such transaction / order / charge" for, and its words."""
+
+    __tablename__ = "store_absences"
+    store: str = Field(primary_key=True, max_length=8)
+    store_transaction_id: str = Field(primary_key=True, max_length=128)
+    answer: str
+    checked_at: datetime
+
+
+class StoreNotification(SQLModel, table=True):
+    """A store notification the listener accepted, by the store's own id: a redelivery changes nothing."""
+
+    __tablename__ = "store_notifications"
+    source: str = Field(primary_key=True, max_length=8)
+    notification_id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(max_length=64)
+    store_transaction_id: str | None = Field(default=None, max_length=128)
+    received_at: datetime
+
+
+class ConsumptionRequest(SQLModel, table=True):
+    """Apple asked for consumption information about a refund request: answer by `answer_due_at` (12 hours)."""
+
+    __tablename__ = "consumption_requests"
+    store_transaction_id: str = Field(primary_key=True, max_length=128)
+    ticket_id: str = Field(max_length=64, index=True)
+    account_id: str | None = Field(default=None, max_length=64)
+    requested_at: datetime
+    answer_due_at: datetime

@@ -7,9 +7,10 @@ from typing import Any
 
 KINDS = (
     "missing_purchase", "uncredited_purchase", "duplicate_credit", "unapplied_refund", "balance_drift",
-    "amount_mismatch",
+    "amount_mismatch", "unknown_to_store",
 )
-FIXABLE = {"missing_purchase", "uncredited_purchase", "duplicate_credit", "unapplied_refund", "balance_drift"}
+FIXABLE = {"missing_purchase", "uncredited_purchase", "duplicate_credit", "unapplied_refund", "balance_drift",
+           "unknown_to_store"}
 # What our purchase status becomes when the store took the money back.
 REFUND_STATUS = {"refunded": "refunded", "revoked": "revoked", "charged_back": "charged_back"}
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 
-from supportdesk.emulator import apple, control, google, web
+from supportdesk.emulator import apple, control, deliver, google, web
 from supportdesk.emulator.state import EmulatorState
 
 
@@ -15,6 +16,7 @@ def build_app(emu: EmulatorState) -> Starlette:
             Mount("/apple", routes=apple.routes(emu).routes),
             Mount("/google", routes=google.routes(emu).routes),
             Mount("/web", routes=web.routes(emu).routes),
-            Mount("/_emulator", routes=control.routes(emu)),
-        ]
+            Mount("/_emulator", routes=[*control.routes(emu), *deliver.routes(emu)]),
+        ],
+        middleware=[Middleware(deliver.NotifyAfterRefunds, emu=emu)],
     )

@@ -13,6 +13,7 @@ from typing import Any
 import tomli_w
 
 from supportdesk.emulator.clock import format_timestamp
+from supportdesk.emulator.deliver import PUSH_AUDIENCE, webhook_secret
 from supportdesk.emulator.pki import GOOGLE_PROJECT
 from supportdesk.emulator.state import EmulatorState
 from supportdesk.secret_files import write_private
@@ -61,11 +62,17 @@ def config_document(emu: EmulatorState, sa_path: Path) -> dict[str, Any]:
                 "service_account_file": str(sa_path),
                 "pubsub_base_url": f"{base}/google/pubsub",
                 "subscription": identity.subscription,
+                "push_audience": PUSH_AUDIENCE,
+                "push_service_account": keys.google_client_email,
+                "push_certs_url": f"{base}/_emulator/push-certs",
             },
-            "web": {"base_url": f"{base}/web", "secret_key": keys.web_secret_key},
+            "web": {"base_url": f"{base}/web", "secret_key": keys.web_secret_key,
+                    "webhook_secret": webhook_secret(keys)},
         },
         "emulator": {"control_url": f"{base}/_emulator"},
     }
+    if emu.notify_url:
+        document["emulator"]["notify_url"] = emu.notify_url
     if emu.clock.fixed_ms is not None:
         document["emulator"]["now"] = format_timestamp(emu.clock.fixed_ms)
     return document

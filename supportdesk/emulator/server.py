@@ -74,6 +74,7 @@ class Options(TypedDict, total=False):
     keys: Keys | None  # default: reuse <config stem>-keys.json or make new ones
     environment: str  # Apple's: Production (default) or Sandbox
     realism: Realism | None  # rate limits, pull hold, ack deadline (default: as documented)
+    notify_url: str | None  # the app's listener: POST /_emulator/notify delivers notifications there
 
 
 def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Options]) -> Prepared:
@@ -93,6 +94,7 @@ def prepare(data: Path, *, config_path: Path | None = None, **options: Unpack[Op
                         environment=environment, realism=options.get("realism"))
     prepared = Prepared(_listen(options.get("port", 0)), state, config_path)
     prepared.state.identity.base_url = prepared.base_url
+    prepared.state.notify_url = options.get("notify_url")
     if config_path is not None:
         prepared.config_path = write_config(config_path, prepared.state)
     return prepared

@@ -52,6 +52,7 @@ class EmulatorState:
     faults: FaultInjector
     google_tokens: dict[str, GoogleToken] = field(default_factory=dict)
     realism: Realism = field(default_factory=lambda: Realism())
+    notify_url: str | None = None  # where emulator/deliver.py posts notifications (the app's listener)
 
     def __post_init__(self) -> None:
         self._initial = (copy.deepcopy(self.records), self.clock.fixed_ms, copy.deepcopy(self.faults.faults))

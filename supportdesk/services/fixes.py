@@ -18,6 +18,7 @@ from supportdesk.services.accounts import limit_if_in_debt
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.ledger import lock_account, post_entries, resync_cached
 from supportdesk.services.once import run_once
+from supportdesk.services.roles import require_lead
 
 
 def describe(f: Finding) -> str:
@@ -32,6 +33,9 @@ def describe(f: Finding) -> str:
     if f.kind == "unapplied_refund":
         return (f"Mark {f.purchase_id} {f.detail['new_status']} and claw back {-f.coins:,} coins from {who} "
                 "(a shortfall stays as a debt and limits the account)")
+    if f.kind == "unknown_to_store":
+        return (f"Reverse the {-f.coins:,}-coin credit of {f.purchase_id} on {who}: {f.store} has no such "
+                "transaction (lead only, with a ticket)")
     if f.kind == "balance_drift":
         d = f.detail
         return f"Resync {who}'s cached {d['asset']} balance from {d['cached']:,} to the ledger's {d['ledger']:,}"
@@ -48,7 +52,7 @@ def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | No
         return resync_cached(session, f.account_id or "", f.detail["asset"], ctx, key=key)
     perform = {
         "missing_purchase": _missing, "uncredited_purchase": _uncredited, "duplicate_credit": _duplicate,
-        "unapplied_refund": partial(_refund, policy=refund_policy),
+        "unapplied_refund": partial(_refund, policy=refund_policy), "unknown_to_store": _unknown,
     }[f.kind]
     request = {"finding": f.kind, "store": f.store, "txn": f.store_transaction_id, "purchase": f.purchase_id}
     return run_once(session, key=key, action=f"reconcile.{f.kind}", request=request, ctx=ctx,
@@ -95,8 +99,18 @@ def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> di
             raise Conflict(f"entry {entry_id} was reversed meanwhile; nothing posted")
         postings.append(Posting(entry.account_id, entry.asset, -entry.amount, "reversal", ref=f.purchase_id,
                                 reverses=entry_id))
-    entries = post_entries(session, postings, ctx, key=key, action="reconcile.duplicate_credit")
+    entries = post_entries(session, postings, ctx, key=key, action=f"reconcile.{f.kind}")
     return {"entries": entries, "limited": limit_if_in_debt(session, f.account_id or "", ctx, key=key)}
+
+
+def _unknown(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    """The store never charged it: reverse every live credit of the purchase, as a duplicate's extra credits are.
+    Taking coins back on our word alone is a lead's call, tied to a ticket."""
+    require_lead(ctx, f"reversing the {-f.coins:,}-coin credit of {f.purchase_id}, unknown to {f.store}")
+    if not ctx.ticket_id:
+        raise InvalidInput(f"reversing the credit of {f.purchase_id} (unknown to {f.store}) needs a ticket "
+                           "(--ticket T-...): the customer will ask why")
+    return _duplicate(session, f, ctx, key)
 
 
 def _refund(session: Session, f: Finding, ctx: ActionContext, key: str, policy: Any = None) -> dict[str, Any]:

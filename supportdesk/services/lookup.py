@@ -21,6 +21,7 @@ from supportdesk.db.models import (
 from supportdesk.domain.query import Query, parse_query
 from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services.regions import availability_for_purchases
+from supportdesk.services.tickets import with_deadlines
 
 SEARCH_LIMIT = 50
 STORY_LIMIT = 500
@@ -151,8 +152,8 @@ def story(session: Session, query: str) -> dict[str, Any]:
                               .order_by(col(GiftEvent.at).desc())),
         },
         "cashouts": _rows(session, select(Cashout).where(Cashout.creator_id == aid).order_by(col(Cashout.at).desc())),
-        "tickets": _rows(session, select(Ticket).where(Ticket.account_id == aid)
-                         .order_by(col(Ticket.created_at).desc())),
+        "tickets": with_deadlines(session, _rows(session, select(Ticket).where(Ticket.account_id == aid)
+                                                 .order_by(col(Ticket.created_at).desc()))),
         "refunds": _rows(session, select(Refund).join(Purchase).where(Purchase.account_id == aid)),
     }
 

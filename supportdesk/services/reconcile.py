@@ -18,6 +18,7 @@ from sqlmodel import Session
 from supportdesk.db.models import Account, LedgerEntry, PricePoint, Purchase, StoreRecord
 from supportdesk.domain.findings import Finding, clawback_coins
 from supportdesk.errors import SupportdeskError
+from supportdesk.services import unknown_to_store as unknown
 
 BATCH = 5000
 CHARGED = ("purchased", "refunded", "charged_back")
@@ -206,49 +207,17 @@ def amount_mismatches(session: Session, scope: Scope) -> Iterator[Finding]:
                                                  for p in expected]})
 
 
+def unknown_to_store(session: Session, scope: Scope) -> Iterator[Finding]:
+    yield from unknown.findings(session, _stream(session, _purchase_scope(unknown.query(), scope)))
+
+
 DETECTORS = (missing_purchases, uncredited_purchases, duplicate_credits, unapplied_refunds, balance_drifts,
-             amount_mismatches)
+             amount_mismatches, unknown_to_store)
 
 
 def find(session: Session, scope: Scope) -> Iterator[Finding]:
     for detector in DETECTORS:
         yield from detector(session, scope)
-
-
-def sync_start(engine: Any, scope: Scope) -> datetime | None:
-    """How far back to ask the stores: for one account, since it was created (a charge we never recorded may
-    predate our first purchase record); for everything, our oldest purchase (older ones are looked up one by one)."""
-    from supportdesk.db.engine import read_session
-
-    with read_session(engine) as session:
-        if scope.account_id:
-            account = session.get(Account, scope.account_id)
-            return account.created_at if account else None
-        return session.execute(_purchase_scope(select(func.min(Purchase.purchased_at)), scope)).scalar()
-
-
-def sync_before(engine: Any, settings: Any, scope: Scope, *, progress: Any = None, cancelled: Any = None) -> Any:
-    """Pull the stores' view of the scope before reconciling (one account: only that customer).
-
-    Returns the SyncResult, or None when no store is configured; raises StoreUnavailable naming the first store
-    that failed. The window reaches back to `sync_start`: past the stores' list windows (Apple 180 days,
-    Google 30) the sync looks our purchases up one by one, so an old refund is still found."""
-    from datetime import UTC, timedelta
-
-    from supportdesk.stores.errors import StoreUnavailable
-    from supportdesk.stores.sync import configured_stores, store_clock, sync
-
-    stores = [scope.store] if scope.store else configured_stores(settings)
-    if not stores:
-        return None
-    now = store_clock(settings) or datetime.now(UTC)
-    since = scope.since or sync_start(engine, scope) or now - timedelta(days=180)
-    result = sync(engine, settings, since=min(since, now - timedelta(days=1)), stores=stores, now=now,
-                  account_id=scope.account_id, progress=progress, cancelled=cancelled)
-    if result.failed:
-        store, error = next(iter(result.failed.items()))
-        raise StoreUnavailable(store, f"could not sync {store} before reconciling: {error['message'].rstrip('.')}")
-    return result
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, cast
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from supportdesk.db.models import Account, AuditRecord, LedgerEntry, Ticket
+from supportdesk.db.models import Account, AuditRecord, ConsumptionRequest, LedgerEntry, Ticket
 from supportdesk.domain import limits
 from supportdesk.domain.tickets import DONE, FIRST_NUMBER, SOLVED, filter_statuses, ticket_id_of
 from supportdesk.errors import Conflict, InvalidInput, NotFound
@@ -38,7 +38,9 @@ def list_tickets(session: Session, *, status: str | None = None, account_id: str
         stmt = stmt.where(Ticket.account_id == account_id)
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(stmt.order_by(col(Ticket.created_at).desc()).limit(LIST_LIMIT)).all()
-    return {"tickets": [{**t.model_dump(), "handle": handle} for t, handle in rows], "total": int(total),
+    due = answer_deadlines(session, [t.ticket_id for t, _ in rows])
+    return {"tickets": [{**t.model_dump(), "handle": handle, "answer_due_at": due.get(t.ticket_id)}
+                        for t, handle in rows], "total": int(total),
             "filter": (status or "unsolved").strip().lower(), "statuses": list(statuses) if statuses else None}
 
 
@@ -51,6 +53,7 @@ def show(session: Session, ticket_id: str) -> dict[str, Any]:
     entries = session.exec(select(LedgerEntry).where(LedgerEntry.ticket_id == ticket.ticket_id)
                            .order_by(col(LedgerEntry.seq))).all()
     return {"ticket": {**ticket.model_dump(), "handle": account.handle if account else None,
+                       "answer_due_at": answer_deadlines(session, [ticket.ticket_id]).get(ticket.ticket_id),
                        "actions": [a.model_dump(exclude={"prev_hash", "hash"}) for a in actions],
                        "entries": [e.model_dump(exclude={"seq"}) for e in entries]}}
 
@@ -122,3 +125,18 @@ def resolve(session: Session, ticket_id: str, note: str, ctx: ActionContext) -> 
     check_ticket(session, ticket_id)
     return run_once(session, key=f"ticket.resolve:{ticket_id}", action="ticket.resolve",
                     request={"ticket": ticket_id, "note": note.strip()}, ctx=ctx, perform=perform)
+
+
+def answer_deadlines(session: Session, ticket_ids: list[str]) -> dict[str, datetime]:
+    """Ticket id -> when the store's question must be answered (an App Store consumption request: 12 hours)."""
+    if not ticket_ids:
+        return {}
+    rows = session.exec(select(ConsumptionRequest.ticket_id, ConsumptionRequest.answer_due_at).where(
+        col(ConsumptionRequest.ticket_id).in_(ticket_ids))).all()
+    return dict(rows)
+
+
+def with_deadlines(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ticket rows with their `answer_due_at` (None when the store asked nothing)."""
+    due = answer_deadlines(session, [r["ticket_id"] for r in rows])
+    return [{**r, "answer_due_at": due.get(r["ticket_id"])} for r in rows]

@@ -50,6 +50,7 @@ class Batch:
     not_found: int = 0
     after_commit: Callable[[], int] | None = None  # e.g. acknowledge RTDN messages; returns how many
     skipped: str | None = None  # why the store was not asked at all
+    absent: dict[str, str] = field(default_factory=dict)  # transaction id -> the store's "no such" answer
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,13 @@ class Window:
         return sorted(out.values(), key=lambda k: (k.purchased_at, k.store_transaction_id), reverse=True)
 
 
+def answer_of(exc: StoreNotFound) -> str:
+    """The store's "no such" answer as evidence: its words, HTTP status and its own error code."""
+    parts = [f"HTTP {exc.status}" if exc.status else "", f"store code {exc.store_code}" if exc.store_code else ""]
+    extra = ", ".join(p for p in parts if p)
+    return f"{exc.message}{f' ({extra})' if extra else ''}"
+
+
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -136,13 +144,13 @@ def apple_batches(client: Any, window: Window) -> Iterator[Batch]:
                 txns = [n["transaction"] for n in page if n.get("transaction")]
                 yield Batch(window.note([apple_record(t) for t in txns]))
     for chunk in _chunks(window.unseen_purchases("apple"), LOOKUP_CHUNK):
-        records, missing = [], 0
+        records, absent = [], {}
         for tid, _product in chunk:
             try:
                 records.append(apple_record(client.get_transaction_info(tid)))
-            except StoreNotFound:
-                missing += 1  # ours, unknown to Apple: reconcile reports it, nothing to store
-        yield Batch(window.note(records), not_found=missing)
+            except StoreNotFound as exc:
+                absent[tid] = answer_of(exc)  # ours, unknown to Apple: reconcile reports it
+        yield Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
 # -- Google -----------------------------------------------------------------------------------------------------
@@ -153,11 +161,11 @@ def google_batches(client: Any, window: Window) -> Iterator[Batch]:
     if start is not None:
         for page in client.voided_purchase_pages(start, min(window.until, window.now), max_results=VOIDED_PAGE):
             voided = {v["orderId"]: v for v in page if v.get("orderId")}
-            records, missing = _google_orders(client, list(voided), voided)
-            yield Batch(window.note(records), not_found=missing)
+            records, absent = _google_orders(client, list(voided), voided)
+            yield Batch(window.note(records), not_found=len(absent), absent=absent)
     for chunk in _chunks(window.unseen_purchases("google"), LOOKUP_CHUNK):
-        records, missing = _google_orders(client, [tid for tid, _ in chunk], {})
-        yield Batch(window.note(records), not_found=missing)
+        records, absent = _google_orders(client, [tid for tid, _ in chunk], {})
+        yield Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
 def _rtdn_batches(client: Any, window: Window) -> Iterator[Batch]:
@@ -202,22 +210,26 @@ def _google_from_notifications(client: Any, notifications: list[dict[str, Any]]
     records = [google_record(p, orders.get(oid), product_id=sku, purchase_token=token)
                for oid, (p, sku, token) in purchases.items()]
     more, more_missing = _google_orders(client, [o for o in order_ids if o not in purchases], {})
-    return records + more, missing + more_missing
+    return records + more, missing + len(more_missing)
 
 
 def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str, Any]]
-                   ) -> tuple[list[NormalisedRecord], int]:
-    """Orders by id, each completed with its ProductPurchase (account, region, purchase state)."""
+                   ) -> tuple[list[NormalisedRecord], dict[str, str]]:
+    """Orders by id, each completed with its ProductPurchase (account, region, purchase state); and the ids
+    Google does not know, with its answer."""
     if not order_ids:
-        return [], 0
+        return [], {}
     orders = {o["orderId"]: o for o in client.batch_get_orders(order_ids) if o.get("orderId")}
-    records, missing = [], 0
+    records, absent = [], {}
     for oid in order_ids:
         order = orders.get(oid)
         line = ((order or {}).get("lineItems") or [{}])[0]
         token = (order or {}).get("purchaseToken") or voided.get(oid, {}).get("purchaseToken")
-        if order is None or not token or not line.get("productId"):
-            missing += 1
+        if order is None:
+            absent[oid] = f"Google Play has no order {oid} (orders.batchGet did not return it)"
+            continue
+        if not token or not line.get("productId"):
+            absent[oid] = f"Google Play's order {oid} names no purchase token or product"
             continue
         try:
             purchase = client.get_product_purchase(line["productId"], token)
@@ -225,7 +237,7 @@ def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str
             purchase = {}
         records.append(google_record(purchase, order, voided.get(oid), product_id=line["productId"],
                                      purchase_token=token))
-    return records, missing
+    return records, absent
 
 
 # -- web --------------------------------------------------------------------------------------------------------
@@ -240,13 +252,13 @@ def web_batches(client: Any, window: Window) -> Iterator[Batch]:
     extra = [cid for cid in disputes if cid not in window.seen]
     extra += [tid for tid, _ in window.unseen_purchases("web") if tid not in disputes]
     for chunk in _chunks(extra, LOOKUP_CHUNK):
-        records, missing = [], 0
+        records, absent = [], {}
         for cid in chunk:
             try:
                 records.append(web_record(client.get_charge(cid), pick_dispute(disputes.get(cid, []))))
-            except StoreNotFound:
-                missing += 1
-        yield Batch(window.note(records), not_found=missing)
+            except StoreNotFound as exc:
+                absent[cid] = answer_of(exc)
+        yield Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
 SOURCES: dict[str, Callable[[Any, Window], Iterator[Batch]]] = {
@@ -288,23 +300,23 @@ def apple_account_batches(client: Any, window: Window) -> Iterator[Batch]:
             for page in client.refund_history_pages(tid):
                 refunded = [t for t in page if owned(t) and window.covers(_from_ms(t.get("revocationDate")))]
                 yield Batch(window.note([apple_record(t) for t in refunded]))
-        except StoreNotFound:
+        except StoreNotFound as exc:
             if tid in wanted:
                 missing.add(tid)
-                yield Batch([], not_found=1)  # ours, unknown to Apple: reconcile reports it
+                yield Batch([], not_found=1, absent={tid: answer_of(exc)})  # ours, unknown to Apple
             continue
         asked = True
     # Ours in the window that no history returned although Apple knows them (dates that disagree at the window's
     # edge): one by one, as a full sync would.
     rest = [tid for tid in needed if tid not in window.seen and tid not in missing]
     for chunk in _chunks(rest, LOOKUP_CHUNK):
-        records, lost = [], 0
+        records, absent = [], {}
         for tid in chunk:
             try:
                 records.append(apple_record(client.get_transaction_info(tid)))
-            except StoreNotFound:
-                lost += 1
-        yield Batch(window.note(records), not_found=lost)
+            except StoreNotFound as exc:
+                absent[tid] = answer_of(exc)
+        yield Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
 def google_account_batches(client: Any, window: Window) -> Iterator[Batch]:
@@ -324,13 +336,13 @@ def google_account_batches(client: Any, window: Window) -> Iterator[Batch]:
         for page in client.voided_purchase_pages(start, min(window.until, window.now), max_results=1000):
             voided = {v["orderId"]: v for v in page if v.get("orderId") in orders}
             if voided:
-                records, missing = _google_orders(client, list(voided), voided)
-                yield Batch(window.note(records), not_found=missing)
+                records, absent = _google_orders(client, list(voided), voided)
+                yield Batch(window.note(records), not_found=len(absent), absent=absent)
     rest = [k.store_transaction_id for k in reversed(known)
             if window.covers(k.purchased_at) and k.store_transaction_id not in window.seen]
     for chunk in _chunks(rest, LOOKUP_CHUNK):
-        records, missing = _google_orders(client, chunk, {})
-        yield Batch(window.note(records), not_found=missing)
+        records, absent = _google_orders(client, chunk, {})
+        yield Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
 def web_account_batches(client: Any, window: Window) -> Iterator[Batch]:
@@ -354,15 +366,15 @@ def web_account_batches(client: Any, window: Window) -> Iterator[Batch]:
                     records.append(web_record(charge, pick_dispute(disputes)))
             yield Batch(window.note(records))
     for chunk in _chunks([tid for tid, _ in window.unseen_purchases("web")], LOOKUP_CHUNK):
-        records, missing = [], 0
+        records, absent = [], {}
         for cid in chunk:
             try:
                 charge = client.get_charge(cid)
-            except StoreNotFound:
-                missing += 1
+            except StoreNotFound as exc:
+                absent[cid] = answer_of(exc)
                 continue
             records.append(web_record(charge, pick_dispute(_recent_disputes(client, charge, since))))
-        yield Batch(window.note(records), not_found=missing)
+        yield Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
 def _recent_disputes(client: Any, charge: dict[str, Any], since: int) -> list[dict[str, Any]]:

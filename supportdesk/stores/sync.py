@@ -18,6 +18,7 @@ from supportdesk.config import Settings
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Account
 from supportdesk.errors import ConfigError, InvalidInput, NotFound, SupportdeskError
+from supportdesk.stores.absences import record_absences
 from supportdesk.stores.policy import RetryPolicy
 from supportdesk.stores.sources import ACCOUNT_SOURCES, SOURCES, AccountScope, Batch, Window
 from supportdesk.stores.upsert import BatchCounts, Key, upsert_batch
@@ -158,6 +159,7 @@ def _run_store(engine: Engine, store: str, batches: Any, counts: StoreCounts, pr
         if batch is None:
             return False
         counts.add(upsert_batch(engine, batch.records))
+        record_absences(engine, store, batch.absent)
         counts.not_found += batch.not_found
         counts.skipped = batch.skipped or counts.skipped
         if batch.after_commit is not None:

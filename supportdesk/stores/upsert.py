@@ -97,18 +97,23 @@ def _existing(session: Session, records: list[NormalisedRecord]) -> dict[tuple[s
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     """Dialect upsert (SQLite and PostgreSQL both have ON CONFLICT): a concurrent sync cannot duplicate a row."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = StoreRecord.__table__  # type: ignore[attr-defined]
-    stmt = insert(table).values(rows)
+    stmt = dialect_insert(session)(table).values(rows)
     keys = ("store", "store_transaction_id", "id")
     stmt = stmt.on_conflict_do_update(
         index_elements=["store", "store_transaction_id"],
         set_={col.name: stmt.excluded[col.name] for col in table.columns if col.name not in keys},
     )
     session.execute(stmt)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The engine's own INSERT (SQLite and PostgreSQL both have ON CONFLICT)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def resolve_accounts(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:

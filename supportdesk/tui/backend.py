@@ -55,17 +55,12 @@ class Backend:
                     cancelled: Callable[[], bool] | None = None) -> SyncResult | None:
         """Pull the stores' view first, as `reconcile` does (one account: only that customer); None: no stores.
 
-        Raises StoreUnavailable naming the first store that failed, so the agent can retry or go offline."""
-        from supportdesk.services.reconcile import Scope, sync_before
-        from supportdesk.stores.errors import StoreUnavailable
+        A store that failed is in the result's `failed`: the others' findings still count."""
+        from supportdesk.services.reconcile import Scope
+        from supportdesk.services.sync_first import sync_before
 
-        try:
-            result = sync_before(self.state.engine, self.state.settings, Scope(account_id=account_id),
-                                 progress=progress, cancelled=cancelled)
-        except StoreUnavailable as exc:
-            raise StoreUnavailable(exc.store, f"{exc.message[:1].upper()}{exc.message[1:]}. "
-                                              "Press s to reconcile offline, or r to retry.") from exc
-        return result
+        return sync_before(self.state.engine, self.state.settings, Scope(account_id=account_id),
+                           progress=progress, cancelled=cancelled)
 
     def reconcile(self, account_id: str | None, *, progress: Callable[[str, int, int], None] | None = None,
                   cancelled: Callable[[], bool] | None = None) -> ReconcileResult:

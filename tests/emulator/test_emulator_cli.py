@@ -23,8 +23,9 @@ from supportdesk.emulator.server import prepare
 CONFIG_KEYS = {
     "apple": {"base_url", "issuer_id", "key_id", "private_key", "bundle_id", "app_apple_id", "environment",
               "root_certificates"},
-    "google": {"base_url", "package_name", "service_account_file", "pubsub_base_url", "subscription"},
-    "web": {"base_url", "secret_key"},
+    "google": {"base_url", "package_name", "service_account_file", "pubsub_base_url", "subscription",
+               "push_audience", "push_service_account", "push_certs_url"},  # push_*: the listener's Pub/Sub push
+    "web": {"base_url", "secret_key", "webhook_secret"},  # webhook_secret: the listener verifies webhooks
 }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from textual.widgets import Input, ProgressBar, Static, TextArea, Tree
 
 from supportdesk.db.engine import read_session, write_session
 from supportdesk.db.models import Account, LedgerEntry
+from supportdesk.domain.findings import KINDS
 from supportdesk.services import reconcile as reconcile_service
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.fixes import apply_fix
@@ -156,8 +157,8 @@ async def test_all_accounts_progress_cancel_and_rerun(make_reconcile_app, monkey
         assert await asyncio.to_thread(reached.wait, 30)
         await pilot.pause()
         bar = screen.query_one("#rc-bar", ProgressBar)
-        assert bar.display and (bar.progress, bar.total) == (1, 6)
-        assert "Checked 1 of 6 kinds · Esc to cancel" in text_of(screen, "#rc-status")
+        assert bar.display and (bar.progress, bar.total) == (1, len(KINDS))
+        assert f"Checked 1 of {len(KINDS)} kinds · Esc to cancel" in text_of(screen, "#rc-status")
         assert "checking…" in labels(screen)[0]
 
         await pilot.press("escape")  # cancel: the run stops between checks
@@ -165,7 +166,7 @@ async def test_all_accounts_progress_cancel_and_rerun(make_reconcile_app, monkey
         assert isinstance(app.screen, ReconcileScreen)  # Esc cancelled, it did not leave
         release.set()
         await finished(pilot)
-        assert "Cancelled after 2 of 6 checks: 2 findings so far" in text_of(screen, "#rc-status")
+        assert f"Cancelled after 2 of {len(KINDS)} checks: 2 findings so far" in text_of(screen, "#rc-status")
         assert sorted(f.kind for f in screen.findings) == ["missing_purchase", "uncredited_purchase"]
         assert "not checked" in labels(screen)[-1]
         assert not bar.display
@@ -173,7 +174,7 @@ async def test_all_accounts_progress_cancel_and_rerun(make_reconcile_app, monkey
         await pilot.press("r")  # run again, to the end
         await finished(pilot)
         assert sorted(f.kind for f in screen.findings) == ALL_KINDS
-        assert (bar.progress, bar.total) == (6, 6)
+        assert (bar.progress, bar.total) == (len(KINDS), len(KINDS))
         assert "6 findings on 6 accounts, 5 fixable" in text_of(screen, "#rc-status")
         assert any("@user4" in line and "-70" in line and "apple" in line for line in labels(screen))
 
@@ -205,7 +206,7 @@ async def test_amount_mismatch_is_report_only(make_reconcile_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_account_reconcile(pilot, "acc_0006")
         assert [f.kind for f in screen.findings] == ["amount_mismatch"]
-        assert "report only" in labels(screen)[-1]
+        assert any(line.startswith("  ") and "report only" in line for line in labels(screen))
         detail = detail_of(screen)
         assert "Report only" in detail and "charged 1.49 USD" in detail and "0.99 USD for 70 coins" in detail
         await pilot.press("f")
@@ -265,6 +266,7 @@ async def test_palette_reconcile_all(make_reconcile_app):
 class FakeSync:
     cancelled = False
     synced: dict[str, Any] = {}
+    failed: dict[str, Any] = {}
 
 
 async def test_sync_first_when_stores_are_configured_and_s_goes_offline(make_reconcile_app, monkeypatch):
@@ -289,6 +291,29 @@ async def test_sync_first_when_stores_are_configured_and_s_goes_offline(make_rec
         await finished(pilot)
         assert calls == ["sync"]  # not synced again
         assert "synced" not in text_of(screen, "#rc-status")
+
+
+async def test_a_store_that_failed_to_sync_is_named_and_its_findings_marked_stale(make_reconcile_app, monkeypatch):
+    holder: dict[str, str] = {}
+
+    def fake_sync(self: Any, account_id: Any = None, *, progress: Any = None, cancelled: Any = None) -> FakeSync:
+        result = FakeSync()
+        result.failed = {holder["store"]: {"message": "the store answered 503 three times"}}
+        return result
+
+    monkeypatch.setattr("supportdesk.tui.backend.Backend.sync_stores", fake_sync)
+    app = make_reconcile_app(stores={"web": {"base_url": "http://127.0.0.1:9", "secret_key": "sk_test"}})
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_account("acc_0001")  # type: ignore[attr-defined]
+        await settle(pilot)
+        with read_session(app.backend.state.engine) as session:  # type: ignore[attr-defined]
+            holder["store"] = next(iter(reconcile_service.find(session, Scope(account_id="acc_0001")))).store or ""
+        await pilot.press("R")
+        screen = await finished(pilot)
+        status = text_of(screen, "#rc-status")
+        assert f"{holder['store']} could not be synced (the store answered 503 three times)" in status
+        assert "1 finding" in status  # the findings are still shown
+        assert labels(screen)[2].endswith("stale")
 
 
 @pytest.mark.parametrize("key", ["f", "s", "r"])

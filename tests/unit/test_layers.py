@@ -9,6 +9,7 @@ def test_domain_and_services_do_not_import_textual_or_store_sdks():
         "import sys\n"
         "import supportdesk.domain.money, supportdesk.domain.ledger, supportdesk.domain.records, supportdesk.domain.query\n"
         "import supportdesk.services.ledger, supportdesk.services.lookup, supportdesk.services.importer\n"
+        "import supportdesk.services.reconcile, supportdesk.services.notifications, supportdesk.services.sync_first\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'stripe', 'httpx', 'google', 'appstoreserverlibrary')]\n"
         "print(','.join(bad))\n"
     )

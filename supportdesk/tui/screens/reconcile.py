@@ -40,8 +40,12 @@ SHORT = {
     "unapplied_refund": "store refunded, coins kept",
     "balance_drift": "cached balance ≠ ledger",
     "amount_mismatch": "unexpected price, report only",
+    "unknown_to_store": "credited, store never charged",
 }
 MEANING = {
+    "unknown_to_store": "We hold and credited this purchase, but its store answers that it has no such "
+                        "transaction, order or charge (Apple after the Sandbox fallback). A forged receipt is the "
+                        "classic case. The fix reverses the credit: a lead's call, with a reason and a ticket.",
     "missing_purchase": "The store charged for a transaction we have no purchase for. The fix creates the "
                         "purchase and credits the coins of the price point in force then (a promotion's bonus "
                         "included).",
@@ -95,10 +99,11 @@ class ReconcileScreen(DeskScreen):
 
     class Finished(Message):
         def __init__(self, run: int, findings: list[Finding], handles: dict[str, str], checks: int,
-                     synced: int | None, cancelled: bool) -> None:
+                     synced: int | None, cancelled: bool, failed: dict[str, str] | None = None) -> None:
             super().__init__()
             self.run, self.findings, self.handles = run, findings, handles
             self.checks, self.synced, self.cancelled = checks, synced, cancelled
+            self.failed = failed or {}  # store -> why it could not be synced: its findings are stale
 
     class Fixed(Message):
         def __init__(self, run: int, index: int, outcome: Outcome, balances: dict[str, Any] | None) -> None:
@@ -126,6 +131,7 @@ class ReconcileScreen(DeskScreen):
         self.worker: Worker[None] | None = None
         self.run_done = asyncio.Event()  # set when a run's result (or failure) is shown
         self.finished_at: datetime | None = None  # when the last run's findings came in
+        self.failed_stores: dict[str, str] = {}  # stores the last run could not sync: their findings are stale
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rc-head")
@@ -227,10 +233,11 @@ class ReconcileScreen(DeskScreen):
             self.post_message(self.Progress(run, stage, done, total))
 
         try:
-            synced = None
+            synced, failed = None, {}
             if sync_first:
                 result = self.backend.sync_stores(self.account_id, progress=on_progress, cancelled=cancelled)
                 synced = sum(c.fetched for c in result.synced.values()) if result else None
+                failed = {store: e["message"] for store, e in result.failed.items()} if result else {}
                 if result and result.cancelled:
                     self.post_message(self.Finished(run, [], {}, 0, synced, cancelled=True))
                     return
@@ -241,7 +248,7 @@ class ReconcileScreen(DeskScreen):
                 self.post_message(self.Finished(run, [], {}, checks, None, cancelled=True))
                 return
             raise
-        self.post_message(self.Finished(run, found.findings, handles, checks, synced, found.cancelled))
+        self.post_message(self.Finished(run, found.findings, handles, checks, synced, found.cancelled, failed))
 
     def on_reconcile_screen_progress(self, message: Progress) -> None:
         if message.run != self.run or self.worker is None or self.worker.is_cancelled:
@@ -260,6 +267,7 @@ class ReconcileScreen(DeskScreen):
             return
         self.findings, self.handles, self.checks = message.findings, message.handles, message.checks
         self.syncing = False
+        self.failed_stores = message.failed
         self.finished_at = datetime.now()
         self.set_running(False)
         self.fill_tree(message.checks)
@@ -277,6 +285,13 @@ class ReconcileScreen(DeskScreen):
             self.status(Text("The fix failed (see the error); nothing was posted.", style="bold red"))
 
     def summary(self, message: Finished) -> Text:
+        line = self.summary_line(message)
+        for store, why in message.failed.items():
+            line.append(f"\n{store} could not be synced ({why}): its findings are stale. r retries.",
+                        style="bold red")
+        return line
+
+    def summary_line(self, message: Finished) -> Text:
         s = summarise(self.findings)
         synced = "" if message.synced is None else f" · {message.synced:,} store records synced"
         if message.cancelled:
@@ -342,6 +357,8 @@ class ReconcileScreen(DeskScreen):
             label.append("  ✓ fixed" if not outcome.replayed else "  ✓ done before", style="bold green")
         elif not f.fixable:
             label.append("  report only", style="dim")
+        if f.store in self.failed_stores:
+            label.append("  stale", style="yellow")
         return label
 
     def refresh_labels(self, index: int) -> None:
