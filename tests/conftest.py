@@ -26,7 +26,7 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 _SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile("ci", max_examples=15, stateful_step_count=20, deadline=None, derandomize=True,
                           suppress_health_check=_SLOW, print_blob=True)
-settings.register_profile("long", max_examples=100_000, stateful_step_count=50, deadline=None,
+settings.register_profile("long", max_examples=1000, stateful_step_count=50, deadline=None,
                           suppress_health_check=_SLOW, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -8,6 +8,7 @@ between and inside steps. `HOSTILE` adds the inputs that issue 11 found the app 
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import tempfile
 import threading
@@ -61,8 +62,10 @@ def detect(engine: Any) -> list[Finding]:
 
 
 def fix(engine: Any, confirmed: list[Finding], ctx: ActionContext) -> ReconcileResult:
-    """`reconcile --all --offline --fix --yes` after the agent confirmed `confirmed` (the CLI's flow)."""
-    return reconcile(engine, Scope(), fix=True, ctx=ctx, refund_policy=refunds.policy_of(None))
+    """`reconcile --all --offline --fix --yes` after the agent confirmed `confirmed` (the CLI's flow). Today the
+    CLI re-detects inside the fix; once reconcile takes the confirmed findings (issue 11), they are passed."""
+    bound = {"confirmed": confirmed} if "confirmed" in inspect.signature(reconcile).parameters else {}
+    return reconcile(engine, Scope(), fix=True, ctx=ctx, refund_policy=refunds.policy_of(None), **bound)
 
 
 @contextmanager
