@@ -52,7 +52,8 @@ def snapshot(engine: Engine) -> tuple[Any, ...]:
 
 
 def ledger_of(engine: Engine) -> tuple[Any, ...]:
-    return snapshot(engine)[0]
+    with read_session(engine) as s:
+        return tuple(s.execute(select(LedgerEntry.entry_id, LedgerEntry.amount).order_by(LedgerEntry.seq)).all())
 
 
 def check_all(engine: Engine, stores: Stores, expect: Expectation) -> None:

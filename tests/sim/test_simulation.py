@@ -17,10 +17,13 @@ from tests.conftest import BACKENDS
 from tests.sim.machine import Simulation
 
 
-def sim_settings() -> settings:
+def sim_settings(backend: str) -> settings:
     """The loaded profile when it is `long` (or any profile asked for by name), else the CI size."""
-    current = getattr(settings, "_current_profile", "default")
-    return settings.default if current not in ("default", "ci") else settings.get_profile("ci")
+    if getattr(settings, "_current_profile", "default") not in ("default", "ci"):
+        return settings.default
+    if backend == "postgresql":  # each run clones and drops a database: keep CI near a minute
+        return settings(settings.get_profile("ci"), max_examples=10)
+    return settings.get_profile("ci")
 
 
 def run(backend: str, template: str | None, *, hostile: bool, shrink: bool = True) -> None:
@@ -28,7 +31,7 @@ def run(backend: str, template: str | None, *, hostile: bool, shrink: bool = Tru
                    {"backend": backend, "pg_template": template, "HOSTILE": hostile})
     Simulation.checks = Counter()
     Simulation.steps = 0
-    chosen = sim_settings()
+    chosen = sim_settings(backend)
     if not shrink:  # an expected failure: stop at the first one (the regressions keep the shrunk examples)
         chosen = settings(chosen, phases=[Phase.explicit, Phase.reuse, Phase.generate], report_multiple_bugs=False)
     run_state_machine_as_test(machine, settings=chosen)

@@ -171,15 +171,27 @@ def catalog_rows() -> dict[str, list[dict[str, Any]]]:
         "price_points": [{"country": "US", "store": s, "product_id": p, "coins": coins, "price_minor": price,
                           "currency": "USD", "valid_from": SINCE, "valid_to": None}
                          for (s, p), (price, coins) in CATALOG.items()],
-        "gifts": [{"gift_id": "rose", "name": "Rose", "coins": 1, "diamonds": 0}],
+        "gifts": [{"gift_id": "rose", "name": "Rose", "coins": 1, "diamonds": 0},
+                  {"gift_id": "lion", "name": "Lion", "coins": 60, "diamonds": 30}],
     }
 
 
-def account_row(account_id: str, coins: int) -> dict[str, Any]:
+def account_row(account_id: str, coins: int, diamonds: int = 0) -> dict[str, Any]:
     n = account_id.removeprefix("acc_")
     return {"account_id": account_id, "handle": f"@sim{n}", "email": f"sim{n}@example.com", "country": "US",
-            "birth_date": "1990-01-01", "kind": "viewer", "status": "active", "created_at": iso(NOW - timedelta(days=60)),
-            "coin_balance": coins, "diamond_balance": 0}
+            "birth_date": "1990-01-01", "kind": "creator" if diamonds else "viewer", "status": "active",
+            "created_at": iso(NOW - timedelta(days=60)), "coin_balance": coins, "diamond_balance": diamonds}
+
+
+def gift_rows(event_id: str, sender: str, creator: str, at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """One lion (60 coins, 30 diamonds) from `sender` to `creator`: the event and both sides' entries."""
+    entry = {"ref": event_id, "at": iso(at), "actor": "system"}
+    return {"gift_events": [{"event_id": event_id, "sender_id": sender, "creator_id": creator, "gift_id": "lion",
+                             "quantity": 1, "coins": 60, "diamonds": 30, "at": iso(at)}],
+            "ledger": [{"entry_id": f"le_{event_id}_s", "account_id": sender, "asset": "coin", "amount": -60,
+                        "kind": "gift_sent", **entry},
+                       {"entry_id": f"le_{event_id}_r", "account_id": creator, "asset": "diamond", "amount": 30,
+                        "kind": "gift_received", **entry}]}
 
 
 def purchase_row(purchase_id: str, c: Charge, coins: int) -> dict[str, Any]:
