@@ -8,14 +8,11 @@ between and inside steps. `HOSTILE` adds the inputs that issue 11 found the app 
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,58 +29,23 @@ from supportdesk.db.schema import ensure_schema
 from supportdesk.domain.findings import Finding
 from supportdesk.domain.ledger import Posting
 from supportdesk.errors import ImportFailed, SupportdeskError
-from supportdesk.services import audit, ledger, refunds, review
+from supportdesk.services import ledger, refunds, review
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.fixes import apply_fix
 from supportdesk.services.importer import run_import
-from supportdesk.services.reconcile import ReconcileResult, Scope, reconcile
+from supportdesk.services.reconcile import ReconcileResult
 from supportdesk.stores.upsert import upsert_batch
 from tests.conftest import drop_database, new_database_url
 from tests.sim import world
+from tests.sim.agents import agent, detect, fix
+from tests.sim.faults import SimCrash, crash_at_audit, run_together
 from tests.sim.invariants import Expectation, check_all, ledger_of, snapshot
 from tests.sim.world import NOW, PRODUCTS, Charge, FakeGoogle, FakeWeb, Stores
 
-CREDIT_LIMIT = 5000  # config roles.lead_only_credit_over
 REFUND_CAUSES = ("remorse", "duplicate", "fraud", "other")
 SUMMED = {"missing_purchase", "uncredited_purchase", "duplicate_credit", "unapplied_refund"}
 _templates: dict[str, Path] = {}
 STATS = os.environ.get("SUPPORTDESK_SIM_STATS")  # a file for a long run's step and check counts
-
-
-class SimCrash(BaseException):
-    """The process dies here: not a SupportdeskError, so nothing in the app may swallow it."""
-
-
-def agent(role: str = "agent", actor: str = "agent-1") -> ActionContext:
-    return ActionContext(actor, "simulated support work", None, role=role, credit_limit=CREDIT_LIMIT)
-
-
-# -- the service entry points, as the CLI calls them -------------------------------------------------------------------
-def detect(engine: Any) -> list[Finding]:
-    """`supportdesk reconcile --all --offline` without --fix."""
-    return reconcile(engine, Scope()).findings
-
-
-def fix(engine: Any, confirmed: list[Finding], ctx: ActionContext) -> ReconcileResult:
-    """`reconcile --all --offline --fix --yes` after the agent confirmed `confirmed` (the CLI's flow). Today the
-    CLI re-detects inside the fix; once reconcile takes the confirmed findings (issue 11), they are passed."""
-    bound = {"confirmed": confirmed} if "confirmed" in inspect.signature(reconcile).parameters else {}
-    return reconcile(engine, Scope(), fix=True, ctx=ctx, refund_policy=refunds.policy_of(None), **bound)
-
-
-@contextmanager
-def crash_at_audit(call: int) -> Any:
-    """Kill the action at its `call`-th audit append: after some of its rows are written, before the commit."""
-    real, seen = audit.append, [0]
-
-    def append(*args: Any, **kw: Any) -> Any:
-        seen[0] += 1
-        if seen[0] == call:
-            raise SimCrash(f"killed at audit append {call}")
-        return real(*args, **kw)
-
-    with mock.patch.object(audit, "append", append):
-        yield
 
 
 def sqlite_template() -> Path:
@@ -440,27 +402,3 @@ class Simulation(RuleBasedStateMachine):
         check_all(self.engine, self.stores, self.expect)
         if STATS and Simulation.steps % 100 == 0:  # a long run's figures survive its being stopped
             Path(STATS).write_text(json.dumps({"steps": Simulation.steps, "checks": self.expect.checks}))
-
-
-def run_together(work: Callable[[int], None]) -> None:
-    """Run `work(0)` and `work(1)` in two threads released at once; an expected refusal is fine, anything else
-    (a database error, a broken invariant) fails the step."""
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            work(i)
-        except SupportdeskError:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - carried to the test thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    if errors:
-        raise errors[0]
