@@ -221,6 +221,10 @@ class Simulation(RuleBasedStateMachine):
             self.sync(None)
         done = fix(self.engine, confirmed, agent("lead" if lead else "agent"))
         self.check_fixed(before, [done], confirmed)
+        if not interleave:  # converged: a confirmed fix is done, or the agent was told why not
+            failed = {f["idempotency_key"] for f in done.failed}
+            left = [f.key for f in detect(self.engine) if f.fixable and f.key in {c.key for c in confirmed}]
+            assert set(left) <= failed, f"fixed without a failure, still found: {sorted(set(left) - failed)}"
 
     def check_fixed(self, before: tuple[Any, ...], results: list[ReconcileResult], confirmed: list[Finding]) -> None:
         keys = {f.key: f for f in confirmed}
