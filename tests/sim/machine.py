@@ -328,6 +328,7 @@ class Simulation(RuleBasedStateMachine):
         action = self.crashable(data, op)
         if action is None:
             return
+        self.expect.checks[f"crash_rolled_back_{op}"] += 1
         try:
             with crash_at_audit(call), write_session(self.engine) as s:
                 action(s)
@@ -397,6 +398,7 @@ class Simulation(RuleBasedStateMachine):
                     ledger.post(s, [Posting(account_id, "coin", 25, "grant")], ctx, key=grant_key)
 
         run_together(work)
+        self.expect.checks[f"two_agents_{what}"] += 1
         if what == "fix":
             self.check_fixed(before, results, seen[0] + seen[1])
 
