@@ -22,7 +22,7 @@ def sim_settings(backend: str) -> settings:
     if getattr(settings, "_current_profile", "default") not in ("default", "ci"):
         return settings.default
     if backend == "postgresql":  # each run clones and drops a database: keep CI near a minute
-        return settings(settings.get_profile("ci"), max_examples=10)
+        return settings(settings.get_profile("ci"), max_examples=6)
     return settings.get_profile("ci")
 
 
