@@ -15,6 +15,7 @@ from typing import Any
 from platformdirs import user_config_dir
 
 from supportdesk.errors import ConfigError
+from supportdesk.secret_files import resolve_store_secrets
 
 ENV_CONFIG = "SUPPORTDESK_CONFIG"
 
@@ -52,6 +53,8 @@ class Settings:
     policy: dict[str, Any] = field(default_factory=lambda: _merge(DEFAULT_POLICY, {}))
     keys: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    policy_version: int | None = None  # set from the database (services/policy.py); None: the defaults
+    policy_from_file: bool = False  # the config file has a [policy] section (refused on a shared database)
 
 
 def _login() -> str:
@@ -59,6 +62,10 @@ def _login() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
         return "agent"
+
+
+def merge_policy(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    return _merge(base, over)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +100,8 @@ def load_settings(path: Path | str | None = None, *, database_url: str | None = 
     if settings.role not in ("agent", "lead"):
         raise ConfigError(f"{cfg_path}: [agent] role must be 'agent' or 'lead', not {settings.role!r}")
     settings.database_url = database_url or raw.get("database", {}).get("url")
-    settings.stores = raw.get("stores", {})
+    settings.stores = resolve_store_secrets(raw.get("stores", {}))
     settings.policy = _merge(DEFAULT_POLICY, raw.get("policy", {}))
+    settings.policy_from_file = bool(raw.get("policy"))
     settings.keys = raw.get("keys", {})
     return settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -189,14 +190,21 @@ def _register_optional() -> None:
         pass
     else:
         app.command("store-emulator")(store_emulator)
+    from supportdesk.cli.audit_cmd import audit_app
     from supportdesk.cli.reconcile_cmd import reconcile_cmd
-    from supportdesk.cli.ticket_cmd import audit_cmd, ticket_app
+    from supportdesk.cli.ticket_cmd import ticket_app
 
     app.command("reconcile")(reconcile_cmd)
     from supportdesk.cli.region_cmd import region_cmd
     app.command("region")(region_cmd)
     app.add_typer(ticket_app, name="ticket")
-    app.command("audit")(audit_cmd)
+    app.add_typer(audit_app, name="audit")
+    from supportdesk.cli.policy_cmd import db_grant, db_roles, policy_app, whoami
+
+    app.add_typer(policy_app, name="policy")
+    app.command("whoami")(whoami)
+    db_app.command("roles")(db_roles)
+    db_app.command("grant")(db_grant)
     from supportdesk.cli.refund_cmd import refund_cmd
     app.command("refund")(refund_cmd)
     from supportdesk.cli.review_cmd import review_app
@@ -214,4 +222,12 @@ _register_optional()
 
 
 def run() -> None:
-    app()
+    """The console script: even a failure outside a command's own handling is one line (or the error JSON)."""
+    from supportdesk.cli.output import report
+    from supportdesk.errors import internal_error
+
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - typer and click handled theirs; this is everything else
+        report(internal_error(exc), "--json" in sys.argv)
+        sys.exit(1)

@@ -9,10 +9,12 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from supportdesk.errors import SupportdeskError
+from supportdesk.errors import SupportdeskError, internal_error
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -39,18 +41,29 @@ def emit(result: dict[str, Any], json_mode: bool, human: Callable[[dict[str, Any
 
 @contextmanager
 def handled(json_mode: bool) -> Iterator[None]:
-    """Map our errors to exit 1 with the `error` JSON (or a red line), never a traceback."""
+    """Map our errors to exit 1 with the `error` JSON (or a red line), never a traceback; anything unexpected
+    becomes an `internal` error that names its log file and prints no data (a database error's text can hold
+    other customers' rows)."""
     try:
         yield
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt):
+        raise
     except SupportdeskError as exc:
-        if json_mode:
-            sys.stdout.write(to_json(exc.to_json()) + "\n")
-        else:
-            err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}", highlight=False)
-            if isinstance(exc.details, list):
-                for line in exc.details:
-                    err_console.print(f"  {line}", highlight=False, markup=False)
+        report(exc, json_mode)
         raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - the one place an unexpected failure becomes a message
+        report(internal_error(exc), json_mode)
+        raise typer.Exit(1) from None
+
+
+def report(exc: SupportdeskError, json_mode: bool) -> None:
+    if json_mode:
+        sys.stdout.write(to_json(exc.to_json()) + "\n")
+        return
+    err_console.print(f"[bold red]error[/] ({exc.code}): {escape(exc.message)}", highlight=False)
+    if isinstance(exc.details, list):
+        for line in exc.details:
+            err_console.print(f"  {line}", highlight=False, markup=False)
 
 
 def confirm(question: str, yes: bool, json_mode: bool) -> None:

@@ -53,9 +53,9 @@ def reconcile_cmd(
             body["synced"] = synced
         if fix:
             fixable = [f for f in found.findings if f.fixable]
-            if fixable:
-                confirm(_question(fixable, reason or "", ticket), yes, json_mode)
             who = state.action_context(actor, reason, ticket)
+            if fixable:
+                confirm(_question(fixable, reason or "", who.ticket_id), yes, json_mode)
             done = reconcile(state.engine, scope, fix=True, ctx=who, refund_policy=policy_of(state.settings))
             body.update(applied=done.applied, failed=done.failed)
         emit(body, json_mode, _print)

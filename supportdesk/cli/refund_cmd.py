@@ -50,8 +50,8 @@ def refund_cmd(
         decision = view["decision"]
         if decision["outcome"] == "deny":
             raise refunds.RefundDenied(decision["explanation"], details={"decision": decision})
-        confirm(refunds.question(view, reason or "", ticket, consented), yes, json_mode)
         who = state.action_context(actor, reason, ticket)
+        confirm(refunds.question(view, reason or "", who.ticket_id, consented), yes, json_mode)
         done = refunds.apply(state.engine, target, who, state.settings, key=key, now=now, cause=cause,
                              customer_consented=consented)
         emit(refunds.plain(done), json_mode, _print_applied)

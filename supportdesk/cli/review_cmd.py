@@ -77,9 +77,9 @@ def act_cmd(
         state = ctx.obj
         with read_session(state.engine) as session:
             flag = review.get_flag(session, flag_id)
-        confirm(f"{review.describe(flag, action)}; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?",
-                yes, json_mode)
         who = state.action_context(actor, reason, ticket)
+        confirm(f"{review.describe(flag, action)}; reason {reason!r}{f', ticket {who.ticket_id}' if ticket else ''}?",
+                yes, json_mode)
         with write_session(state.engine) as session:
             applied = review.act(session, flag_id, action, who, key=key)
         with read_session(state.engine) as session:

@@ -7,8 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from supportdesk.cli.output import emit, err_console, handled
+from supportdesk.domain.tickets import DEFAULT_FILTER, FILTERS, UNSOLVED
 
 ticket_app = typer.Typer(help="Tickets: list, show (with every action taken under it), create, resolve.")
+STATUS_HELP = (f"One of: {', '.join(FILTERS)}. unsolved (the default) is {', '.join(UNSOLVED)}; "
+               "all is every status.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
@@ -18,7 +21,7 @@ def _when(value: Any) -> str:
 
 @ticket_app.command("list")
 def list_cmd(ctx: typer.Context,
-             status: Annotated[str | None, typer.Option(help="open, pending or resolved.")] = None,
+             status: Annotated[str, typer.Option(help=STATUS_HELP)] = DEFAULT_FILTER,
              account: Annotated[str | None, typer.Option(help="Only this account (any key).")] = None,
              json_mode: JsonOpt = False) -> None:
     """Tickets, newest first."""
@@ -34,7 +37,8 @@ def _print_list(body: dict[str, Any]) -> None:
     for t in body["tickets"]:
         err_console.print(f"{t['ticket_id']:12s} {t['status']:9s} {_when(t['created_at'])}  {t['handle']:18s} "
                           f"{t['subject']}", highlight=False, markup=False)
-    err_console.print(f"{len(body['tickets'])} of {body['total']} tickets")
+    err_console.print(f"{len(body['tickets'])} of {body['total']} tickets ({body['filter']}"
+                      f"{': ' + ', '.join(body['statuses']) if body['statuses'] else ''})", highlight=False)
 
 
 @ticket_app.command("show")
@@ -50,7 +54,7 @@ def show_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(help="
 
 def _print_ticket(body: dict[str, Any]) -> None:
     t = body["ticket"]
-    err_console.print(f"[bold]{t['ticket_id']}[/] [{t['status']}] {t['category']}  {t['handle']} ({t['account_id']})",
+    err_console.print(f"[bold]{t['ticket_id']}[/] \\[{t['status']}] {t['category']}  {t['handle']} ({t['account_id']})",
                       highlight=False)
     err_console.print(t["subject"], markup=False, highlight=False)
     if t["body"]:
@@ -59,7 +63,7 @@ def _print_ticket(body: dict[str, Any]) -> None:
         err_console.print(f"  {_when(a['at'])}  {a['actor']:12s} {a['action']:22s} {a['target']}  {a['reason'] or ''}",
                           markup=False, highlight=False)
     if t["resolution"]:
-        err_console.print(f"resolved by {t['resolved_by']} {_when(t['resolved_at'])}: {t['resolution']}",
+        err_console.print(f"{t['status']} by {t['resolved_by']} {_when(t['resolved_at'])}: {t['resolution']}",
                           markup=False, highlight=False)
 
 
@@ -87,14 +91,17 @@ def resolve_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(hel
                 note: Annotated[str, typer.Option("--note", "--reason", help="The resolution.")],
                 actor: Annotated[str | None, typer.Option(help="Acting agent.")] = None,
                 json_mode: JsonOpt = False) -> None:
-    """Resolve a ticket with a note (once: repeating it replays)."""
+    """Resolve a ticket with a note: it becomes solved (once: repeating it replays)."""
     from supportdesk.db.engine import write_session
     from supportdesk.services import tickets
 
     with handled(json_mode), write_session(ctx.obj.engine) as session:
         result = tickets.resolve(session, ticket_id, note, ctx.obj.action_context(actor, note, ticket_id))
     emit(result, json_mode, lambda b: err_console.print(
-        f"{b['ticket']['ticket_id']} resolved{' (already, replayed)' if b['replayed'] else ''}"))
+        f"{b['ticket']['ticket_id']} solved{' (already, replayed)' if b['replayed'] else ''}"))
+
+
+ticket_app.command("solve", help="The same as resolve: the ticket becomes solved.")(resolve_cmd)
 
 
 def audit_cmd(ctx: typer.Context,

@@ -68,8 +68,8 @@ class People:
                 h = f"@{name}_{self.rng.choice(WORDS)}"
             else:
                 h = f"@{self.rng.choice(WORDS)}.{name}{self.rng.randint(10, 99)}"
-            if h not in self._handles:
-                self._handles.add(h)
+            if h.lower() not in self._handles:  # handles are unique whatever their case
+                self._handles.add(h.lower())
                 return h
 
     def birth_date(self, oldest_activity: datetime, years_min: int = 21, years_max: int = 55) -> date:

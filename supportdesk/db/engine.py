@@ -9,10 +9,10 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlmodel import Session
 
-from supportdesk.errors import ConfigError, DatabaseUnavailable
+from supportdesk.errors import ConfigError, DatabaseUnavailable, Forbidden, InvalidInput
 
 ENV_URL = "SUPPORTDESK_DATABASE_URL"
 
@@ -42,17 +42,32 @@ def make_engine(url: str | None = None) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise ConfigError(f"not a database URL: {url!r}") from exc
+        raise ConfigError(f"not a database URL: {redact(url)!r}") from exc
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+        engine = _sqlite_engine(url, parsed.database)
+    elif parsed.get_backend_name() == "postgresql":
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    else:
+        raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL cannot store or even compare text with NUL (and says so with the whole statement and its rows);
+    SQLite would store it. Both refuse it, before any SQL runs. Bulk writes (the import) check their own rows."""
+    if executemany or not parameters:
+        return
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        raise InvalidInput("a value contains a NUL character (\\x00), which cannot be stored or searched: "
+                           "retype it without it")
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        _check_sqlite_path(Path(database))
+        _create_private(Path(database))
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -72,6 +87,33 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """A new database file is created 0600 (emails, birth dates): with its mode, never write-then-chmod.
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # an unwritable place: connecting reports it with the database's own words
+
+
+def _check_sqlite_path(path: Path) -> None:
+    """Say which file or folder is the problem, before SQLite's "unable to open database file" (or a traceback)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot create the folder {path.parent} for the SQLite database: "
+                                  f"{exc.strerror or exc}") from exc
+    if path.is_dir():
+        raise DatabaseUnavailable(f"the SQLite database {path} is a folder, not a file")
+    # SQLite writes the database and its -wal and -shm files beside it: the folder must be writable too.
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise DatabaseUnavailable(f"cannot write the SQLite database {path}: {target} is not writable by this user "
+                                  "(use --db with a path you can write, or fix the permissions)")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -96,6 +138,21 @@ def read_session(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One transaction that commits on success and rolls back on any error."""
-    with Session(engine.execution_options(write=True)) as session:
-        with session.begin():
-            yield session
+    try:
+        with Session(engine.execution_options(write=True)) as session:
+            with session.begin():
+                yield session
+    except DBAPIError as exc:
+        refused = refusal(exc)
+        if refused is None:
+            raise
+        raise refused from exc
+
+
+def refusal(exc: DBAPIError) -> Forbidden | None:
+    """The database refused the connected role (permission denied, or a guard trigger): say so plainly."""
+    if getattr(exc.orig, "sqlstate", None) != "42501":
+        return None
+    diag = getattr(exc.orig, "diag", None)
+    message = (getattr(diag, "message_primary", None) or str(exc.orig)).removeprefix("supportdesk: ")
+    return Forbidden(f"the database refused it: {message}")

@@ -64,7 +64,7 @@ class Gift(SQLModel, table=True):
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
     __table_args__ = (  # agents type handles and emails in any case: case-insensitive lookups use these
-        Index("ix_accounts_handle_lower", func.lower(text("handle"))),
+        Index("ix_accounts_handle_lower", func.lower(text("handle")), unique=True),  # unique in any case
         Index("ix_accounts_email_lower", func.lower(text("email"))),
     )
     account_id: str = Field(primary_key=True, max_length=64)
@@ -260,3 +260,16 @@ class AuditRecord(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64)
+    policy_version: int | None = None  # the policy in force when the action was taken (None: the defaults)
+
+
+class PolicyVersion(SQLModel, table=True):
+    """Refund windows, review thresholds and role limits: a new row per change, set by an administrator only
+    (agents have no INSERT on this table); the newest row is in force, over the defaults in code."""
+
+    __tablename__ = "policy_versions"
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    set_by: str = Field(max_length=64)
+    set_at: datetime
+    reason: str = Field(max_length=2000)

@@ -14,6 +14,8 @@ POSITIVE = {"purchase", "gift_received", "grant"}
 NEGATIVE = {"gift_sent", "refund_clawback", "cashout"}
 # Only a clawback may leave a debt (domain.md): a refund clawback, or the reversal of a credit made in error.
 MAY_GO_NEGATIVE = {"refund_clawback", "reversal"}
+# Kinds that move one asset only: a fan buys and spends coins, a creator earns and cashes out diamonds.
+ASSET_OF = {"purchase": "coin", "gift_sent": "coin", "gift_received": "diamond", "cashout": "diamond"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,8 @@ class Posting:
 
 def amount_problem(kind: str, amount: int, asset: str) -> str | None:
     """Why an amount cannot be posted under this kind, or None. Cheap: the importer calls it per line."""
+    if ASSET_OF.get(kind, asset) != asset:
+        return f"a {kind} moves {ASSET_OF[kind]}s, not {asset}s"
     if amount == 0:
         return f"a {kind} of 0 {asset}s moves nothing"
     if kind in POSITIVE and amount < 0:

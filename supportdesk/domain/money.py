@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 
 import pycountry
 from babel.core import get_global
+from babel.numbers import get_territory_currencies
 
 from supportdesk.errors import InvalidInput
 
@@ -17,7 +19,15 @@ MAX_COINS = 10**9
 
 @cache
 def _known_currencies() -> frozenset[str]:
-    return frozenset(c.alpha_3 for c in pycountry.currencies)
+    """ISO 4217 codes that are money: legal tender in some territory since 2000 (CLDR), which leaves out
+    precious metals (XAU, XAG), the test and no-currency codes (XTS, XXX), SDRs and funds codes (XDR, USN)."""
+    since, until = date(2000, 1, 1), date(2100, 1, 1)
+    tender = {
+        code
+        for territory in get_global("territory_currencies")
+        for code in get_territory_currencies(territory, since, until, tender=True, non_tender=False)
+    }
+    return frozenset(c.alpha_3 for c in pycountry.currencies) & tender
 
 
 def check_currency(code: str) -> str:
@@ -26,7 +36,9 @@ def check_currency(code: str) -> str:
         raise InvalidInput(f"{code!r} is not an ISO 4217 currency code")
     upper = code.upper()
     if upper not in _known_currencies():
-        raise InvalidInput(f"unknown currency {upper!r}")
+        known = any(c.alpha_3 == upper for c in pycountry.currencies)
+        raise InvalidInput(f"{upper!r} is not money (an ISO 4217 code for no currency, a metal or a fund)"
+                           if known else f"unknown currency {upper!r}")
     return upper
 
 

@@ -1,4 +1,8 @@
-"""What an agent typed: which kind of key it looks like, and whether it is well-formed."""
+"""What an agent typed: every key it could be, most likely first.
+
+Customers' emails, handles and store order numbers do not respect our prefixes (`acc_fan@mail.com`,
+`@pur_chase`, an order `T-shirt-42`), so a prefix only puts its key first; the query is still searched under
+every other key it could match. A query is malformed only when no key could hold it."""
 
 from __future__ import annotations
 
@@ -6,43 +10,68 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from supportdesk.domain import limits
+from supportdesk.domain.tickets import ticket_id_of
 from supportdesk.errors import InvalidInput
 
-MAX_QUERY = 200
-# Prefix -> (kind, full pattern). A query that starts like an id must then be a well-formed id.
-ID_SHAPES = {
-    "acc_": ("account_id", re.compile(r"^acc_[A-Za-z0-9]{1,60}$")),
-    "pur_": ("purchase_id", re.compile(r"^pur_[A-Za-z0-9]{1,60}$")),
-    "ch_": ("web_charge_id", re.compile(r"^ch_[A-Za-z0-9]{1,60}$")),
-    "GPA.": ("google_order_id", re.compile(r"^GPA\.\d{4}-\d{4}-\d{4}-\d{5}(\.\.\d+)?$")),
-    "T-": ("ticket_id", re.compile(r"^T-\d{1,12}$")),
+MAX_QUERY = limits.QUERY
+_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")  # our ids and imported ids (formats.md)
+# Key -> what a value of that key looks like (what the importer and the stores accept).
+SHAPES = {
+    "account_id": _ID,
+    "handle": re.compile(r"^@?[^\s@]{1,63}$"),
+    "email": re.compile(r"^[^\s@]+@[^\s@]+$"),
+    "purchase_id": _ID,
+    "store_id": re.compile(r"^\S{1,128}$"),  # a store's transaction or order id
+    "ticket_id": _ID,
 }
+KEYS = tuple(SHAPES)
+# A prefix (or form) -> the key it makes most likely.
+PREFERRED = (
+    ("acc_", "account_id"), ("pur_", "purchase_id"), ("ch_", "store_id"), ("GPA.", "store_id"),
+    ("T-", "ticket_id"), ("@", "handle"),
+)
 APPLE_ID = re.compile(r"^\d{6,20}$")
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
     text: str
-    kind: str  # handle | email | account_id | purchase_id | web_charge_id | google_order_id | apple_id | ticket_id | text
+    keys: tuple[str, ...]  # every key the text could be a value of, most likely first
+
+    @property
+    def kind(self) -> str:
+        """The most likely key (what the query looks like)."""
+        return self.keys[0]
+
+    def value(self, key: str) -> str:
+        """The text as that key spells it: handles with their @, ticket ids with a capital T."""
+        if key == "handle":
+            return self.text if self.text.startswith("@") else "@" + self.text
+        if key == "ticket_id":
+            return ticket_id_of(self.text)
+        return self.text
 
 
 def parse_query(raw: str) -> Query:
     text = (raw or "").strip()
     if not text:
-        raise InvalidInput("type a handle, email, account id, purchase id or store order/transaction id")
+        raise InvalidInput("type a handle, email, account id, purchase id, ticket id or store order/transaction id")
     if len(text) > MAX_QUERY:
-        raise InvalidInput(f"the query is {len(text)} characters long; no key is longer than {MAX_QUERY}")
+        raise InvalidInput(f"the query is {len(text):,} characters long; no key is longer than {MAX_QUERY}")
     if any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise InvalidInput("the query contains control characters")
-    for prefix, (kind, shape) in ID_SHAPES.items():
-        if text.startswith(prefix):
-            if not shape.match(text):
-                raise InvalidInput(f"{text!r} looks like a {kind.replace('_', ' ')} but is malformed")
-            return Query(text, kind)
-    if text.startswith("@"):
-        return Query(text, "handle")
-    if "@" in text:
-        return Query(text, "email")
+        raise InvalidInput("the query contains control characters (or a NUL): retype it")
+    keys = [k for k in _likely(text) if SHAPES[k].match(Query(text, (k,)).value(k))]
+    if not keys:
+        raise InvalidInput(f"{text!r} cannot be a handle, email, id or store order/transaction id "
+                           "(spaces? paste just the one key)")
+    return Query(text, tuple(keys))
+
+
+def _likely(text: str) -> list[str]:
+    first = [key for prefix, key in PREFERRED if text.upper().startswith(prefix.upper())]
+    if "@" in text[1:]:
+        first.append("email")
     if APPLE_ID.match(text):
-        return Query(text, "apple_id")
-    return Query(text, "text")
+        first.append("store_id")
+    return list(dict.fromkeys([*first, *KEYS]))

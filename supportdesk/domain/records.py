@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import pycountry
@@ -19,6 +20,7 @@ from pydantic import (
 
 from supportdesk.domain.ledger import ASSETS, KINDS, amount_problem
 from supportdesk.domain.money import MAX_COINS, MAX_MINOR, check_currency
+from supportdesk.domain.tickets import ticket_status
 from supportdesk.errors import InvalidInput
 
 STORES = ("apple", "google", "web")
@@ -37,16 +39,73 @@ def _currency(value: str) -> str:
         raise ValueError(exc.message) from None
 
 
+# Stored text is data: NUL is refused everywhere (PostgreSQL cannot store it, SQLite would), and single-line
+# fields (handles, ids, names) refuse every control character and bidi override, which would garble or reorder
+# what an agent sees.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+YEARS = (2000, 2100)  # timestamps outside these years are typos or sentinels, not events of this economy
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError(f"contains a NUL character (at position {value.index(chr(0))})")
+    return value
+
+
+def _one_line(value: str) -> str:
+    bad = _UNPRINTABLE.search(value)
+    if bad:
+        what = "a bidi override" if bad.group() >= "\u202a" else "a control character"
+        raise ValueError(f"contains {what} (U+{ord(bad.group()):04X} at position {bad.start()})")
+    return value
+
+
+def _sane_time(value: datetime) -> datetime:
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise ValueError(f"year {value.year} is outside {YEARS[0]}..{YEARS[1]}")
+    return value
+
+
+def _sane_birth(value: date) -> date:
+    if not 1900 <= value.year <= YEARS[1]:
+        raise ValueError(f"year {value.year} is outside 1900..{YEARS[1]}")
+    return value
+
+
+# Limits (characters) on every text field; ids are 64 (Id), store ids and refs 128.
+_NoNul = AfterValidator(_no_nul)
+_OneLine = AfterValidator(_one_line)
+Note = Annotated[str, Field(max_length=2000), _NoNul]  # region notes, ledger reasons
+Body = Annotated[str, Field(max_length=20_000), _NoNul]  # ticket bodies (line breaks allowed)
+Subject = Annotated[str, Field(min_length=1, max_length=500), _OneLine]
+Name = Annotated[str, Field(min_length=1, max_length=200), _OneLine]
+Token = Annotated[str, Field(min_length=1, max_length=64), _OneLine]  # actors, customer ids, categories
+LongToken = Annotated[str, Field(min_length=1, max_length=128), _OneLine]  # store transaction ids, refs
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^\s@]+@[^\s@]+$"), _OneLine]
+Handle = Annotated[str, Field(max_length=64, pattern=r"^@[^\s@]{1,63}$"), _OneLine]
+
+
+def _ticket_status(value: str) -> str:
+    """Other help desks' words (resolved, hold...) become ours (domain/tickets.py)."""
+    try:
+        return ticket_status(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
 Country = Annotated[str, AfterValidator(_country)]
 Currency = Annotated[str, AfterValidator(_currency)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Coins = Annotated[StrictInt, Field(ge=0, le=MAX_COINS)]
 Minor = Annotated[StrictInt, Field(ge=0, le=MAX_MINOR)]
 Store = Literal["apple", "google", "web"]
+Time = Annotated[AwareDatetime, AfterValidator(_sane_time)]
+BirthDate = Annotated[date, AfterValidator(_sane_birth)]
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    # extra="allow" keeps unknown fields (ignored) countable, so duplicate keys can be found cheaply.
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 
 
 class RegionRow(Record):
@@ -57,8 +116,8 @@ class RegionRow(Record):
     cashout: StrictBool
     min_age: Annotated[StrictInt, Field(ge=0, le=120)]
     stores: list[Store]
-    valid_from: AwareDatetime
-    note: str | None = None
+    valid_from: Time
+    note: Note | None = None
 
 
 class PricePointRow(Record):
@@ -68,8 +127,8 @@ class PricePointRow(Record):
     coins: Coins
     price_minor: Minor
     currency: Currency
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime | None = None
+    valid_from: Time
+    valid_to: Time | None = None
     bonus_coins: Coins = 0
 
     @model_validator(mode="after")
@@ -81,37 +140,37 @@ class PricePointRow(Record):
 
 class GiftRow(Record):
     gift_id: Id
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     coins: Coins
     diamonds: Coins
 
 
 class AccountRow(Record):
     account_id: Id
-    handle: Annotated[str, Field(pattern=r"^@[^\s@]{1,63}$")]
-    email: Annotated[str, Field(pattern=r"^[^\s@]+@[^\s@]+$", max_length=320)]
+    handle: Handle
+    email: Email
     country: Country
-    birth_date: date | None = None
+    birth_date: BirthDate | None = None
     kind: Literal["viewer", "creator"]
     status: Literal["active", "limited", "suspended", "banned"]
-    created_at: AwareDatetime
+    created_at: Time
     coin_balance: Annotated[StrictInt, Field(ge=-MAX_COINS, le=MAX_COINS)]
     diamond_balance: Annotated[StrictInt, Field(ge=-MAX_COINS, le=MAX_COINS)]
-    apple_app_account_token: Annotated[str, Field(max_length=64)] | None = None
-    web_customer_id: Annotated[str, Field(max_length=64)] | None = None
+    apple_app_account_token: Token | None = None
+    web_customer_id: Token | None = None
 
 
 class PurchaseRow(Record):
     purchase_id: Id
     account_id: Id
     store: Store
-    store_transaction_id: Annotated[str, Field(min_length=1, max_length=128)]
+    store_transaction_id: LongToken
     product_id: Id
     coins: Coins
     price_minor: Minor
     currency: Currency
     country: Country
-    purchased_at: AwareDatetime
+    purchased_at: Time
     status: Literal["completed", "pending", "refunded", "revoked", "charged_back"]
 
 
@@ -121,10 +180,11 @@ class LedgerRow(Record):
     asset: Literal[ASSETS]  # type: ignore[valid-type]
     amount: StrictInt
     kind: Literal[KINDS]  # type: ignore[valid-type]
-    ref: Annotated[str, Field(max_length=128)] | None = None
-    at: AwareDatetime
-    actor: Annotated[str, Field(min_length=1, max_length=64)]
-    reason: str | None = None
+    ref: LongToken | None = None
+    reverses: Id | None = None  # optional: the entry a reversal undoes when `ref` names its purchase
+    at: Time
+    actor: Token
+    reason: Note | None = None
 
     @model_validator(mode="after")
     def _sign(self) -> LedgerRow:
@@ -142,7 +202,7 @@ class GiftEventRow(Record):
     quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
     coins: Coins
     diamonds: Coins
-    at: AwareDatetime
+    at: Time
 
 
 class CashoutRow(Record):
@@ -152,14 +212,14 @@ class CashoutRow(Record):
     amount_minor: Minor
     currency: Currency
     status: Literal["requested", "paid", "held", "rejected"]
-    at: AwareDatetime
+    at: Time
 
 
 class TicketRow(Record):
     ticket_id: Id
     account_id: Id
-    subject: Annotated[str, Field(min_length=1, max_length=500)]
-    body: str = ""
-    category: Annotated[str, Field(min_length=1, max_length=32)]
-    status: Annotated[str, Field(min_length=1, max_length=16)]
-    created_at: AwareDatetime
+    subject: Subject
+    body: Body = ""
+    category: Annotated[Token, Field(max_length=32)]
+    status: Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_ticket_status)]
+    created_at: Time

@@ -16,6 +16,7 @@ from supportdesk.emulator.apple_base import ENVIRONMENT
 from supportdesk.emulator.clock import format_timestamp
 from supportdesk.emulator.pki import GOOGLE_PROJECT
 from supportdesk.emulator.state import EmulatorState
+from supportdesk.secret_files import write_private
 
 
 def keys_path(config_path: Path) -> Path:
@@ -76,8 +77,6 @@ def write_config(config_path: Path, emu: EmulatorState) -> Path:
     config_path = config_path.resolve()
     config_path.parent.mkdir(parents=True, exist_ok=True)
     sa_path = service_account_path(config_path)
-    sa_path.write_text(json.dumps(service_account(emu), indent=2), encoding="utf-8")
-    sa_path.chmod(0o600)
-    config_path.write_text(tomli_w.dumps(config_document(emu, sa_path)), encoding="utf-8")
-    config_path.chmod(0o600)  # it holds private keys
+    write_private(sa_path, json.dumps(service_account(emu), indent=2))
+    write_private(config_path, tomli_w.dumps(config_document(emu, sa_path)))  # it holds private keys
     return config_path

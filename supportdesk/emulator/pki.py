@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from supportdesk.secret_files import write_private
+
 LEAF_OID = x509.ObjectIdentifier("1.2.840.113635.100.6.11.1")
 INTERMEDIATE_OID = x509.ObjectIdentifier("1.2.840.113635.100.6.2.1")
 _ASN1_NULL = b"\x05\x00"
@@ -84,8 +86,7 @@ class Keys:
             return cls(**json.loads(path.read_text(encoding="utf-8")))
         keys = cls.generate()
         if path is not None:
-            path.write_text(json.dumps(asdict(keys), indent=2), encoding="utf-8")
-            path.chmod(0o600)
+            write_private(path, json.dumps(asdict(keys), indent=2))
         return keys
 
     @cached_property

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from supportdesk.db.models import AuditRecord
+from supportdesk.db.models import AuditRecord, Ticket
+from supportdesk.domain.tickets import TICKET_SHAPE, ticket_id_of
+from supportdesk.errors import InvalidInput, NotFound
 
 GENESIS = "0" * 64
 _LOCK_ID = 7_212_001  # pg advisory lock that serialises appends to the chain
@@ -26,6 +28,20 @@ class ActionContext:
     ticket_id: str | None = None
     role: str = "agent"  # agent | lead: what this actor may do (see services/roles.py)
     credit_limit: int | None = None  # coins an agent may credit in one action; None: no limit
+    policy_version: int | None = None  # the policy row in force (None: the defaults in code)
+
+
+def check_ticket(session: Session, ticket_id: str | None) -> Ticket | None:
+    """The one ticket check every action makes (review, fix, refund, credit, status, resolve), CLI and TUI alike:
+    an action names an existing ticket, in its canonical spelling, or none."""
+    if ticket_id is None:
+        return None
+    if ticket_id != ticket_id_of(ticket_id) or not TICKET_SHAPE.match(ticket_id):
+        raise InvalidInput(f"{ticket_id!r} is not a ticket id (like T-1016)")
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id}: open it first (`supportdesk ticket create`) or check the id")
+    return ticket
 
 
 def _plain(value: Any) -> Any:
@@ -62,6 +78,8 @@ def record_hash(prev_hash: str, rec: AuditRecord) -> str:
         "before": rec.before,
         "after": rec.after,
     }
+    if rec.policy_version is not None:  # records made before versioned policy hash as they always did
+        body["policy_version"] = rec.policy_version
     return hashlib.sha256((prev_hash + canonical(body)).encode()).hexdigest()
 
 
@@ -77,7 +95,8 @@ def append(
     after: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditRecord:
-    """Append one record in the caller's transaction."""
+    """Append one record in the caller's transaction; a ticket that does not exist is refused, never recorded."""
+    check_ticket(session, ctx.ticket_id)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
     last = session.exec(select(AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1)).first()
@@ -95,6 +114,7 @@ def append(
         after=plain(after) if after is not None else None,
         prev_hash=prev,
         hash="",
+        policy_version=ctx.policy_version,
     )
     rec.hash = record_hash(prev, rec)
     session.add(rec)

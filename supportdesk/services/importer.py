@@ -1,12 +1,16 @@
 """`supportdesk import DIR`: validate every line, then write everything or nothing.
 
-One pass: each line is validated and, while no error has been seen, written inside one transaction; after the
-first error we keep validating (to report every problem, up to a cap) and roll back at the end. Ids already in
-the database are skipped, so importing the same directory twice changes nothing.
+One pass inside one transaction: each line is validated, checked in batches against the lines before it and the
+database (import_checks), and written; every problem is reported (up to a cap) and any problem rolls the whole
+import back. An id already in the database with the same content is skipped, so importing the same directory
+twice changes nothing; with other content it is an error.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -14,16 +18,27 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import JSON, Connection, Date, DateTime, Engine, Table, select
+from sqlalchemy import JSON, Column, Connection, Date, DateTime, Engine, Table, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from supportdesk.db import models as m
 from supportdesk.domain import records as r
 from supportdesk.errors import ImportFailed, InvalidInput
+from supportdesk.services.import_checks import (
+    LedgerMeaning,
+    Rule,
+    UniqueHandles,
+    UniqueStoreTransactions,
+    canonical,
+    differences,
+    present,
+    record_fields,
+    stored_rows,
+)
 
 ERROR_CAP = 50
-CHUNK = 20_000
+CHUNK = 5_000  # lines checked against the database and written together
 Progress = Callable[[str, int, int], None]
 
 
@@ -33,30 +48,37 @@ class FileSpec:
     model: type[BaseModel]
     table: Table
     key: tuple[str, ...]  # the id column, or the natural key of the table's unique constraint
-    refs: dict[str, str] = field(default_factory=dict)  # field -> the id set it must be in
+    refs: dict[str, Column[Any]] = field(default_factory=dict)  # field -> the id column it must name
     required: bool = True
-    unique: tuple[str, ...] = ()  # other columns that must be unique (accounts: handle)
+    rule: Callable[[Connection], Rule] | None = None  # checks across lines and the database
+    mutable: tuple[str, ...] = ()  # columns the app changes after import: not compared on re-import
+
+    @property
+    def compared(self) -> tuple[str, ...]:
+        return record_fields(self.model, self.table, self.mutable)
 
 
+ACCOUNT = m.Account.__table__.c.account_id
 SPECS = (
     FileSpec("regions.jsonl", r.RegionRow, m.Region.__table__, ("country", "valid_from")),
     FileSpec("price_points.jsonl", r.PricePointRow, m.PricePoint.__table__,
              ("country", "store", "product_id", "valid_from", "price_minor", "bonus_coins")),
     FileSpec("gifts.jsonl", r.GiftRow, m.Gift.__table__, ("gift_id",)),
-    FileSpec("accounts.jsonl", r.AccountRow, m.Account.__table__, ("account_id",), unique=("handle",)),
-    FileSpec("purchases.jsonl", r.PurchaseRow, m.Purchase.__table__, ("purchase_id",), {"account_id": "accounts"}),
-    FileSpec("ledger.jsonl", r.LedgerRow, m.LedgerEntry.__table__, ("entry_id",), {"account_id": "accounts"}),
+    FileSpec("accounts.jsonl", r.AccountRow, m.Account.__table__, ("account_id",),
+             rule=lambda _: UniqueHandles(), mutable=("status", "coin_balance", "diamond_balance")),
+    FileSpec("purchases.jsonl", r.PurchaseRow, m.Purchase.__table__, ("purchase_id",), {"account_id": ACCOUNT},
+             rule=lambda _: UniqueStoreTransactions(), mutable=("status",)),
+    FileSpec("ledger.jsonl", r.LedgerRow, m.LedgerEntry.__table__, ("entry_id",), {"account_id": ACCOUNT},
+             rule=LedgerMeaning),
     FileSpec("gift_events.jsonl", r.GiftEventRow, m.GiftEvent.__table__, ("event_id",),
-             {"sender_id": "accounts", "creator_id": "accounts", "gift_id": "gifts"}, required=False),
-    FileSpec("cashouts.jsonl", r.CashoutRow, m.Cashout.__table__, ("cashout_id",), {"creator_id": "accounts"},
+             {"sender_id": ACCOUNT, "creator_id": ACCOUNT, "gift_id": m.Gift.__table__.c.gift_id}, required=False),
+    FileSpec("cashouts.jsonl", r.CashoutRow, m.Cashout.__table__, ("cashout_id",), {"creator_id": ACCOUNT},
              required=False),
-    FileSpec("tickets.jsonl", r.TicketRow, m.Ticket.__table__, ("ticket_id",), {"account_id": "accounts"},
-             required=False),
+    FileSpec("tickets.jsonl", r.TicketRow, m.Ticket.__table__, ("ticket_id",), {"account_id": ACCOUNT},
+             required=False, mutable=("status",)),
 )
-# Which id set each file's keys join (for references from later files).
-ID_SETS = {"gifts.jsonl": "gifts", "accounts.jsonl": "accounts"}
-# Store transaction ids are unique per store, not globally: checked as (store, id) pairs.
-STORE_TXN = "purchases.jsonl"
+# A JSON key: a string followed by a colon. Counting these bounds the keys of a line (a string value may hold one).
+KEY_TOKEN = re.compile(rb'"\s*:')
 
 
 @dataclass
@@ -95,16 +117,22 @@ def _describe(exc: ValidationError, errors: _Errors, where: str) -> None:
             errors.add(where, loc, "is required but missing")
         else:
             given = err.get("input")
-            shown = "" if isinstance(given, dict) or err["type"].startswith("value_error") else f" (got {given!r})"
+            shown = "" if isinstance(given, dict) or err["type"].startswith("value_error") else f" (got {_cut(given)})"
             errors.add(where, loc, f"{err['msg'].removeprefix('Value error, ')}{shown}")
+
+
+def _cut(value: Any) -> str:
+    """An offending value, quoted and cut short: a 100 MB body is not repeated in the error."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(str(value)):,} characters)"
 
 
 def _row(spec: FileSpec, rec: BaseModel) -> dict[str, Any]:
     row = dict(rec.__dict__)  # the validated fields; cheaper than model_dump for flat records
     if spec.name == "ledger.jsonl":
-        row.update(reverses=None, ticket_id=None, idempotency_key=None)
-        if rec.kind == "reversal":  # type: ignore[attr-defined]
-            row["reverses"] = row["ref"]
+        row.update(ticket_id=None, idempotency_key=None)
+        if rec.kind == "reversal" and not rec.reverses:  # type: ignore[attr-defined]
+            row["reverses"] = row["ref"]  # the contract's reversal names the entry it undoes in `ref`
     if spec.name == "tickets.jsonl":
         row.update(resolution=None, resolved_by=None, resolved_at=None)
     return row
@@ -162,11 +190,6 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _existing_keys(conn: Connection, spec: FileSpec) -> set[Any]:
-    rows = conn.execute(select(*(spec.table.c[k] for k in spec.key)))
-    return set(rows.scalars()) if len(spec.key) == 1 else {tuple(row) for row in rows}
-
-
 def run_import(engine: Engine, directory: Path, progress: Progress | None = None) -> ImportResult:
     app = directory / "app"
     if not app.is_dir():
@@ -176,8 +199,11 @@ def run_import(engine: Engine, directory: Path, progress: Progress | None = None
         raise InvalidInput(f"{app} is missing {', '.join(missing)}")
     try:
         return _run(engine, directory, progress)
-    except IntegrityError as exc:  # a concurrent writer got there first; the transaction is rolled back
-        raise ImportFailed(f"the database refused the import, nothing was imported: {exc.orig}") from exc
+    except DBAPIError as exc:  # e.g. a concurrent writer got there first; the transaction is rolled back
+        # The driver's first line only: its detail could quote other rows' data.
+        diag = getattr(exc.orig, "diag", None)
+        reason = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+        raise ImportFailed(f"the database refused the import, nothing was imported: {reason}") from None
 
 
 def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportResult:
@@ -185,11 +211,10 @@ def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportRe
     result = ImportResult()
     with engine.execution_options(write=True).connect() as conn, conn.begin() as tx:
         writer = _Writer(conn)
-        ids: dict[str, set[Any]] = {}
         for spec in SPECS:
             path = directory / "app" / spec.name
             if path.is_file():
-                _import_file(spec, path, conn, writer, ids, errors, result, progress)
+                _FileImport(spec, path, conn, writer, errors).run(result, progress)
         if errors.count:
             tx.rollback()
             raise ImportFailed(
@@ -199,96 +224,139 @@ def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportRe
     return result
 
 
-def _import_file(
-    spec: FileSpec, path: Path, conn: Connection, writer: _Writer, ids: dict[str, set[Any]],
-    errors: _Errors, result: ImportResult, progress: Progress | None,
-) -> None:
-    existing = _existing_keys(conn, spec)
-    if spec.name in ID_SETS:
-        ids[ID_SETS[spec.name]] = set(existing)
-    for ref_set in spec.refs.values():
-        if ref_set not in ids:
-            ids[ref_set] = set(conn.execute(select(m.Account.account_id if ref_set == "accounts" else m.Gift.gift_id)).scalars())
-    seen: set[Any] = set()
-    txns: set[tuple[str, str]] = set()
-    if spec.name == STORE_TXN:
-        txns = {tuple(x) for x in conn.execute(select(m.Purchase.store, m.Purchase.store_transaction_id))}
-    taken = {u: set(conn.execute(select(spec.table.c[u])).scalars()) for u in spec.unique}
-    total, done, buffer, new = path.stat().st_size, 0, [], 0
-    label = f"app/{spec.name}"
-    for number, size, raw in _lines(path):
-        done += size
-        if progress and number % 5000 == 0:
-            progress(label, done, total)
-        if not raw.strip():
-            continue
-        where = f"{label}:{number}"
+class _FileImport:
+    """One file: lines parsed, checked in batches against what is stored, and written.
+
+    Valid rows are written even after an error (the transaction is rolled back at the end), so later lines are
+    checked against everything before them with the same indexed lookups, and no error is a consequence of
+    another one.
+    """
+
+    def __init__(self, spec: FileSpec, path: Path, conn: Connection, writer: _Writer, errors: _Errors) -> None:
+        self.spec, self.path, self.conn, self.writer, self.errors = spec, path, conn, writer, errors
+        self.label = f"app/{spec.name}"
+        self.seen: dict[Any, int] = {}  # key -> its line in this file
+        self.rule = spec.rule(conn) if spec.rule else None
+        # An empty table has no stored row to compare with (rows this import writes are caught by `seen`).
+        self.stored_before = conn.execute(select(literal(1)).select_from(spec.table).limit(1)).first() is not None
+        self.new = self.present = 0
+
+    def run(self, result: ImportResult, progress: Progress | None) -> None:
+        total, done, batch = self.path.stat().st_size, 0, []
+        for number, size, raw in _lines(self.path):
+            done += size
+            if progress and number % 5000 == 0:
+                progress(self.label, done, total)
+            if raw.strip():
+                rec = self._parse(number, raw)
+                if rec is not None:
+                    batch.append((number, rec))
+            if len(batch) >= CHUNK:
+                self._batch(batch)
+                batch = []
+        self._batch(batch)
+        if progress:
+            progress(self.label, total, total)
+        result.imported[self.spec.name] = self.new
+        if self.present:
+            result.already_present[self.spec.name] = self.present
+
+    def _parse(self, number: int, raw: bytes) -> BaseModel | None:
+        where = f"{self.label}:{number}"
         try:
-            rec = spec.model.model_validate_json(raw)
+            rec = self.spec.model.model_validate_json(raw)
         except ValidationError as exc:
-            _describe(exc, errors, where)
-            continue
-        if not _references_ok(spec, rec, ids, errors, where):
-            continue
-        key = _key(spec, rec)
-        if key in seen:
-            errors.add(where, ", ".join(spec.key), f"duplicate {_shown(key)} (already on an earlier line)")
-            continue
-        seen.add(key)
-        if key in existing:
-            result.already_present[spec.name] = result.already_present.get(spec.name, 0) + 1
-            continue
-        if not _unique_ok(rec, taken, errors, where):
-            continue
-        if spec.name == STORE_TXN:
-            pair = (rec.store, rec.store_transaction_id)  # type: ignore[attr-defined]
-            if pair in txns:
-                errors.add(where, "store_transaction_id", f"{pair[1]!r} is already recorded for {pair[0]}")
-                continue
-            txns.add(pair)
-        if spec.name in ID_SETS:
-            ids[ID_SETS[spec.name]].add(key)
-        if errors.count:
-            continue  # keep validating, stop writing: the transaction will be rolled back
-        buffer.append(_row(spec, rec))
-        new += 1
-        if len(buffer) >= CHUNK:
-            writer.insert(spec.table, buffer)
-            buffer = []
-    if not errors.count:
-        writer.insert(spec.table, buffer)
-    if progress:
-        progress(label, total, total)
-    result.imported[spec.name] = new
+            _describe(exc, self.errors, where)
+            return None
+        keys = len(rec.model_fields_set) + len(rec.__pydantic_extra__ or ())
+        if _key_tokens(raw) > keys:  # rare: a nested object, a quoted colon, or a repeated key
+            repeated = _repeated_keys(raw)
+            if repeated:
+                self.errors.add(where, ", ".join(repeated), "appears more than once in the object")
+                return None
+        return rec
+
+    def _batch(self, batch: list[tuple[int, BaseModel]]) -> None:
+        if not batch:
+            return
+        spec, recs = self.spec, [rec for _, rec in batch]
+        keys = (_key(spec, rec) for rec in recs)
+        stored = stored_rows(self.conn, spec.table, spec.key, keys, spec.compared) if self.stored_before else {}
+        found = {name: present(self.conn, col, (getattr(rec, name) for rec in recs)) for name, col in spec.refs.items()}
+        if self.rule:
+            self.rule.prefetch(self.conn, recs)
+        rows = [row for number, rec in batch if (row := self._check(number, rec, stored, found)) is not None]
+        self.writer.insert(spec.table, rows)
+        self.new += len(rows)
+
+    def _check(self, number: int, rec: BaseModel, stored: dict[Any, Any], found: dict[str, set[Any]]) -> dict | None:
+        spec, where = self.spec, f"{self.label}:{number}"
+        if not _references_ok(spec, rec, found, self.errors, where):
+            return None
+        key, row = _key(spec, rec), _row(spec, rec)
+        if key in self.seen:
+            self._duplicate(where, key, row, self.seen[key])
+            return None
+        self.seen[key] = number
+        if key in stored:
+            diff = differences(spec.compared, stored[key], row)
+            if diff:
+                self.errors.add(where, ", ".join(spec.key), f"{_shown(key)} is already in the database with other "
+                                f"content: {'; '.join(diff)} (only an identical re-import is a no-op)")
+            else:
+                self.present += 1
+            return None
+        if self.rule and not self.rule.check(rec, number, where, self.errors):
+            return None
+        return row
+
+    def _duplicate(self, where: str, key: Any, row: dict[str, Any], earlier: int) -> None:
+        first = self.spec.model.model_validate_json(_line_at(self.path, earlier))
+        diff = differences(self.spec.compared, _row(self.spec, first), row)
+        what = f"other content: {'; '.join(diff)}" if diff else "the same content"
+        self.errors.add(where, ", ".join(self.spec.key), f"duplicate {_shown(key)} (line {earlier} has {what})")
 
 
-def _unique_ok(rec: BaseModel, taken: dict[str, set[Any]], errors: _Errors, where: str) -> bool:
-    for name, values in taken.items():
-        value = getattr(rec, name)
-        if value in values:
-            errors.add(where, name, f"{value!r} is already taken by another record")
-            return False
-        values.add(value)
-    return True
+def _key_tokens(raw: bytes) -> int:
+    """An upper bound on the keys in a line; compact JSON (`"key":`) needs no regex."""
+    if b'" ' in raw or b'"\t' in raw or b'"\r' in raw:
+        return len(KEY_TOKEN.findall(raw))
+    return raw.count(b'":')
+
+
+def _line_at(path: Path, number: int) -> bytes:
+    with path.open("rb") as fh:
+        return next(itertools.islice(fh, number - 1, None))
+
+
+def _repeated_keys(raw: bytes) -> list[str]:
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [k for k, _ in items]
+        repeated.extend(k for k in dict.fromkeys(names) if names.count(k) > 1 and k not in repeated)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return repeated
 
 
 def _key(spec: FileSpec, rec: BaseModel) -> Any:
     if len(spec.key) == 1:
         return getattr(rec, spec.key[0])
-    values = tuple(getattr(rec, k) for k in spec.key)
-    return values[0] if len(values) == 1 else values
+    return tuple(canonical(getattr(rec, k)) for k in spec.key)
 
 
 def _shown(key: Any) -> str:
     return repr(key) if not isinstance(key, tuple) else ", ".join(str(v) for v in key)
 
 
-def _references_ok(spec: FileSpec, rec: BaseModel, ids: dict[str, set[Any]], errors: _Errors, where: str) -> bool:
+def _references_ok(spec: FileSpec, rec: BaseModel, found: dict[str, set[Any]], errors: _Errors, where: str) -> bool:
     ok = True
-    for name, ref_set in spec.refs.items():
+    for name, column in spec.refs.items():
         value = getattr(rec, name)
-        if value not in ids[ref_set]:
-            noun = "account" if ref_set == "accounts" else "gift"
+        if value not in found[name]:
+            noun = "account" if column.table.name == "accounts" else "gift"
             errors.add(where, name, f"unknown {noun} {value!r}")
             ok = False
     return ok

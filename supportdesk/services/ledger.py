@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import string
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -10,19 +11,24 @@ from typing import Any
 from sqlalchemy import func, text, update
 from sqlmodel import Session, select
 
-from supportdesk.db.models import Account, LedgerEntry, Ticket
+from supportdesk.db.models import Account, LedgerEntry
 from supportdesk.domain.ledger import Posting, check_posting, may_leave
 from supportdesk.errors import InvalidInput, NotFound
 from supportdesk.services import audit
-from supportdesk.services.audit import ActionContext
+from supportdesk.services.audit import ActionContext, check_ticket
 from supportdesk.services.once import check_context, run_once
 from supportdesk.services.roles import check_postings
 
 BALANCE_COLUMN = {"coin": "coin_balance", "diamond": "diamond_balance"}
 
 
+ID_ALPHABET = string.digits + string.ascii_lowercase
+ID_CHARS = 14  # as long as imported entry ids (le_ and 14 base-36 characters): about 72 random bits
+
+
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+    """An id shaped like the imported ones; unique by chance (72 bits) and by the column's unique index."""
+    return f"{prefix}_{''.join(secrets.choice(ID_ALPHABET) for _ in range(ID_CHARS))}"
 
 
 def lock_account(session: Session, account_id: str) -> Account:
@@ -42,11 +48,6 @@ def ledger_balance(session: Session, account_id: str, asset: str) -> int:
         )
     ).one()
     return int(total)
-
-
-def check_ticket(session: Session, ticket_id: str | None) -> None:
-    if ticket_id is not None and session.get(Ticket, ticket_id) is None:
-        raise NotFound(f"no ticket {ticket_id!r}")
 
 
 def post_entries(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, literal
 from sqlmodel import Session, col, select
 
 from supportdesk.db.models import (
@@ -19,11 +19,12 @@ from supportdesk.db.models import (
     Ticket,
 )
 from supportdesk.domain.query import Query, parse_query
-from supportdesk.errors import NotFound
+from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services.regions import availability_for_purchases
 
 SEARCH_LIMIT = 50
 STORY_LIMIT = 500
+AMBIGUOUS_SHOWN = 5
 
 
 def account_summary(a: Account) -> dict[str, Any]:
@@ -33,58 +34,75 @@ def account_summary(a: Account) -> dict[str, Any]:
     }
 
 
-def _candidates(q: Query, exact: bool) -> Iterator[Any]:
-    """Queries for the accounts matching the query, most specific key first; each selects whole accounts."""
-    t = q.text
+def _handle_prefix(handle: str, dialect: str) -> Any:
+    """Handles starting with `handle`, any case: lower(handle) LIKE 'x%' on both engines, on the lower(handle)
+    index (migration 0005 gives PostgreSQL's a pattern operator class; SQLite needs the range to use its)."""
+    lowered = func.lower(literal(handle))
+    pattern = handle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    column = func.lower(Account.handle)
+    where = column.like(func.lower(literal(pattern)), escape="\\")
+    if dialect == "sqlite":
+        where = and_(column >= lowered, column < lowered.concat(func.char(0x10FFFF)), where)
+    return where
 
-    def via(model: Any, column: Any) -> Any:
-        return select(Account).join(model, model.account_id == Account.account_id).where(column == t)
 
-    if q.kind in ("account_id", "text"):
-        yield select(Account).where(Account.account_id == t)
-    if q.kind in ("handle", "text"):
-        handle = t if t.startswith("@") else "@" + t
-        if exact:
-            yield select(Account).where(Account.handle == handle)
-            yield select(Account).where(func.lower(Account.handle) == handle.lower())
-        else:
-            upper = handle[:-1] + chr(ord(handle[-1]) + 1)
-            yield (select(Account)
-                   .where(Account.handle >= handle, Account.handle < upper,
-                          col(Account.handle).startswith(handle, autoescape=True))
-                   .order_by(Account.handle))
-    if q.kind in ("email", "text") and "@" in t:
-        yield select(Account).where(func.lower(Account.email) == t.lower())
-    if q.kind in ("purchase_id", "text"):
-        yield via(Purchase, Purchase.purchase_id)
-    if q.kind in ("web_charge_id", "google_order_id", "apple_id", "text"):
-        yield via(Purchase, Purchase.store_transaction_id)
-        yield via(StoreRecord, StoreRecord.store_transaction_id)
-        yield via(StoreRecord, StoreRecord.order_id)
-    if q.kind == "ticket_id":
-        yield via(Ticket, Ticket.ticket_id)
+def _candidates(q: Query, exact: bool, dialect: str) -> Iterator[tuple[str, Any]]:
+    """(key, query for the accounts holding the text under that key), for every key it could be, likeliest first."""
+    def via(model: Any, column: Any, value: str) -> Any:
+        return select(Account).join(model, model.account_id == Account.account_id).where(column == value)
+
+    for key in q.keys:
+        value = q.value(key)
+        if key == "account_id":
+            yield key, select(Account).where(Account.account_id == value)
+        elif key == "handle" and exact:
+            yield key, select(Account).where(func.lower(Account.handle) == func.lower(literal(value)))
+        elif key == "handle":
+            yield key, select(Account).where(_handle_prefix(value, dialect)).order_by(Account.handle)
+        elif key == "email":
+            yield key, select(Account).where(func.lower(Account.email) == func.lower(literal(value)))
+        elif key == "purchase_id":
+            yield key, via(Purchase, Purchase.purchase_id, value)
+        elif key == "store_id":
+            yield key, via(Purchase, Purchase.store_transaction_id, value)
+            yield key, via(StoreRecord, StoreRecord.store_transaction_id, value)
+            yield key, via(StoreRecord, StoreRecord.order_id, value)
+        elif key == "ticket_id":
+            yield key, via(Ticket, Ticket.ticket_id, value)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def search(session: Session, text: str) -> dict[str, Any]:
+    """Accounts matching the text under any key (handles by prefix, any case), likeliest key first."""
     q = parse_query(text)
     found: dict[str, Account] = {}
-    for stmt in _candidates(q, exact=False):
-        for account in session.exec(stmt.limit(SEARCH_LIMIT)):
+    for _key, stmt in _candidates(q, exact=False, dialect=_dialect(session)):
+        for account in session.exec(stmt.limit(SEARCH_LIMIT + 1)):
             found.setdefault(account.account_id, account)
-        if len(found) >= SEARCH_LIMIT:
+        if len(found) > SEARCH_LIMIT:
             break
-    accounts = list(found.values())[:SEARCH_LIMIT]
-    return {"query": {"text": q.text, "kind": q.kind}, "accounts": [account_summary(a) for a in accounts]}
+    accounts = list(found.values())
+    return {"query": {"text": q.text, "kind": q.kind, "keys": list(q.keys)},
+            "accounts": [account_summary(a) for a in accounts[:SEARCH_LIMIT]],
+            "more": len(accounts) > SEARCH_LIMIT}
 
 
 def resolve_account(session: Session, text: str) -> Account:
-    """The account the query names: the first key that matches wins (one query in the usual case)."""
+    """The one account the query names: the likeliest key that matches wins; two accounts under that key (handles
+    that differ only in case, a shared email) are an error naming both, never a silent pick."""
     q = parse_query(text)
-    for stmt in _candidates(q, exact=True):
-        account = session.exec(stmt.limit(1)).first()
-        if account is not None:
-            return account
-    raise NotFound(f"no account matches {q.text!r} (searched as {q.kind.replace('_', ' ')})")
+    for key, stmt in _candidates(q, exact=True, dialect=_dialect(session)):
+        accounts = {a.account_id: a for a in session.exec(stmt.order_by(Account.account_id).limit(AMBIGUOUS_SHOWN))}
+        if len(accounts) == 1:
+            return next(iter(accounts.values()))
+        if accounts:
+            names = [f"{a.handle} ({a.account_id}, {a.email})" for a in accounts.values()]
+            raise Ambiguous(f"{q.text!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
+                            f"{'; '.join(names)}; use the account id", details=names)
+    raise NotFound(f"no account matches {q.text!r} (searched as {', '.join(k.replace('_', ' ') for k in q.keys)})")
 
 
 def balances(session: Session, account: Account) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from supportdesk.db.models import IdempotencyKey
+from supportdesk.domain import limits
 from supportdesk.errors import Conflict, InvalidInput
-from supportdesk.services.audit import ActionContext, canonical, plain
+from supportdesk.services.audit import ActionContext, canonical, check_ticket, plain
 
 MAX_KEY = 200
 
@@ -24,10 +25,10 @@ def request_hash(request: dict[str, Any]) -> str:
 def check_context(ctx: ActionContext) -> None:
     if not ctx.actor or not ctx.actor.strip():
         raise InvalidInput("an actor is required")
+    limits.check_text("actor", ctx.actor, limits.ACTOR)
     if not ctx.reason or not ctx.reason.strip():
         raise InvalidInput("a reason is required for every action that moves money or changes a status")
-    if len(ctx.reason) > 2000:
-        raise InvalidInput("the reason is longer than 2,000 characters")
+    limits.check_text("reason", ctx.reason, limits.REASON)
 
 
 def run_once(
@@ -45,6 +46,7 @@ def run_once(
     the write lock (SQLite) and then finds the first caller's row, so the work is done exactly once.
     """
     check_context(ctx)
+    check_ticket(session, ctx.ticket_id)
     if not key or len(key) > MAX_KEY:
         raise InvalidInput(f"an idempotency key must be 1 to {MAX_KEY} characters")
     digest = request_hash(request)

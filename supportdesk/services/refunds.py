@@ -27,7 +27,7 @@ from supportdesk.domain.query import parse_query
 from supportdesk.errors import ConfigError, Conflict, InvalidInput, NotFound
 from supportdesk.services import audit
 from supportdesk.services.accounts import limit_if_in_debt
-from supportdesk.services.audit import ActionContext, plain
+from supportdesk.services.audit import ActionContext, check_ticket, plain
 from supportdesk.services.ledger import ledger_balance, lock_account, new_id, post_entries
 from supportdesk.services.once import check_context, request_hash, run_once
 from supportdesk.services.roles import require_lead
@@ -53,12 +53,8 @@ def policy_of(settings: Settings | None) -> rules.Policy:
 def resolve_purchase(session: Session, target: str) -> Purchase:
     """A purchase id, or a store transaction / order id; anything else is an input error."""
     q = parse_query(target)
-    if q.kind in ("handle", "email", "account_id", "ticket_id"):
-        raise InvalidInput(f"{q.text!r} looks like a {q.kind.replace('_', ' ')}: a refund needs a purchase id "
-                           "(pur_...) or the store's transaction or order id")
-    if q.kind == "purchase_id":
-        purchase = session.get(Purchase, q.text)
-    else:
+    purchase = session.get(Purchase, q.text) if "purchase_id" in q.keys else None
+    if purchase is None and "store_id" in q.keys:
         purchase = session.execute(select(Purchase).where(Purchase.store_transaction_id == q.text)).scalars().first()
         if purchase is None:
             order = session.execute(select(StoreRecord).where(StoreRecord.order_id == q.text)).scalars().first()
@@ -66,8 +62,11 @@ def resolve_purchase(session: Session, target: str) -> Purchase:
                 purchase = session.execute(select(Purchase).where(
                     Purchase.store == order.store,
                     Purchase.store_transaction_id == order.store_transaction_id)).scalars().first()
+    if purchase is None and q.kind in ("handle", "email", "account_id", "ticket_id"):
+        raise InvalidInput(f"{q.text!r} looks like a {q.kind.replace('_', ' ')}: a refund needs a purchase id "
+                           "(pur_...) or the store's transaction or order id")
     if purchase is None:
-        raise NotFound(f"no purchase {q.text!r} (searched as {q.kind.replace('_', ' ')})")
+        raise NotFound(f"no purchase {q.text!r} (searched as purchase id and store transaction/order id)")
     return purchase
 
 
@@ -308,6 +307,7 @@ def apply(engine: Any, target: str, ctx: ActionContext, settings: Settings | Non
 def _request(session: Session, target: str, ctx: ActionContext, key: str | None, now: datetime,
              policy: rules.Policy, cause: str, ready: set[str]) -> dict[str, Any]:
     """Step 1: replay a finished key, or decide and record the `requested` row (its id: the store's key)."""
+    check_ticket(session, ctx.ticket_id)  # before the store is asked anything
     purchase = resolve_purchase(session, target)
     key = key or default_key(purchase.purchase_id)
     request = {"purchase": purchase.purchase_id, "cause": cause}

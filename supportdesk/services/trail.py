@@ -40,4 +40,41 @@ def verified(session: Session) -> dict[str, Any]:
     if orphan:
         body.update(verified=False, first_bad={"seq": None, "problem": f"the audit record of ledger entry {orphan} "
                                                "is missing (removed from the end of the log?)"})
+        return body
+    edited = ledger_mismatch(session)
+    if edited:
+        body.update(verified=False, first_bad={"seq": edited[0], "problem": edited[1]})
     return body
+
+
+_AUDITED = ("account_id", "asset", "amount", "kind")
+
+
+def ledger_mismatch(session: Session, batch: int = 2000) -> tuple[int, str] | None:
+    """Every ledger entry support posted against what its audit record says was posted: the chain covers the
+    amount, so a ledger row edited in the database (triggers dropped by its owner) is found."""
+    records = select(AuditRecord.seq, AuditRecord.target, AuditRecord.after).where(
+        col(AuditRecord.action).like("ledger.%")).order_by(col(AuditRecord.seq))
+    chunk: list[tuple[int, str, dict[str, Any]]] = []
+    for seq, target, after in session.exec(records).yield_per(batch):
+        chunk.append((seq, target, (after or {}).get("entry") or {}))
+        if len(chunk) >= batch:
+            found = _compare(session, chunk)
+            if found:
+                return found
+            chunk = []
+    return _compare(session, chunk) if chunk else None
+
+
+def _compare(session: Session, chunk: list[tuple[int, str, dict[str, Any]]]) -> tuple[int, str] | None:
+    ids = [target for _, target, _ in chunk]
+    rows = {e.entry_id: e for e in session.exec(select(LedgerEntry).where(col(LedgerEntry.entry_id).in_(ids)))}
+    for seq, target, said in chunk:
+        entry = rows.get(target)
+        if entry is None:
+            return seq, f"ledger entry {target} of this audit record is missing (deleted)"
+        for field in _AUDITED:
+            if field in said and getattr(entry, field) != said[field]:
+                return seq, (f"ledger entry {target} has {field} {getattr(entry, field)!r} but its audit record "
+                             f"says {said[field]!r} (edited)")
+    return None

@@ -184,7 +184,8 @@ class Backend:
     # --- tickets and the audit trail -------------------------------------------------------------------------
 
     def tickets(self, status: str | None = None, account_id: str | None = None) -> dict[str, Any]:
-        """`tickets` (newest first, at most 200) and `total`, as `ticket list` shows them."""
+        """`tickets` (newest first, at most 200) and `total`, as `ticket list` shows them; `status` is a filter
+        name (domain.tickets.FILTERS; None: unsolved)."""
         from supportdesk.db.engine import read_session
         from supportdesk.services import tickets
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from supportdesk.domain.query import ID_SHAPES
+from supportdesk.domain.tickets import TICKET_ID, ticket_id_of
 from supportdesk.errors import SupportdeskError
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ REGIONS_HELP = "What a country allows (coins, gifts, cash out), its prices and h
 REVIEW = "Review queue"
 REVIEW_HELP = "Suspicious charges by score: duplicates, region, age, velocity, gift laundering, refund abuse"
 TICKETS = "Tickets"
-TICKETS_HELP = "Open, pending and resolved tickets, newest first"
+TICKETS_HELP = "Unsolved tickets (new, open, pending, on-hold), newest first; f shows each status"
 AUDIT = "Audit trail"
 AUDIT_HELP = "Every audited action, newest first: who, what, before → after, why, which ticket"
 VERIFY = "Verify the audit chain"
@@ -77,8 +77,8 @@ class AccountsProvider(Provider):
         for name, action, text in self.commands():
             if (score := matcher.match(name)) > 0:
                 yield Hit(score, matcher.highlight(name), action, help=text)
-        ticket_id = query.strip().upper()
-        if ID_SHAPES["T-"][1].match(ticket_id):
+        ticket_id = ticket_id_of(query)
+        if TICKET_ID.match(ticket_id):
             from supportdesk.tui.screens.tickets import open_ticket
 
             yield Hit(1.0, f"Open ticket {ticket_id}", partial(open_ticket, self.desk, ticket_id),

@@ -44,7 +44,7 @@ def test_search_json(imported):
     assert len(body["accounts"]) == 3
 
 
-@pytest.mark.parametrize(("query", "code"), [("@nobody", "not_found"), ("acc_!!", "invalid_input")])
+@pytest.mark.parametrize(("query", "code"), [("@nobody", "not_found"), ("two words", "invalid_input")])
 def test_handled_errors_exit_1_with_error_json(imported, query, code):
     result = run("--db", imported, "account", query, "--json")
     assert result.exit_code == 1

@@ -77,13 +77,13 @@ def test_ticket_lists_actions_and_resolves_once(loaded):
         first = tickets.resolve(s, "T-1001", "credited 46 coins", CTX)
     with write_session(loaded) as s:
         again = tickets.resolve(s, "T-1001", "credited 46 coins", CTX)
-    assert first["ticket"]["status"] == "resolved" and again["replayed"] is True
-    with pytest.raises(Conflict, match="already resolved"), write_session(loaded) as s:
+    assert first["ticket"]["status"] == "solved" and again["replayed"] is True
+    with pytest.raises(Conflict, match="already solved"), write_session(loaded) as s:
         tickets.resolve(s, "T-1001", "a different note", CTX)
     assert check(loaded)["verified"]
 
 
-@pytest.mark.parametrize(("ticket", "error"), [("T-9999", NotFound), ("1001", InvalidInput)])
+@pytest.mark.parametrize(("ticket", "error"), [("T-9999", NotFound), ("T 1001", InvalidInput)])
 def test_bad_ticket_ids(loaded, ticket, error):
     with pytest.raises(error), read_session(loaded) as s:
         tickets.show(s, ticket)

@@ -55,7 +55,7 @@ async def test_list_open_a_ticket_and_jump_to_its_account(make_app) -> None:
         tickets = app.screen
         assert isinstance(tickets, TicketsScreen)
         assert rows(tickets, "#tl-table") == ["T-1001", "T-1002"]  # open ones, newest first
-        assert "2 open tickets, newest first" in text_of(tickets, "#tl-status")
+        assert "2 unsolved tickets (new, open, pending, on-hold), newest first" in text_of(tickets, "#tl-status")
 
         await pilot.press("down", "enter")
         await settle(pilot)
@@ -75,7 +75,7 @@ async def test_list_open_a_ticket_and_jump_to_its_account(make_app) -> None:
 
         await pilot.press("escape")
         assert app.screen is tickets
-        await pilot.press("f")  # pending: none
+        await pilot.press("f", "f", "f")  # new, open, then pending: none
         await settle(pilot)
         assert rows(tickets, "#tl-table") == [] and "0 pending tickets" in text_of(tickets, "#tl-status")
 
@@ -123,14 +123,14 @@ async def test_work_a_ticket_fix_under_it_then_resolve_it(make_reconcile_app, re
                                    "'credited the 70 coins the store charged for'?")
         await pilot.press("y")
         await settle(pilot)
-        assert app.screen is ticket and "T-2001 resolved." in notes(app)
+        assert app.screen is ticket and "T-2001 solved." in notes(app)
         assert app.working_ticket is None and bar(app) == ""  # a resolved ticket is no longer worked
-        assert "resolved" in text_of(ticket, "#tk-head")
+        assert "solved" in text_of(ticket, "#tk-head")
         assert "2 actions under T-2001" in text_of(ticket, "#tk-actions-head")
         with read_session(reconcile_engine) as s:
             t = s.get(Ticket, "T-2001")
             assert (t.status, t.resolution, t.resolved_by) == \
-                ("resolved", "credited the 70 coins the store charged for", "tester")
+                ("solved", "credited the 70 coins the store charged for", "tester")
             actions = s.exec(select(AuditRecord.action).where(AuditRecord.ticket_id == "T-2001")
                              .order_by(AuditRecord.seq)).all()
             assert actions == ["ledger.purchase", "ticket.resolve"]

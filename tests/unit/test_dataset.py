@@ -239,6 +239,8 @@ def test_ids_are_unique(data: Data) -> None:
         assert len(values) == len(set(values)), f"duplicate {key} in {name}"
     tokens = [a["apple_app_account_token"] for a in data.accounts.values() if "apple_app_account_token" in a]
     assert len(tokens) == len(set(tokens))
+    handles = [a["handle"].lower() for a in data.accounts.values()]
+    assert len(handles) == len(set(handles)), "handles are unique whatever their case"
 
 
 def test_references_resolve(data: Data) -> None:

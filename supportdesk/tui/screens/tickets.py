@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED
 from supportdesk.tui.screens.account import when
 from supportdesk.tui.screens.audit import change_text
 from supportdesk.tui.screens.base import DeskScreen
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
 
 Row = dict[str, Any]
-FILTERS = ("open", "pending", "resolved", None)  # f cycles; None: every status
-STATUS_STYLE = {"open": "bold yellow", "pending": "bold cyan", "resolved": "green"}
+STATUS_STYLE = {"new": "bold magenta", "open": "bold yellow", "pending": "bold cyan", "on-hold": "cyan",
+                "solved": "green", "closed": "dim"}
 
 
 def open_tickets(app: App[Any]) -> None:
@@ -55,6 +56,15 @@ def open_ticket(app: App[Any], ticket_id: str, on_changed: Callable[[], object] 
     app.push_screen(screen, closed)
 
 
+def filter_words(name: str) -> str:
+    """How the list names its filter: "unsolved tickets (new, open, pending, on-hold)", "solved tickets"..."""
+    if name == "all":
+        return "tickets, every status"
+    if name == "unsolved":
+        return f"unsolved tickets ({', '.join(UNSOLVED)})"
+    return f"{name} tickets"
+
+
 def about(t: Row) -> str:
     """How the working-ticket line names a ticket: whose, and what about."""
     return f"{t.get('handle') or t['account_id']} · {t['subject']}"
@@ -72,11 +82,11 @@ class TicketsScreen(DeskScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, status: str | None, body: Row) -> None:
+        def __init__(self, status: str, body: Row) -> None:
             super().__init__()
             self.status, self.body = status, body
 
-    def __init__(self, backend: Backend, status: str | None = "open") -> None:
+    def __init__(self, backend: Backend, status: str = DEFAULT_FILTER) -> None:
         super().__init__()
         self.backend = backend
         self.status_filter = status
@@ -96,7 +106,7 @@ class TicketsScreen(DeskScreen):
         self.dismiss()
 
     def action_filter(self) -> None:
-        self.status_filter = FILTERS[(FILTERS.index(self.status_filter) + 1) % len(FILTERS)]
+        self.status_filter = FILTERS[(FILTERS.index(self.status_filter) + 1) % len(FILTERS)]  # f cycles
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -104,7 +114,7 @@ class TicketsScreen(DeskScreen):
         self.load(self.status_filter)
 
     @work(thread=True, exclusive=True, group="tickets", exit_on_error=False)
-    def load(self, status: str | None) -> None:
+    def load(self, status: str) -> None:
         body = self.backend.tickets(status)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(status, body))
@@ -127,7 +137,7 @@ class TicketsScreen(DeskScreen):
         if keep in keys:
             table.move_cursor(row=keys.index(keep))
         shown, total = len(self.tickets), message.body["total"]
-        which = f"{self.status_filter} tickets" if self.status_filter else "tickets, every status"
+        which = filter_words(self.status_filter)
         count = f"{shown:,} of {total:,}" if shown < total else f"{total:,}"
         self.query_one("#tl-status", Static).update(f"{count} {which}, newest first · f status · Enter opens")
         table.focus()
@@ -205,7 +215,7 @@ class TicketScreen(DeskScreen):
 
     @property
     def resolved(self) -> bool:
-        return self.ticket is not None and self.ticket["status"] == "resolved"
+        return self.ticket is not None and self.ticket["status"] in DONE
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "work_ticket":
@@ -335,7 +345,7 @@ class TicketScreen(DeskScreen):
     def on_ticket_screen_resolved(self, message: Resolved) -> None:
         self.resolving = False
         self.changed = True
-        words = "was already resolved (replayed)" if message.result.get("replayed") else "resolved"
+        words = "was already solved (replayed)" if message.result.get("replayed") else "solved"
         self.notify(f"{self.ticket_id} {words}.")
         if self.worked:
             self.desk.action_stop_working()

@@ -1,0 +1,243 @@
+"""What `supportdesk import` checks beyond one line's shape: uniqueness, references and meaning.
+
+Lines are checked in batches. Each batch's keys are looked up in the database with indexed queries; rows this
+import wrote earlier are there too (same transaction), so memory grows with a batch, not with the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from sqlalchemy import Column, Connection, Table, func, select, tuple_
+
+from supportdesk.db import models as m
+from supportdesk.domain.records import LedgerRow
+
+LOOKUP_CHUNK = 2_000  # values per IN (...): well under SQLite's and psycopg's parameter limits
+
+
+class Problems(Protocol):
+    def add(self, where: str, field_name: str, problem: str) -> None: ...
+
+
+class Rule(Protocol):
+    """A check across lines of one file and the database (handles, store transactions, ledger meaning)."""
+
+    def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None: ...
+    def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool: ...
+
+
+def chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= LOOKUP_CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def stored_rows(conn: Connection, table: Table, key: tuple[str, ...], keys: Iterable[Any],
+                columns: Sequence[str]) -> dict[Any, Mapping[str, Any]]:
+    """The stored rows (those columns) whose key is among `keys`, by key."""
+    cols = [table.c[c] for c in columns]
+    key_expr = table.c[key[0]] if len(key) == 1 else tuple_(*(table.c[k] for k in key))
+    found: dict[Any, Mapping[str, Any]] = {}
+    for part in chunks(set(keys)):
+        for row in conn.execute(select(*cols).where(key_expr.in_(part))).mappings():
+            found[row[key[0]] if len(key) == 1 else tuple(canonical(row[k]) for k in key)] = row
+    return found
+
+
+def present(conn: Connection, column: Column[Any], values: Iterable[Any]) -> set[Any]:
+    return {v for part in chunks(set(values)) for v in conn.execute(select(column).where(column.in_(part))).scalars()}
+
+
+def canonical(value: Any) -> Any:
+    """One canonical form for comparing a stored value with a parsed one on both engines."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
+
+
+def differences(columns: Iterable[str], old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """`field: old -> new` for every column whose canonical values differ."""
+    return [f"{c} {_shown(old[c])} -> {_shown(new[c])}" for c in columns if canonical(old[c]) != canonical(new[c])]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, datetime):
+        return canonical(value).isoformat().replace("+00:00", "Z")
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class UniqueHandles:
+    """Handles are unique case-insensitively: agents type them in any case, and lookup must find one account."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, int] = {}  # lower-cased handle -> its line in this file
+        self.stored: dict[str, tuple[str, str]] = {}  # lower-cased handle -> (account id, handle) in the database
+
+    def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
+        wanted = {r.handle.lower() for r in recs if r.handle.lower() not in self.lines}
+        self.stored = {}
+        t = m.Account.__table__
+        for part in chunks(wanted):
+            rows = conn.execute(select(t.c.account_id, t.c.handle).where(func.lower(t.c.handle).in_(part)))
+            self.stored.update({h.lower(): (a, h) for a, h in rows})
+
+    def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool:
+        low = rec.handle.lower()
+        if low in self.lines:
+            errors.add(where, "handle", f"{rec.handle!r} is already taken on line {self.lines[low]} "
+                                        "(handles are unique whatever their case)")
+            return False
+        if low in self.stored and self.stored[low][0] != rec.account_id:
+            account_id, handle = self.stored[low]
+            errors.add(where, "handle", f"{rec.handle!r} is already taken by {handle!r} ({account_id}) "
+                                        "in the database (handles are unique whatever their case)")
+            return False
+        self.lines[low] = number
+        return True
+
+
+class UniqueStoreTransactions:
+    """A store transaction id is one purchase per store."""
+
+    def __init__(self) -> None:
+        self.stored: set[tuple[str, str]] = set()
+        self.batch: set[tuple[str, str]] = set()
+
+    def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
+        t = m.Purchase.__table__
+        self.stored, self.batch = set(), set()
+        for part in chunks({r.store_transaction_id for r in recs}):
+            query = select(t.c.store, t.c.store_transaction_id).where(t.c.store_transaction_id.in_(part))
+            self.stored.update((s, x) for s, x in conn.execute(query))
+
+    def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool:
+        pair = (rec.store, rec.store_transaction_id)
+        if pair in self.stored or pair in self.batch:
+            errors.add(where, "store_transaction_id", f"{pair[1]!r} is already recorded for {pair[0]}")
+            return False
+        self.batch.add(pair)
+        return True
+
+
+PURCHASE_COLUMNS = ("purchase_id", "account_id", "coins", "country", "store", "product_id", "purchased_at")
+ENTRY_COLUMNS = ("entry_id", "account_id", "asset", "amount")
+
+
+class LedgerMeaning:
+    """A credit names a purchase of its own account and credits exactly its coins; a reversal undoes no more
+    than an existing entry of the same account and asset; a clawback takes back no more than was bought."""
+
+    def __init__(self, conn: Connection) -> None:
+        pp = m.PricePoint.__table__
+        query = select(pp.c.country, pp.c.store, pp.c.product_id, pp.c.coins, pp.c.bonus_coins, pp.c.valid_from,
+                       pp.c.valid_to).where(pp.c.bonus_coins > 0)
+        self.promos: dict[tuple[str, str, str], list[tuple[int, int, datetime, datetime | None]]] = {}
+        for country, store, product, coins, bonus, start, end in conn.execute(query):  # a few rows per promotion
+            self.promos.setdefault((country, store, product), []).append(
+                (coins, bonus, canonical(start), end and canonical(end)))
+        self.purchases: dict[str, Mapping[str, Any]] = {}
+        self.entries: dict[str, Mapping[str, Any]] = {}
+        self.reversed: dict[str, int] = {}  # entry id -> the sum of its reversals so far
+
+    def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
+        purchases = {r.ref for r in recs if r.ref and r.kind in ("purchase", "refund_clawback")}
+        targets = {_target(r) for r in recs if r.kind == "reversal"} - {None}
+        self.purchases = stored_rows(conn, m.Purchase.__table__, ("purchase_id",), purchases, PURCHASE_COLUMNS)
+        self.entries = stored_rows(conn, m.LedgerEntry.__table__, ("entry_id",), targets, ENTRY_COLUMNS)
+        le = m.LedgerEntry.__table__
+        self.reversed = {}
+        for part in chunks(targets):
+            query = select(le.c.reverses, func.sum(le.c.amount)).where(le.c.reverses.in_(part)).group_by(le.c.reverses)
+            self.reversed.update({k: int(v) for k, v in conn.execute(query)})
+
+    def check(self, rec: LedgerRow, number: int, where: str, errors: Problems) -> bool:
+        problem = self._problem(rec)
+        if problem:
+            errors.add(where, *problem)
+            return False
+        # Later lines of this batch see this entry (the batch is written after it is checked).
+        self.entries[rec.entry_id] = rec.__dict__  # the same keys as a stored row's
+        target = _target(rec)
+        if rec.kind == "reversal" and target:
+            self.reversed[target] = self.reversed.get(target, 0) + rec.amount
+        return True
+
+    def _problem(self, rec: LedgerRow) -> tuple[str, str] | None:
+        if rec.reverses and rec.kind != "reversal":
+            return "reverses", f"only a reversal names an entry it reverses, not a {rec.kind}"
+        if rec.kind == "purchase" and not rec.ref:
+            return "ref", "a purchase credit must name its purchase"
+        if rec.kind in ("purchase", "refund_clawback") and rec.ref:
+            return self._purchase_problem(rec)
+        if rec.kind == "reversal":
+            return self._reversal_problem(rec)
+        return None
+
+    def _purchase_problem(self, rec: LedgerRow) -> tuple[str, str] | None:
+        purchase = self.purchases.get(rec.ref or "")
+        if purchase is None:
+            return "ref", f"unknown purchase {rec.ref!r} (not in purchases.jsonl nor in the database)"
+        if rec.kind == "refund_clawback" and rec.asset == "diamond":
+            return None  # a creator's diamonds earned from the refunded coins: another account by design
+        if purchase["account_id"] != rec.account_id:
+            return "ref", f"purchase {rec.ref!r} belongs to {purchase['account_id']}, not {rec.account_id}"
+        allowed = self._credits(purchase)
+        if rec.kind == "purchase" and rec.amount not in allowed:
+            return "amount", f"purchase {rec.ref!r} credits {_either(allowed)} coins, not {rec.amount}"
+        if rec.kind == "refund_clawback" and -rec.amount > max(allowed):
+            return "amount", f"a clawback of {-rec.amount} coins is more than purchase {rec.ref!r} credited"
+        return None
+
+    def _credits(self, purchase: Mapping[str, Any]) -> list[int]:
+        """The purchase's coins, plus a promotion's bonus when a promotion of that bundle was in force."""
+        coins = purchase["coins"]
+        promos = self.promos.get((purchase["country"], purchase["store"], purchase["product_id"]))
+        if not promos:
+            return [coins]
+        at = canonical(purchase["purchased_at"])
+        bonus = {coins + b for base, b, start, end in promos if base == coins and start <= at and (end is None or at < end)}
+        return [coins, *sorted(bonus)]
+
+    def _reversal_problem(self, rec: LedgerRow) -> tuple[str, str] | None:
+        target_id = _target(rec)
+        field = "reverses" if rec.reverses else "ref"
+        if not target_id:
+            return "ref", "a reversal must name the entry it reverses"
+        target = self.entries.get(target_id)
+        if target is None:
+            return field, f"unknown ledger entry {target_id!r} (a reversal names the entry it reverses)"
+        if (target["account_id"], target["asset"]) != (rec.account_id, rec.asset):
+            return field, (f"entry {target_id!r} moved {target['asset']}s of {target['account_id']}, "
+                           f"not {rec.asset}s of {rec.account_id}")
+        if (target["amount"] > 0) == (rec.amount > 0):
+            return "amount", f"a reversal of entry {target_id!r} ({target['amount']:+}) must have the opposite sign"
+        done = self.reversed.get(target_id, 0)
+        if abs(done + rec.amount) > abs(target["amount"]):
+            return "amount", (f"reverses more than entry {target_id!r} moved ({target['amount']:+}, "
+                              f"{done:+} reversed already)")
+        return None
+
+
+def _target(rec: LedgerRow) -> str | None:
+    if rec.kind != "reversal":
+        return None
+    return rec.reverses or rec.ref
+
+
+def _either(values: list[int]) -> str:
+    return " or ".join(str(v) for v in values)
+
+
+def record_fields(model: type[BaseModel], table: Table, mutable: Iterable[str]) -> tuple[str, ...]:
+    """The columns an import may compare with a stored row: the record's, less those the app changes later."""
+    return tuple(f for f in model.model_fields if f in table.c and f not in set(mutable))
