@@ -26,10 +26,8 @@ def sim(backend: str, pg_template: str | None) -> Iterator[Simulation]:
     machine.teardown()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 11 item 1: a credit naming a purchase not in the data is imported; the fix credits "
-                          "the store charge again")
 def test_dangling_credit_then_the_store_record_is_credited_once(sim: Simulation) -> None:
+    """Issue 11 item 1 (fixed by the import checks: the import is refused, the charge is then credited once)."""
     sim.import_hostile(kind="dangling", product=("google", "coins_350"), days=1)
     sim.holds()
     sim.sync(store=None)
@@ -54,15 +52,11 @@ def test_a_fix_applies_only_what_was_confirmed(sim: Simulation) -> None:
     sim.holds()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 11 (import checks meaning): a credit larger than its purchase is imported")
 def test_an_over_credit_is_refused_at_import(sim: Simulation) -> None:
     sim.import_hostile(kind="over_credit", product=("google", "coins_350"), days=1)
     sim.holds()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 11 (import checks references): a purchase's credit on another account is imported")
 def test_a_misdirected_credit_is_refused_at_import(sim: Simulation) -> None:
     sim.import_hostile(kind="misdirected", product=("web", "coins_350"), days=1)
     sim.holds()

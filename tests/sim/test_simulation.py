@@ -45,8 +45,9 @@ def test_simulation(backend: str, pg_template: str | None) -> None:
     run(backend, pg_template, hostile=False)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 items 1-3 and 5: dangling refs and over-credits at import, "
-                   "mispriced charges auto-credited, fixes applying unconfirmed findings, drift keys")
+# Not strict: whether a small run meets a bug depends on its draws; test_regressions.py holds the strict replays.
+@pytest.mark.xfail(strict=False, reason="issue 11 items 2, 3 and 5: mispriced charges auto-credited, fixes "
+                   "applying unconfirmed findings, drift keys; remove once they are fixed")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_simulation_hostile(backend: str, pg_template: str | None) -> None:
     """The same, plus the inputs issue 11 found the app trusted: un-xfail once those fixes are merged."""
