@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from supportdesk.db.engine import make_engine, normalise_url
@@ -19,6 +20,16 @@ from supportdesk.db.schema import ensure_schema
 PG_URL = os.environ.get("SUPPORTDESK_TEST_PG_URL")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+# Hypothesis profiles: `ci` (the default under CI) is small and derandomised; `long` is for a run by hand:
+# `pytest tests/sim --hypothesis-profile long` (the simulation uses the CI size unless a profile is named).
+_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=15, stateful_step_count=20, deadline=None, derandomize=True,
+                          suppress_health_check=_SLOW, print_blob=True)
+settings.register_profile("long", max_examples=1000, stateful_step_count=50, deadline=None,
+                          suppress_health_check=_SLOW, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def _admin() -> Engine:
