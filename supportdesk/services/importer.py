@@ -79,6 +79,7 @@ SPECS = (
 )
 # A JSON key: a string followed by a colon. Counting these bounds the keys of a line (a string value may hold one).
 KEY_TOKEN = re.compile(rb'"\s*:')
+KEY_SPACED = re.compile(rb'"\s+:')
 
 
 @dataclass
@@ -329,7 +330,7 @@ class _FileImport:
 
 def _key_tokens(raw: bytes) -> int:
     """An upper bound on the keys in a line; compact JSON (`"key":`) needs no regex."""
-    if b'" ' in raw or b'"\t' in raw or b'"\r' in raw:
+    if KEY_SPACED.search(raw):
         return len(KEY_TOKEN.findall(raw))
     return raw.count(b'":')
 
