@@ -79,6 +79,7 @@ SPECS = (
 )
 # A JSON key: a string followed by a colon. Counting these bounds the keys of a line (a string value may hold one).
 KEY_TOKEN = re.compile(rb'"\s*:')
+KEY_SPACED = re.compile(rb'"\s+:')
 
 
 @dataclass
@@ -115,10 +116,20 @@ def _describe(exc: ValidationError, errors: _Errors, where: str) -> None:
             errors.add(where, "(line)", f"not valid JSON ({err['msg'].removeprefix('Invalid JSON: ')})")
         elif err["type"] == "missing":
             errors.add(where, loc, "is required but missing")
+        elif err["type"] == "string_pattern_mismatch" and r.unprintable(err.get("input")):
+            errors.add(where, loc, r.unprintable(err["input"]) or "")
+        elif err["type"] in ("greater_than_equal", "less_than") and _time_bound(err["ctx"]):
+            errors.add(where, loc, f"{_cut(err.get('input'))} is outside the years {r.YEARS[0]}..{r.YEARS[1]}")
         else:
             given = err.get("input")
             shown = "" if isinstance(given, dict) or err["type"].startswith("value_error") else f" (got {_cut(given)})"
             errors.add(where, loc, f"{err['msg'].removeprefix('Value error, ')}{shown}")
+
+
+def _time_bound(ctx: dict[str, Any]) -> bool:
+    """Whether a range error is the timestamps' year range (pydantic reports the bound as ISO text)."""
+    bound = str(ctx.get("ge", ctx.get("lt", "")))
+    return bound.startswith((f"{r.YEARS[0]}-01-01T", f"{r.YEARS[1] + 1}-01-01T"))
 
 
 def _cut(value: Any) -> str:
@@ -319,7 +330,7 @@ class _FileImport:
 
 def _key_tokens(raw: bytes) -> int:
     """An upper bound on the keys in a line; compact JSON (`"key":`) needs no regex."""
-    if b'" ' in raw or b'"\t' in raw or b'"\r' in raw:
+    if KEY_SPACED.search(raw):
         return len(KEY_TOKEN.findall(raw))
     return raw.count(b'":')
 
