@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from supportdesk.cli.output import confirm, emit, err_console, handled
 from supportdesk.errors import InvalidInput
@@ -29,7 +30,7 @@ def reconcile_cmd(
     from supportdesk.db.engine import read_session
     from supportdesk.domain.findings import summarise
     from supportdesk.services import lookup
-    from supportdesk.services.reconcile import Scope, reconcile
+    from supportdesk.services.reconcile import Scope, apply_confirmed, detect
     from supportdesk.services.refunds import policy_of
     from supportdesk.stores.sync import parse_when
 
@@ -47,7 +48,7 @@ def reconcile_cmd(
                 account_id = lookup.resolve_account(session, account).account_id
         scope = Scope(account_id=account_id, store=store, since=parse_when(since) if since else None)
         synced = None if offline else _sync_first(state, scope)
-        found = reconcile(state.engine, scope)
+        found = detect(state.engine, scope)
         body: dict[str, Any] = {"findings": [f.to_json() for f in found.findings], "summary": summarise(found.findings)}
         if synced is not None:
             body["synced"] = synced
@@ -56,8 +57,9 @@ def reconcile_cmd(
             if fixable:
                 confirm(_question(fixable, reason or "", ticket), yes, json_mode)
             who = state.action_context(actor, reason, ticket)
-            done = reconcile(state.engine, scope, fix=True, ctx=who, refund_policy=policy_of(state.settings))
-            body.update(applied=done.applied, failed=done.failed)
+            # exactly the findings just confirmed: each is re-checked before its fix, new ones wait
+            done = apply_confirmed(state.engine, fixable, who, refund_policy=policy_of(state.settings))
+            body.update(applied=done.applied, failed=done.failed, skipped=done.skipped)
         emit(body, json_mode, _print)
     if body.get("failed"):
         raise typer.Exit(1)
@@ -110,5 +112,7 @@ def _print(body: dict[str, Any]) -> None:
     for a in body.get("applied", []):
         tag = "replayed (already done)" if a["replayed"] else "applied"
         err_console.print(f"  {tag}: {a['kind']} {a.get('purchase_id') or a.get('account_id')}", highlight=False)
+    for skip in body.get("skipped", []):
+        err_console.print(f"  [yellow]skipped[/]: {skip['kind']}: {escape(skip['message'])}", highlight=False)
     for failure in body.get("failed", []):
         err_console.print(f"  [red]failed[/]: {failure['kind']}: {failure['error']['message']}", highlight=False)

@@ -35,6 +35,14 @@ def describe(f: Finding) -> str:
     if f.kind == "balance_drift":
         d = f.detail
         return f"Resync {who}'s cached {d['asset']} balance from {d['cached']:,} to the ledger's {d['ledger']:,}"
+    if f.kind == "wrong_credit_amount":
+        d = f.detail
+        return (f"Reverse {who}'s credit of {d['credited']:,} coins for {f.purchase_id} and credit the purchase's "
+                f"{d['expected']:,} coins ({f.coins:+,})")
+    if f.kind == "misdirected_credit":
+        wrong = ", ".join(f"{e['amount']:,} coins on {e['account_id']}" for e in f.detail["entries"])
+        then = "" if f.detail["owner_credited"] else f" and credit {f.coins:,} coins to {who}"
+        return f"Reverse the credit for {f.purchase_id} posted to another account ({wrong}){then}"
     return f"{f.kind} is reported only, never fixed automatically"
 
 
@@ -48,7 +56,8 @@ def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | No
         return resync_cached(session, f.account_id or "", f.detail["asset"], ctx, key=key)
     perform = {
         "missing_purchase": _missing, "uncredited_purchase": _uncredited, "duplicate_credit": _duplicate,
-        "unapplied_refund": partial(_refund, policy=refund_policy),
+        "unapplied_refund": partial(_refund, policy=refund_policy), "wrong_credit_amount": _wrong_amount,
+        "misdirected_credit": _misdirected,
     }[f.kind]
     request = {"finding": f.kind, "store": f.store, "txn": f.store_transaction_id, "purchase": f.purchase_id}
     return run_once(session, key=key, action=f"reconcile.{f.kind}", request=request, ctx=ctx,
@@ -86,17 +95,45 @@ def _uncredited(session: Session, f: Finding, ctx: ActionContext, key: str) -> d
     return {"purchase_id": f.purchase_id, "entries": _credit(session, f, f.purchase_id or "", ctx, key)}
 
 
-def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
-    lock_account(session, f.account_id or "")
+def _reversals(session: Session, entry_ids: list[str]) -> list[Posting]:
+    """Postings that undo each entry, refused if one was reversed meanwhile (nothing posted then)."""
     postings = []
-    for entry_id in f.detail["extra_entries"]:
+    for entry_id in entry_ids:
         entry = session.execute(select(LedgerEntry).where(LedgerEntry.entry_id == entry_id)).scalar_one()
         if session.execute(select(LedgerEntry.entry_id).where(LedgerEntry.reverses == entry_id)).first():
             raise Conflict(f"entry {entry_id} was reversed meanwhile; nothing posted")
-        postings.append(Posting(entry.account_id, entry.asset, -entry.amount, "reversal", ref=f.purchase_id,
+        postings.append(Posting(entry.account_id, entry.asset, -entry.amount, "reversal", ref=entry.ref,
                                 reverses=entry_id))
-    entries = post_entries(session, postings, ctx, key=key, action="reconcile.duplicate_credit")
-    return {"entries": entries, "limited": limit_if_in_debt(session, f.account_id or "", ctx, key=key)}
+    return postings
+
+
+def _post_and_limit(session: Session, f: Finding, postings: list[Posting], ctx: ActionContext,
+                    key: str) -> dict[str, Any]:
+    """Post (each account locked in a fixed order) and limit every account the postings left in debt."""
+    accounts = sorted({p.account_id for p in postings})
+    for account_id in accounts:
+        lock_account(session, account_id)
+    entries = post_entries(session, postings, ctx, key=key, action=f"reconcile.{f.kind}")
+    limited = [a for a in accounts if limit_if_in_debt(session, a, ctx, key=key)]
+    return {"purchase_id": f.purchase_id, "entries": entries, "limited": bool(limited), "limited_accounts": limited}
+
+
+def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    return _post_and_limit(session, f, _reversals(session, f.detail["extra_entries"]), ctx, key)
+
+
+def _wrong_amount(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    """Reverse the wrong credit and post the purchase's coins, once: the ledger shows both steps."""
+    right = Posting(f.account_id or "", "coin", f.detail["expected"], "purchase", ref=f.purchase_id)
+    return _post_and_limit(session, f, [*_reversals(session, f.detail["entries"]), right], ctx, key)
+
+
+def _misdirected(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    """Reverse the credit on the wrong account; credit the buyer unless the buyer already holds a credit."""
+    postings = _reversals(session, [e["entry_id"] for e in f.detail["entries"]])
+    if not f.detail["owner_credited"]:
+        postings.append(Posting(f.account_id or "", "coin", f.coins, "purchase", ref=f.purchase_id))
+    return _post_and_limit(session, f, postings, ctx, key)
 
 
 def _refund(session: Session, f: Finding, ctx: ActionContext, key: str, policy: Any = None) -> dict[str, Any]:
