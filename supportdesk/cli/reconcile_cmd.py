@@ -20,6 +20,10 @@ def reconcile_cmd(
     since: Annotated[str | None, typer.Option("--since", help="Only purchases from then (ISO 8601 or 30d).")] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Use the store records already synced.")] = False,
     fix: Annotated[bool, typer.Option("--fix", help="Apply the fix of every fixable finding.")] = False,
+    decide: Annotated[str | None, typer.Option(
+        "--decide", help="A charge that matches no price (amount_mismatch, store transaction id): decide it.")] = None,
+    credit: Annotated[bool, typer.Option(
+        "--credit", help="With --decide: credit the bundle's coins (lead-only above the credit limit).")] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (required with --fix).")] = None,
     ticket: Annotated[str | None, typer.Option("--ticket", help="The ticket the fixes belong to.")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Acting agent (default: configured).")] = None,
@@ -39,8 +43,10 @@ def reconcile_cmd(
             raise InvalidInput("give either --all or --account ID")
         if store not in (None, "apple", "google", "web"):
             raise InvalidInput(f"--store must be apple, google or web, not {store!r}")
-        if fix and not (reason and reason.strip()):
-            raise InvalidInput("--fix needs --reason TEXT: every fix is audited with its reason")
+        if (fix or decide) and not (reason and reason.strip()):
+            raise InvalidInput("--fix and --decide need --reason TEXT: every fix is audited with its reason")
+        if bool(decide) != credit or (decide and fix):
+            raise InvalidInput("--decide TRANSACTION goes with --credit (and without --fix)")
         state = ctx.obj
         account_id = None
         if account:
@@ -52,6 +58,8 @@ def reconcile_cmd(
         body: dict[str, Any] = {"findings": [f.to_json() for f in found.findings], "summary": summarise(found.findings)}
         if synced is not None:
             body["synced"] = synced
+        if decide:
+            body.update(_decide(state, found.findings, decide, "credit", reason or "", ticket, actor, yes, json_mode))
         if fix:
             fixable = [f for f in found.findings if f.fixable]
             if fixable:
@@ -63,6 +71,24 @@ def reconcile_cmd(
         emit(body, json_mode, _print)
     if body.get("failed"):
         raise typer.Exit(1)
+
+
+def _decide(state: Any, findings: list[Any], target: str, decision: str, reason: str, ticket: str | None,
+            actor: str | None, yes: bool, json_mode: bool) -> dict[str, Any]:
+    """The agent's decision on one charge that matches no price, confirmed, then re-checked and applied once."""
+    from supportdesk.errors import NotFound
+    from supportdesk.services.fixes import describe
+    from supportdesk.services.reconcile import apply_one
+
+    match = [f for f in findings if f.decidable and target in (f.store_transaction_id, f.identity, f.key)]
+    if not match:
+        raise NotFound(f"no amount_mismatch to decide for {target!r} in this reconcile (a charge we hold no "
+                       "purchase for, whose amount matches no price point in force)")
+    f = match[0]
+    confirm(f"{describe(f)}; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?", yes, json_mode)
+    outcome, row = apply_one(state.engine, f, state.action_context(actor, reason, ticket), decision=decision)
+    return {"applied": [row] if outcome == "applied" else [], "failed": [],
+            "skipped": [row] if outcome == "skipped" else []}
 
 
 def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:

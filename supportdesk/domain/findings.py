@@ -15,7 +15,7 @@ FIXABLE = {"missing_purchase", "uncredited_purchase", "duplicate_credit", "unapp
 NUMBERS = {
     "balance_drift": ("asset", "cached", "ledger", "last_entry_seq"), "duplicate_credit": ("extra_entries",),
     "unapplied_refund": ("new_status",), "missing_purchase": ("bonus_coins",),
-    "wrong_credit_amount": ("entries", "credited", "expected"), "misdirected_credit": ("entries", "owner_credited"),
+    "amount_mismatch": ("charged", "bundle_coins"), "wrong_credit_amount": ("entries", "credited", "expected"), "misdirected_credit": ("entries", "owner_credited"),
 }
 # What our purchase status becomes when the store took the money back.
 REFUND_STATUS = {"refunded": "refunded", "revoked": "revoked", "charged_back": "charged_back"}
@@ -34,6 +34,11 @@ class Finding:
     @property
     def fixable(self) -> bool:
         return self.kind in FIXABLE and self.account_id is not None
+
+    @property
+    def decidable(self) -> bool:
+        """A charge that matches no price and that we hold no purchase for: the agent decides (never a fix)."""
+        return self.kind == "amount_mismatch" and bool(self.detail.get("decisions")) and self.account_id is not None
 
     @property
     def identity(self) -> str:
@@ -68,7 +73,7 @@ class Finding:
         return f"reconcile:{self.identity}"
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "fixable": self.fixable, "idempotency_key": self.key}
+        return {**asdict(self), "fixable": self.fixable, "decidable": self.decidable, "idempotency_key": self.key}
 
 
 def clawback_coins(coins: int, price_minor: int | None, refunded_minor: int | None) -> int:

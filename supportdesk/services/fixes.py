@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -12,12 +13,14 @@ from sqlmodel import Session
 from supportdesk.db.models import LedgerEntry, Purchase
 from supportdesk.domain.findings import Finding
 from supportdesk.domain.ledger import Posting
+from supportdesk.domain.money import format_money
 from supportdesk.errors import Conflict, InvalidInput
 from supportdesk.services import audit
 from supportdesk.services.accounts import limit_if_in_debt
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.ledger import lock_account, post_entries, resync_cached
 from supportdesk.services.once import run_once
+from supportdesk.services.roles import require_lead
 
 
 def describe(f: Finding) -> str:
@@ -43,12 +46,21 @@ def describe(f: Finding) -> str:
         wrong = ", ".join(f"{e['amount']:,} coins on {e['account_id']}" for e in f.detail["entries"])
         then = "" if f.detail["owner_credited"] else f" and credit {f.coins:,} coins to {who}"
         return f"Reverse the credit for {f.purchase_id} posted to another account ({wrong}){then}"
+    if f.decidable:
+        charged = f.detail["charged"]
+        paid = format_money(charged["minor"], charged["currency"]) if charged["minor"] is not None and \
+            charged["currency"] else "an unknown amount"
+        return (f"Credit the bundle, {f.detail['bundle_coins']:,} coins, to {who} for {f.store} "
+                f"{f.store_transaction_id}, charged {paid}, which matches no price point")
     return f"{f.kind} is reported only, never fixed automatically"
 
 
 def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | None = None,
-              refund_policy: Any = None) -> dict[str, Any]:
-    """`refund_policy` (services.refunds.policy_of(settings)) decides diamond clawbacks of store refunds."""
+              refund_policy: Any = None, decision: str | None = None) -> dict[str, Any]:
+    """`refund_policy` (services.refunds.policy_of(settings)) decides diamond clawbacks of store refunds;
+    `decision` is the agent's answer to a decidable finding (a charge that matches no price)."""
+    if decision is not None:
+        return _decide(session, f, decision, ctx, key or f.key)
     if not f.fixable:
         raise InvalidInput(f"{f.kind} for {f.store_transaction_id or f.account_id} cannot be fixed automatically")
     key = key or f.key
@@ -62,6 +74,25 @@ def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | No
     request = {"finding": f.kind, "store": f.store, "txn": f.store_transaction_id, "purchase": f.purchase_id}
     return run_once(session, key=key, action=f"reconcile.{f.kind}", request=request, ctx=ctx,
                     perform=lambda: perform(session, f, ctx, key))
+
+
+def _decide(session: Session, f: Finding, decision: str, ctx: ActionContext, key: str) -> dict[str, Any]:
+    """Credit the bundle for a charge that matches no price: the agent's call, a lead's above the credit limit."""
+    if not f.decidable or decision not in f.detail["decisions"]:
+        raise InvalidInput(f"{f.kind} for {f.store_transaction_id or f.account_id} cannot be decided with "
+                           f"{decision!r}; decisions: {', '.join(f.detail.get('decisions') or []) or 'none'}")
+    coins = int(f.detail["bundle_coins"])
+    if coins <= 0:
+        raise InvalidInput(f"no bundle size is known for {f.store} {f.store_transaction_id} (no price point in "
+                           "force and no coins in the store's record): grant coins by hand if the customer is owed")
+    if ctx.credit_limit is not None and coins > ctx.credit_limit:
+        require_lead(ctx, f"crediting {coins:,} coins for a charge that matches no price (agents may decide up "
+                          f"to {ctx.credit_limit:,})")
+    bundle = replace(f, coins=coins)
+    request = {"finding": f.kind, "decision": decision, "store": f.store, "txn": f.store_transaction_id,
+               "coins": coins}
+    return run_once(session, key=key, action=f"reconcile.decide_{decision}", request=request, ctx=ctx,
+                    perform=lambda: _missing(session, bundle, ctx, key))
 
 
 def _credit(session: Session, f: Finding, purchase_id: str, ctx: ActionContext, key: str) -> list[dict[str, Any]]:

@@ -27,8 +27,8 @@ __all__ = ["Scope", "apply_confirmed", "apply_one", "detect", "reconcile", "rede
 
 CHARGED = ("purchased", "refunded", "charged_back")
 TAKEN_BACK = ("refunded", "charged_back")
-# What an agent may decide for a charge that matches no price: credit the bundle, or refund the charge.
-DECISIONS = ("credit", "refund_charge")
+# What an agent may decide for a charge that matches no price: credit the bundle (lead-only above the limit).
+DECISIONS = ("credit",)
 
 
 def _record(sr: StoreRecord) -> dict[str, Any]:
@@ -74,11 +74,13 @@ def _matching() -> Any:
 
 
 def _bundle_coins(session: Session, sr: StoreRecord) -> tuple[int, int]:
-    """Coins for a bundle at its purchase time: the row whose price matches (a promotion's bonus) first.
+    """Coins for a bundle at its purchase time.
 
     With no price point in force, the web checkout's charge metadata names the bundle's coins."""
     points = list(session.execute(select(PricePoint).where(_price_in_force(sr))).scalars())
-    points.sort(key=lambda p: (p.price_minor != sr.price_minor, -p.bonus_coins))
+    # the row whose price matches, a promotion's first; with none matching, the plain bundle (no bonus)
+    points.sort(key=lambda p: (p.price_minor != sr.price_minor,
+                               -p.bonus_coins if p.price_minor == sr.price_minor else p.bonus_coins))
     if not points:
         return _metadata_coins(sr.raw), 0
     return points[0].coins + points[0].bonus_coins, points[0].bonus_coins
@@ -290,18 +292,19 @@ def apply_confirmed(
     return out
 
 
-def apply_one(engine: Any, f: Finding, ctx: Any, *, refund_policy: Any = None) -> tuple[str, dict[str, Any]]:
-    """One confirmed finding, in its own transaction: ("applied", result) or ("skipped", why); raises
-    SupportdeskError when the fix itself is refused (nothing posted)."""
+def apply_one(engine: Any, f: Finding, ctx: Any, *, refund_policy: Any = None,
+              decision: str | None = None) -> tuple[str, dict[str, Any]]:
+    """One confirmed finding (or an agent's `decision` on it), in its own transaction: ("applied", result) or
+    ("skipped", why); raises SupportdeskError when the fix itself is refused (nothing posted)."""
     where = {"kind": f.kind, "idempotency_key": f.key, "account_id": f.account_id, "purchase_id": f.purchase_id,
              "store_transaction_id": f.store_transaction_id}
     with write_session(engine) as session:
         lock_account(session, f.account_id or "")
+        first = session.get(IdempotencyKey, f.key)
+        if first is not None:  # done already under this very key (another agent, or an earlier run)
+            return "applied", {**where, **first.result, "replayed": True}
         fresh = redetect(session, f)
         if fresh is None:
-            first = session.get(IdempotencyKey, f.key)
-            if first is not None:  # fixed already under this very key (another agent, or an earlier run)
-                return "applied", {**where, **first.result, "replayed": True}
             return "skipped", {**where, "why": "vanished",
                                "message": f"{f.kind} no longer stands (changed meanwhile); nothing posted"}
         changes = fresh.changes_from(f)
@@ -309,7 +312,7 @@ def apply_one(engine: Any, f: Finding, ctx: Any, *, refund_policy: Any = None) -
             return "skipped", {**where, "why": "changed", "changes": changes,
                                "message": f"{f.kind} changed since it was confirmed ({'; '.join(changes)}); "
                                           "nothing posted: reconcile again and confirm what stands now"}
-        return "applied", {**where, **apply_fix(session, f, ctx, refund_policy=refund_policy)}
+        return "applied", {**where, **apply_fix(session, f, ctx, refund_policy=refund_policy, decision=decision)}
 
 
 def redetect(session: Session, f: Finding) -> Finding | None:

@@ -456,6 +456,23 @@ def _mark_failed(engine: Any, step: dict[str, Any], message: str) -> None:
                                              Refund.status == "requested").values(status="failed"))
 
 
+def _finished_before(session: Session, row: Refund) -> dict[str, Any]:
+    """Who took this purchase's money back first, and when: the true reason nothing more is taken back."""
+    first = session.execute(select(LedgerEntry).where(
+        LedgerEntry.ref == row.purchase_id, LedgerEntry.kind == "refund_clawback").order_by(LedgerEntry.seq)
+    ).scalars().first()
+    who = first.actor if first else None
+    at = (first.at if first else row.completed_at or row.created_at)
+    when_text = _aware(at).strftime("%Y-%m-%d %H:%M UTC") if at else "earlier"
+    if row.initiated_by == "store":
+        what = f"the store's own refund was applied first (by {who or 'reconcile'}, {when_text})"
+    else:
+        what = f"another refund of this purchase, {row.refund_id}, was already applied (by {who or 'an agent'}, {when_text})"
+    return {"note": f"nothing more was taken back: {what}", "first_refund": {
+        "refund_id": row.refund_id, "initiated_by": row.initiated_by, "actor": who, "at": at,
+        "idempotency_key": (first.idempotency_key or "").split("#")[0] if first else None}}
+
+
 def _finish(session: Session, step: dict[str, Any], done: dict[str, Any], ctx: ActionContext,
             policy: rules.Policy) -> dict[str, Any]:
     """Step 3, once per key: the clawback; a refund someone else finished meanwhile (reconcile) is reported."""
@@ -466,7 +483,7 @@ def _finish(session: Session, step: dict[str, Any], done: dict[str, Any], ctx: A
     if row is not None and row.status == "succeeded":
         return {**base, "status": "succeeded", "coins_clawed": row.coins_clawed,
                 "diamonds_clawed": row.diamonds_clawed, "entries": [], "limited": False, "replayed": True,
-                "note": "the clawback was already posted (reconcile applied the store's refund first)"}
+                **_finished_before(session, row)}
 
     def perform() -> dict[str, Any]:
         result = claw_back(session, purchase["purchase_id"], ctx, key=step["key"],
