@@ -24,6 +24,8 @@ def reconcile_cmd(
         "--decide", help="A charge that matches no price (amount_mismatch, store transaction id): decide it.")] = None,
     credit: Annotated[bool, typer.Option(
         "--credit", help="With --decide: credit the bundle's coins (lead-only above the credit limit).")] = False,
+    refund_charge: Annotated[bool, typer.Option(
+        "--refund-charge", help="With --decide: refund the whole charge at the store and credit nothing.")] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (required with --fix).")] = None,
     ticket: Annotated[str | None, typer.Option("--ticket", help="The ticket the fixes belong to.")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Acting agent (default: configured).")] = None,
@@ -45,8 +47,8 @@ def reconcile_cmd(
             raise InvalidInput(f"--store must be apple, google or web, not {store!r}")
         if (fix or decide) and not (reason and reason.strip()):
             raise InvalidInput("--fix and --decide need --reason TEXT: every fix is audited with its reason")
-        if bool(decide) != credit or (decide and fix):
-            raise InvalidInput("--decide TRANSACTION goes with --credit (and without --fix)")
+        if bool(decide) != (credit or refund_charge) or (credit and refund_charge) or (decide and fix):
+            raise InvalidInput("--decide TRANSACTION goes with one of --credit or --refund-charge (and without --fix)")
         state = ctx.obj
         account_id = None
         if account:
@@ -59,7 +61,8 @@ def reconcile_cmd(
         if synced is not None:
             body["synced"] = synced
         if decide:
-            body.update(_decide(state, found.findings, decide, "credit", reason or "", ticket, actor, yes, json_mode))
+            body.update(_decide(state, found.findings, decide, "credit" if credit else "refund_charge", reason or "",
+                                ticket, actor, yes, json_mode))
         if fix:
             fixable = [f for f in found.findings if f.fixable]
             if fixable:
@@ -77,7 +80,8 @@ def _decide(state: Any, findings: list[Any], target: str, decision: str, reason:
             actor: str | None, yes: bool, json_mode: bool) -> dict[str, Any]:
     """The agent's decision on one charge that matches no price, confirmed, then re-checked and applied once."""
     from supportdesk.errors import NotFound
-    from supportdesk.services.fixes import describe
+    from supportdesk.services.decisions import refund_charge
+    from supportdesk.services.fixes import describe, describe_refund
     from supportdesk.services.reconcile import apply_one
 
     match = [f for f in findings if f.decidable and target in (f.store_transaction_id, f.identity, f.key)]
@@ -85,8 +89,13 @@ def _decide(state: Any, findings: list[Any], target: str, decision: str, reason:
         raise NotFound(f"no amount_mismatch to decide for {target!r} in this reconcile (a charge we hold no "
                        "purchase for, whose amount matches no price point in force)")
     f = match[0]
-    confirm(f"{describe(f)}; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?", yes, json_mode)
-    outcome, row = apply_one(state.engine, f, state.action_context(actor, reason, ticket), decision=decision)
+    what = describe(f) if decision == "credit" else describe_refund(f)
+    confirm(f"{what}; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?", yes, json_mode)
+    who = state.action_context(actor, reason, ticket)
+    if decision == "credit":
+        outcome, row = apply_one(state.engine, f, who, decision=decision)
+    else:
+        outcome, row = refund_charge(state.engine, f, who, state.settings)
     return {"applied": [row] if outcome == "applied" else [], "failed": [],
             "skipped": [row] if outcome == "skipped" else []}
 

@@ -47,12 +47,22 @@ def describe(f: Finding) -> str:
         then = "" if f.detail["owner_credited"] else f" and credit {f.coins:,} coins to {who}"
         return f"Reverse the credit for {f.purchase_id} posted to another account ({wrong}){then}"
     if f.decidable:
-        charged = f.detail["charged"]
-        paid = format_money(charged["minor"], charged["currency"]) if charged["minor"] is not None and \
-            charged["currency"] else "an unknown amount"
         return (f"Credit the bundle, {f.detail['bundle_coins']:,} coins, to {who} for {f.store} "
-                f"{f.store_transaction_id}, charged {paid}, which matches no price point")
+                f"{f.store_transaction_id}, charged {_charged(f)}, which matches no price point")
     return f"{f.kind} is reported only, never fixed automatically"
+
+
+def describe_refund(f: Finding) -> str:
+    """The other decision on a charge that matches no price, in the words its confirmation shows."""
+    who = f.detail.get("handle") or f.account_id
+    return f"Refund {f.store} {f.store_transaction_id} in full ({_charged(f)}) to {who} at the store, credit nothing"
+
+
+def _charged(f: Finding) -> str:
+    charged = f.detail["charged"]
+    if charged["minor"] is None or not charged["currency"]:
+        return "an unknown amount"
+    return format_money(charged["minor"], charged["currency"])
 
 
 def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | None = None,
@@ -104,7 +114,9 @@ def _credit(session: Session, f: Finding, purchase_id: str, ctx: ActionContext, 
                         key=key, action=f"reconcile.{f.kind}")
 
 
-def _missing(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+def create_purchase(session: Session, f: Finding, ctx: ActionContext, key: str, *, status: str = "completed"
+                    ) -> Purchase:
+    """Our record of the store's charge behind `f` (audited), with the bundle's coins `f.coins`."""
     lock_account(session, f.account_id or "")
     sr = f.detail["store_record"]
     digest = hashlib.sha256(f"{f.store}:{f.store_transaction_id}".encode()).hexdigest()[:20]
@@ -112,12 +124,17 @@ def _missing(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict
         purchase_id=f"pur_{digest}", account_id=f.account_id or "", store=f.store or "",
         store_transaction_id=f.store_transaction_id or "", product_id=sr["product_id"], coins=f.coins,
         price_minor=sr["price_minor"] or 0, currency=sr["currency"] or "USD", country=sr["country"] or "",
-        purchased_at=sr["purchased_at"], status="completed",
+        purchased_at=sr["purchased_at"], status=status,
     )
     session.add(purchase)
     session.flush()
     audit.append(session, ctx, action="purchase.create", target=purchase.purchase_id, account_id=f.account_id,
                  key=key, after={"purchase": purchase.model_dump(mode="json")})
+    return purchase
+
+
+def _missing(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    purchase = create_purchase(session, f, ctx, key)
     return {"purchase_id": purchase.purchase_id, "entries": _credit(session, f, purchase.purchase_id, ctx, key)}
 
 

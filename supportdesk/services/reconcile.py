@@ -27,8 +27,9 @@ __all__ = ["Scope", "apply_confirmed", "apply_one", "detect", "reconcile", "rede
 
 CHARGED = ("purchased", "refunded", "charged_back")
 TAKEN_BACK = ("refunded", "charged_back")
-# What an agent may decide for a charge that matches no price: credit the bundle (lead-only above the limit).
-DECISIONS = ("credit",)
+# What an agent may decide for a charge that matches no price: credit the bundle (lead-only above the limit),
+# or refund the charge (not at Apple: only Apple refunds App Store purchases).
+DECISIONS = ("credit", "refund_charge")
 
 
 def _record(sr: StoreRecord) -> dict[str, Any]:
@@ -175,7 +176,8 @@ def amount_mismatches(session: Session, scope: Scope) -> Iterator[Finding]:
                                        "valid_to": p.valid_to} for p in expected]}
         if purchase_id is None and sr.account_id:
             coins, bonus = _bundle_coins(session, sr)
-            detail.update(decisions=list(DECISIONS), bundle_coins=coins, bonus_coins=bonus)
+            decisions = [d for d in DECISIONS if d != "refund_charge" or sr.store != "apple"]
+            detail.update(decisions=decisions, bundle_coins=coins, bonus_coins=bonus)
         yield Finding("amount_mismatch", sr.account_id, sr.store, sr.store_transaction_id, purchase_id, 0, detail)
 
 
@@ -296,23 +298,37 @@ def apply_one(engine: Any, f: Finding, ctx: Any, *, refund_policy: Any = None,
               decision: str | None = None) -> tuple[str, dict[str, Any]]:
     """One confirmed finding (or an agent's `decision` on it), in its own transaction: ("applied", result) or
     ("skipped", why); raises SupportdeskError when the fix itself is refused (nothing posted)."""
-    where = {"kind": f.kind, "idempotency_key": f.key, "account_id": f.account_id, "purchase_id": f.purchase_id,
-             "store_transaction_id": f.store_transaction_id}
     with write_session(engine) as session:
-        lock_account(session, f.account_id or "")
-        first = session.get(IdempotencyKey, f.key)
-        if first is not None:  # done already under this very key (another agent, or an earlier run)
-            return "applied", {**where, **first.result, "replayed": True}
-        fresh = redetect(session, f)
-        if fresh is None:
-            return "skipped", {**where, "why": "vanished",
-                               "message": f"{f.kind} no longer stands (changed meanwhile); nothing posted"}
-        changes = fresh.changes_from(f)
-        if changes:
-            return "skipped", {**where, "why": "changed", "changes": changes,
-                               "message": f"{f.kind} changed since it was confirmed ({'; '.join(changes)}); "
-                                          "nothing posted: reconcile again and confirm what stands now"}
-        return "applied", {**where, **apply_fix(session, f, ctx, refund_policy=refund_policy, decision=decision)}
+        early = recheck(session, f)
+        if early is not None:
+            return early
+        return "applied", {**finding_ref(f), **apply_fix(session, f, ctx, refund_policy=refund_policy,
+                                                    decision=decision)}
+
+
+def recheck(session: Session, f: Finding) -> tuple[str, dict[str, Any]] | None:
+    """None when `f` still stands with the numbers confirmed (its account locked); else what to report:
+    the first result when its key was used already, or why it is skipped."""
+    where = finding_ref(f)
+    lock_account(session, f.account_id or "")
+    first = session.get(IdempotencyKey, f.key)
+    if first is not None:  # done already under this very key (another agent, or an earlier run)
+        return "applied", {**where, **first.result, "replayed": True}
+    fresh = redetect(session, f)
+    if fresh is None:
+        return "skipped", {**where, "why": "vanished",
+                           "message": f"{f.kind} no longer stands (changed meanwhile); nothing posted"}
+    changes = fresh.changes_from(f)
+    if changes:
+        return "skipped", {**where, "why": "changed", "changes": changes,
+                           "message": f"{f.kind} changed since it was confirmed ({'; '.join(changes)}); "
+                                      "nothing posted: reconcile again and confirm what stands now"}
+    return None
+
+
+def finding_ref(f: Finding) -> dict[str, Any]:
+    return {"kind": f.kind, "idempotency_key": f.key, "account_id": f.account_id, "purchase_id": f.purchase_id,
+            "store_transaction_id": f.store_transaction_id}
 
 
 def redetect(session: Session, f: Finding) -> Finding | None:

@@ -413,6 +413,38 @@ def _call_store(engine: Any, step: dict[str, Any], settings: Settings | None, cl
             client.close()
 
 
+def refund_charge_at_store(store: str, txn: str, amount_minor: int, refund_id: str, settings: Settings | None,
+                           clients: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Refund a whole charge at the web processor or Google Play (key `refund_id`: a retry refunds once);
+    raises the store's typed error. Apple refunds only through Apple."""
+    if store not in ("web", "google"):
+        raise InvalidInput(f"only {store_name(store)} can refund its purchases; tell the customer how to ask it")
+    step = {"purchase": {"store": store, "store_transaction_id": txn}, "refund_id": refund_id,
+            "amount_minor": amount_minor, "cause": "other"}
+    client, own = _client(store, settings, clients)
+    try:
+        return _refund_web(client, step) if store == "web" else _refund_google(client, step)
+    finally:
+        if own:
+            client.close()
+
+
+def record_store_refund(session: Session, purchase: Purchase, done: dict[str, Any], refund_id: str,
+                        ctx: ActionContext) -> Refund:
+    """A refund we made at the store that took nothing back (the charge was never credited), audited."""
+    now = datetime.now(UTC)
+    row = Refund(refund_id=refund_id, purchase_id=purchase.purchase_id, store=purchase.store,
+                 store_refund_id=done.get("store_refund_id"), initiated_by="agent", amount_minor=purchase.price_minor,
+                 currency=purchase.currency, coins_clawed=0, diamonds_clawed=0, status="succeeded", reason="other",
+                 created_at=now, completed_at=now)
+    session.add(row)
+    session.flush()
+    audit.append(session, ctx, action="refund.charge", target=refund_id, account_id=purchase.account_id,
+                 key=refund_id, after={"purchase_id": purchase.purchase_id, "amount_minor": purchase.price_minor,
+                                       "currency": purchase.currency, **done})
+    return row
+
+
 def _refund_web(client: Any, step: dict[str, Any]) -> dict[str, Any]:
     from supportdesk.stores.errors import StoreRejected
 

@@ -233,6 +233,53 @@ def test_the_agent_decides_to_credit_the_bundle_and_a_lead_above_the_limit(world
     assert after.purchase_id == row["purchase_id"] and not after.decidable and not after.fixable
 
 
+class FakeWebRefunds:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int | None]] = []
+
+    def create_refund(self, charge: str, *, idempotency_key: str, amount: int | None = None,
+                      reason: str | None = None) -> dict:
+        self.calls.append((charge, idempotency_key, amount))
+        return {"id": "re_1", "amount": amount, "status": "succeeded"}
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_agent_decides_to_refund_a_charge_that_matches_no_price(world):
+    from supportdesk.db.models import Refund
+    from supportdesk.services.decisions import refund_charge
+    from supportdesk.services.reconcile import apply_one
+
+    with write_session(world) as s:
+        s.add(record("ch_cheap", "acc_0003", price=1))
+    (f,) = [f for f in reconcile(world, Scope(account_id="acc_0003")).findings if f.decidable]
+    assert f.detail["decisions"] == ["credit", "refund_charge"]
+    web = FakeWebRefunds()
+    outcome, row = refund_charge(world, f, CTX, None, {"web": web})
+    assert outcome == "applied" and row["replayed"] is False and row["entries"] == []
+    assert web.calls == [("ch_cheap", row["refund_id"], 1)]
+    assert refund_charge(world, f, CTX, None, {"web": web})[1]["replayed"] is True and len(web.calls) == 1
+    assert apply_one(world, f, CTX, decision="credit")[1]["replayed"] is True  # decided once: no credit now
+    with read_session(world) as s:
+        purchase = s.get(Purchase, row["purchase_id"])
+        assert (purchase.status, purchase.price_minor) == ("refunded", 1)
+        assert s.exec(select(Refund).where(Refund.purchase_id == purchase.purchase_id)).one().status == "succeeded"
+        assert s.get(Account, "acc_0003").coin_balance == 0
+        assert s.exec(select(LedgerEntry).where(LedgerEntry.ref == purchase.purchase_id)).all() == []
+
+
+def test_an_apple_charge_cannot_be_refunded_by_us():
+    from supportdesk.domain.findings import Finding
+    from supportdesk.errors import InvalidInput
+    from supportdesk.services.decisions import refund_charge
+
+    f = Finding("amount_mismatch", "acc_0004", "apple", "2000000009", None, 0,
+                {"decisions": ["credit"], "charged": {"minor": 1, "currency": "JPY"}, "bundle_coins": 70})
+    with pytest.raises(InvalidInput, match="cannot be refunded here"):
+        refund_charge(None, f, CTX)
+
+
 def test_a_web_charge_with_no_price_point_offers_the_bundle_from_its_metadata(world):
     """Issue 11 case 7: the coins are in the charge's metadata (raw = {"charge": ...}), not at the top."""
     sr = record("ch_nopp", "acc_0003", product="coins_999", price=999)
@@ -328,3 +375,24 @@ def test_sync_refuses_a_store_amount_that_cannot_be_a_charge(amount):
         web_record({"id": "ch_bad", "amount": amount, "currency": "usd", "created": 1_790_000_000,
                     "status": "succeeded", "metadata": {}})
     assert caught.value.store == "web"
+
+
+def test_cli_decide_credits_the_bundle_once(world, db_url):
+    import json
+
+    from typer.testing import CliRunner
+
+    from supportdesk.cli.main import app
+
+    with write_session(world) as s:
+        s.add(record("ch_cheap", "acc_0003", price=-499))
+    base = ["--db", db_url, "reconcile", "--account", "acc_0003", "--offline", "--reason", "priced wrong", "--json"]
+    refused = CliRunner().invoke(app, [*base, "--decide", "ch_cheap", "--yes"])
+    assert refused.exit_code == 1 and "--credit or --refund-charge" in json.loads(refused.stdout)["error"]["message"]
+    done = json.loads(CliRunner().invoke(app, [*base, "--decide", "ch_cheap", "--credit", "--yes"]).stdout)
+    (decidable,) = [f for f in done["findings"] if f["decidable"]]
+    assert decidable["detail"]["decisions"] == ["credit", "refund_charge"]
+    assert [(a["kind"], a["replayed"], a["entries"][0]["amount"]) for a in done["applied"]] == \
+        [("amount_mismatch", False, 70)]
+    with read_session(world) as s:
+        assert s.get(Account, "acc_0003").coin_balance == 70
