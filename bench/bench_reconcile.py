@@ -1,4 +1,4 @@
-"""Reconcile at N store records: `reconcile.find` vs hand-written SQL (the same six checks as anti-joins and
+"""Reconcile at N store records: `reconcile.find` vs hand-written SQL (the same checks as anti-joins and
 GROUP BYs, fetched raw) in the same run; and peak Python memory at N/10 and N to show it stays flat.
 
 python bench/bench_reconcile.py [--records N] [--pg URL]   (the PG database must be empty)
@@ -52,6 +52,12 @@ FLOOR = {
           AND pp.product_id = sr.product_id AND pp.valid_from <= sr.purchased_at
           AND (pp.valid_to IS NULL OR sr.purchased_at < pp.valid_to)
           AND pp.price_minor = sr.price_minor AND pp.currency = sr.currency)""",
+    "wrong_credit_amount": """SELECT p.*, l.* FROM purchases p JOIN ledger_entries l ON l.ref = p.purchase_id
+        AND l.account_id = p.account_id AND l.kind = 'purchase'
+        WHERE l.amount <> p.coins AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = l.entry_id)""",
+    "misdirected_credit": """SELECT p.*, l.* FROM purchases p JOIN ledger_entries l ON l.ref = p.purchase_id
+        AND l.account_id <> p.account_id AND l.kind = 'purchase'
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = l.entry_id)""",
 }
 
 
