@@ -117,8 +117,10 @@ def _sync_first(state: Any, scope: Any) -> dict[str, Any] | None:
 
 def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
     counts = Counter(f.kind for f in fixable)
-    credit = sum(f.coins for f in fixable if f.kind in ("missing_purchase", "uncredited_purchase"))
-    back = -sum(f.coins for f in fixable if f.kind in ("duplicate_credit", "unapplied_refund"))
+    moves = [f for f in fixable if f.kind != "balance_drift"]
+    credit = sum(f.coins for f in moves if f.coins > 0)
+    back = -sum(f.coins for f in moves if f.coins < 0) + sum(
+        e["amount"] for f in moves if f.kind == "misdirected_credit" for e in f.detail["entries"])
     parts = ", ".join(f"{n} {k}" for k, n in counts.items())
     return (f"Apply {len(fixable)} fixes ({parts}): credit {credit:,} coins, take back {back:,} coins, "
             f"resync {counts.get('balance_drift', 0)} cached balances; reason {reason!r}"
@@ -140,8 +142,10 @@ def _print(body: dict[str, Any]) -> None:
             err_console.print(f"  {f['account_id'] or '?'}  {where}  {f['coins']:+,} coins", highlight=False)
             finding = Finding(**{k: f[k] for k in ("kind", "account_id", "store", "store_transaction_id",
                                                    "purchase_id", "coins", "detail")})
-            err_console.print(f"    [dim]{describe(finding) if f['fixable'] else 'report only: ' + kind}[/]",
-                              highlight=False)
+            what = describe(finding) if f["fixable"] else \
+                f"agent decides (--decide {f['store_transaction_id']} --credit|--refund-charge): {describe(finding)}" \
+                if f.get("decidable") else "report only: " + kind
+            err_console.print(f"    [dim]{escape(what)}[/]", highlight=False)
     s = body["summary"]
     err_console.print(f"{s['total']} findings on {s['accounts']} accounts", highlight=False)
     for a in body.get("applied", []):

@@ -455,6 +455,10 @@ class ReconcileScreen(DeskScreen):
                 parts.append(Text("Balances now: ").append_text(balance_text(outcome.balances, asset_of(f))))
         elif f.fixable:
             parts.append(Text.assemble(("Fix (f): ", "bold"), describe(f)))
+        elif f.decidable:
+            parts.append(Text(f"Never fixed automatically; the agent decides: {describe(f)}, or refund the charge "
+                              f"(supportdesk reconcile --decide {f.store_transaction_id} --credit|--refund-charge).",
+                              style="yellow"))
         else:
             why = f.detail.get("why_not_fixable") or "this kind is reported only, never fixed automatically"
             parts.append(Text(f"Report only: {why}.", style="yellow"))
