@@ -15,7 +15,8 @@ FIXABLE = {"missing_purchase", "uncredited_purchase", "duplicate_credit", "unapp
 NUMBERS = {
     "balance_drift": ("asset", "cached", "ledger", "last_entry_seq"), "duplicate_credit": ("extra_entries",),
     "unapplied_refund": ("new_status",), "missing_purchase": ("bonus_coins",),
-    "amount_mismatch": ("charged", "bundle_coins"), "wrong_credit_amount": ("entries", "credited", "expected"), "misdirected_credit": ("entries", "owner_credited"),
+    "amount_mismatch": ("charged", "bundle_coins"), "wrong_credit_amount": ("entries", "credited", "expected"),
+    "misdirected_credit": ("entries", "owner_credited"),
 }
 # What our purchase status becomes when the store took the money back.
 REFUND_STATUS = {"refunded": "refunded", "revoked": "revoked", "charged_back": "charged_back"}

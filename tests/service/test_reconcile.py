@@ -377,6 +377,16 @@ def test_sync_refuses_a_store_amount_that_cannot_be_a_charge(amount):
     assert caught.value.store == "web"
 
 
+def test_sync_refuses_an_apple_price_past_64_bits():
+    from supportdesk.stores.errors import StoreBadResponse
+    from supportdesk.stores.records import apple_record
+
+    with pytest.raises(StoreBadResponse, match="App Store|Apple") as caught:
+        apple_record({"transactionId": "2000000077", "productId": "coins_70", "purchaseDate": 1_790_000_000_000,
+                      "price": 2**63 * 1000, "currency": "USD", "storefront": "USA"})
+    assert "2000000077" in caught.value.message and caught.value.store == "apple"
+
+
 def test_cli_decide_credits_the_bundle_once(world, db_url):
     import json
 
