@@ -34,7 +34,7 @@ class Finding:
 
     @property
     def fixable(self) -> bool:
-        return self.kind in FIXABLE and self.account_id is not None
+        return self.kind in FIXABLE and self.account_id is not None and "why_not_fixable" not in self.detail
 
     @property
     def decidable(self) -> bool:

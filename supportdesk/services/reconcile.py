@@ -19,6 +19,7 @@ from supportdesk.db.models import Account, IdempotencyKey, LedgerEntry, PricePoi
 from supportdesk.domain.findings import Finding, clawback_coins
 from supportdesk.errors import SupportdeskError
 from supportdesk.services.credit_checks import duplicate_credits, misdirected_credits, wrong_credit_amounts
+from supportdesk.services.credit_checks import live as live_credit
 from supportdesk.services.fixes import apply_fix
 from supportdesk.services.ledger import lock_account
 from supportdesk.services.scope import Scope, _purchase_scope, _store_scope, _stream, purchase_json
@@ -58,8 +59,19 @@ def missing_purchases(session: Session, scope: Scope) -> Iterator[Finding]:
     for (sr,) in _stream(session, stmt):
         coins, bonus = _bundle_coins(session, sr)
         yield Finding("missing_purchase", sr.account_id, sr.store, sr.store_transaction_id, None, coins,
-                      {"store_record": _record(sr), "bonus_coins": bonus,
-                       **({} if sr.account_id else {"why_not_fixable": "the store record names no known account"})})
+                      {"store_record": _record(sr), "bonus_coins": bonus, **_why_not_credit(session, sr)})
+
+
+def _why_not_credit(session: Session, sr: StoreRecord) -> dict[str, Any]:
+    """A charge with no purchase record may still have been credited, under the store's own id: never twice."""
+    if not sr.account_id:
+        return {"why_not_fixable": "the store record names no known account"}
+    entry = session.execute(select(LedgerEntry.entry_id).where(
+        LedgerEntry.ref == sr.store_transaction_id, live_credit())).scalar()
+    if entry is not None:
+        return {"credited_as": entry, "why_not_fixable": f"entry {entry} already credits this charge (its ref is the "
+                                                         "store's id); a credit would be the second"}
+    return {}
 
 
 def _ours() -> Any:

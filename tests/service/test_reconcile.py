@@ -337,6 +337,17 @@ def test_a_second_credit_under_the_store_transaction_id_is_a_duplicate(world):
         assert s.get(Account, "acc_0000").coin_balance == 70
 
 
+def test_a_charge_credited_under_the_store_id_without_a_purchase_is_not_credited_again(world):
+    """Issue 11 case 1: a credit whose ref is the charge id, and no purchase record: the fix would credit twice."""
+    _credit_by_hand(world, "acc_0003", 70, "ch_missing")
+    (f,) = reconcile(world, Scope(account_id="acc_0003")).findings
+    assert f.kind == "missing_purchase" and not f.fixable and "already credits this charge" in \
+        f.detail["why_not_fixable"]
+    assert reconcile(world, Scope(account_id="acc_0003"), fix=True, ctx=CTX).applied == []
+    with read_session(world) as s:
+        assert s.get(Account, "acc_0003").coin_balance == 70
+
+
 # -- idempotency keys ---------------------------------------------------------------------------------------------
 def test_a_drift_that_comes_back_after_new_entries_is_fixed_again(world):
     """Issue 11 case 5: the same numbers after new entries are a new drift, not a replay."""
