@@ -1,4 +1,4 @@
-"""Reconcile at N store records: `reconcile.find` vs hand-written SQL (the same six checks as anti-joins and
+"""Reconcile at N store records: `reconcile.find` vs hand-written SQL (the same checks as anti-joins and
 GROUP BYs, fetched raw) in the same run; and peak Python memory at N/10 and N to show it stays flat.
 
 python bench/bench_reconcile.py [--records N] [--pg URL]   (the PG database must be empty)
@@ -27,7 +27,11 @@ ACCOUNTS = 10_000
 
 FLOOR = {
     "missing_purchase": """SELECT sr.* FROM store_records sr WHERE sr.state = 'purchased' AND NOT EXISTS (
-        SELECT 1 FROM purchases p WHERE p.store = sr.store AND p.store_transaction_id = sr.store_transaction_id)""",
+        SELECT 1 FROM purchases p WHERE p.store = sr.store AND p.store_transaction_id = sr.store_transaction_id)
+        AND sr.price_minor > 0 AND EXISTS (SELECT 1 FROM price_points pp WHERE pp.country = sr.country
+          AND pp.store = sr.store AND pp.product_id = sr.product_id AND pp.valid_from <= sr.purchased_at
+          AND (pp.valid_to IS NULL OR sr.purchased_at < pp.valid_to)
+          AND pp.price_minor = sr.price_minor AND pp.currency = sr.currency)""",
     "uncredited_purchase": """SELECT p.* FROM purchases p WHERE p.status = 'completed' AND NOT EXISTS (
         SELECT 1 FROM ledger_entries l WHERE l.ref = p.purchase_id AND l.kind = 'purchase')""",
     "duplicate_credit": """SELECT l.ref, l.account_id, count(*), sum(l.amount) FROM ledger_entries l
@@ -43,15 +47,28 @@ FLOOR = {
     "balance_drift_diamond": """SELECT a.account_id, a.diamond_balance, coalesce(s.total, 0) FROM accounts a LEFT JOIN (
         SELECT account_id, sum(amount) AS total FROM ledger_entries WHERE asset = 'diamond' GROUP BY account_id) s
         ON s.account_id = a.account_id WHERE a.diamond_balance <> coalesce(s.total, 0)""",
-    "amount_mismatch": """SELECT sr.* FROM store_records sr WHERE sr.price_minor IS NOT NULL
-        AND sr.state IN ('purchased', 'refunded', 'charged_back')
-        AND EXISTS (SELECT 1 FROM price_points pp WHERE pp.country = sr.country AND pp.store = sr.store
-          AND pp.product_id = sr.product_id AND pp.valid_from <= sr.purchased_at
-          AND (pp.valid_to IS NULL OR sr.purchased_at < pp.valid_to))
-        AND NOT EXISTS (SELECT 1 FROM price_points pp WHERE pp.country = sr.country AND pp.store = sr.store
-          AND pp.product_id = sr.product_id AND pp.valid_from <= sr.purchased_at
-          AND (pp.valid_to IS NULL OR sr.purchased_at < pp.valid_to)
-          AND pp.price_minor = sr.price_minor AND pp.currency = sr.currency)""",
+    "amount_mismatch": """SELECT sr.*, p.purchase_id FROM store_records sr LEFT JOIN purchases p
+        ON p.store = sr.store AND p.store_transaction_id = sr.store_transaction_id
+        WHERE sr.state IN ('purchased', 'refunded', 'charged_back') AND (
+          (p.purchase_id IS NOT NULL AND sr.price_minor IS NOT NULL AND (sr.price_minor <= 0 OR (
+            EXISTS (SELECT 1 FROM price_points pp WHERE pp.country = sr.country AND pp.store = sr.store
+              AND pp.product_id = sr.product_id AND pp.valid_from <= sr.purchased_at
+              AND (pp.valid_to IS NULL OR sr.purchased_at < pp.valid_to))
+            AND NOT EXISTS (SELECT 1 FROM price_points pp WHERE pp.country = sr.country AND pp.store = sr.store
+              AND pp.product_id = sr.product_id AND pp.valid_from <= sr.purchased_at
+              AND (pp.valid_to IS NULL OR sr.purchased_at < pp.valid_to)
+              AND pp.price_minor = sr.price_minor AND pp.currency = sr.currency))))
+          OR (p.purchase_id IS NULL AND sr.state = 'purchased' AND NOT (sr.price_minor > 0 AND EXISTS (
+            SELECT 1 FROM price_points pp WHERE pp.country = sr.country AND pp.store = sr.store
+              AND pp.product_id = sr.product_id AND pp.valid_from <= sr.purchased_at
+              AND (pp.valid_to IS NULL OR sr.purchased_at < pp.valid_to)
+              AND pp.price_minor = sr.price_minor AND pp.currency = sr.currency))))""",
+    "wrong_credit_amount": """SELECT p.*, l.* FROM purchases p JOIN ledger_entries l ON l.ref = p.purchase_id
+        AND l.account_id = p.account_id AND l.kind = 'purchase'
+        WHERE l.amount <> p.coins AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = l.entry_id)""",
+    "misdirected_credit": """SELECT p.*, l.* FROM purchases p JOIN ledger_entries l ON l.ref = p.purchase_id
+        AND l.account_id <> p.account_id AND l.kind = 'purchase'
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = l.entry_id)""",
 }
 
 

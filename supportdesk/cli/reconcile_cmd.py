@@ -23,6 +23,12 @@ def reconcile_cmd(
         "--lookup-old", help="Also look up, one by one, our purchases older than the stores' look-back windows "
         "(Apple 180 days), and ignore the sync cursors.")] = False,
     fix: Annotated[bool, typer.Option("--fix", help="Apply the fix of every fixable finding.")] = False,
+    decide: Annotated[str | None, typer.Option(
+        "--decide", help="A charge that matches no price (amount_mismatch, store transaction id): decide it.")] = None,
+    credit: Annotated[bool, typer.Option(
+        "--credit", help="With --decide: credit the bundle's coins (lead-only above the credit limit).")] = False,
+    refund_charge: Annotated[bool, typer.Option(
+        "--refund-charge", help="With --decide: refund the whole charge at the store and credit nothing.")] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (required with --fix).")] = None,
     ticket: Annotated[str | None, typer.Option("--ticket", help="The ticket the fixes belong to.")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Acting agent (default: configured).")] = None,
@@ -33,7 +39,7 @@ def reconcile_cmd(
     from supportdesk.db.engine import read_session
     from supportdesk.domain.findings import summarise
     from supportdesk.services import lookup
-    from supportdesk.services.reconcile import Scope, reconcile
+    from supportdesk.services.reconcile import Scope, apply_confirmed, detect
     from supportdesk.services.refunds import policy_of
     from supportdesk.services.sync_first import mark_stale, store_status
     from supportdesk.stores.sync import parse_when
@@ -43,8 +49,10 @@ def reconcile_cmd(
             raise InvalidInput("give either --all or --account ID")
         if store not in (None, "apple", "google", "web"):
             raise InvalidInput(f"--store must be apple, google or web, not {store!r}")
-        if fix and not (reason and reason.strip()):
-            raise InvalidInput("--fix needs --reason TEXT: every fix is audited with its reason")
+        if (fix or decide) and not (reason and reason.strip()):
+            raise InvalidInput("--fix and --decide need --reason TEXT: every fix is audited with its reason")
+        if bool(decide) != (credit or refund_charge) or (credit and refund_charge) or (decide and fix):
+            raise InvalidInput("--decide TRANSACTION goes with one of --credit or --refund-charge (and without --fix)")
         state = ctx.obj
         account_id = None
         if account:
@@ -52,22 +60,50 @@ def reconcile_cmd(
                 account_id = lookup.resolve_account(session, account).account_id
         scope = Scope(account_id=account_id, store=store, since=parse_when(since) if since else None)
         synced = None if offline else _sync_first(state, scope, lookup_old)
-        found = reconcile(state.engine, scope)
+        found = detect(state.engine, scope)
         stores = store_status(synced)
         body: dict[str, Any] = {"findings": mark_stale([f.to_json() for f in found.findings], stores["failed_stores"]),
                                 "summary": {**summarise(found.findings), **stores}}
         if synced is not None:
             body["synced"] = synced.to_json()
+        if decide:
+            body.update(_decide(state, found.findings, decide, "credit" if credit else "refund_charge", reason or "",
+                                ticket, actor, yes, json_mode))
         if fix:
             fixable = [f for f in found.findings if f.fixable]
             who = state.action_context(actor, reason, ticket)
             if fixable:
                 confirm(_question(fixable, reason or "", who.ticket_id), yes, json_mode)
-            done = reconcile(state.engine, scope, fix=True, ctx=who, refund_policy=policy_of(state.settings))
-            body.update(applied=done.applied, failed=done.failed)
+            # exactly the findings just confirmed: each is re-checked before its fix, new ones wait
+            done = apply_confirmed(state.engine, fixable, who, refund_policy=policy_of(state.settings))
+            body.update(applied=done.applied, failed=done.failed, skipped=done.skipped)
         emit(body, json_mode, _print)
     if body.get("failed"):
         raise typer.Exit(1)
+
+
+def _decide(state: Any, findings: list[Any], target: str, decision: str, reason: str, ticket: str | None,
+            actor: str | None, yes: bool, json_mode: bool) -> dict[str, Any]:
+    """The agent's decision on one charge that matches no price, confirmed, then re-checked and applied once."""
+    from supportdesk.errors import NotFound
+    from supportdesk.services.decisions import refund_charge
+    from supportdesk.services.fixes import describe, describe_refund
+    from supportdesk.services.reconcile import apply_one
+
+    match = [f for f in findings if f.decidable and target in (f.store_transaction_id, f.identity, f.key)]
+    if not match:
+        raise NotFound(f"no amount_mismatch to decide for {target!r} in this reconcile (a charge we hold no "
+                       "purchase for, whose amount matches no price point in force)")
+    f = match[0]
+    what = describe(f) if decision == "credit" else describe_refund(f)
+    confirm(f"{what}; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?", yes, json_mode)
+    who = state.action_context(actor, reason, ticket)
+    if decision == "credit":
+        outcome, row = apply_one(state.engine, f, who, decision=decision)
+    else:
+        outcome, row = refund_charge(state.engine, f, who, state.settings)
+    return {"applied": [row] if outcome == "applied" else [], "failed": [],
+            "skipped": [row] if outcome == "skipped" else []}
 
 
 def _sync_first(state: Any, scope: Any, lookup_old: bool) -> Any:
@@ -83,8 +119,10 @@ def _sync_first(state: Any, scope: Any, lookup_old: bool) -> Any:
 
 def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
     counts = Counter(f.kind for f in fixable)
-    credit = sum(f.coins for f in fixable if f.kind in ("missing_purchase", "uncredited_purchase"))
-    back = -sum(f.coins for f in fixable if f.kind in ("duplicate_credit", "unapplied_refund", "unknown_to_store"))
+    moves = [f for f in fixable if f.kind != "balance_drift"]
+    credit = sum(f.coins for f in moves if f.coins > 0)
+    back = -sum(f.coins for f in moves if f.coins < 0) + sum(
+        e["amount"] for f in moves if f.kind == "misdirected_credit" for e in f.detail["entries"])
     parts = ", ".join(f"{n} {k}" for k, n in counts.items())
     return (f"Apply {len(fixable)} fixes ({parts}): credit {credit:,} coins, take back {back:,} coins, "
             f"resync {counts.get('balance_drift', 0)} cached balances; reason {reason!r}"
@@ -107,7 +145,10 @@ def _print(body: dict[str, Any]) -> None:
             say(f"  {f['account_id'] or '?'}  {where}  {f['coins']:+,} coins")
             finding = Finding(**{k: f[k] for k in ("kind", "account_id", "store", "store_transaction_id",
                                                    "purchase_id", "coins", "detail")})
-            say(f"    {describe(finding) if f['fixable'] else 'report only: ' + kind}", style="dim")
+            what = describe(finding) if f["fixable"] else \
+                f"agent decides (--decide {f['store_transaction_id']} --credit|--refund-charge): {describe(finding)}" \
+                if f.get("decidable") else "report only: " + kind
+            say(f"    {what}", style="dim")
     s = body["summary"]
     say(f"{plural(s['total'], 'finding')} on {plural(s['accounts'], 'account')}")
     for store in s.get("failed_stores", []):
@@ -116,5 +157,7 @@ def _print(body: dict[str, Any]) -> None:
     for a in body.get("applied", []):
         tag = "replayed (already done)" if a["replayed"] else "applied"
         say(f"  {tag}: {a['kind']} {a.get('purchase_id') or a.get('account_id')}")
+    for skip in body.get("skipped", []):
+        say("  ", ("skipped", "yellow"), f": {skip['kind']}: {skip['message']}")
     for failure in body.get("failed", []):
         say("  ", ("failed", "red"), f": {failure['kind']}: {failure['error']['message']}")

@@ -34,10 +34,12 @@ def refund_cmd(
 
     from supportdesk.db.engine import read_session
     from supportdesk.services import refunds
+    from supportdesk.services.once import caller_key
     from supportdesk.stores.sync import store_clock
 
     with handled(json_mode):
         state = ctx.obj
+        key = caller_key(key)
         if apply and not (reason and reason.strip()):
             raise InvalidInput("--apply needs --reason TEXT: every refund is audited with its reason")
         now = store_clock(state.settings) or datetime.now(UTC)

@@ -68,6 +68,7 @@ def act_cmd(
     from supportdesk.domain.review import ACTIONS
     from supportdesk.errors import InvalidInput
     from supportdesk.services import review
+    from supportdesk.services.once import caller_key
 
     with handled(json_mode):
         if action not in ACTIONS:
@@ -75,6 +76,7 @@ def act_cmd(
         if not (reason and reason.strip()):
             raise InvalidInput("--reason TEXT is required: every review decision is audited with its reason")
         state = ctx.obj
+        key = caller_key(key)
         with read_session(state.engine) as session:
             flag = review.get_flag(session, flag_id)
         who = state.action_context(actor, reason, ticket)

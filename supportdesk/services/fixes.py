@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlmodel import Session
 from supportdesk.db.models import LedgerEntry, Purchase
 from supportdesk.domain.findings import Finding
 from supportdesk.domain.ledger import Posting
+from supportdesk.domain.money import format_money
 from supportdesk.errors import Conflict, InvalidInput
 from supportdesk.services import audit
 from supportdesk.services.accounts import limit_if_in_debt
@@ -39,12 +41,39 @@ def describe(f: Finding) -> str:
     if f.kind == "balance_drift":
         d = f.detail
         return f"Resync {who}'s cached {d['asset']} balance from {d['cached']:,} to the ledger's {d['ledger']:,}"
+    if f.kind == "wrong_credit_amount":
+        d = f.detail
+        return (f"Reverse {who}'s credit of {d['credited']:,} coins for {f.purchase_id} and credit the purchase's "
+                f"{d['expected']:,} coins ({f.coins:+,})")
+    if f.kind == "misdirected_credit":
+        wrong = ", ".join(f"{e['amount']:,} coins on {e['account_id']}" for e in f.detail["entries"])
+        then = "" if f.detail["owner_credited"] else f" and credit {f.coins:,} coins to {who}"
+        return f"Reverse the credit for {f.purchase_id} posted to another account ({wrong}){then}"
+    if f.decidable:
+        return (f"Credit the bundle, {f.detail['bundle_coins']:,} coins, to {who} for {f.store} "
+                f"{f.store_transaction_id}, charged {_charged(f)}, which matches no price point")
     return f"{f.kind} is reported only, never fixed automatically"
 
 
+def describe_refund(f: Finding) -> str:
+    """The other decision on a charge that matches no price, in the words its confirmation shows."""
+    who = f.detail.get("handle") or f.account_id
+    return f"Refund {f.store} {f.store_transaction_id} in full ({_charged(f)}) to {who} at the store, credit nothing"
+
+
+def _charged(f: Finding) -> str:
+    charged = f.detail["charged"]
+    if charged["minor"] is None or not charged["currency"]:
+        return "an unknown amount"
+    return format_money(charged["minor"], charged["currency"])
+
+
 def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | None = None,
-              refund_policy: Any = None) -> dict[str, Any]:
-    """`refund_policy` (services.refunds.policy_of(settings)) decides diamond clawbacks of store refunds."""
+              refund_policy: Any = None, decision: str | None = None) -> dict[str, Any]:
+    """`refund_policy` (services.refunds.policy_of(settings)) decides diamond clawbacks of store refunds;
+    `decision` is the agent's answer to a decidable finding (a charge that matches no price)."""
+    if decision is not None:
+        return _decide(session, f, decision, ctx, key or f.key)
     if not f.fixable:
         raise InvalidInput(f"{f.kind} for {f.store_transaction_id or f.account_id} cannot be fixed automatically")
     key = key or f.key
@@ -52,11 +81,31 @@ def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | No
         return resync_cached(session, f.account_id or "", f.detail["asset"], ctx, key=key)
     perform = {
         "missing_purchase": _missing, "uncredited_purchase": _uncredited, "duplicate_credit": _duplicate,
-        "unapplied_refund": partial(_refund, policy=refund_policy), "unknown_to_store": _unknown,
+        "unapplied_refund": partial(_refund, policy=refund_policy), "wrong_credit_amount": _wrong_amount,
+        "misdirected_credit": _misdirected, "unknown_to_store": _unknown,
     }[f.kind]
     request = {"finding": f.kind, "store": f.store, "txn": f.store_transaction_id, "purchase": f.purchase_id}
     return run_once(session, key=key, action=f"reconcile.{f.kind}", request=request, ctx=ctx,
                     perform=lambda: perform(session, f, ctx, key))
+
+
+def _decide(session: Session, f: Finding, decision: str, ctx: ActionContext, key: str) -> dict[str, Any]:
+    """Credit the bundle for a charge that matches no price: the agent's call, a lead's above the credit limit."""
+    if not f.decidable or decision not in f.detail["decisions"]:
+        raise InvalidInput(f"{f.kind} for {f.store_transaction_id or f.account_id} cannot be decided with "
+                           f"{decision!r}; decisions: {', '.join(f.detail.get('decisions') or []) or 'none'}")
+    coins = int(f.detail["bundle_coins"])
+    if coins <= 0:
+        raise InvalidInput(f"no bundle size is known for {f.store} {f.store_transaction_id} (no price point in "
+                           "force and no coins in the store's record): grant coins by hand if the customer is owed")
+    if ctx.credit_limit is not None and coins > ctx.credit_limit:
+        require_lead(ctx, f"crediting {coins:,} coins for a charge that matches no price (agents may decide up "
+                          f"to {ctx.credit_limit:,})")
+    bundle = replace(f, coins=coins)
+    request = {"finding": f.kind, "decision": decision, "store": f.store, "txn": f.store_transaction_id,
+               "coins": coins}
+    return run_once(session, key=key, action=f"reconcile.decide_{decision}", request=request, ctx=ctx,
+                    perform=lambda: _missing(session, bundle, ctx, key))
 
 
 def _credit(session: Session, f: Finding, purchase_id: str, ctx: ActionContext, key: str) -> list[dict[str, Any]]:
@@ -68,7 +117,9 @@ def _credit(session: Session, f: Finding, purchase_id: str, ctx: ActionContext, 
                         key=key, action=f"reconcile.{f.kind}")
 
 
-def _missing(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+def create_purchase(session: Session, f: Finding, ctx: ActionContext, key: str, *, status: str = "completed"
+                    ) -> Purchase:
+    """Our record of the store's charge behind `f` (audited), with the bundle's coins `f.coins`."""
     lock_account(session, f.account_id or "")
     sr = f.detail["store_record"]
     digest = hashlib.sha256(f"{f.store}:{f.store_transaction_id}".encode()).hexdigest()[:20]
@@ -76,12 +127,17 @@ def _missing(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict
         purchase_id=f"pur_{digest}", account_id=f.account_id or "", store=f.store or "",
         store_transaction_id=f.store_transaction_id or "", product_id=sr["product_id"], coins=f.coins,
         price_minor=sr["price_minor"] or 0, currency=sr["currency"] or "USD", country=sr["country"] or "",
-        purchased_at=sr["purchased_at"], status="completed",
+        purchased_at=sr["purchased_at"], status=status,
     )
     session.add(purchase)
     session.flush()
     audit.append(session, ctx, action="purchase.create", target=purchase.purchase_id, account_id=f.account_id,
                  key=key, after={"purchase": purchase.model_dump(mode="json")})
+    return purchase
+
+
+def _missing(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    purchase = create_purchase(session, f, ctx, key)
     return {"purchase_id": purchase.purchase_id, "entries": _credit(session, f, purchase.purchase_id, ctx, key)}
 
 
@@ -90,17 +146,45 @@ def _uncredited(session: Session, f: Finding, ctx: ActionContext, key: str) -> d
     return {"purchase_id": f.purchase_id, "entries": _credit(session, f, f.purchase_id or "", ctx, key)}
 
 
-def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
-    lock_account(session, f.account_id or "")
+def _reversals(session: Session, entry_ids: list[str]) -> list[Posting]:
+    """Postings that undo each entry, refused if one was reversed meanwhile (nothing posted then)."""
     postings = []
-    for entry_id in f.detail["extra_entries"]:
+    for entry_id in entry_ids:
         entry = session.execute(select(LedgerEntry).where(LedgerEntry.entry_id == entry_id)).scalar_one()
         if session.execute(select(LedgerEntry.entry_id).where(LedgerEntry.reverses == entry_id)).first():
             raise Conflict(f"entry {entry_id} was reversed meanwhile; nothing posted")
-        postings.append(Posting(entry.account_id, entry.asset, -entry.amount, "reversal", ref=f.purchase_id,
+        postings.append(Posting(entry.account_id, entry.asset, -entry.amount, "reversal", ref=entry.ref,
                                 reverses=entry_id))
+    return postings
+
+
+def _post_and_limit(session: Session, f: Finding, postings: list[Posting], ctx: ActionContext,
+                    key: str) -> dict[str, Any]:
+    """Post (each account locked in a fixed order) and limit every account the postings left in debt."""
+    accounts = sorted({p.account_id for p in postings})
+    for account_id in accounts:
+        lock_account(session, account_id)
     entries = post_entries(session, postings, ctx, key=key, action=f"reconcile.{f.kind}")
-    return {"entries": entries, "limited": limit_if_in_debt(session, f.account_id or "", ctx, key=key)}
+    limited = [a for a in accounts if limit_if_in_debt(session, a, ctx, key=key)]
+    return {"purchase_id": f.purchase_id, "entries": entries, "limited": bool(limited), "limited_accounts": limited}
+
+
+def _duplicate(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    return _post_and_limit(session, f, _reversals(session, f.detail["extra_entries"]), ctx, key)
+
+
+def _wrong_amount(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    """Reverse the wrong credit and post the purchase's coins, once: the ledger shows both steps."""
+    right = Posting(f.account_id or "", "coin", f.detail["expected"], "purchase", ref=f.purchase_id)
+    return _post_and_limit(session, f, [*_reversals(session, f.detail["entries"]), right], ctx, key)
+
+
+def _misdirected(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:
+    """Reverse the credit on the wrong account; credit the buyer unless the buyer already holds a credit."""
+    postings = _reversals(session, [e["entry_id"] for e in f.detail["entries"]])
+    if not f.detail["owner_credited"]:
+        postings.append(Posting(f.account_id or "", "coin", f.coins, "purchase", ref=f.purchase_id))
+    return _post_and_limit(session, f, postings, ctx, key)
 
 
 def _unknown(session: Session, f: Finding, ctx: ActionContext, key: str) -> dict[str, Any]:

@@ -16,6 +16,18 @@ from supportdesk.errors import Conflict, InvalidInput
 from supportdesk.services.audit import ActionContext, canonical, check_ticket, plain
 
 MAX_KEY = 200
+# Keys a caller chooses (`--idempotency-key`) live here: never `reconcile:...`, `refund:...` or another key the
+# system derives, so a chosen key can neither block nor replay a system action.
+CALLER_NAMESPACE = "user:"
+
+
+def caller_key(key: str | None) -> str | None:
+    """The caller's key in the caller namespace (unchanged if it is already there); None: derive the default."""
+    if key is None:
+        return None
+    if not key.strip():
+        raise InvalidInput("--idempotency-key must not be empty (leave it out to use the default key)")
+    return key if key.startswith(CALLER_NAMESPACE) else CALLER_NAMESPACE + key
 
 
 def request_hash(request: dict[str, Any]) -> str:

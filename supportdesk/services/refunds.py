@@ -414,6 +414,38 @@ def _call_store(engine: Any, step: dict[str, Any], settings: Settings | None, cl
             client.close()
 
 
+def refund_charge_at_store(store: str, txn: str, amount_minor: int, refund_id: str, settings: Settings | None,
+                           clients: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Refund a whole charge at the web processor or Google Play (key `refund_id`: a retry refunds once);
+    raises the store's typed error. Apple refunds only through Apple."""
+    if store not in ("web", "google"):
+        raise InvalidInput(f"only {store_name(store)} can refund its purchases; tell the customer how to ask it")
+    step = {"purchase": {"store": store, "store_transaction_id": txn}, "refund_id": refund_id,
+            "amount_minor": amount_minor, "cause": "other"}
+    client, own = _client(store, settings, clients)
+    try:
+        return _refund_web(client, step) if store == "web" else _refund_google(client, step)
+    finally:
+        if own:
+            client.close()
+
+
+def record_store_refund(session: Session, purchase: Purchase, done: dict[str, Any], refund_id: str,
+                        ctx: ActionContext) -> Refund:
+    """A refund we made at the store that took nothing back (the charge was never credited), audited."""
+    now = datetime.now(UTC)
+    row = Refund(refund_id=refund_id, purchase_id=purchase.purchase_id, store=purchase.store,
+                 store_refund_id=done.get("store_refund_id"), initiated_by="agent", amount_minor=purchase.price_minor,
+                 currency=purchase.currency, coins_clawed=0, diamonds_clawed=0, status="succeeded", reason="other",
+                 created_at=now, completed_at=now)
+    session.add(row)
+    session.flush()
+    audit.append(session, ctx, action="refund.charge", target=refund_id, account_id=purchase.account_id,
+                 key=refund_id, after={"purchase_id": purchase.purchase_id, "amount_minor": purchase.price_minor,
+                                       "currency": purchase.currency, **done})
+    return row
+
+
 def _refund_web(client: Any, step: dict[str, Any]) -> dict[str, Any]:
     from supportdesk.stores.errors import StoreRejected
 
@@ -462,6 +494,23 @@ def _mark_failed(engine: Any, step: dict[str, Any], message: str) -> None:
                                              Refund.status == "requested").values(status="failed"))
 
 
+def _finished_before(session: Session, row: Refund) -> dict[str, Any]:
+    """Who took this purchase's money back first, and when: the true reason nothing more is taken back."""
+    first = session.execute(select(LedgerEntry).where(
+        LedgerEntry.ref == row.purchase_id, LedgerEntry.kind == "refund_clawback").order_by(LedgerEntry.seq)
+    ).scalars().first()
+    who = first.actor if first else None
+    at = (first.at if first else row.completed_at or row.created_at)
+    when_text = _aware(at).strftime("%Y-%m-%d %H:%M UTC") if at else "earlier"
+    if row.initiated_by == "store":
+        what = f"the store's own refund was applied first (by {who or 'reconcile'}, {when_text})"
+    else:
+        what = f"another refund of this purchase, {row.refund_id}, was already applied (by {who or 'an agent'}, {when_text})"
+    return {"note": f"nothing more was taken back: {what}", "first_refund": {
+        "refund_id": row.refund_id, "initiated_by": row.initiated_by, "actor": who, "at": at,
+        "idempotency_key": (first.idempotency_key or "").split("#")[0] if first else None}}
+
+
 def _finish(session: Session, step: dict[str, Any], done: dict[str, Any], ctx: ActionContext,
             policy: rules.Policy) -> dict[str, Any]:
     """Step 3, once per key: the clawback; a refund someone else finished meanwhile (reconcile) is reported."""
@@ -472,7 +521,7 @@ def _finish(session: Session, step: dict[str, Any], done: dict[str, Any], ctx: A
     if row is not None and row.status == "succeeded":
         return {**base, "status": "succeeded", "coins_clawed": row.coins_clawed,
                 "diamonds_clawed": row.diamonds_clawed, "entries": [], "limited": False, "replayed": True,
-                "note": "the clawback was already posted (reconcile applied the store's refund first)"}
+                **_finished_before(session, row)}
 
     def perform() -> dict[str, Any]:
         result = claw_back(session, purchase["purchase_id"], ctx, key=step["key"],

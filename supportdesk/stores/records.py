@@ -26,6 +26,9 @@ GOOGLE_ORDER_STATES = {
     "PARTIALLY_REFUNDED": "refunded", "REFUNDED": "refunded",
 }
 WEB_CHARGE_STATES = {"succeeded": "purchased", "pending": "pending", "failed": "canceled"}
+# No coin bundle costs this much in any currency's minor unit (10^12: ten billion dollars, or yen); past it, or
+# past what a 64-bit column holds, an amount is a broken answer, not a charge.
+MAX_MINOR = 10**12
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,17 @@ class NormalisedRecord:
     refund_reason: str | None
     refunded_minor: int | None
     raw: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        """A charge of nothing, a negative one, or one too large to be a price is refused, naming the record."""
+        for name, value in (("an amount", self.price_minor), ("a refunded amount", self.refunded_minor)):
+            if value is None:
+                continue
+            if (value <= 0 if name == "an amount" else value < 0) or value >= MAX_MINOR:
+                unit = f"{self.currency} minor units" if self.currency else "minor units"
+                raise StoreBadResponse(self.store, f"{_name(self.store)} sent {self.store_transaction_id} with "
+                                                   f"{name} of {value} {unit}; an amount must be positive and "
+                                                   f"below {MAX_MINOR:,}: the record was refused")
 
     def columns(self) -> dict[str, Any]:
         return asdict(self)

@@ -87,23 +87,24 @@ class Backend:
         return out
 
     def fix(self, finding: Finding, reason: str, ticket_id: str | None) -> dict[str, Any]:
-        """Apply one finding's fix (posted once per finding key) as the configured actor.
+        """Apply the fix of exactly the finding shown and confirmed, as the configured actor: it is detected
+        again first, and one that changed or vanished meanwhile is skipped (`skipped` says why).
 
-        Returns the fix's result (with `replayed`) and the account's balances afterwards."""
-        from supportdesk.db.engine import read_session, write_session
+        Returns the fix's result (with `replayed`) or `skipped`, and the account's balances afterwards."""
+        from supportdesk.db.engine import read_session
         from supportdesk.services import lookup
-        from supportdesk.services.fixes import apply_fix
+        from supportdesk.services.reconcile import apply_one
         from supportdesk.services.refunds import policy_of
 
         ctx = self.state.action_context(None, reason, ticket_id)  # the configured role and limits apply
-        with write_session(self.state.engine) as session:
-            result = apply_fix(session, finding, ctx, refund_policy=policy_of(self.state.settings))
+        outcome, row = apply_one(self.state.engine, finding, ctx, refund_policy=policy_of(self.state.settings))
         balances = None
         if finding.account_id:
             with read_session(self.state.engine) as session:
                 account = lookup.resolve_account(session, finding.account_id)
                 balances = lookup.balances(session, account)
-        return {"result": result, "balances": balances}
+        return {"result": row if outcome == "applied" else None,
+                "skipped": row if outcome == "skipped" else None, "balances": balances}
 
     # --- regions ---------------------------------------------------------------------------------------------
 

@@ -416,3 +416,20 @@ def test_an_unconfigured_store_records_nothing(world):
     with pytest.raises(ConfigError, match="stores.web"):
         refunds.apply(world, "pur_web", CTX, None, None, now=NOW)
     assert state(world, "pur_web")["refund"] is None
+
+
+def test_a_refund_another_agent_finished_first_names_that_agent_not_reconcile(world):
+    web, other = FakeWeb(), ActionContext("agent-2", "same customer, second ticket", None)
+    original = web.create_refund
+
+    def racing(charge: str, **kw: Any) -> dict[str, Any]:  # agent-2 finishes the same refund meanwhile
+        web.create_refund = original  # type: ignore[method-assign]
+        apply(world, "pur_web", {"web": web}, ctx=other, key="user:agent-2")
+        return original(charge, **kw)
+
+    web.create_refund = racing  # type: ignore[method-assign]
+    mine = apply(world, "pur_web", {"web": web}, key="user:agent-1")["applied"]
+    assert mine["replayed"] is True and "reconcile" not in mine["note"]
+    assert "another refund of this purchase" in mine["note"] and "agent-2" in mine["note"]
+    assert mine["first_refund"]["actor"] == "agent-2" and mine["first_refund"]["idempotency_key"] == "user:agent-2"
+    assert state(world, "pur_web")["clawbacks"] == [-320]

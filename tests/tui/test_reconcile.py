@@ -206,7 +206,9 @@ async def test_amount_mismatch_is_report_only(make_reconcile_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_account_reconcile(pilot, "acc_0006")
         assert [f.kind for f in screen.findings] == ["amount_mismatch"]
-        assert any(line.startswith("  ") and "report only" in line for line in labels(screen))
+        shown = labels(screen)
+        leaf = next(i for i, line in enumerate(shown) if line.startswith("amount_mismatch")) + 1
+        assert "report only" in shown[leaf]
         detail = detail_of(screen)
         assert "Report only" in detail and "charged 1.49 USD" in detail and "0.99 USD for 70 coins" in detail
         await pilot.press("f")
@@ -386,3 +388,46 @@ async def test_o_is_hidden_when_reconciling_one_account(make_reconcile_app):
         assert "o" not in screen.active_bindings
         await pilot.press("o")
         assert app.screen is screen
+
+
+async def test_a_finding_that_changed_after_it_was_shown_is_not_applied(make_reconcile_app, reconcile_engine):
+    """The screen applies the finding it showed and confirmed, re-checked first; it never applies a new one."""
+    from supportdesk.domain.ledger import Posting
+    from supportdesk.services.ledger import post
+
+    app = make_reconcile_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_account_reconcile(pilot, "acc_0001")
+        with write_session(reconcile_engine) as s:  # meanwhile, someone credits it by hand, under another key
+            post(s, [Posting("acc_0001", "coin", 70, "purchase", ref="pur_0002")],
+                 ActionContext("agent-2", "by hand"), key="user:by-hand")
+        await pilot.press("f")
+        await type_into(pilot, "paid, no coins")
+        await pilot.press("enter", "y")
+        await settle(pilot)
+        assert 0 not in screen.outcomes and "✓" not in labels(screen)[2]
+        assert "Fix not applied: uncredited_purchase no longer stands" in text_of(screen, "#rc-status")
+        with read_session(reconcile_engine) as s:  # moved once, by hand
+            assert s.get(Account, "acc_0001").coin_balance == 70
+            assert len(s.exec(select(LedgerEntry).where(LedgerEntry.ref == "pur_0002")).all()) == 1
+
+
+async def test_a_diamond_drift_fix_reports_diamonds_and_no_stale_drift(make_reconcile_app, reconcile_engine):
+    """Issue 10 item 7."""
+    with write_session(reconcile_engine) as s:
+        s.get(Account, "acc_0000").diamond_balance = 25  # the ledger holds no diamonds
+    app = make_reconcile_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_account_reconcile(pilot, "acc_0000")
+        assert [(f.kind, f.detail["asset"]) for f in screen.findings] == [("balance_drift", "diamond")]
+        await pilot.press("f")
+        await type_into(pilot, "cache out of step")
+        await pilot.press("enter", "y")
+        await settle(pilot)
+        status = text_of(screen, "#rc-status")
+        assert "Fix applied" in status and "diamonds 0 (cached 0)" in status and "coins" not in status
+        await pilot.press("enter")
+        detail = detail_of(screen)
+        assert "Balances now: diamonds 0 (cached 0)" in detail and "Before the fix: diamond balance" in detail
+        with read_session(reconcile_engine) as s:
+            assert s.get(Account, "acc_0000").diamond_balance == 0

@@ -39,7 +39,9 @@ SHORT = {
     "duplicate_credit": "credited more than once",
     "unapplied_refund": "store refunded, coins kept",
     "balance_drift": "cached balance ≠ ledger",
-    "amount_mismatch": "unexpected price, report only",
+    "amount_mismatch": "unexpected price, agent decides",
+    "wrong_credit_amount": "credit ≠ purchase's coins",
+    "misdirected_credit": "credited to another account",
     "unknown_to_store": "credited, store never charged",
 }
 MEANING = {
@@ -57,8 +59,13 @@ MEANING = {
                         "debt and limit the account.",
     "balance_drift": "The cached balance disagrees with the ledger's sum (the ledger is the truth). The fix "
                      "sets the cached balance to the ledger's.",
-    "amount_mismatch": "The store charged a price that no price point in force allows. Report only: check the "
-                       "price points or ask the store; nothing is fixed automatically.",
+    "amount_mismatch": "The store charged a price that no price point in force allows (or nothing, or a "
+                       "negative amount). Never fixed automatically: for a charge we hold no purchase for, the "
+                       "agent decides (supportdesk reconcile --decide: credit the bundle, or refund the charge).",
+    "wrong_credit_amount": "A purchase's credit is not the purchase's coins. The fix reverses that credit and "
+                           "credits the purchase's coins, once.",
+    "misdirected_credit": "A purchase's credit went to another account. The fix reverses it there and credits "
+                          "the buyer, once.",
 }
 LABELS = {
     "store": "store", "store_transaction_id": "transaction", "order_id": "order", "purchase_id": "purchase",
@@ -72,9 +79,12 @@ class Outcome:
     replayed: bool
     result: dict[str, Any]
     balances: dict[str, Any] | None = None  # the account's, read right after the fix
+    skipped: bool = False  # the finding changed or vanished since it was confirmed; `result` says why
 
     @property
     def words(self) -> str:
+        if self.skipped:
+            return "not applied"
         return "already done (replayed)" if self.replayed else "applied"
 
 
@@ -339,7 +349,7 @@ class ReconcileScreen(DeskScreen):
         fixed = sum(1 for i in self.outcomes if self.findings[i].kind == kind)
         counts = f"{count:,}" + (f", {fixed:,} fixed" if fixed else "")
         return Text.assemble((kind, "bold" if count else "dim"), (f" ({counts})", "bold" if count else "dim"),
-                             ("  " + SHORT[kind], "dim"))
+                             ("  " + SHORT.get(kind, ""), "dim"))
 
     def leaf_label(self, index: int) -> Text:
         f = self.findings[index]
@@ -454,7 +464,7 @@ class ReconcileScreen(DeskScreen):
             text.update(self.finding_detail(data))
         elif isinstance(data, str):
             n = sum(1 for f in self.findings if f.kind == data)
-            text.update(Group(Text(f"{data}: {n:,} found", style="bold"), Text(MEANING[data])))
+            text.update(Group(Text(f"{data}: {n:,} found", style="bold"), Text(MEANING.get(data, ""))))
         else:
             text.update("")
 
@@ -465,7 +475,7 @@ class ReconcileScreen(DeskScreen):
             amount = (f"cached {f.detail['asset']} ", f"{f.detail['ledger'] - f.detail['cached']:+,}")
         else:
             amount = ("coins ", f"{f.coins:+,}")
-        head = Text.assemble((f.kind, "bold"), "  ", (SHORT[f.kind], "dim"), "\n",
+        head = Text.assemble((f.kind, "bold"), "  ", (SHORT.get(f.kind, ""), "dim"), "\n",
                              "account ", (shown(handle or ""), "bold"), " ", shown(f.account_id or "unknown"),
                              "   ", amount[0], (amount[1], "bold"))
         parts: list[RenderableType] = [head]
@@ -473,13 +483,20 @@ class ReconcileScreen(DeskScreen):
         if outcome is not None:
             parts.append(plain(f"Fix {outcome.words}: {fix_summary(f.kind, outcome.result)}", style="bold green"))
             if outcome.balances is not None:
-                parts.append(Text("Balances now: ").append_text(balance_text(outcome.balances)))
+                parts.append(Text("Balances now: ").append_text(balance_text(outcome.balances, asset_of(f))))
         elif f.fixable:
             parts.append(Text.assemble(("Fix (f): ", "bold"), shown(describe(f))))
+        elif f.decidable:
+            parts.append(plain(f"Never fixed automatically; the agent decides: {describe(f)}, or refund the charge "
+                               f"(supportdesk reconcile --decide {f.store_transaction_id} --credit|--refund-charge).",
+                               style="yellow"))
         else:
             why = f.detail.get("why_not_fixable") or "this kind is reported only, never fixed automatically"
             parts.append(plain(f"Report only: {why}.", style="yellow"))
-        parts.extend(kind_facts(f))
+        if outcome is not None and f.kind == "balance_drift":  # the drift is gone: say what it was, not what it is
+            parts.extend(Text.assemble(("Before the fix: ", "dim"), fact) for fact in kind_facts(f))
+        else:
+            parts.extend(kind_facts(f))
         sides = compare(f)
         if sides is not None:
             parts.append(sides)
@@ -535,6 +552,9 @@ class ReconcileScreen(DeskScreen):
     def apply_fix(self, run: int, index: int, finding: Finding, reason: str, ticket: str | None) -> None:
         out = self.backend.fix(finding, reason, ticket)
         result = out["result"]
+        if result is None:  # the finding changed or vanished since it was shown: nothing posted
+            self.post_message(self.Fixed(run, index, Outcome(False, out["skipped"], skipped=True), out["balances"]))
+            return
         self.post_message(self.Fixed(run, index, Outcome(bool(result.get("replayed")), result), out["balances"]))
 
     def on_reconcile_screen_fixed(self, message: Fixed) -> None:
@@ -542,10 +562,15 @@ class ReconcileScreen(DeskScreen):
         self.changed = True
         message.outcome.balances = message.balances
         f = self.findings[message.index] if message.run == self.run else None
+        if message.outcome.skipped:
+            why = str(message.outcome.result.get("message", "the finding changed"))
+            self.status(plain(f"Fix not applied: {why}. Press r to reconcile again.", style="bold yellow"))
+            self.notify(shown(f"Fix not applied: {why}."), severity="warning", markup=False)
+            return
         line = Text(f"Fix {message.outcome.words}", style="bold green")
         if f is not None and message.balances is not None:
             line.append(f" · {shown(self.handles.get(f.account_id or '') or f.account_id)} ")
-            line.append_text(balance_text(message.balances))
+            line.append_text(balance_text(message.balances, asset_of(f)))
         self.status(line)
         self.notify(f"Fix {message.outcome.words}.")
         if f is not None:
@@ -561,13 +586,18 @@ def describe(f: Finding) -> str:
     return service_describe(f)
 
 
-def balance_text(balances: dict[str, Any]) -> Text:
-    coin = balances["coin"]
-    text = Text(f"coins {coin['ledger']:,} (cached {coin['cached']:,})")
-    if coin["drift"]:
-        text.append(f" · drift {coin['drift']:+,}", style="bold red")
-    if coin["ledger"] < 0:
-        text.append(f" · debt {-coin['ledger']:,}", style="bold red")
+def asset_of(f: Finding) -> str:
+    return str(f.detail.get("asset", "coin")) if f.kind == "balance_drift" else "coin"
+
+
+def balance_text(balances: dict[str, Any], asset: str = "coin") -> Text:
+    """The balance of the asset a finding is about: a diamond drift's fix is reported in diamonds."""
+    now = balances[asset]
+    text = Text(f"{'coins' if asset == 'coin' else 'diamonds'} {now['ledger']:,} (cached {now['cached']:,})")
+    if now["drift"]:
+        text.append(f" · drift {now['drift']:+,}", style="bold red")
+    if now["ledger"] < 0:
+        text.append(f" · debt {-now['ledger']:,}", style="bold red")
     return text
 
 
