@@ -42,6 +42,7 @@ def _open_tui(state: AppContext, initial_query: str | None = None) -> None:
     from supportdesk.tui.app import SupportDeskApp
 
     state.engine  # noqa: B018 - connect and check the schema before the screen takes over
+    state.identity  # noqa: B018 - who acts (the database login on PostgreSQL), shown in the app
     SupportDeskApp(state, initial_query=initial_query).run()
 
 

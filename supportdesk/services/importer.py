@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from supportdesk.db import models as m
 from supportdesk.domain import records as r
 from supportdesk.errors import ImportFailed, InvalidInput
+from supportdesk.services import import_audit
 from supportdesk.services.import_checks import (
     LedgerMeaning,
     Rule,
@@ -155,10 +156,13 @@ class _Writer:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        self.ledger = import_audit.LedgerDigest()  # what the audit chain will say this import wrote
 
     def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
+        if table.name == "ledger_entries":
+            self.ledger.add(rows)
         if self.dialect == "postgresql" and table.name == "ledger_entries":
             self._copy(table, rows)
             return
@@ -222,10 +226,13 @@ def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportRe
     result = ImportResult()
     with engine.execution_options(write=True).connect() as conn, conn.begin() as tx:
         writer = _Writer(conn)
+        first_seq = import_audit.max_seq(conn) + 1
         for spec in SPECS:
             path = directory / "app" / spec.name
             if path.is_file():
                 _FileImport(spec, path, conn, writer, errors).run(result, progress)
+        if not errors.count:
+            import_audit.record(conn, str(directory.resolve()), writer.ledger, first_seq, import_audit.max_seq(conn))
         if errors.count:
             tx.rollback()
             raise ImportFailed(

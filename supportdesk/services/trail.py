@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from supportdesk.db.models import AuditRecord, LedgerEntry
 from supportdesk.services.audit import verify
+from supportdesk.services.import_audit import imported_mismatch
 
 TRAIL_LIMIT = 1000
 
@@ -41,7 +42,7 @@ def verified(session: Session) -> dict[str, Any]:
         body.update(verified=False, first_bad={"seq": None, "problem": f"the audit record of ledger entry {orphan} "
                                                "is missing (removed from the end of the log?)"})
         return body
-    edited = ledger_mismatch(session)
+    edited = ledger_mismatch(session) or imported_mismatch(session)
     if edited:
         body.update(verified=False, first_bad={"seq": edited[0], "problem": edited[1]})
     return body

@@ -71,7 +71,8 @@ class SupportDeskApp(App[None]):
     @property
     def acting_as(self) -> str:
         """Who the audit trail will name for the actions taken here, and with which role's limits."""
-        return f"as {self.state.settings.actor} ({self.state.settings.role})"
+        me = self.state.identity  # read before the app starts (cli/main.py), so no query on the event loop
+        return f"as {me.actor} ({me.role})"
 
     @property
     def search_screen(self) -> SearchScreen:

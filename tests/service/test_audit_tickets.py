@@ -43,7 +43,7 @@ def check(engine) -> dict:
 
 
 def test_untouched_log_verifies(loaded):
-    assert check(loaded) == {"verified": True, "records": 4}
+    assert check(loaded) == {"verified": True, "records": 5}  # the import's record, then four grants
 
 
 def test_edited_record_is_named(loaded):
@@ -58,7 +58,7 @@ def test_removed_record_is_named(loaded):
 
 
 def test_removed_last_record_is_caught_by_the_ledger_cross_check(loaded):
-    tamper(loaded, "DELETE FROM audit_log WHERE seq = 4")
+    tamper(loaded, "DELETE FROM audit_log WHERE seq = 5")
     body = check(loaded)
     assert not body["verified"] and "is missing" in body["first_bad"]["problem"]
 

@@ -145,3 +145,17 @@ def test_a_new_sqlite_database_is_private(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for extra in tmp_path.joinpath("new").iterdir():
         assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0, extra
+
+
+def test_an_edited_imported_amount_is_detected_by_verify(loaded):
+    with read_session(loaded) as s:
+        body = trail.verified(s)
+        assert body["verified"] is True, body
+        assert s.exec(text("SELECT count(*) FROM audit_log WHERE action = 'import.ledger'")).scalar() == 1
+    with loaded.begin() as conn:
+        _no_triggers(conn, loaded, "ledger_entries")
+        conn.execute(text("UPDATE ledger_entries SET amount = amount + 1000000 WHERE entry_id = 'le_0001'"))
+    with read_session(loaded) as s:
+        body = trail.verified(s)
+    assert body["verified"] is False
+    assert "no longer match its digest" in body["first_bad"]["problem"]
