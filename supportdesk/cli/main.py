@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,7 +148,7 @@ def demo(
     state = _state(ctx)
     with handled(False):
         target = out or Path(user_data_dir("supportdesk", appauthor=False)) / "demo-dataset"
-        generate(target, seed=seed, accounts=accounts)
+        generate(target, seed=seed, accounts=accounts, now=_demo_now(target))
         say(f"demo dataset written to {target}")
         result = _with_progress(lambda progress: run_import(state.engine, target, progress))
         say(f"imported {sum(result.imported.values()):,} rows ({sum(result.already_present.values()):,} already "
@@ -157,6 +158,17 @@ def demo(
                 f"--write-config {target.parent / 'demo-stores.toml'}")
             return
         _open_with_emulator(state, target)
+
+
+def _demo_now(target: Path) -> datetime | None:
+    """The date an earlier demo dataset in `target` was made for: the same seed then makes the same rows, so the
+    import finds them already present instead of refusing changed content."""
+    import json
+
+    try:
+        return datetime.fromisoformat(json.loads((target / "planted.json").read_text())["now"].replace("Z", "+00:00"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _open_with_emulator(state: AppContext, dataset: Path) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 
 from supportdesk.config import Settings
@@ -213,14 +214,26 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
 
 
 def store_clock(settings: Settings) -> datetime | None:
-    """The stores' clock when the config fixes it (the emulator's --now writes [emulator] now); else None.
+    """The stores' clock when they are the emulator living at a fixed date (its --now); else None (wall clock).
 
-    Look-back windows (Apple 180 days, Google 30) count from the store's now, so a sync against an emulator
-    living at another date must count from that date too."""
-    if settings.path is None:
+    Look-back windows (Apple 180 days, Google 30) and refund windows count from the stores' now, so against an
+    emulator living at another date they count from that date. The emulator itself is asked (its control API):
+    a time written into a config file moves nothing. A shared database never follows an emulator's clock."""
+    control = _emulator_section(settings).get("control_url")
+    if not control or (settings.database_url or "").startswith("postgres"):
         return None
     try:
-        text = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("emulator", {}).get("now")
+        answer = httpx.get(f"{str(control).rstrip('/')}/clock", timeout=3).json()
+    except (httpx.HTTPError, ValueError):
+        return None  # no emulator answering: the wall clock
+    return parse_when(str(answer["now"])) if answer.get("fixed") and answer.get("now") else None
+
+
+def _emulator_section(settings: Settings) -> dict[str, Any]:
+    if settings.path is None:
+        return {}
+    try:
+        section = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("emulator", {})
     except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return parse_when(str(text)) if text else None
+        return {}
+    return section if isinstance(section, dict) else {}
