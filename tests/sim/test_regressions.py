@@ -1,7 +1,7 @@
 """Failing simulation runs, kept as the shortest steps that replay them (issue 11).
 
-Each is xfail(strict=True) while its bug is open: when the fix is merged the test passes, strict xfail turns that
-into a failure, and the marker comes off. The invariants are not weakened for them.
+A replay of an open bug is xfail(strict=True) until its fix is merged (then the marker comes off); those of
+items 1 to 5 all pass now. The invariants are never weakened for them.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ def test_dangling_credit_then_the_store_record_is_credited_once(sim: Simulation)
     sim.holds()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 11 item 2: a charge at no price point in force is credited by the fix")
 @pytest.mark.parametrize("price", [1, 0, -499, 5000])
 def test_a_mispriced_charge_is_never_auto_credited(sim: Simulation, price: int) -> None:
     sim.new_charge(sim.accounts[0], ("web", "coins_700"), 2, price=price)
@@ -45,8 +43,6 @@ def test_a_mispriced_charge_is_never_auto_credited(sim: Simulation, price: int) 
     sim.holds()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 11 item 3: the fix re-detects and applies a finding nobody confirmed")
 def test_a_fix_applies_only_what_was_confirmed(sim: Simulation) -> None:
     sim.fix_findings(lead=True, interleave=True)  # a new charge arrives between the confirmation and the fix
     sim.holds()
@@ -62,12 +58,11 @@ def test_a_misdirected_credit_is_refused_at_import(sim: Simulation) -> None:
     sim.holds()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 11 item 5: a drift that recurs with the same numbers is replayed, never fixed")
 def test_a_recurring_drift_is_fixed_again(sim: Simulation) -> None:
+    """Issue 11 item 5: the same drift (same cached and ledger numbers) after new ledger entries is a new fix."""
     account = sim.accounts[0]
     for _ in range(2):
-        sim.move_cached(account, 40)
+        sim.recur_drift(account)
         sim.fix_findings(lead=False, interleave=False)
         sim.holds()
 

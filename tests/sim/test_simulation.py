@@ -16,14 +16,15 @@ from hypothesis.stateful import run_state_machine_as_test
 from tests.conftest import BACKENDS
 from tests.sim.machine import Simulation
 
+CI_EXAMPLES = {"sqlite": 25, "postgresql": 10}  # of 20 steps each
+
 
 def sim_settings(backend: str) -> settings:
     """The loaded profile when it is `long` (or any profile asked for by name), else the CI size."""
     if getattr(settings, "_current_profile", "default") not in ("default", "ci"):
         return settings.default
-    if backend == "postgresql":  # each run clones and drops a database: keep CI near a minute
-        return settings(settings.get_profile("ci"), max_examples=6)
-    return settings.get_profile("ci")
+    # About half a minute of tests/sim per engine: a PostgreSQL run clones and drops a database per example.
+    return settings(settings.get_profile("ci"), max_examples=CI_EXAMPLES[backend])
 
 
 def run(backend: str, template: str | None, *, hostile: bool, shrink: bool = True) -> None:
@@ -45,9 +46,6 @@ def test_simulation(backend: str, pg_template: str | None) -> None:
     run(backend, pg_template, hostile=False)
 
 
-# Not strict: whether a small run meets a bug depends on its draws; test_regressions.py holds the strict replays.
-@pytest.mark.xfail(strict=False, reason="issue 11 items 2, 3 and 5: mispriced charges auto-credited, fixes "
-                   "applying unconfirmed findings, drift keys; remove once they are fixed")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_simulation_hostile(backend: str, pg_template: str | None) -> None:
     """The same, plus the inputs issue 11 found the app trusted: un-xfail once those fixes are merged."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from supportdesk.stores.errors import StoreRejected
 from supportdesk.stores.records import NormalisedRecord, web_record
+from supportdesk.stores.web import OUR_REFUND
 
 NOW = datetime(2026, 10, 5, tzinfo=UTC)  # the refund decisions' clock
 SINCE = "2024-01-01T00:00:00Z"
@@ -103,7 +104,8 @@ class Stores:
                                     store_code="charge_already_refunded")
             amount = min(amount, c.price - c.refunded_minor)
             refund = {"id": f"re_{txn}_{len(c.refunds) + 1}", "amount": amount, "reason": reason,
-                      "created": int((NOW - timedelta(hours=1)).timestamp()), "status": "succeeded"}
+                      "created": int((NOW - timedelta(hours=1)).timestamp()), "status": "succeeded",
+                      "metadata": {OUR_REFUND: key} if key is not None else {}}
             c.refunds.append(refund)
             c.state = "refunded"
             c.version += 1
@@ -139,6 +141,11 @@ class FakeWeb:
 
     def get_charge(self, charge: str) -> dict[str, Any]:
         return {"id": charge, "refunds": {"data": list(self.stores.charges[charge].refunds)}}
+
+    def find_our_refund(self, charge: str, refund_id: str) -> dict[str, Any] | None:
+        """As the real client: our refund of the charge (its metadata names our refund id), if made already."""
+        return next((r for r in self.stores.charges[charge].refunds
+                     if r["metadata"].get(OUR_REFUND) == refund_id), None)
 
     def close(self) -> None:
         pass
