@@ -163,7 +163,7 @@ async def test_account_trail_lists_the_fix_and_verify_finds_an_edited_record(mak
 
         await pilot.press("v")
         await settle(pilot)
-        assert "Verified: 1 record, the chain is intact." in text_of(trail, "#au-status")
+        assert "Verified: 2 records, the chain is intact." in text_of(trail, "#au-status")  # the import, the fix
 
         tamper(reconcile_engine, f"UPDATE audit_log SET reason = 'nothing to see' WHERE seq = {int(seq)}")
         await pilot.press("v")
