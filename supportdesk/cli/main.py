@@ -172,21 +172,36 @@ def _demo_now(target: Path) -> datetime | None:
 
 
 def _open_with_emulator(state: AppContext, dataset: Path) -> None:
-    """The demo talks to the stores over real HTTP: the emulator serves the dataset while the app is open."""
+    """The demo talks to the stores over real HTTP: the emulator serves the dataset while the app is open, and
+    delivers the stores' notifications (a refund made in the app among them) to the listener, in a thread too."""
     from platformdirs import user_log_dir
 
     from supportdesk.emulator.server import start_in_thread
+    from supportdesk.listen import server as listener_server
 
-    # Nothing may write to the terminal under the running app: the emulator logs to a file.
-    log_file = Path(user_log_dir("supportdesk", appauthor=False)) / "demo-emulator.log"
-    emulator = start_in_thread(dataset, config_path=dataset.parent / "demo-stores.toml", log_file=log_file)
-    if state.config_path is None:
-        state.use_config(emulator.config_path)
-    say(f"store emulator on {emulator.base_url} (config {emulator.config_path}, log {log_file})")
+    # Nothing may write to the terminal under the running app: the emulator and the listener log to files.
+    logs = Path(user_log_dir("supportdesk", appauthor=False))
+    sock = listener_server.bind_local()
     try:
+        emulator = start_in_thread(dataset, config_path=dataset.parent / "demo-stores.toml",
+                                   log_file=logs / "demo-emulator.log", notify_url=listener_server.url_of(sock))
+    except BaseException:
+        sock.close()
+        raise
+    listener = None
+    try:
+        if state.config_path is None:
+            state.use_config(emulator.config_path)
+        listener = listener_server.start_in_thread(state.engine, state.settings, sock, logs / "demo-listener.log")
+        say(f"store emulator on {emulator.base_url} (config {emulator.config_path}, log {logs / 'demo-emulator.log'})")
+        say(f"listener on {listener.url}: the emulator delivers the stores' notifications there "
+            f"(log {logs / 'demo-listener.log'})")
         _open_tui(state)
     finally:
+        if listener is not None:
+            listener.stop()
         emulator.stop()
+        sock.close()
 
 
 @db_app.command("upgrade")

@@ -25,7 +25,7 @@ def apple_transaction(
         "price": apple_milliunits(price_minor, currency),
         "currency": currency,
         "appAccountToken": token,
-        "environment": "Sandbox",
+        "environment": "Production",  # Sandbox ones are served apart (emulator/apple.py AppleApi.records)
         "inAppOwnershipType": "PURCHASED",
         "transactionReason": "PURCHASE",
     }

@@ -8,7 +8,7 @@ reverses what follows. `shown` is the one function both front-ends use before an
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 # Invisible characters that change the order text is displayed in (Unicode bidi controls, marks and isolates).
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -71,6 +71,24 @@ def when(value: object) -> str:
     """A time to the minute, UTC as stored: `2026-09-20 08:30`; empty for none."""
     moment = _moment(value)
     return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, date) else shown(value or "")
+
+
+def time_left(deadline: object, now: datetime) -> timedelta | None:
+    """How long until `deadline` (negative once past); None for no deadline. Naive times are UTC (SQLite)."""
+    moment = _moment(deadline)
+    if not isinstance(moment, datetime):
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - now
+
+
+def due(deadline: object, now: datetime) -> str:
+    """A store's answer deadline as the time left: `due 3h12m`, `due 45m`, `overdue 1h05m`; empty for none."""
+    left = time_left(deadline, now)
+    if left is None:
+        return ""
+    word = "due" if left > timedelta(0) else "overdue"
+    hours, minutes = divmod(int(abs(left).total_seconds()) // 60, 60)
+    return f"{word} {hours}h{minutes:02d}m" if hours else f"{word} {minutes}m"
 
 
 def day(value: object) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from supportdesk.errors import InvalidInput
 
@@ -59,3 +61,14 @@ def ticket_id_of(text: str) -> str:
 def ticket_number(ticket_id: str) -> int | None:
     match = TICKET_ID.match(ticket_id)
     return int(match.group(1)) if match else None
+
+
+def awaiting_answer(ticket: Mapping[str, Any]) -> bool:
+    """An unsolved ticket whose store asked a question with a deadline (an App Store consumption request)."""
+    return ticket["status"] not in DONE and bool(ticket.get("answer_due_at"))
+
+
+def deadlines_first(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tickets with a store deadline still to meet first, the soonest first; the rest keep their order."""
+    waiting = sorted((t for t in tickets if awaiting_answer(t)), key=lambda t: str(t["answer_due_at"]))
+    return waiting + [t for t in tickets if not awaiting_answer(t)]

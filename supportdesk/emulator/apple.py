@@ -27,6 +27,7 @@ from supportdesk.emulator.apple_base import (
     unauthorized,
 )
 from supportdesk.emulator.apple_notifications import NotificationHistory
+from supportdesk.emulator.ratelimit import AppleRateLimits
 from supportdesk.emulator.routing import Handler, StoreRoutes, encode_page_token, fault_kind, json_response
 from supportdesk.emulator.state import EmulatorState
 
@@ -50,8 +51,9 @@ def apple_order_id(record: dict[str, Any]) -> str:
     return "MK" + base64.b32encode(digest).decode()[:8]
 
 
-def routes(emu: EmulatorState) -> StoreRoutes:
-    api = AppleApi(emu)
+def routes(emu: EmulatorState, environment: str | None = None) -> StoreRoutes:
+    """The API of the emulator's environment, or (`environment="Sandbox"` beside Production) of its Sandbox."""
+    api = AppleApi(emu, environment)
     store = StoreRoutes(emu, "apple", api.authorize, on_fault)
     limited = api.limited
     store.add("/inApps/v1/transactions/{transactionId}", limited("transaction", api.transaction), ["GET"])
@@ -66,8 +68,19 @@ def routes(emu: EmulatorState) -> StoreRoutes:
 
 
 class AppleApi:
-    def __init__(self, emu: EmulatorState) -> None:
+    def __init__(self, emu: EmulatorState, environment: str | None = None) -> None:
         self.emu = emu
+        self.environment = environment or emu.identity.environment
+        # Sandbox beside Production has its own, lower, rate limits (ratelimit.py).
+        self.limits = (emu.apple_limits if self.environment == emu.identity.environment
+                       else AppleRateLimits(self.environment, enabled=emu.realism.rate_limits))
+
+    def records(self) -> list[dict[str, Any]]:
+        """What this environment serves. A Production app also makes Sandbox transactions (TestFlight, App
+        Review), and Apple keeps them apart: Production answers 4040010 for them and the Sandbox host has them
+        ("Get Transaction Info": look up in Production, then Sandbox). Records marked `"environment": "Sandbox"`
+        are the Sandbox's; the rest are Production's. An emulator run as Sandbox serves every record."""
+        return [r for r in self.emu.apple.values() if self.serves(r)]
 
     # --- auth -------------------------------------------------------------------------------------
     def authorize(self, request: Request) -> Response | None:
@@ -101,7 +114,7 @@ class AppleApi:
         """The handler behind the endpoint's rate limit (ratelimit.py)."""
 
         async def guarded(request: Request) -> Response:
-            retry_at = self.emu.apple_limits.retry_at_ms(endpoint)
+            retry_at = self.limits.retry_at_ms(endpoint)
             return rate_limited(retry_at) if retry_at is not None else await handler(request)
 
         return guarded
@@ -128,14 +141,14 @@ class AppleApi:
                 "hasMore": has_more,
                 "bundleId": identity.bundle_id,
                 "appAppleId": identity.app_apple_id,
-                "environment": self.emu.identity.environment,
+                "environment": self.environment,
                 "signedTransactions": [self.sign_transaction(request, r) for r in page],
             }
         )
 
     async def order_lookup(self, request: Request) -> Response:
         order_id = request.path_params["orderId"]
-        rows = [r for r in self.emu.apple.values() if apple_order_id(r) == order_id]
+        rows = [r for r in self.records() if apple_order_id(r) == order_id]
         signed = [self.sign_transaction(request, r) for r in rows]
         return json_response({"status": 0 if rows else 1, "signedTransactions": signed})
 
@@ -166,21 +179,23 @@ class AppleApi:
     # --- helpers ----------------------------------------------------------------------------------
     def find(self, transaction_id: str) -> dict[str, Any]:
         record = self.emu.apple.get(transaction_id)
-        if record is not None:
+        if record is not None and self.serves(record):
             return record
         if not transaction_id.isdigit():
             raise AppleError(400, 4000006, "Invalid transaction id.")
         raise AppleError(404, 4040010, "Transaction id not found.")
 
+    def serves(self, record: dict[str, Any]) -> bool:
+        return self.emu.identity.environment == "Sandbox" or (
+            (record.get("environment") == "Sandbox") == (self.environment == "Sandbox"))
+
     def customer(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         """One customer's transactions: the same appAccountToken, else the same original transaction."""
         token = record.get("appAccountToken")
         if token:
-            return [r for r in self.emu.apple.values() if r.get("appAccountToken") == token]
+            return [r for r in self.records() if r.get("appAccountToken") == token]
         original = record.get("originalTransactionId", record["transactionId"])
-        return [
-            r for r in self.emu.apple.values() if r.get("originalTransactionId", r["transactionId"]) == original
-        ]
+        return [r for r in self.records() if r.get("originalTransactionId", r["transactionId"]) == original]
 
     def sign_transaction(self, request: Request, record: dict[str, Any], as_of: int | None = None) -> str:
         payload = {k: v for k, v in record.items() if k not in _EMULATOR_FIELDS}
@@ -189,7 +204,7 @@ class AppleApi:
             for key in _REVOCATION_FIELDS:
                 payload.pop(key, None)
         payload.setdefault("originalTransactionId", record["transactionId"])
-        payload["environment"] = self.emu.identity.environment
+        payload["environment"] = self.environment
         payload["signedDate"] = as_of if as_of is not None else self.emu.now_ms()
         return self.emu.keys.sign_jws(payload, broken=fault_kind(request) == "bad_signature")
 

@@ -61,7 +61,7 @@ class NotificationHistory:
                 400, 4000016, "Invalid request. The end date is not a timestamp value in milliseconds."
             )
         now = self.emu.now_ms()
-        if start < now - NOTIFICATION_WINDOW_DAYS[self.emu.identity.environment] * 86_400_000:
+        if start < now - NOTIFICATION_WINDOW_DAYS[self.api.environment] * 86_400_000:
             raise AppleError(
                 400, 4000012, "Invalid request. The start date is earlier than the allowed start date."
             )
@@ -71,7 +71,7 @@ class NotificationHistory:
                 400, 4000013, "Invalid request. The end date precedes the start date or the dates are the same."
             )
         wanted = self._filter(body)
-        events = [e for e in derive_notifications(self.emu.apple.values()) if start <= e[0] <= end and wanted(e)]
+        events = [e for e in derive_notifications(self.api.records()) if start <= e[0] <= end and wanted(e)]
         return sorted(events, key=lambda e: (e[0], e[2]["transactionId"], e[1]))
 
     def _filter(self, body: dict[str, Any]) -> Any:
@@ -106,7 +106,7 @@ class NotificationHistory:
         data: dict[str, Any] = {
             "appAppleId": self.emu.identity.app_apple_id,
             "bundleId": record.get("bundleId", self.emu.identity.bundle_id),
-            "environment": self.emu.identity.environment,
+            "environment": self.api.environment,
             "signedTransactionInfo": self.api.sign_transaction(request, record, as_of=at),
         }
         if kind == "CONSUMPTION_REQUEST":

@@ -71,6 +71,8 @@ def config_document(emu: EmulatorState, sa_path: Path) -> dict[str, Any]:
         },
         "emulator": {"control_url": f"{base}/_emulator"},
     }
+    if identity.environment == "Production":  # the client falls back there for a transaction it does not know
+        document["stores"]["apple"]["sandbox_base_url"] = f"{base}/apple-sandbox"
     if emu.notify_url:
         document["emulator"]["notify_url"] = emu.notify_url
     if emu.clock.fixed_ms is not None:

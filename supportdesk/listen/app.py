@@ -15,6 +15,7 @@ answered 400 and nothing is written. The store redelivers what is not answered 2
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from supportdesk.stores.google import _decode_message
 from supportdesk.stores.records import apple_record, web_record
 from supportdesk.stores.sources import _google_from_notifications
 
+LOG = logging.getLogger("supportdesk.listen")  # one line per delivery: what came, what was done with it
 GOOGLE_CERTS = "https://www.googleapis.com/oauth2/v3/certs"  # Google's JWK set for OIDC tokens
 # Processor events that carry a charge, and those that carry a dispute of one.
 CHARGE_EVENTS = ("charge.succeeded", "charge.refunded", "charge.refund.updated", "charge.updated")
@@ -42,6 +44,11 @@ DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.di
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
+
+
+def _refused(status: int, exc: SupportdeskError) -> JSONResponse:
+    LOG.warning("refused (%s): %s", status, exc.message)
+    return _error(status, exc.code, exc.message)
 
 
 class Listener:
@@ -166,11 +173,18 @@ class Listener:
                 return _error(400, "bad_request", "the notification has no id")
             result = await run_in_threadpool(accept, self.engine, note)
         except StoreBadSignature as exc:
-            return _error(400, exc.code, exc.message)
+            return _refused(400, exc)
         except ConfigError as exc:
-            return _error(503, exc.code, exc.message)
+            return _refused(503, exc)
         except SupportdeskError as exc:
-            return _error(422 if exc.code in ("invalid_input", "store_bad_response") else 500, exc.code, exc.message)
+            return _refused(422 if exc.code in ("invalid_input", "store_bad_response") else 500, exc)
+        except Exception:
+            LOG.exception("a notification failed; the store will deliver it again")
+            return _error(500, "internal", "the notification could not be written; deliver it again")
+        LOG.info("%s %s %s: %s", note.source, note.kind, note.notification_id,
+                 "duplicate, nothing written" if result["duplicate"] else
+                 f"{result['inserted']} record(s) new, {result['updated']} updated"
+                 + (f", ticket {result['ticket']['ticket_id']}" if result.get("ticket") else ""))
         return JSONResponse(json.loads(json.dumps(result, default=str)))
 
     async def health(self, request: Request) -> JSONResponse:

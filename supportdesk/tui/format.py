@@ -6,12 +6,16 @@ with control and bidi characters shown visibly (supportdesk.domain.text.shown).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from rich.highlighter import Highlighter
 from rich.text import Text
 
-from supportdesk.domain.text import day, pictured, plural, shown, when
+from supportdesk.domain.text import day, due, pictured, plural, shown, time_left, when
+from supportdesk.domain.tickets import awaiting_answer
 
-__all__ = ["VisibleControls", "cell", "coins", "day", "money", "plain", "plural", "shown", "when"]
+__all__ = ["VisibleControls", "answer_due", "cell", "coins", "day", "deadline", "money", "plain", "plural", "shown",
+           "when"]
 
 
 def money(minor: int | None, currency: str | None) -> str:
@@ -33,6 +37,25 @@ def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
 def cell(value: object) -> object:
     """A DataTable cell: str becomes plain Text (DataTable parses str as markup); renderables pass through."""
     return plain(value) if isinstance(value, str) else value
+
+
+SOON = timedelta(hours=3)  # a store's deadline closer than this is shown in bold
+
+
+def deadline(value: object, now: datetime | None = None) -> Text:
+    """A store's answer deadline (an App Store consumption request): `due 3h12m` in yellow, bold under three
+    hours, `overdue 25m` in bold red; empty for none."""
+    now = now or datetime.now(UTC)
+    left = time_left(value, now)
+    if left is None:
+        return Text("")
+    style = "bold red" if left <= timedelta(0) else "bold yellow" if left < SOON else "yellow"
+    return Text(due(value, now), style=style)
+
+
+def answer_due(ticket: dict[str, object]) -> Text:
+    """A ticket's store deadline while it is unsolved (`due 3h12m`, `overdue 5m`); empty otherwise."""
+    return deadline(ticket["answer_due_at"]) if awaiting_answer(ticket) else Text("")
 
 
 class VisibleControls(Highlighter):

@@ -22,7 +22,7 @@ from supportdesk.emulator.server import prepare
 
 CONFIG_KEYS = {
     "apple": {"base_url", "issuer_id", "key_id", "private_key", "bundle_id", "app_apple_id", "environment",
-              "root_certificates"},
+              "root_certificates", "sandbox_base_url"},  # sandbox_base_url: Production falls back to Sandbox
     "google": {"base_url", "package_name", "service_account_file", "pubsub_base_url", "subscription",
                "push_audience", "push_service_account", "push_certs_url"},  # push_*: the listener's Pub/Sub push
     "web": {"base_url", "secret_key", "webhook_secret"},  # webhook_secret: the listener verifies webhooks

@@ -29,7 +29,7 @@ def apple(n: int, days_ago: float, token: str | None, **extra: Any) -> dict[str,
     row = {"transactionId": f"300000000000{n}", "originalTransactionId": f"300000000000{n}",
            "bundleId": "com.supportdesk.coins", "productId": "coins_70", "type": "Consumable", "quantity": 1,
            "purchaseDate": ms(days_ago), "storefront": "USA", "price": 990, "currency": "USD",
-           "environment": "Sandbox", "inAppOwnershipType": "PURCHASED", **extra}
+           "environment": "Production", "inAppOwnershipType": "PURCHASED", **extra}
     if token:
         row["appAccountToken"] = token
     return row

@@ -73,3 +73,29 @@ def test_matches_says_when_the_list_is_capped():
     assert matches(3, "@a", 50) == "3 accounts match '@a'."
     assert matches(50, "a", 50) == "First 50 accounts matching 'a' (more may match: type more of it)."
     assert matches(0, "\x1b[2J", 50) == "No account matches '\\x1b[2J'."
+
+
+def test_a_deadline_reads_as_the_time_left_or_overdue() -> None:
+    from datetime import timedelta
+
+    from supportdesk.domain.text import due
+
+    now = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    assert due(now + timedelta(hours=3, minutes=12, seconds=30), now) == "due 3h12m"
+    assert due(now + timedelta(minutes=45), now) == "due 45m"
+    assert due(now - timedelta(hours=1, minutes=5), now) == "overdue 1h05m"
+    assert due(now, now) == "overdue 0m"
+    assert due((now + timedelta(hours=11)).replace(tzinfo=None), now) == "due 11h00m"  # naive is UTC (SQLite)
+    assert due("2026-10-01T20:00:00+00:00", now) == "due 8h00m"  # the JSON form
+    assert due(None, now) == ""
+
+
+def test_tickets_waiting_on_a_store_deadline_come_first_while_unsolved() -> None:
+    from supportdesk.domain.tickets import awaiting_answer, deadlines_first
+
+    rows = [{"ticket_id": "T-3", "status": "open", "answer_due_at": None},
+            {"ticket_id": "T-2", "status": "open", "answer_due_at": "2026-10-01T20:00:00"},
+            {"ticket_id": "T-1", "status": "solved", "answer_due_at": "2026-10-01T08:00:00"},
+            {"ticket_id": "T-0", "status": "new", "answer_due_at": "2026-10-01T09:00:00"}]
+    assert [t["ticket_id"] for t in deadlines_first(rows)] == ["T-0", "T-2", "T-3", "T-1"]
+    assert not awaiting_answer(rows[2])  # solved: the deadline no longer asks anything of the agent

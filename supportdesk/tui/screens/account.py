@@ -14,7 +14,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
-from supportdesk.tui.format import money, plural, shown, when
+from supportdesk.domain.tickets import deadlines_first
+from supportdesk.tui.format import answer_due, money, plural, shown, when
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
@@ -30,7 +31,7 @@ COLUMNS = {
     "ledger": ("entry", "asset", "amount", "kind", "when", "ref", "actor", "reason", "ticket"),
     "gifts": ("event", "dir", "gift", "qty", "coins", "diamonds", "when", "with"),
     "cashouts": ("cashout", "diamonds", "amount", "status", "when"),
-    "tickets": ("ticket", "status", "category", "subject", "created"),
+    "tickets": ("ticket", "due", "status", "category", "subject", "created"),
 }
 
 
@@ -166,7 +167,7 @@ class AccountScreen(DeskScreen):
         self.fill("ledger", story["ledger"], "entry_id", entry_cells)
         self.fill("gifts", gifts, "event_id", gift_cells)
         self.fill("cashouts", story["cashouts"], "cashout_id", cashout_cells)
-        self.fill("tickets", story["tickets"], "ticket_id", ticket_cells)
+        self.fill("tickets", deadlines_first(story["tickets"]), "ticket_id", ticket_cells)
         listed, total = len(story["ledger"]), story["ledger_total"]
         note = self.query_one("#ledger-note", Static)
         note.display = listed < total
@@ -179,7 +180,7 @@ class AccountScreen(DeskScreen):
         ledger_label = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
         tabs.get_tab("ledger").label = f"Ledger {ledger_label}"
 
-    def fill(self, name: str, rows: Iterable[Row], key: str, cells: Callable[[Row], tuple[str, ...]]) -> None:
+    def fill(self, name: str, rows: Iterable[Row], key: str, cells: Callable[[Row], tuple[object, ...]]) -> None:
         table = self.query_one(f"#{name}-table", KeyedTable)
         table.clear()
         for row in rows:
@@ -243,5 +244,5 @@ def cashout_cells(c: Row) -> tuple[str, ...]:
             when(c["at"]))
 
 
-def ticket_cells(t: Row) -> tuple[str, ...]:
-    return (t["ticket_id"], t["status"], t["category"], t["subject"], when(t["created_at"]))
+def ticket_cells(t: Row) -> tuple[object, ...]:
+    return (t["ticket_id"], answer_due(t), t["status"], t["category"], t["subject"], when(t["created_at"]))

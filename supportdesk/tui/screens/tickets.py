@@ -17,8 +17,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
-from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED
-from supportdesk.tui.format import plain, plural, shown, when
+from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED, awaiting_answer, deadlines_first
+from supportdesk.tui.format import answer_due, plain, plural, shown, when
 from supportdesk.tui.screens.audit import change_text
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 STATUS_STYLE = {"new": "bold magenta", "open": "bold yellow", "pending": "bold cyan", "on-hold": "cyan",
                 "solved": "green", "closed": "dim"}
+TICK = 30.0  # seconds between redraws of the time left to a store's deadline
 
 
 def open_tickets(app: App[Any]) -> None:
@@ -97,12 +98,20 @@ class TicketsScreen(DeskScreen):
     def compose(self) -> ComposeResult:
         yield Static("Loading tickets…", id="tl-status")
         table = KeyedTable(id="tl-table")
-        table.add_columns("ticket", "status", "created", "account", "subject", "category")
+        self.due_column = table.add_columns("ticket", "due", "status", "created", "account", "subject", "category")[1]
         yield table
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.set_interval(TICK, self.tick)
         self.action_refresh()
+
+    def tick(self) -> None:
+        """The time left to each store deadline, as the minutes pass (no database call)."""
+        table = self.query_one("#tl-table", KeyedTable)
+        for t in self.tickets:
+            if awaiting_answer(t) and t["ticket_id"] in table.rows:
+                table.update_cell(t["ticket_id"], self.due_column, answer_due(t))
 
     def action_back(self) -> None:
         self.dismiss()
@@ -129,11 +138,11 @@ class TicketsScreen(DeskScreen):
             return  # f was pressed again meanwhile
         table = self.query_one("#tl-table", KeyedTable)
         keep = table.focused_key
-        self.tickets = message.body["tickets"]
+        self.tickets = deadlines_first(message.body["tickets"])
         table.loading = False
         table.clear()
         for t in self.tickets:
-            table.add_row(t["ticket_id"], plain(t["status"], style=STATUS_STYLE.get(t["status"], "")),
+            table.add_row(t["ticket_id"], answer_due(t), plain(t["status"], style=STATUS_STYLE.get(t["status"], "")),
                           when(t["created_at"]), t["handle"], t["subject"], t["category"], key=t["ticket_id"])
         keys = [t["ticket_id"] for t in self.tickets]
         if keep in keys:
@@ -141,8 +150,9 @@ class TicketsScreen(DeskScreen):
         listed, total = len(self.tickets), message.body["total"]
         which = filter_words(self.status_filter, total)
         count = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
-        self.query_one("#tl-status", Static).update(
-            Content(f"{count} {which}, newest first · f status · Enter opens"))
+        waiting = sum(1 for t in self.tickets if awaiting_answer(t))
+        order = f"{plural(waiting, 'store deadline')} first" if waiting else "newest first"
+        self.query_one("#tl-status", Static).update(Content(f"{count} {which}, {order} · f status · Enter opens"))
         table.focus()
 
     @on(DataTable.RowSelected, "#tl-table")
@@ -155,6 +165,7 @@ class TicketScreen(DeskScreen):
     DEFAULT_CSS = """
     #tk-head { height: 1; padding: 0 1; background: $boost; }
     #tk-text { height: auto; max-height: 7; padding: 0 1; }
+    #tk-due { height: 1; padding: 0 1; }
     #tk-status { height: 1; padding: 0 1; }
     #tk-actions-head { height: 1; padding: 0 1; background: $boost; }
     #tk-actions { height: 1fr; min-height: 3; }
@@ -195,6 +206,7 @@ class TicketScreen(DeskScreen):
         yield Static(plain(self.ticket_id), id="tk-head")
         with VerticalScroll(id="tk-text"):
             yield Static("", id="tk-subject")
+        yield Static("", id="tk-due")
         yield Static("", id="tk-status")
         yield Static("Actions under this ticket", id="tk-actions-head")
         table = KeyedTable(id="tk-actions")
@@ -204,7 +216,12 @@ class TicketScreen(DeskScreen):
 
     def on_mount(self) -> None:
         self.watch(self.app, "working", lambda _: self.show_status(), init=False)
+        self.set_interval(TICK, self.tick)
         self.action_refresh()
+
+    def tick(self) -> None:
+        if self.ticket is not None:
+            self.query_one("#tk-due", Static).update(deadline_line(self.ticket))
 
     def on_screen_resume(self) -> None:
         if self.ticket is not None:  # back from its account: show what was done there meanwhile
@@ -263,6 +280,9 @@ class TicketScreen(DeskScreen):
             shown(t["category"]), "  ", (shown(t["handle"] or ""), "bold"), f" {shown(t['account_id'])}  ",
             (when(t["created_at"]), "dim")))
         self.query_one("#tk-subject", Static).update(ticket_text(t))
+        due = self.query_one("#tk-due", Static)
+        due.display = bool(t.get("answer_due_at"))
+        due.update(deadline_line(t))
         rows = action_rows(t)
         table = self.query_one("#tk-actions", KeyedTable)
         table.loading = False
@@ -355,6 +375,14 @@ def resolve_question(what: str, note: str) -> str:
     if "\n" not in note:
         return f"Resolve {what} with the note {note!r}?"
     return f"Resolve {what} with this note?\n\n" + textwrap.indent(note, "  ")
+
+
+def deadline_line(t: Row) -> Text:
+    """Apple's question under this ticket and when it must be answered (Apple ignores a later answer)."""
+    if not t.get("answer_due_at"):
+        return Text("")
+    line = Text(f"App Store consumption request: answer by {when(t['answer_due_at'])} UTC")
+    return line.append_text(Text(" · ") + answer_due(t)) if awaiting_answer(t) else line
 
 
 def ticket_text(t: Row) -> Text:
