@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from supportdesk.db.engine import make_engine, normalise_url
 from supportdesk.db.schema import ensure_schema
@@ -53,6 +54,10 @@ def pg_template() -> Iterator[str | None]:
     yield name
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        try:  # the group roles `supportdesk db roles` made in test databases are cluster-wide: leave none behind
+            conn.execute(text("DROP ROLE IF EXISTS supportdesk_lead, supportdesk_agent"))
+        except DBAPIError:
+            pass  # another database (not ours) still grants to them
     admin.dispose()
 
 

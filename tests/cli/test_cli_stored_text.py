@@ -54,7 +54,7 @@ def assert_plain(result, *shown: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_search_prints_a_handle_as_stored(hostile):
-    result = run(hostile, "search", "@")
+    result = run(hostile, "search", "@[bold_red]")
     assert result.exit_code == 0
     assert_plain(result, "@[bold_red]FAKE[/bold_red]\\x1b[2J<U+202E>")
 

@@ -5,14 +5,20 @@ No store emulator: the rules read our own records (refunds dated by their clawba
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import ProgrammingError
 
 from supportdesk.dataset.generate import generate
+from supportdesk.db.engine import make_engine
+from supportdesk.db.roles import grant, setup_roles
+from tests.conftest import _admin
 from tests.e2e.conftest import NOW, cli, cli_json
 
 
@@ -77,17 +83,47 @@ def test_confirm_laundering_holds_cashouts_once_and_survives_rebuilds(loaded):
     assert flag["flag_id"] not in {f["flag_id"] for f in rebuilt["flags"]}
     everything = cli_json("review", "--all", db=loaded.db)
     kept = next(f for f in everything["flags"] if f["flag_id"] == flag["flag_id"])
-    assert (kept["status"], kept["decided_by"], kept["reason"]) == ("suspended", "e2e-agent", "laundering via gifts")
+    actor = make_url(loaded.db).username if loaded.db.startswith("postgres") else "e2e-agent"  # session_user there
+    assert (kept["status"], kept["decided_by"], kept["reason"]) == ("suspended", actor, "laundering via gifts")
 
     account = cli_json("account", flag["account_id"], db=loaded.db)
     assert account["account"]["status"] == "suspended"
 
 
-def test_an_agent_may_not_suspend(loaded):
-    flag = cli_json("review", "--rule", "underage", db=loaded.db)["flags"][0]
+@pytest.fixture
+def agent_db(loaded) -> Iterator[str]:
+    """Where an agent acts: on SQLite the configured role; on PostgreSQL a real login in supportdesk_agent."""
+    if not loaded.db.startswith("postgres"):
+        yield loaded.db
+        return
+    login = f"sd_e2e_agent_{uuid.uuid4().hex[:8]}"
+    with _admin().connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{login}" LOGIN'))
+    owner = make_engine(loaded.db)
+    setup_roles(owner)
+    grant(owner, login, "agent")
+    owner.dispose()
+    yield make_url(loaded.db).set(username=login).render_as_string(hide_password=False)
+    with _admin().connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{login}'"))
+        conn.execute(text(f'DROP OWNED BY "{login}"'))
+    drop_role(login)
+
+
+def drop_role(login: str) -> None:
+    """The login's privileges live in the test database, dropped after the test; retry the role once it is gone."""
+    with _admin().connect() as conn:
+        try:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{login}"'))
+        except ProgrammingError:
+            pass
+
+
+def test_an_agent_may_not_suspend(loaded, agent_db):
+    flag = cli_json("review", "--rule", "underage", db=agent_db)["flags"][0]
     done = cli("review", "act", flag["flag_id"], "--action", "suspend", "--reason", "under age", "--yes", "--json",
-               db=loaded.db, check=False)
+               db=agent_db, check=False)
     assert done.returncode == 1 and json.loads(done.stdout)["error"]["code"] == "forbidden"
     dismissed = cli_json("review", "act", flag["flag_id"], "--action", "dismiss", "--reason", "parent's card, refunded",
-                         "--yes", db=loaded.db)
+                         "--yes", db=agent_db)
     assert dismissed["flag"]["status"] == "dismissed"

@@ -237,6 +237,9 @@ class FakeWebRefunds:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, int | None]] = []
 
+    def find_our_refund(self, charge: str, refund_id: str) -> dict | None:
+        return None  # the processor holds no refund of ours yet
+
     def create_refund(self, charge: str, *, idempotency_key: str, amount: int | None = None,
                       reason: str | None = None) -> dict:
         self.calls.append((charge, idempotency_key, amount))

@@ -36,11 +36,12 @@ def upgrade() -> None:
                                           tickets.c.status != status).values(status=status))
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX ix_accounts_handle_lower")
-        op.execute("CREATE INDEX ix_accounts_handle_lower ON accounts (lower(handle) text_pattern_ops)")
+        # unique in any case, as migration 0003 made it (import refuses case twins; the database too)
+        op.execute("CREATE UNIQUE INDEX ix_accounts_handle_lower ON accounts (lower(handle) text_pattern_ops)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX ix_accounts_handle_lower")
-        op.execute("CREATE INDEX ix_accounts_handle_lower ON accounts (lower(handle))")
+        op.execute("CREATE UNIQUE INDEX ix_accounts_handle_lower ON accounts (lower(handle))")
     # Statuses stay mapped: the versions before this one list solved tickets too.
