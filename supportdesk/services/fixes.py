@@ -18,7 +18,7 @@ from supportdesk.errors import Conflict, InvalidInput
 from supportdesk.services import audit
 from supportdesk.services.accounts import limit_if_in_debt
 from supportdesk.services.audit import ActionContext
-from supportdesk.services.ledger import lock_account, post_entries, resync_cached
+from supportdesk.services.ledger import ID_ALPHABET, lock_account, post_entries, resync_cached
 from supportdesk.services.once import run_once
 from supportdesk.services.roles import require_lead
 
@@ -117,14 +117,24 @@ def _credit(session: Session, f: Finding, purchase_id: str, ctx: ActionContext, 
                         key=key, action=f"reconcile.{f.kind}")
 
 
+def purchase_id_for(store: str, transaction: str) -> str:
+    """The purchase id a fix gives a store charge: derived from it (two agents fixing it at once make one row),
+    and shaped like imported ids (pur_ and 12 base-36 characters, about 62 bits) so tables keep their width."""
+    number = int(hashlib.sha256(f"{store}:{transaction}".encode()).hexdigest(), 16)
+    chars = []
+    for _ in range(12):
+        number, digit = divmod(number, 36)
+        chars.append(ID_ALPHABET[digit])
+    return "pur_" + "".join(chars)
+
+
 def create_purchase(session: Session, f: Finding, ctx: ActionContext, key: str, *, status: str = "completed"
                     ) -> Purchase:
     """Our record of the store's charge behind `f` (audited), with the bundle's coins `f.coins`."""
     lock_account(session, f.account_id or "")
     sr = f.detail["store_record"]
-    digest = hashlib.sha256(f"{f.store}:{f.store_transaction_id}".encode()).hexdigest()[:20]
     purchase = Purchase(
-        purchase_id=f"pur_{digest}", account_id=f.account_id or "", store=f.store or "",
+        purchase_id=purchase_id_for(f.store or "", f.store_transaction_id or ""), account_id=f.account_id or "", store=f.store or "",
         store_transaction_id=f.store_transaction_id or "", product_id=sr["product_id"], coins=f.coins,
         price_minor=sr["price_minor"] or 0, currency=sr["currency"] or "USD", country=sr["country"] or "",
         purchased_at=sr["purchased_at"], status=status,

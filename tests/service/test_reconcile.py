@@ -420,3 +420,11 @@ def test_cli_decide_credits_the_bundle_once(world, db_url):
         [("amount_mismatch", False, 70)]
     with read_session(world) as s:
         assert s.get(Account, "acc_0003").coin_balance == 70
+
+
+def test_a_purchase_made_by_a_fix_has_an_id_shaped_like_imported_ones():
+    from supportdesk.services.fixes import purchase_id_for
+
+    made = purchase_id_for("apple", "2000000164239353")
+    assert made == purchase_id_for("apple", "2000000164239353") != purchase_id_for("google", "2000000164239353")
+    assert len(made) == len("pur_jpk1sobxhr3b") and made[4:].isalnum() and made[4:].islower()
