@@ -19,7 +19,7 @@ from supportdesk.emulator.server import EmulatorHandle, start_in_thread
 FIRST_A = "2000000000000"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one per test: a test that spends the Sandbox's rate leaves nothing for the next
 def sandbox(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
     config = tmp_path_factory.mktemp("sandbox") / "emulator.toml"
     handle = start_in_thread(dataset, config_path=config, now=NOW, environment="Sandbox", realism=TEST_REALISM)
