@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import Engine
 
 from supportdesk.config import Settings
@@ -222,6 +221,8 @@ def store_clock(settings: Settings) -> datetime | None:
     control = _emulator_section(settings).get("control_url")
     if not control or (settings.database_url or "").startswith("postgres"):
         return None
+    import httpx  # only when an emulator is configured: the services that import this module stay off the network
+
     try:
         answer = httpx.get(f"{str(control).rstrip('/')}/clock", timeout=3).json()
     except (httpx.HTTPError, ValueError):
