@@ -1,0 +1,62 @@
+"""The purchase screen as an agent uses it: Enter on a purchase row, read its timeline, Esc back to the account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from supportdesk.tui.screens.account import AccountScreen
+from supportdesk.tui.screens.purchase import PurchaseScreen
+from supportdesk.tui.widgets.keyed_table import KeyedTable, PlainTable
+
+SIZE = (80, 24)
+NOW = datetime(2026, 10, 3, tzinfo=UTC)
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def open_purchase(pilot: Pilot[None], account_id: str, purchase_id: str) -> PurchaseScreen:
+    app = pilot.app
+    app.backend.refund_now = lambda: NOW  # type: ignore[attr-defined, method-assign]
+    app.open_account(account_id)  # type: ignore[attr-defined]
+    await settle(pilot)
+    assert isinstance(app.screen, AccountScreen)
+    table = app.screen.query_one("#purchases-table", KeyedTable)
+    table.move_cursor(row=table.get_row_index(purchase_id))
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, PurchaseScreen)
+    return app.screen
+
+
+async def test_enter_opens_the_purchase_and_esc_returns(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purchase(pilot, "acc_0003", "pur_0002")
+        head = str(screen.query_one("#pu-head", Static).render())
+        assert "pur_0002" in head and "4.99 USD" in head and "350 coins" in head
+        timeline = screen.query_one("#pu-timeline", PlainTable)
+        events = [str(timeline.get_row_at(i)[2]) for i in range(timeline.row_count)]
+        assert events[0] == "purchase 350 coins, refunded"
+        assert "refund_clawback -350 coin" in events
+        assert screen.focused is timeline  # keys go to a widget that takes them
+        assert "deny" in str(screen.query_one("#pu-summary", Static).render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen)
+
+
+async def test_unknown_purchase_shows_the_error_and_stays_usable(make_app) -> None:
+    from supportdesk.tui.screens.error import ErrorScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(PurchaseScreen(app.backend, "pur_nope"))  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen)
