@@ -60,3 +60,21 @@ async def test_unknown_purchase_shows_the_error_and_stays_usable(make_app) -> No
         app.push_screen(PurchaseScreen(app.backend, "pur_nope"))  # type: ignore[attr-defined]
         await settle(pilot)
         assert isinstance(app.screen, ErrorScreen)
+
+
+async def test_stored_text_in_the_timeline_is_plain(make_app, tui_engine) -> None:
+    """A store's notification kind with markup and a control character is shown as typed, never styled."""
+    from supportdesk.db.engine import write_session
+    from supportdesk.db.models import StoreNotification
+
+    with write_session(tui_engine) as s:
+        s.add(StoreNotification(source="apple", notification_id="n-1", kind="[b red]REFUND[/]\x1b[2J",
+                                store_transaction_id="2000000123456789", received_at=NOW))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purchase(pilot, "acc_0003", "pur_0002")
+        timeline = screen.query_one("#pu-timeline", PlainTable)
+        events = [timeline.get_row_at(i)[2] for i in range(timeline.row_count)]
+        shown = next(e for e in events if "notification" in str(e))
+        assert "[b red]REFUND[/]" in str(shown) and "\x1b" not in str(shown)
+        assert not shown.spans  # type: ignore[union-attr]
