@@ -78,3 +78,23 @@ async def test_stored_text_in_the_timeline_is_plain(make_app, tui_engine) -> Non
         shown = next(e for e in events if "notification" in str(e))
         assert "[b red]REFUND[/]" in str(shown) and "\x1b" not in str(shown)
         assert not shown.spans  # type: ignore[union-attr]
+
+
+async def test_keys_lead_into_refund_region_and_audit(make_app) -> None:
+    from supportdesk.tui.screens.audit import AuditScreen
+    from supportdesk.tui.screens.refund import RefundScreen
+    from supportdesk.tui.screens.region import RegionScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purchase(pilot, "acc_0003", "pur_0003")
+        for key, kind in (("f", RefundScreen), ("g", RegionScreen), ("a", AuditScreen)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, kind), key
+            if kind is RefundScreen:
+                assert app.screen.purchase_id == "pur_0003"
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+            assert screen.focused is screen.query_one("#pu-timeline")
