@@ -67,3 +67,22 @@ def test_one_timeline_of_ours_and_the_stores(refunded):
 def test_unknown_purchase_is_not_found(refunded):
     with read_session(refunded) as s, pytest.raises(NotFound):
         purchase_detail.detail(s, "pur_nope", NOW)
+
+
+def test_a_lost_dispute_is_on_the_timeline(engine, tmp_path):
+    run_import(engine, write_dataset(tmp_path / "ds", minimal(2)))
+    opened = BOUGHT + timedelta(days=1)
+    with write_session(engine) as s:
+        s.add(StoreRecord(store="web", store_transaction_id="ch_abc123", account_id="acc_0000", product_id="coins_70",
+                          price_minor=99, currency="USD", country="US", purchased_at=BOUGHT, state="charged_back",
+                          refunded_at=opened, refund_reason="fraudulent", refunded_minor=99, fetched_at=NOW,
+                          raw={"charge": {"id": "ch_abc123"},
+                               "dispute": {"status": "lost", "reason": "fraudulent", "amount": 99,
+                                           "created": int(opened.timestamp())}}))
+    with read_session(engine) as s:
+        body = purchase_detail.detail(s, "pur_0001", NOW)
+    assert body["store_record"]["dispute"] == {"status": "lost", "reason": "fraudulent", "amount_minor": 99,
+                                               "created": int(opened.timestamp())}
+    dispute = next(e for e in body["timeline"] if e["event"] == "dispute lost")
+    assert (dispute["at"], dispute["amount_minor"], dispute["currency"]) == (opened, 99, "USD")
+    assert body["refund"] is None and body["flags"] == []
