@@ -246,6 +246,8 @@ def _register_optional() -> None:
     db_app.command("grant")(db_grant)
     from supportdesk.cli.refund_cmd import refund_cmd
     app.command("refund")(refund_cmd)
+    from supportdesk.cli.purchase_cmd import purchase_cmd
+    app.command("purchase")(purchase_cmd)
     from supportdesk.cli.review_cmd import review_app
 
     app.add_typer(review_app, name="review")

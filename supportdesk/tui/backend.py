@@ -145,6 +145,15 @@ class Backend:
             return refunds.plain(refunds.decide(session, purchase_id, self.refund_now(),
                                                 refunds.policy_of(self.state.settings)))
 
+    def purchase_detail(self, purchase_id: str) -> dict[str, Any]:
+        """One purchase's timeline, region then and refund decision now (see `services.purchase_detail`)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import purchase_detail, refunds
+
+        with read_session(self.state.engine) as session:
+            return purchase_detail.detail(session, purchase_id, self.refund_now(),
+                                          refunds.policy_of(self.state.settings))
+
     def apply_refund(self, purchase_id: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
         """Carry the refund out once (store call, clawback) as the configured actor; raises the store's errors."""
         from supportdesk.services import refunds

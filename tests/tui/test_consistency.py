@@ -83,6 +83,8 @@ async def test_every_screen_shows_help_and_quit_and_escape_backs_out(make_app) -
         await check("RegionScreen")
         await visit(pilot, "escape", "a")
         await check("AuditScreen")
+        await visit(pilot, "escape", "enter")
+        await check("PurchaseScreen")
         await visit(pilot, "escape")
         assert isinstance(app.screen, AccountScreen)
         app.action_search()

@@ -70,3 +70,14 @@ def test_resolve_confirmation_says_who_acts(make_app, snap_compare) -> None:
 
     app = make_app()
     assert snap_compare(app, terminal_size=(80, 24), run_before=resolve)
+
+
+def test_purchase_screen(make_app, snap_compare) -> None:
+    """@cleo's refunded Apple purchase: header in major units, region then, the decision now, the timeline."""
+    from tests.tui.test_purchase import open_purchase
+
+    async def open_it(pilot: Pilot[None]) -> None:
+        await open_purchase(pilot, "acc_0003", "pur_0002")
+
+    app = make_app()
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_it)

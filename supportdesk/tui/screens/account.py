@@ -121,6 +121,16 @@ class AccountScreen(DeskScreen):
         a = self.story["account"]
         open_audit(self.app, account_id=a["account_id"], label=f"{a['handle']} {a['account_id']}")
 
+    @on(DataTable.RowSelected, "#purchases-table")
+    def _purchase_chosen(self, event: DataTable.RowSelected) -> None:
+        from supportdesk.tui.screens.purchase import PurchaseScreen
+
+        if event.row_key.value:
+            self.app.push_screen(PurchaseScreen(self.backend, event.row_key.value, self._reload_from_thread))
+
+    def _reload_from_thread(self) -> None:
+        self.app.call_from_thread(lambda: self.action_refresh() if self.is_attached else None)
+
     @on(DataTable.RowSelected, "#tickets-table")
     def _ticket_chosen(self, event: DataTable.RowSelected) -> None:
         from supportdesk.tui.screens.tickets import open_ticket
