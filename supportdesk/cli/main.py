@@ -246,6 +246,10 @@ def _register_optional() -> None:
     db_app.command("grant")(db_grant)
     from supportdesk.cli.refund_cmd import refund_cmd
     app.command("refund")(refund_cmd)
+    from supportdesk.cli.goodwill_cmd import credit_cmd, status_cmd
+
+    app.command("credit")(credit_cmd)
+    app.command("status")(status_cmd)
     from supportdesk.cli.review_cmd import review_app
 
     app.add_typer(review_app, name="review")
