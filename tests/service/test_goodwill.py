@@ -10,10 +10,18 @@ from supportdesk.db.models import Account, AuditRecord, LedgerEntry
 from supportdesk.errors import Forbidden, InvalidInput, NotFound
 from supportdesk.services import goodwill
 from supportdesk.services.audit import ActionContext
-from tests.service.test_roles import loaded, written  # noqa: F401 - the fixture and the row counter
+from supportdesk.services.importer import run_import
+from tests.service.factories import minimal, write_dataset
+from tests.service.test_roles import written
 
 AGENT = ActionContext("ana", "goodwill", role="agent", credit_limit=5000)
 LEAD = ActionContext("lee", "goodwill", ticket_id="T-1001", role="lead", credit_limit=5000)
+
+
+@pytest.fixture
+def loaded(engine, tmp_path):
+    run_import(engine, write_dataset(tmp_path / "ds", minimal()))
+    return engine
 
 
 def status_of(engine) -> str:
