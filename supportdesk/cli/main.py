@@ -248,6 +248,10 @@ def _register_optional() -> None:
     app.command("refund")(refund_cmd)
     from supportdesk.cli.purchase_cmd import purchase_cmd
     app.command("purchase")(purchase_cmd)
+    from supportdesk.cli.goodwill_cmd import credit_cmd, status_cmd
+
+    app.command("credit")(credit_cmd)
+    app.command("status")(status_cmd)
     from supportdesk.cli.review_cmd import review_app
 
     app.add_typer(review_app, name="review")

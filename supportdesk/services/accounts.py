@@ -21,6 +21,7 @@ def set_status(session: Session, account_id: str, status: str, ctx: ActionContex
     account = lock_account(session, account_id)
     if account.status == status:
         return False
+    check_status(ctx, status, current=account.status)
     before = account.status
     account.status = status
     session.add(account)

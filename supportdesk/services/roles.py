@@ -28,6 +28,9 @@ def check_postings(ctx: ActionContext, postings: Iterable[Posting]) -> None:
             require_lead(ctx, f"a credit of {p.amount:,} coins (agents may credit up to {ctx.credit_limit:,})")
 
 
-def check_status(ctx: ActionContext, status: str) -> None:
+def check_status(ctx: ActionContext, status: str, current: str | None = None) -> None:
+    """Setting a lead status, or lifting one (reactivating a suspended account), needs a lead."""
     if status in LEAD_STATUSES:
         require_lead(ctx, f"setting an account {status}")
+    if current in LEAD_STATUSES and current != status:
+        require_lead(ctx, f"changing a {current} account to {status}")

@@ -162,6 +162,22 @@ class Backend:
         return refunds.apply(self.state.engine, purchase_id, ctx, self.state.settings, self.refund_clients,
                              now=self.refund_now())
 
+    def credit(self, account_id: str, coins: int, reason: str, ticket_id: str | None) -> dict[str, Any]:
+        """A goodwill grant as the configured actor, checked as the CLI checks it (role limit, ticket, amount)."""
+        from supportdesk.services import goodwill
+
+        ctx = self.state.action_context(None, reason, ticket_id)
+        plan = goodwill.plan_credit(self.state.engine, account_id, coins, ctx)
+        return goodwill.credit(self.state.engine, plan, ctx)
+
+    def change_status(self, account_id: str, move: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
+        """limit, unlimit, suspend or reactivate as the configured actor (suspensions: leads only)."""
+        from supportdesk.services import goodwill
+
+        ctx = self.state.action_context(None, reason, ticket_id)
+        return goodwill.change_status(self.state.engine, goodwill.plan_status(self.state.engine, account_id, move,
+                                                                              ctx), ctx)
+
     def refund_words(self, view: dict[str, Any], reason: str, ticket_id: str | None) -> tuple[str, list[str]]:
         """The confirmation question and the clawback lines, in the CLI's words."""
         from supportdesk.services.refunds import clawback_lines, question

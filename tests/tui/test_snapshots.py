@@ -81,3 +81,26 @@ def test_purchase_screen(make_app, snap_compare) -> None:
 
     app = make_app()
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_it)
+
+
+def test_credit_dialog(make_app, snap_compare) -> None:
+    """The goodwill credit dialog: the account's coins, the coins to credit, the reason and the ticket."""
+    from tests.tui.test_goodwill import open_credit
+
+    async def fill(pilot: Pilot[None]) -> None:
+        await open_credit(pilot, "700", "late coins", "T-1001")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=fill)
+
+
+def test_status_dialog(make_app, snap_compare) -> None:
+    """The status dialog on an active account: limit picked, a reason typed."""
+    from tests.tui.test_goodwill import paste
+
+    async def fill(pilot: Pilot[None]) -> None:
+        pilot.app.open_account("acc_0000")  # type: ignore[attr-defined]
+        await settle(pilot)
+        await pilot.press("S", "tab")
+        await paste(pilot, "chargeback pending")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=fill)

@@ -45,6 +45,8 @@ class AccountScreen(DeskScreen):
         Binding("g", "region_at_purchase", "Region", id="region_at_purchase"),
         Binding("n", "new_ticket", "New ticket", id="new_ticket"),
         Binding("a", "audit_trail", "Audit", id="audit_trail"),
+        Binding("plus", "credit", "Credit", show=False, id="credit"),
+        Binding("S", "change_status", "Status", show=False, id="change_status"),
         *(Binding(str(i), f"show_tab({name!r})", name.title(), show=False, id=f"tab_{name}")
           for i, name in enumerate(TABS, start=1)),
     ]
@@ -111,6 +113,16 @@ class AccountScreen(DeskScreen):
         from supportdesk.tui.screens.new_ticket import open_new_ticket
 
         open_new_ticket(self)
+
+    def action_credit(self) -> None:
+        from supportdesk.tui.screens.goodwill import open_credit
+
+        open_credit(self)
+
+    def action_change_status(self) -> None:
+        from supportdesk.tui.screens.goodwill import open_status
+
+        open_status(self)
 
     def action_audit_trail(self) -> None:
         from supportdesk.tui.screens.audit import open_audit

@@ -54,6 +54,7 @@ class ReasonScreen(ModalScreen[Answer | None]):
         with Vertical(id="dialog", classes="dialog -reason") as dialog:
             dialog.border_title = Content(shown(self.dialog_title))
             yield Static(Content(shown(self.what, lines=True)), id="what")
+            yield from self.extra_fields()
             yield Label(f"{self.note.capitalize()} (required, audited):")
             example = "paid but coins never arrived" if self.note == "reason" else "credited the missing coins"
             if self.multiline:
@@ -77,8 +78,18 @@ class ReasonScreen(ModalScreen[Answer | None]):
             keys.append("Tab next field")
         return " · ".join([*keys, "Esc cancel"])
 
+    FIRST_FIELD = "#reason"
+
+    def extra_fields(self) -> ComposeResult:
+        """Fields a dialog asks before the reason (a credit's coins); none here."""
+        return iter(())
+
+    def extra_problem(self) -> str | None:
+        """What is wrong with the extra fields (focusing the field), or None."""
+        return None
+
     def on_mount(self) -> None:
-        self.query_one("#reason").focus()
+        self.query_one(self.FIRST_FIELD).focus()
 
     @on(Input.Changed, "#reason")
     @on(TextArea.Changed, "#reason")
@@ -99,6 +110,10 @@ class ReasonScreen(ModalScreen[Answer | None]):
         reason = self.reason_text
         ticket = self.query_one("#ticket", Input).value.strip() or None
         error = self.query_one("#reason-error", Static)
+        problem = self.extra_problem()
+        if problem:
+            error.update(problem)
+            return
         if not reason:
             error.update(f"A {self.note} is required: every action is audited with it.")
             self.query_one("#reason").focus()
