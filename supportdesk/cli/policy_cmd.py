@@ -55,7 +55,7 @@ def whoami(ctx: typer.Context, json_mode: JsonOpt = False) -> None:
         body = {"actor": me.actor, "role": me.role, "source": me.source, "enforced_by_database": me.enforced,
                 "policy_version": ctx.obj.settings.policy_version or 0}
         emit(body, json_mode, lambda b: err_console.print(
-            f"{b['actor']} ({b['role']}; from the {b['source']}"
+            f"{b['actor']} ({b['role']}; from {b['source']}"
             f"{', enforced by the database' if b['enforced_by_database'] else ''})", markup=False, highlight=False))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 class Identity:
     actor: str
     role: str  # agent | lead
-    source: str  # how we know: "database login" or "this machine's user"
+    source: str  # how we know: "the database login" or "this machine's user"
     enforced: bool  # True when the database itself enforces the role (PostgreSQL)
 
 
@@ -21,4 +21,4 @@ def connected(engine: Engine, local_actor: str, local_role: str) -> Identity:
         return Identity(local_actor, local_role, "this machine's user", enforced=False)
     with engine.connect() as conn:
         actor, lead = conn.execute(text("SELECT session_user, supportdesk_is_lead()")).one()
-    return Identity(str(actor), "lead" if lead else "agent", "database login", enforced=True)
+    return Identity(str(actor), "lead" if lead else "agent", "the database login", enforced=True)
