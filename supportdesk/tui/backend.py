@@ -186,8 +186,10 @@ class Backend:
 
     # --- review ----------------------------------------------------------------------------------------------
 
-    def review_queue(self, rule: str | None = None, *, build: bool = True) -> list[dict[str, Any]]:
-        """The open flags; with `build`, run the rules and refresh the queue first (decided flags stay decided)."""
+    def review_queue(self, rule: str | None = None, *, build: bool = True,
+                     decided: bool = False) -> list[dict[str, Any]]:
+        """The open flags (with `decided`, the decided and cleared ones too, as `review --all`); with `build`, run the
+        rules and refresh the queue first (decided flags stay decided)."""
         from supportdesk.db.engine import read_session, write_session
         from supportdesk.services import review
 
@@ -196,7 +198,7 @@ class Backend:
             with write_session(self.state.engine) as session:
                 review.build(session, self.state.settings.policy.get("review"), only)
         with read_session(self.state.engine) as session:
-            return review.queue(session, rule)
+            return review.queue(session, rule, ("open", "cleared", *review.DECIDED) if decided else ("open",))
 
     def review_act(self, flag_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
         """Decide a flag once (as the configured actor and role); the flag afterwards and what was applied."""

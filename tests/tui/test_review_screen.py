@@ -10,17 +10,20 @@ import pytest
 from sqlmodel import select
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
 
 from supportdesk.cli.context import AppContext
 from supportdesk.config import Settings
 from supportdesk.db.engine import make_engine, read_session
 from supportdesk.db.models import Account, AuditRecord, ReviewFlag
 from supportdesk.db.schema import ensure_schema
+from supportdesk.domain.review import RULES
 from supportdesk.services.importer import run_import
+from supportdesk.tui.screens.account import AccountScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import ReasonScreen
 from supportdesk.tui.screens.review import ReviewScreen
+from supportdesk.tui.screens.rule_picker import RulePicker
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 from tests.service.factories import write_dataset
 from tests.service.test_review import T0, World
@@ -29,13 +32,21 @@ from tests.tui.conftest import QuietApp
 SIZE = (80, 24)
 
 
-@pytest.fixture
-def review_app(tmp_path: Path):
+def world(more: bool = False) -> World:
     w = World()
     w.buy(0, T0, "coins_700")
     w.buy(0, T0 + timedelta(seconds=40), "coins_700")  # duplicate_charge on @user0
     w.accounts[1]["country"] = "KR"
     w.buy(1, T0)  # storefront_mismatch on @user1
+    if more:
+        w.accounts[2]["country"] = "KR"
+        w.buy(2, T0)  # storefront_mismatch on @user2
+    return w
+
+
+@pytest.fixture(params=[False], ids=["two_flags"])
+def review_app(tmp_path: Path, request: pytest.FixtureRequest):
+    w = world(request.param)
     engine = make_engine(f"sqlite:///{tmp_path / 'review.db'}")
     ensure_schema(engine)
     run_import(engine, write_dataset(tmp_path / "ds", w.files()))
@@ -55,6 +66,11 @@ async def loaded(pilot: Pilot[None]) -> ReviewScreen:
     return screen
 
 
+async def open_queue(pilot: Pilot[None]) -> ReviewScreen:
+    await pilot.press("ctrl+f")
+    return await loaded(pilot)
+
+
 def text(screen: ReviewScreen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
@@ -71,14 +87,13 @@ def evidence(screen: ReviewScreen) -> str:
 async def test_limit_a_flag_from_the_queue(review_app):
     app, engine = review_app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+f")
-        screen = await loaded(pilot)
+        screen = await open_queue(pilot)
         table = screen.query_one(KeyedTable)
         assert table.row_count == 2
         assert [f["rule"] for f in screen.shown] == ["duplicate_charge", "storefront_mismatch"]  # by score
         assert "charged again 40 s after" in evidence(screen)
 
-        await pilot.press("f")  # filter: the first rule in the cycle
+        await pilot.press("f", "down", "enter")  # the rule list: every rule, then the rules in order
         assert [f["rule"] for f in screen.shown] == ["duplicate_charge"] and table.row_count == 1
         await pilot.press("s")
         assert "lowest score first" in text(screen, "#rv-status")
@@ -107,11 +122,96 @@ async def test_limit_a_flag_from_the_queue(review_app):
 async def test_palette_and_escape(review_app):
     app, _ = review_app
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+f")
-        await loaded(pilot)
+        await open_queue(pilot)
         await pilot.press("d")  # dismiss asks for a reason; Esc cancels with nothing written
         assert isinstance(app.screen, ReasonScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, ReviewScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, ReviewScreen)
+
+
+three_flags = pytest.mark.parametrize("review_app", [True], ids=["three_flags"], indirect=True)
+
+
+async def decide(pilot: Pilot[None], key: str, reason: str) -> None:
+    await pilot.press(key)
+    box = pilot.app.focused
+    assert isinstance(box, Input)
+    box.post_message(events.Paste(reason))
+    await pilot.pause()
+    await pilot.press("enter", "y")
+    await loaded(pilot)
+
+
+@three_flags
+async def test_rule_picked_from_a_list_with_counts(review_app):
+    app, _ = review_app
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_queue(pilot)
+        await pilot.press("f")
+        picker = app.screen
+        assert isinstance(picker, RulePicker)
+        options = picker.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert len(labels) == 1 + len(RULES)
+        assert labels[0].split() == ["every", "rule", "3"]
+        assert labels[RULES.index("storefront_mismatch") + 1].split() == ["storefront_mismatch", "2"]
+        await pilot.press(*["down"] * (RULES.index("storefront_mismatch") + 1), "enter")
+        assert app.screen is screen
+        assert [f["rule"] for f in screen.shown] == ["storefront_mismatch"] * 2
+        await pilot.press("f", "escape")  # Esc keeps the filter
+        assert screen.rule == "storefront_mismatch"
+        await pilot.press("f", "home", "enter")  # every rule again
+        assert screen.rule is None and screen.query_one(KeyedTable).row_count == 3
+
+
+@three_flags
+async def test_cursor_stays_on_the_row_after_a_decision(review_app):
+    app, _ = review_app
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_queue(pilot)
+        table = screen.query_one(KeyedTable)
+        keys = [f["flag_id"] for f in screen.shown]
+        await pilot.press("down")
+        assert table.cursor_row == 1
+        await decide(pilot, "d", "same person, two devices")
+        assert table.row_count == 2 and table.cursor_row == 1  # not back to the top: the next flag
+        assert table.focused_key == keys[2]
+        await decide(pilot, "d", "same person, two devices")
+        assert table.row_count == 1 and table.focused_key == keys[0]  # the last row gone: the one above
+
+
+async def test_o_opens_the_highlighted_account(review_app):
+    app, _ = review_app
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_queue(pilot)
+        await pilot.press("down", "o")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, AccountScreen)
+        assert app.screen.account_id == screen.shown[1]["account_id"] == "acc_0001"
+        await pilot.press("escape")
+        assert app.screen is screen  # Esc comes back to the queue
+
+
+async def test_decided_flags_shown_with_status_and_who(review_app):
+    app, _ = review_app
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_queue(pilot)
+        table = screen.query_one(KeyedTable)
+        await decide(pilot, "d", "known customer")
+        assert table.row_count == 1
+        await pilot.press("D")
+        screen = await loaded(pilot)
+        assert table.row_count == 2 and "2 flags" in text(screen, "#rv-status")
+        decided = next(f for f in screen.shown if f["status"] == "dismissed")
+        row = [str(c) for c in table.get_row(decided["flag_id"])]
+        assert row[2] == "@user0" and row[3].startswith("dismissed by tester · ")
+        table.move_cursor(row=screen.shown.index(decided))
+        await pilot.pause()
+        assert "dismissed by tester" in evidence(screen) and "known customer" in evidence(screen)
+        assert "@user0" in evidence(screen)
+        await pilot.press("D")
+        await loaded(pilot)
+        assert table.row_count == 1

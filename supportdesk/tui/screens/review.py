@@ -1,8 +1,10 @@
-"""The review queue: flags by score (f filters by rule, s flips the order), the highlighted flag's evidence
-below, and its decision (dismiss, confirm, limit, suspend) after a reason and a confirmation."""
+"""The review queue: flags by score (f picks a rule from a list, s flips the order, D shows decided flags too, o
+opens the account), the highlighted flag's evidence below, and its decision (dismiss, confirm, limit, suspend) after a
+reason and a confirmation; the cursor stays where it was after a decision."""
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,16 +18,16 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from supportdesk.domain.review import RULES, describe, headline
+from supportdesk.domain.review import describe, headline
 from supportdesk.tui.format import money, plain, plural, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
+from supportdesk.tui.screens.rule_picker import RulePicker
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
-
 
 
 def open_review(app: App[Any]) -> None:
@@ -44,6 +46,8 @@ class ReviewScreen(DeskScreen):
         Binding("r", "reload", "Rebuild", show=False, id="review_reload"),
         Binding("f", "filter", "Rule", id="review_filter"),
         Binding("s", "sort", "Sort", show=False, id="review_sort"),
+        Binding("D", "toggle_decided", "Decided", show=False, id="review_decided"),
+        Binding("o", "open_account", "Account", show=False, id="review_account"),
         Binding("d", "decide('dismiss')", "Dismiss", id="review_dismiss"),
         Binding("a", "decide('confirm')", "Confirm", id="review_confirm"),
         Binding("l", "decide('limit')", "Limit", id="review_limit"),
@@ -67,6 +71,7 @@ class ReviewScreen(DeskScreen):
         self.flags: list[dict[str, Any]] = []
         self.rule: str | None = None
         self.ascending = False
+        self.decided = False  # D: decided and cleared flags shown too, with their status and who decided
         self.loading_queue = False
         self.acting = False
         self.last_answer: Answer = ("", None)
@@ -94,9 +99,10 @@ class ReviewScreen(DeskScreen):
     @work(thread=True, exclusive=True, group="review", exit_on_error=False)
     def load(self) -> None:
         """The queue as stored first (instant), then as the rules find it now (seconds on a big database)."""
-        self.post_message(self.Loaded(self.backend.review_queue(build=False), final=False))
+        decided = self.decided
+        self.post_message(self.Loaded(self.backend.review_queue(build=False, decided=decided), final=False))
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(self.backend.review_queue(), final=True))
+            self.post_message(self.Loaded(self.backend.review_queue(decided=decided), final=True))
 
     def on_review_screen_loaded(self, message: Loaded) -> None:
         self.loading_queue = not message.final
@@ -114,29 +120,51 @@ class ReviewScreen(DeskScreen):
         rows = [f for f in self.flags if self.rule is None or f["rule"] == self.rule]
         return sorted(rows, key=lambda f: (f["score"] if self.ascending else -f["score"], f["flag_id"]))
 
-    def show(self, keep: str | None = None) -> None:
+    def show(self, keep: str | None = None, row: int | None = None) -> None:
+        """Fill the table; the cursor stays on the flag `keep` (default: the one highlighted), else on row `row`."""
         table = self.query_one(KeyedTable)
         keep = keep or table.focused_key
         table.clear()
         rows = self.shown
         for f in rows:
-            table.add_row(str(f["score"]), f["rule"], f["handle"] or f["account_id"], headline(f), key=f["flag_id"])
+            why = headline(f) if f["status"] == "open" else f"{decided_by(f)} · {headline(f)}"
+            table.add_row(str(f["score"]), f["rule"], f["handle"] or f["account_id"], why, key=f["flag_id"])
         order = "lowest" if self.ascending else "highest"
         state = "running the rules… · " if self.loading_queue else ""
         event = f"{self.event} · " if self.event else ""
+        what = "flag" if self.decided else "open flag"
         self.query_one("#rv-status", Static).update(
-            f"{event}{state}{plural(len(rows), 'open flag')}{' · ' + self.rule if self.rule else ''} · {order} score first · "
-            "f rule · s sort · d a l S decide")
+            f"{event}{state}{plural(len(rows), what)}{' · ' + self.rule if self.rule else ''} · {order} score first · "
+            "f rule · D decided · o account")
         keys = [f["flag_id"] for f in rows]
         if keep in keys:
             table.move_cursor(row=keys.index(keep))
+        elif row is not None and keys:
+            table.move_cursor(row=min(row, len(keys) - 1))
         self.show_detail(table.focused_key)
         table.focus()
 
     def action_filter(self) -> None:
-        cycle = (None, *RULES)
-        self.rule = cycle[(cycle.index(self.rule) + 1) % len(cycle)]
-        self.show()
+        counts = Counter(f["rule"] for f in self.flags)
+        self.app.push_screen(RulePicker(counts, self.rule), self._picked)
+
+    def _picked(self, rule: str | None) -> None:
+        if rule is not None:
+            self.rule = rule or None
+            self.show()
+
+    def action_toggle_decided(self) -> None:
+        self.decided = not self.decided
+        self.action_reload()
+
+    def action_open_account(self) -> None:
+        f = self.flag(self.query_one(KeyedTable).focused_key)
+        if f is None:
+            self.notify("Highlight a flag first (↑ ↓).", severity="warning")
+            return
+        from supportdesk.tui.screens.account import AccountScreen
+
+        self.app.push_screen(AccountScreen(self.backend, f["account_id"]))  # Esc comes back to the queue
 
     def action_sort(self) -> None:
         self.ascending = not self.ascending
@@ -200,8 +228,18 @@ class ReviewScreen(DeskScreen):
             extra += f", {plural(len(applied['held_cashouts']), 'cashout')} held"
         self.event = shown(f"{applied['action'].title()} {words}{extra}")
         self.notify(f"{self.event}.", markup=False)
-        self.flags = [f for f in self.flags if f["flag_id"] != flag["flag_id"]]
-        self.show()
+        table = self.query_one(KeyedTable)
+        row = table.cursor_row if table.focused_key == flag["flag_id"] else None
+        # Shown with its new status where it was (D), or gone from the open queue: either way the cursor stays on
+        # the same row, which is then the next flag.
+        others = [f for f in self.flags if f["flag_id"] != flag["flag_id"]]
+        self.flags = [*others, flag] if self.decided else others
+        self.show(row=row)
+
+
+def decided_by(f: dict[str, Any]) -> str:
+    """`limited by ana`; `cleared` (the rule no longer fires) has no one who decided."""
+    return f"{f['status']} by {f['decided_by']}" if f["decided_by"] else f["status"]
 
 
 def evidence_view(f: dict[str, Any]) -> Group:
@@ -211,6 +249,9 @@ def evidence_view(f: dict[str, Any]) -> Group:
         Text.assemble((f"{f['rule']} ", "bold"), (f"score {f['score']} · ", ""), (shown(f["flag_id"]), "dim")),
         plain(f"{f['handle'] or ''} {f['account_id']} · {headline(f)}"),
     ]
+    if f["status"] != "open":
+        when = (f["decided_at"] or "")[:16].replace("T", " ")
+        parts.append(plain(f"{decided_by(f)} {when}" + (f" · {f['reason']}" if f["reason"] else "")))
     purchases = ev.get("purchases") or ev.get("refunds") or ([ev["purchase"]] if "purchase" in ev else [])
     for p in purchases:
         line = f"  {p['purchased_at'][:16].replace('T', ' ')}  {p['purchase_id']}  {p['product_id']}  " \
