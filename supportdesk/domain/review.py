@@ -160,8 +160,13 @@ def describe(flag: dict[str, Any], action: str) -> str:
             "limit": f"Confirm the {flag['rule']} flag and limit {who} (no gifts)",
             "suspend": f"Confirm the {flag['rule']} flag and suspend {who}"}[action]
     if flag["rule"] == "gift_laundering" and action != "dismiss":
-        what += f", and hold creator {flag['evidence']['creator_id']}'s requested cashouts"
+        what += f", and hold creator {creator(flag)}'s requested cashouts"
     return what + (f" (purchase {flag['purchase_id']})" if flag.get("purchase_id") else "")
+
+
+def creator(flag: dict[str, Any]) -> str:
+    """The creator a gift_laundering flag names: the handle when the listing found it, else the account id."""
+    return flag.get("creator_handle") or flag["evidence"]["creator_id"]
 
 
 def headline(flag: dict[str, Any]) -> str:
@@ -181,7 +186,7 @@ def headline(flag: dict[str, Any]) -> str:
     if rule == "velocity":
         return f"{ev['count']} purchases, {format_money(ev['usd_minor'], 'USD')} within {ev['window_hours']} h"
     if rule == "gift_laundering":
-        return (f"{ev['percent']}% of {ev['bought_coins']:,} coins gifted to {ev['creator_id']}, "
+        return (f"{ev['percent']}% of {ev['bought_coins']:,} coins gifted to {creator(flag)}, "
                 f"{len(ev['cashouts'])} cashout(s) within {ev['limits']['cashout_days']} d")
     if rule == "refund_abuse":
         return f"{ev['count']} refunds within {ev['window_days']} days"

@@ -290,7 +290,15 @@ def _flag_json(flag: Any, purchase: Any, handle: str | None) -> dict[str, Any]:
 def _listing(session: Session, stmt: Any) -> list[dict[str, Any]]:
     stmt = (stmt.outerjoin(Purchase, col(Purchase.purchase_id) == col(ReviewFlag.purchase_id))
             .join(Account, col(Account.account_id) == col(ReviewFlag.account_id)))
-    return [_flag_json(f, p, h) for f, p, h in session.execute(stmt)]
+    flags = [_flag_json(f, p, h) for f, p, h in session.execute(stmt)]
+    creators = {f["evidence"]["creator_id"] for f in flags if "creator_id" in f["evidence"]}
+    if creators:  # the creator a gift_laundering flag names, by handle as agents know them
+        handles = dict(session.execute(select(Account.account_id, Account.handle)
+                                       .where(col(Account.account_id).in_(sorted(creators)))).all())
+        for f in flags:
+            if "creator_id" in f["evidence"]:
+                f["creator_handle"] = handles.get(f["evidence"]["creator_id"])
+    return flags
 
 
 def queue(session: Session, rule: str | None = None, statuses: Sequence[str] = ("open",)) -> list[dict[str, Any]]:

@@ -219,6 +219,8 @@ def test_gift_laundering_at_80_percent(load):
     ev = found[pid]["evidence"]
     assert (ev["creator_id"], ev["gifted_coins"], ev["bought_coins"], ev["percent"]) == ("acc_0001", 560, 700, 80)
     assert [c["cashout_id"] for c in ev["cashouts"]] == [cashout] and len(ev["gifts"]) == 2
+    assert found[pid]["creator_handle"] == "@user1"  # agents know creators by handle
+    assert "coins gifted to @user1," in review.headline(found[pid])
 
 
 def test_gift_laundering_not_at_79_percent(load):

@@ -26,25 +26,27 @@ from supportdesk.tui.screens.review import ReviewScreen
 from supportdesk.tui.screens.rule_picker import RulePicker
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 from tests.service.factories import write_dataset
-from tests.service.test_review import T0, World
+from tests.service.test_review import T0, World, laundering_world
 from tests.tui.conftest import QuietApp
 
 SIZE = (80, 24)
 
 
-def world(more: bool = False) -> World:
+def world(kind: str) -> World:
+    if kind == "laundering":
+        return laundering_world(560)[0]
     w = World()
     w.buy(0, T0, "coins_700")
     w.buy(0, T0 + timedelta(seconds=40), "coins_700")  # duplicate_charge on @user0
     w.accounts[1]["country"] = "KR"
     w.buy(1, T0)  # storefront_mismatch on @user1
-    if more:
+    if kind == "three":
         w.accounts[2]["country"] = "KR"
         w.buy(2, T0)  # storefront_mismatch on @user2
     return w
 
 
-@pytest.fixture(params=[False], ids=["two_flags"])
+@pytest.fixture(params=["two"], ids=["two_flags"])
 def review_app(tmp_path: Path, request: pytest.FixtureRequest):
     w = world(request.param)
     engine = make_engine(f"sqlite:///{tmp_path / 'review.db'}")
@@ -131,7 +133,7 @@ async def test_palette_and_escape(review_app):
         assert not isinstance(app.screen, ReviewScreen)
 
 
-three_flags = pytest.mark.parametrize("review_app", [True], ids=["three_flags"], indirect=True)
+three_flags = pytest.mark.parametrize("review_app", ["three"], ids=["three_flags"], indirect=True)
 
 
 async def decide(pilot: Pilot[None], key: str, reason: str) -> None:
@@ -215,3 +217,13 @@ async def test_decided_flags_shown_with_status_and_who(review_app):
         await pilot.press("D")
         await loaded(pilot)
         assert table.row_count == 1
+
+
+@pytest.mark.parametrize("review_app", ["laundering"], ids=["laundering"], indirect=True)
+async def test_creator_shown_by_handle(review_app):
+    app, _ = review_app
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_queue(pilot)
+        assert [f["rule"] for f in screen.shown] == ["gift_laundering"]
+        pane = evidence(screen)
+        assert "gifted to @user1," in pane and "coins -> @user1" in pane and "acc_0001" not in pane

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from supportdesk.domain.review import describe, headline
+from supportdesk.domain.review import creator, describe, headline
 from supportdesk.tui.format import money, plain, plural, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
@@ -263,7 +263,7 @@ def evidence_view(f: dict[str, Any]) -> Group:
         parts.append(plain(line))
     for g in ev.get("gifts", []):
         parts.append(plain(f"  gift {g['at'][:16].replace('T', ' ')}  {g['quantity']} x {g['gift_id']}  "
-                          f"{g['coins']:,} coins -> {ev['creator_id']}"))
+                          f"{g['coins']:,} coins -> {creator(f)}"))
     for c in ev.get("cashouts", []):
         parts.append(plain(f"  cashout {c['at'][:16].replace('T', ' ')}  {c['cashout_id']}  {c['diamonds']:,} "
                           f"diamonds  {c['status']}"))
