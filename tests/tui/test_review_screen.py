@@ -227,3 +227,15 @@ async def test_creator_shown_by_handle(review_app):
         assert [f["rule"] for f in screen.shown] == ["gift_laundering"]
         pane = evidence(screen)
         assert "gifted to @user1," in pane and "coins -> @user1" in pane and "acc_0001" not in pane
+
+
+@three_flags
+def test_rule_list_snapshot(review_app, snap_compare) -> None:
+    """The queue at 80x24 with the rule list open over it: every rule and its count of open flags."""
+    app, _ = review_app
+
+    async def pick(pilot: Pilot[None]) -> None:
+        await open_queue(pilot)
+        await pilot.press("f", "down")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=pick)
