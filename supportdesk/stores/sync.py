@@ -217,9 +217,9 @@ def store_clock(settings: Settings) -> datetime | None:
 
     Look-back windows (Apple 180 days, Google 30) and refund windows count from the stores' now, so against an
     emulator living at another date they count from that date. The emulator itself is asked (its control API):
-    a time written into a config file moves nothing. A shared database never follows an emulator's clock."""
+    a time written into a config file moves nothing."""
     control = _emulator_section(settings).get("control_url")
-    if not control or (settings.database_url or "").startswith("postgres"):
+    if not control:
         return None
     import httpx  # only when an emulator is configured: the services that import this module stay off the network
 

@@ -1,5 +1,5 @@
 """Nothing outside the emulator moves the refund and look-back clock: a time written into a config file is not
-read; the emulator is asked; a shared database keeps the wall clock."""
+read; the emulator itself is asked."""
 
 from __future__ import annotations
 
@@ -36,11 +36,3 @@ def test_an_emulator_on_the_wall_clock_or_not_answering_means_the_wall_clock(tmp
     assert store_clock(settings) is None
     route.mock(side_effect=httpx.ConnectError("refused"))
     assert store_clock(settings) is None
-
-
-@respx.mock
-def test_a_shared_database_never_follows_an_emulator_clock(tmp_path):
-    route = respx.get(f"{CONTROL}/clock").mock(return_value=httpx.Response(
-        200, json={"now": "2020-01-01T00:00:00.000Z", "now_ms": 0, "fixed": True}))
-    settings = load_settings(_config(tmp_path), database_url="postgresql://ana@db/support")
-    assert store_clock(settings) is None and not route.called
