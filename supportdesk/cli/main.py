@@ -93,15 +93,34 @@ def _print_import(result: dict[str, Any]) -> None:
     err_console.print(table)
 
 
-@app.command()
-def search(ctx: typer.Context, text: Annotated[str, typer.Argument(help="Handle, email, id or store id.")],
-           json_mode: JsonOpt = False) -> None:
-    """Accounts matching a handle (prefix), email, account id, purchase id, store order or transaction id."""
+QueryArg = Annotated[str | None, typer.Argument(help="Handle, email, id or store id.", show_default=False)]
+StdinOpt = Annotated[bool, typer.Option("--stdin", help="Batch: one query per line on stdin, one JSON line out each.")]
+
+
+def _one_or_batch(ctx: typer.Context, query: str | None, batch: bool, json_mode: bool, lookup: Any,
+                  human: Any) -> None:
+    """One query (a table, or --json), or with --stdin every line of stdin on one engine and one session."""
     from supportdesk.db.engine import read_session
+
+    if batch == (query is not None):
+        raise typer.BadParameter("give one query, or --stdin for one query per line on stdin (not both)",
+                                 param_hint="QUERY / --stdin")
+    if batch:
+        from supportdesk.cli.batch import run_batch
+
+        with handled(True):
+            run_batch(_state(ctx).engine, lookup)
+        return
+    with handled(json_mode), read_session(_state(ctx).engine) as session:
+        emit(lookup(session, query), json_mode, human)
+
+
+@app.command()
+def search(ctx: typer.Context, text: QueryArg = None, json_mode: JsonOpt = False, batch: StdinOpt = False) -> None:
+    """Accounts matching a handle (prefix), email, account id, purchase id, store order or transaction id."""
     from supportdesk.services import lookup
 
-    with handled(json_mode), read_session(_state(ctx).engine) as session:
-        emit(lookup.search(session, text), json_mode, _print_search)
+    _one_or_batch(ctx, text, batch, json_mode, lookup.search, _print_search)
 
 
 def _print_search(result: dict[str, Any]) -> None:
@@ -120,15 +139,12 @@ def _print_search(result: dict[str, Any]) -> None:
 
 
 @app.command()
-def account(ctx: typer.Context, query: Annotated[str, typer.Argument(help="Handle, email, id or store id.")],
-            json_mode: JsonOpt = False) -> None:
+def account(ctx: typer.Context, query: QueryArg = None, json_mode: JsonOpt = False, batch: StdinOpt = False) -> None:
     """One account's whole money story: purchases, ledger, gifts, cashouts, tickets, balances."""
     from supportdesk.cli.story import print_story
-    from supportdesk.db.engine import read_session
     from supportdesk.services import lookup
 
-    with handled(json_mode), read_session(_state(ctx).engine) as session:
-        emit(lookup.story(session, query), json_mode, print_story)
+    _one_or_batch(ctx, query, batch, json_mode, lookup.story, print_story)
 
 
 @app.command()

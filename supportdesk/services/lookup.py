@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, literal
+from sqlalchemy import String, and_, bindparam, func
 from sqlmodel import Session, col, select
 
 from supportdesk.db.models import (
@@ -35,41 +36,66 @@ def account_summary(a: Account) -> dict[str, Any]:
     }
 
 
-def _handle_prefix(handle: str, dialect: str) -> Any:
-    """Handles starting with `handle`, any case: lower(handle) LIKE 'x%' on both engines, on the lower(handle)
-    index (migration 0005 gives PostgreSQL's a pattern operator class; SQLite needs the range to use its)."""
-    lowered = func.lower(literal(handle))
-    pattern = handle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _handle_prefix(dialect: str) -> Any:
+    """Handles starting with :v, any case: lower(handle) LIKE :pattern on both engines, on the lower(handle) index
+    (migration 0005 gives PostgreSQL's a pattern operator class; SQLite needs the range to use its)."""
+    lowered = func.lower(bindparam("v", type_=String))
     column = func.lower(Account.handle)
-    where = column.like(func.lower(literal(pattern)), escape="\\")
+    where = column.like(func.lower(bindparam("pattern", type_=String)), escape="\\")
     if dialect == "sqlite":
         where = and_(column >= lowered, column < lowered.concat(func.char(0x10FFFF)), where)
     return where
 
 
-def _candidates(q: Query, exact: bool, dialect: str) -> Iterator[tuple[str, Any]]:
-    """(key, query for the accounts holding the text under that key), for every key it could be, likeliest first."""
-    def via(model: Any, column: Any, value: str) -> Any:
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@cache
+def _statements(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
+    """The statements for one key, built once per process with bound parameters, so SQLAlchemy's compiled cache
+    hits and a batch of lookups pays for building none of them again."""
+    value = bindparam("v", type_=String)
+
+    def via(model: Any, column: Any) -> Any:
         return select(Account).join(model, model.account_id == Account.account_id).where(column == value)
 
+    if key == "account_id":
+        return (select(Account).where(Account.account_id == value),)
+    if key == "handle" and exact:
+        return (select(Account).where(func.lower(Account.handle) == func.lower(value)),)
+    if key == "handle":
+        return (select(Account).where(_handle_prefix(dialect)).order_by(Account.handle),)
+    if key == "email":
+        return (select(Account).where(func.lower(Account.email) == func.lower(value)),)
+    if key == "purchase_id":
+        return (via(Purchase, Purchase.purchase_id),)
+    if key == "store_id":
+        return (via(Purchase, Purchase.store_transaction_id), via(StoreRecord, StoreRecord.store_transaction_id),
+                via(StoreRecord, StoreRecord.order_id))
+    if key == "ticket_id":
+        return (via(Ticket, Ticket.ticket_id),)
+    return ()
+
+
+@cache
+def _limited(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
+    """_statements as search (a page and one more) and resolve_account (a few, in id order) run them."""
+    if exact:
+        return tuple(s.order_by(Account.account_id).limit(AMBIGUOUS_SHOWN) for s in _statements(key, exact, dialect))
+    return tuple(s.limit(SEARCH_LIMIT + 1) for s in _statements(key, exact, dialect))
+
+
+def _candidates(q: Query, exact: bool, dialect: str) -> Iterator[tuple[str, Any, dict[str, str]]]:
+    """(key, statement, its parameters) for the accounts holding the text under every key it could be, likeliest
+    first."""
     for key in q.keys:
         value = q.value(key)
-        if key == "account_id":
-            yield key, select(Account).where(Account.account_id == value)
-        elif key == "handle" and exact:
-            yield key, select(Account).where(func.lower(Account.handle) == func.lower(literal(value)))
-        elif key == "handle":
-            yield key, select(Account).where(_handle_prefix(value, dialect)).order_by(Account.handle)
-        elif key == "email":
-            yield key, select(Account).where(func.lower(Account.email) == func.lower(literal(value)))
-        elif key == "purchase_id":
-            yield key, via(Purchase, Purchase.purchase_id, value)
-        elif key == "store_id":
-            yield key, via(Purchase, Purchase.store_transaction_id, value)
-            yield key, via(StoreRecord, StoreRecord.store_transaction_id, value)
-            yield key, via(StoreRecord, StoreRecord.order_id, value)
-        elif key == "ticket_id":
-            yield key, via(Ticket, Ticket.ticket_id, value)
+        params = {"v": value}
+        if key == "handle" and not exact:
+            params["pattern"] = _like_prefix(value)
+        for stmt in _limited(key, exact, dialect):
+            yield key, stmt, params
 
 
 def _dialect(session: Session) -> str:
@@ -80,8 +106,8 @@ def search(session: Session, text: str) -> dict[str, Any]:
     """Accounts matching the text under any key (handles by prefix, any case), likeliest key first."""
     q = parse_query(text)
     found: dict[str, Account] = {}
-    for _key, stmt in _candidates(q, exact=False, dialect=_dialect(session)):
-        for account in session.exec(stmt.limit(SEARCH_LIMIT + 1)):
+    for _key, stmt, params in _candidates(q, exact=False, dialect=_dialect(session)):
+        for account in session.exec(stmt, params=params):
             found.setdefault(account.account_id, account)
         if len(found) > SEARCH_LIMIT:
             break
@@ -95,8 +121,8 @@ def resolve_account(session: Session, text: str) -> Account:
     """The one account the query names: the likeliest key that matches wins; two accounts under that key (handles
     that differ only in case, a shared email) are an error naming both, never a silent pick."""
     q = parse_query(text)
-    for key, stmt in _candidates(q, exact=True, dialect=_dialect(session)):
-        accounts = {a.account_id: a for a in session.exec(stmt.order_by(Account.account_id).limit(AMBIGUOUS_SHOWN))}
+    for key, stmt, params in _candidates(q, exact=True, dialect=_dialect(session)):
+        accounts = {a.account_id: a for a in session.exec(stmt, params=params)}
         if len(accounts) == 1:
             return next(iter(accounts.values()))
         if accounts:

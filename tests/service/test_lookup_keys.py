@@ -97,7 +97,8 @@ def plan(engine, stmt) -> str:
 
 @pytest.mark.parametrize("exact", [True, False])
 def test_handle_queries_use_the_lower_handle_index(loaded, exact):
-    stmt = next(s for key, s in lookup._candidates(lookup.parse_query("@Emma"), exact, loaded.dialect.name)
+    stmt = next(s.params(**p) for key, s, p in lookup._candidates(lookup.parse_query("@Emma"), exact,
+                                                                 loaded.dialect.name)
                 if key == "handle")
     shown = plan(loaded, stmt)
     assert "ix_accounts_handle_lower" in shown, shown
