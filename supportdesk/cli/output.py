@@ -77,7 +77,8 @@ def handled(json_mode: bool) -> Iterator[None]:
     other customers' rows)."""
     try:
         yield
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort, typer.BadParameter.__mro__[2], click.exceptions.Exit, click.exceptions.Abort,
+            click.ClickException, KeyboardInterrupt):  # typer bundles its own click: both kinds pass through
         raise
     except SupportdeskError as exc:
         report(exc, json_mode)

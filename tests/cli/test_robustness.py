@@ -116,3 +116,20 @@ def test_six_processes_starting_at_once_on_an_empty_database(empty_url):
     for code, out, err in results:
         assert code == 1 and "Traceback" not in err, err
         assert json.loads(out)["error"]["code"] == "not_found"
+
+
+def test_declining_a_confirmation_is_a_plain_exit_not_an_internal_error(monkeypatch, capsys):
+    """`confirm` ends with typer.Exit inside `handled`: it must pass through as exit 1, with no error printed."""
+    import sys
+
+    import pytest
+    import typer
+
+    from supportdesk.cli import output
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(typer, "confirm", lambda *a, **k: False)
+    with pytest.raises(typer.Exit) as caught, output.handled(False):
+        output.confirm("Credit 700 coins?", yes=False, json_mode=False)
+    assert caught.value.exit_code == 1
+    assert "internal" not in capsys.readouterr().err
