@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from supportdesk.domain.money import format_money
+from supportdesk.domain.text import plural
 
 RULES = (
     "duplicate_charge",
@@ -187,7 +188,7 @@ def headline(flag: dict[str, Any]) -> str:
         return f"{ev['count']} purchases, {format_money(ev['usd_minor'], 'USD')} within {ev['window_hours']} h"
     if rule == "gift_laundering":
         return (f"{ev['percent']}% of {ev['bought_coins']:,} coins gifted to {creator(flag)}, "
-                f"{len(ev['cashouts'])} cashout(s) within {ev['limits']['cashout_days']} d")
+                f"{plural(len(ev['cashouts']), 'cashout')} within {ev['limits']['cashout_days']} d")
     if rule == "refund_abuse":
         return f"{ev['count']} refunds within {ev['window_days']} days"
     return rule
