@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_config_dir
+from platformdirs import user_config_dir, user_data_dir
 
 from supportdesk.errors import ConfigError
 from supportdesk.secret_files import resolve_store_secrets
@@ -55,6 +55,13 @@ class Settings:
     path: Path | None = None
     policy_version: int | None = None  # set from the database (services/policy.py); None: the defaults
     policy_from_file: bool = False  # the config file has a [policy] section (refused on a shared database)
+    macros: dict[str, Any] = field(default_factory=dict)  # [macros.NAME] title + body, over the defaults in code
+    outbox_path: Path | None = None  # [outbox] path: where sent replies go, one JSON line each (None: default)
+
+    @property
+    def outbox(self) -> Path:
+        """The outbox file: `[outbox] path`, else `outbox.jsonl` in the user data directory."""
+        return self.outbox_path or Path(user_data_dir("supportdesk", appauthor=False)) / "outbox.jsonl"
 
 
 def _login() -> str:
@@ -104,4 +111,9 @@ def load_settings(path: Path | str | None = None, *, database_url: str | None = 
     settings.policy = _merge(DEFAULT_POLICY, raw.get("policy", {}))
     settings.policy_from_file = bool(raw.get("policy"))
     settings.keys = raw.get("keys", {})
+    settings.macros = raw.get("macros", {})
+    outbox = raw.get("outbox", {}).get("path")
+    if outbox is not None and (not isinstance(outbox, str) or not outbox.strip()):
+        raise ConfigError(f"{cfg_path}: [outbox] path must be a file path")
+    settings.outbox_path = Path(outbox).expanduser() if outbox else None
     return settings

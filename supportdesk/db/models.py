@@ -165,6 +165,24 @@ class Ticket(SQLModel, table=True):
     resolution: str | None = None
     resolved_by: str | None = Field(default=None, max_length=64)
     resolved_at: datetime | None = None
+    assignee: str | None = Field(default=None, max_length=64, index=True)  # the agent working it (None: nobody)
+
+
+class TicketMessage(SQLModel, table=True):
+    """One message of a ticket's conversation: what the customer wrote (after the imported body), a reply sent to
+    the customer, or an internal note. Never edited; a reply's `sent_at` is set once the outbox holds it."""
+
+    __tablename__ = "ticket_messages"
+    __table_args__ = (Index("ix_ticket_messages_ticket", "ticket_id", "created_at"),)
+    message_id: str = Field(primary_key=True, max_length=64)  # derived from the idempotency key: the outbox's key
+    ticket_id: str = Field(foreign_key="tickets.ticket_id", max_length=64)
+    kind: str = Field(max_length=16)  # customer | reply | note
+    author: str = Field(max_length=64)  # the acting agent (the database login on PostgreSQL); a handle: customer
+    body: str
+    created_at: datetime
+    idempotency_key: str = Field(max_length=200, unique=True)
+    macro: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = None  # replies: when the outbox took it (None: not yet delivered)
 
 
 class StoreRecord(SQLModel, table=True):

@@ -1,8 +1,9 @@
 """PostgreSQL roles for a team: who may do what is granted here and enforced by the database.
 
 `supportdesk_agent` may read everything and write only through the app's paths: INSERT on the append-only
-tables (no UPDATE, DELETE or TRUNCATE of the ledger, the audit log, purchases or store records beyond the status
-and refreshed fields), UPDATE of the mutable rows (balances and status, tickets, flags, refunds, cashouts).
+tables (no UPDATE, DELETE or TRUNCATE of the ledger, the audit log, purchases, ticket messages or store records
+beyond the status, sent and refreshed fields), UPDATE of the mutable rows (balances and status, tickets with
+their status and assignee, flags, refunds, cashouts).
 `supportdesk_lead` is an agent with the lead-only actions, which the triggers of migration 0006 check.
 No role gets DDL; the reference tables (regions, prices, gifts) and the policy are the owner's.
 """
@@ -22,6 +23,7 @@ INSERT_UPDATE = ("accounts", "tickets", "refunds", "review_flags", "cashouts")
 COLUMN_UPDATES = {
     "purchases": ("status",),
     "idempotency_keys": ("result",),  # the key row is inserted first, its result written when the work is done
+    "ticket_messages": ("sent_at",),  # a message is never edited; a reply is marked sent once the outbox has it
     "store_records": None,  # every column but its identity (store, store_transaction_id, id): the sync's upsert
 }
 OWNER_ONLY = ("regions", "price_points", "gifts", "policy_versions", "alembic_version")

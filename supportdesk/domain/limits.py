@@ -11,6 +11,7 @@ SUBJECT = 500  # a ticket's one-line subject
 BODY = 20_000  # what the customer wrote (a long email thread fits)
 REASON = 2_000  # the reason recorded with every audited action
 NOTE = REASON  # an agent's resolution note (it is the resolve action's reason too)
+MESSAGE = 10_000  # a reply to the customer or an internal note on a ticket
 ACTOR = 64  # the acting agent's name
 HANDLE = 64
 EMAIL = 320
