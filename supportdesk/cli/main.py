@@ -253,6 +253,9 @@ def _register_optional() -> None:
     from supportdesk.cli.region_cmd import region_cmd
     app.command("region")(region_cmd)
     app.add_typer(ticket_app, name="ticket")
+    from supportdesk.cli.conversation_cmd import macro_app
+
+    app.add_typer(macro_app, name="macro")
     app.add_typer(audit_app, name="audit")
     from supportdesk.cli.policy_cmd import db_grant, db_roles, policy_app, whoami
 

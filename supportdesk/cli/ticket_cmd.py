@@ -6,11 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
+from supportdesk.cli.conversation_cmd import print_conversation, register
 from supportdesk.cli.output import emit, handled, say
 from supportdesk.domain.text import plural, when
 from supportdesk.domain.tickets import DEFAULT_FILTER, FILTERS, UNSOLVED
 
-ticket_app = typer.Typer(help="Tickets: list, show (with every action taken under it), create, resolve.")
+ticket_app = typer.Typer(help="Tickets: list, show (the conversation and every action taken under it), create, "
+                              "reply, note, take, assign, status, resolve.")
 STATUS_HELP = (f"One of: {', '.join(FILTERS)}. unsolved (the default) is {', '.join(UNSOLVED)}; "
                "all is every status.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -20,6 +22,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on 
 def list_cmd(ctx: typer.Context,
              status: Annotated[str, typer.Option(help=STATUS_HELP)] = DEFAULT_FILTER,
              account: Annotated[str | None, typer.Option(help="Only this account (any key).")] = None,
+             mine: Annotated[bool, typer.Option("--mine", help="Only the tickets assigned to me.")] = False,
              json_mode: JsonOpt = False) -> None:
     """Tickets, newest first."""
     from supportdesk.db.engine import read_session
@@ -27,14 +30,18 @@ def list_cmd(ctx: typer.Context,
 
     with handled(json_mode), read_session(ctx.obj.engine) as session:
         account_id = lookup.resolve_account(session, account).account_id if account else None
-        emit(tickets.list_tickets(session, status=status, account_id=account_id), json_mode, _print_list)
+        assignee = ctx.obj.identity.actor if mine else None
+        emit(tickets.list_tickets(session, status=status, account_id=account_id, assignee=assignee), json_mode,
+             _print_list)
 
 
 def _print_list(body: dict[str, Any]) -> None:
     for t in body["tickets"]:
-        say(f"{t['ticket_id']:12s} {t['status']:9s} {when(t['created_at'])}  {t['handle']:18s} {t['subject']}")
+        say(f"{t['ticket_id']:12s} {t['status']:9s} {when(t['created_at'])}  {t['handle']:18s} "
+            f"{t.get('assignee') or '-':12s} {t['subject']}")
     say(f"{len(body['tickets'])} of {plural(body['total'], 'ticket')} ({body['filter']}"
-        f"{': ' + ', '.join(body['statuses']) if body['statuses'] else ''})")
+        f"{': ' + ', '.join(body['statuses']) if body['statuses'] else ''}"
+        f"{'; assigned to ' + body['assignee'] if body.get('assignee') else ''})")
 
 
 @ticket_app.command("show")
@@ -50,11 +57,10 @@ def show_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(help="
 
 def _print_ticket(body: dict[str, Any]) -> None:
     t = body["ticket"]
-    say((t["ticket_id"], "bold"), f" [{t['status']}] {t['category']}  {t['handle']} ({t['account_id']})")
+    say((t["ticket_id"], "bold"), f" [{t['status']}] {t['category']}  {t['handle']} ({t['account_id']})  "
+        f"assigned to {t.get('assignee') or 'nobody'}")
     say(t["subject"])
-    if t["body"]:
-        for line in t["body"].splitlines():
-            say(line, style="dim")
+    print_conversation(t.get("messages", []))
     for a in t["actions"]:
         say(f"  {when(a['at'])}  {a['actor']:12s} {a['action']:22s} {a['target']}  {a['reason'] or ''}")
     if t["resolution"]:
@@ -130,3 +136,6 @@ def _print_trail(body: dict[str, Any]) -> None:
     for a in body["entries"]:
         say(f"{a['seq']:>6} {when(a['at'])} {a['actor']:12s} {a['action']:22s} {a['target']:24s} "
             f"{a['ticket_id'] or '':10s} {a['reason'] or ''}")
+
+
+register(ticket_app)
