@@ -63,6 +63,7 @@ class AccountsProvider(Provider):
             out.append((f"Stop working {working}", self.desk.action_stop_working,
                         "Actions you start no longer carry it"))
         screen = self.screen  # the screen the palette was opened over
+        out += ticket_commands(screen)
         if isinstance(screen, AccountScreen) and screen.story is not None:
             handle = screen.story["account"]["handle"]
             out.append((f"Reconcile {handle}", screen.action_reconcile_account, RECONCILE_ONE_HELP))
@@ -100,6 +101,24 @@ class AccountsProvider(Provider):
         except SupportdeskError:
             return []  # a half-typed id is not an error worth showing in the palette
         return accounts[:MAX_HITS]
+
+
+def ticket_commands(screen: object) -> list[tuple[str, Callable[[], object], str]]:
+    """On an open ticket: reply, note, take, and a reply from each macro (filled for the ticket, then edited)."""
+    from supportdesk.tui.screens.tickets import TicketScreen
+
+    if not isinstance(screen, TicketScreen) or screen.ticket is None:
+        return []
+    tid = screen.ticket_id
+    out: list[tuple[str, Callable[[], object], str]] = [
+        (f"Reply on {tid}", screen.action_reply, "Write to the customer (e)"),
+        (f"Note on {tid}", screen.action_note, "An internal note: agents only (n)"),
+        (f"Take {tid}", screen.action_take, "Assign it to me (t)"),
+    ]
+    for m in screen.backend.macros():
+        out.append((f"Macro: {m['name']}", partial(screen.start_macro, m["name"]),
+                    f"{m['title']}: filled for {tid}, then edited and sent"))
+    return out
 
 
 def markup(text: str) -> str:

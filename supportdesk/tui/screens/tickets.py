@@ -17,12 +17,14 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.domain.conversation import REPLY
 from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED, awaiting_answer, deadlines_first
 from supportdesk.tui.format import answer_due, plain, plural, shown, when
 from supportdesk.tui.screens.audit import change_text
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
+from supportdesk.tui.screens.reply import Draft, Picker, ReplyScreen, macro_picker
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
@@ -81,24 +83,27 @@ class TicketsScreen(DeskScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
         Binding("f", "filter", "Status", id="ticket_filter"),
+        Binding("m", "mine", "Mine", id="ticket_mine"),
         Binding("r", "refresh", "Reload", show=False, id="refresh"),
     ]
 
     class Loaded(Message):
-        def __init__(self, status: str, body: Row) -> None:
+        def __init__(self, status: str, body: Row, mine: bool = False) -> None:
             super().__init__()
-            self.status, self.body = status, body
+            self.status, self.body, self.mine = status, body, mine
 
-    def __init__(self, backend: Backend, status: str = DEFAULT_FILTER) -> None:
+    def __init__(self, backend: Backend, status: str = DEFAULT_FILTER, mine: bool = False) -> None:
         super().__init__()
         self.backend = backend
         self.status_filter = status
+        self.mine = mine  # only the tickets assigned to me
         self.tickets: list[Row] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Loading tickets…", id="tl-status")
         table = KeyedTable(id="tl-table")
-        self.due_column = table.add_columns("ticket", "due", "status", "created", "account", "subject", "category")[1]
+        self.due_column = table.add_columns("ticket", "due", "status", "created", "account", "subject", "category",
+                                            "assignee")[1]
         yield table
         yield Footer(compact=True)
 
@@ -120,22 +125,26 @@ class TicketsScreen(DeskScreen):
         self.status_filter = FILTERS[(FILTERS.index(self.status_filter) + 1) % len(FILTERS)]  # f cycles
         self.action_refresh()
 
+    def action_mine(self) -> None:
+        self.mine = not self.mine  # m: my tickets, then every agent's again
+        self.action_refresh()
+
     def action_refresh(self) -> None:
         self.query_one("#tl-table").loading = True
-        self.load(self.status_filter)
+        self.load(self.status_filter, self.mine)
 
     @work(thread=True, exclusive=True, group="tickets", exit_on_error=False)
-    def load(self, status: str) -> None:
-        body = self.backend.tickets(status)
+    def load(self, status: str, mine: bool = False) -> None:
+        body = self.backend.tickets(status, mine=mine)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(status, body))
+            self.post_message(self.Loaded(status, body, mine))
 
     def worker_failed(self, worker: Worker[object]) -> None:
         self.query_one("#tl-table").loading = False
 
     def on_tickets_screen_loaded(self, message: Loaded) -> None:
-        if message.status != self.status_filter:
-            return  # f was pressed again meanwhile
+        if message.status != self.status_filter or message.mine != self.mine:
+            return  # f or m was pressed again meanwhile
         table = self.query_one("#tl-table", KeyedTable)
         keep = table.focused_key
         self.tickets = deadlines_first(message.body["tickets"])
@@ -143,16 +152,18 @@ class TicketsScreen(DeskScreen):
         table.clear()
         for t in self.tickets:
             table.add_row(t["ticket_id"], answer_due(t), plain(t["status"], style=STATUS_STYLE.get(t["status"], "")),
-                          when(t["created_at"]), t["handle"], t["subject"], t["category"], key=t["ticket_id"])
+                          when(t["created_at"]), t["handle"], t["subject"], t["category"], t.get("assignee") or "",
+                          key=t["ticket_id"])
         keys = [t["ticket_id"] for t in self.tickets]
         if keep in keys:
             table.move_cursor(row=keys.index(keep))
         listed, total = len(self.tickets), message.body["total"]
-        which = filter_words(self.status_filter, total)
+        which = filter_words(self.status_filter, total) + (" assigned to you" if self.mine else "")
         count = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
         waiting = sum(1 for t in self.tickets if awaiting_answer(t))
         order = f"{plural(waiting, 'store deadline')} first" if waiting else "newest first"
-        self.query_one("#tl-status", Static).update(Content(f"{count} {which}, {order} · f status · Enter opens"))
+        self.query_one("#tl-status", Static).update(Content(
+            f"{count} {which}, {order} · f status · m {'everyone' if self.mine else 'mine'} · Enter opens"))
         table.focus()
 
     @on(DataTable.RowSelected, "#tl-table")
@@ -164,19 +175,25 @@ class TicketsScreen(DeskScreen):
 class TicketScreen(DeskScreen):
     DEFAULT_CSS = """
     #tk-head { height: 1; padding: 0 1; background: $boost; }
-    #tk-text { height: auto; max-height: 7; padding: 0 1; }
+    #tk-text { height: 1fr; min-height: 4; padding: 0 1; }
     #tk-due { height: 1; padding: 0 1; }
     #tk-status { height: 1; padding: 0 1; }
     #tk-actions-head { height: 1; padding: 0 1; background: $boost; }
-    #tk-actions { height: 1fr; min-height: 3; }
+    #tk-actions { height: 6; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
+        Binding("e", "reply", "Reply", id="ticket_reply"),
+        Binding("m", "macro", "Macro", id="ticket_macro"),
+        Binding("n", "note", "Note", id="ticket_note"),
+        Binding("t", "take", "Take", id="ticket_take"),
+        Binding("s", "status", "Status", id="ticket_status"),
         Binding("w", "work_ticket", "Work", id="work_ticket"),
         Binding("w", "stop_working", "Stop working", id="stop_working"),
         Binding("x", "resolve_ticket", "Resolve", id="resolve_ticket"),
         Binding("o", "open_account", "Account", id="ticket_account"),
-        Binding("a", "audit_trail", "Audit", id="audit_trail"),
+        Binding("a", "audit_trail", "Audit", show=False, id="audit_trail"),
+        Binding("y", "copy_reply", "Copy reply", show=False, id="copy_last_reply"),
         Binding("r", "refresh", "Reload", show=False, id="refresh"),
     ]
 
@@ -190,13 +207,21 @@ class TicketScreen(DeskScreen):
             super().__init__()
             self.result = result
 
+    class Done(Message):
+        """A message, a take or a status change was recorded: `words` says what happened."""
+
+        def __init__(self, words: str) -> None:
+            super().__init__()
+            self.words = words
+
     def __init__(self, backend: Backend, ticket_id: str) -> None:
         super().__init__()
         self.backend = backend
         self.ticket_id = ticket_id
         self.ticket: Row | None = None
         self.resolving = False
-        self.changed = False  # resolved here: whoever opened this screen reloads
+        self.writing = False  # a reply, note, take or status change is being recorded
+        self.changed = False  # resolved or written to here: whoever opened this screen reloads
 
     @property
     def desk(self) -> SupportDeskApp:
@@ -246,6 +271,14 @@ class TicketScreen(DeskScreen):
             return False if self.resolved else None if self.resolving or self.ticket is None else True
         if action in ("open_account", "audit_trail"):
             return None if self.ticket is None else True
+        if action in ("reply", "macro", "note", "take", "status"):
+            if self.ticket is None or self.writing:
+                return None
+            if action == "take":
+                return self.ticket.get("assignee") != self.desk.state.identity.actor
+            return self.ticket["status"] != "closed" or action in ("note", "status")
+        if action == "copy_reply":
+            return None if last_reply(self.ticket) is None else True
         return True
 
     def action_back(self) -> None:
@@ -265,7 +298,11 @@ class TicketScreen(DeskScreen):
 
     def worker_failed(self, worker: Worker[object]) -> None:
         self.query_one("#tk-actions").loading = False
-        if worker.group == "resolve":
+        if worker.group == "write":
+            self.writing = False
+            self.refresh_bindings()
+            self.show_status(Text("Nothing was recorded (see the error).", style="bold red"))
+        elif worker.group == "resolve":
             self.resolving = False
             self.refresh_bindings()
             self.show_status(Text("Not resolved (see the error).", style="bold red"))
@@ -278,7 +315,8 @@ class TicketScreen(DeskScreen):
         self.query_one("#tk-head", Static).update(Text.assemble(
             (shown(t["ticket_id"]), "bold"), "  ", (shown(t["status"]), STATUS_STYLE.get(t["status"], "bold")), "  ",
             shown(t["category"]), "  ", (shown(t["handle"] or ""), "bold"), f" {shown(t['account_id'])}  ",
-            (when(t["created_at"]), "dim")))
+            (when(t["created_at"]), "dim"), "  ", (shown(f"@{t['assignee']}" if t.get("assignee") else "unassigned"),
+                                                   "italic")))
         self.query_one("#tk-subject", Static).update(ticket_text(t))
         due = self.query_one("#tk-due", Static)
         due.display = bool(t.get("answer_due_at"))
@@ -339,6 +377,109 @@ class TicketScreen(DeskScreen):
 
         open_audit(self.app, ticket_id=self.ticket_id)
 
+    # --- the conversation: reply, macro, note, take, status, copy -------------------------------------------
+
+    def action_reply(self, text: str = "", macro: str | None = None) -> None:
+        if self.ticket is None or self.writing:
+            return
+        t = self.ticket
+        dialog = ReplyScreen(REPLY, self.ticket_id, t.get("handle") or t["account_id"], t["status"], text, macro)
+        self.app.push_screen(dialog, self._drafted_reply)
+
+    def _drafted_reply(self, draft: Draft | None) -> None:
+        if draft is None or self.ticket is None:
+            return
+        leaves = "solve it" if draft.status == "solved" else f"leave it {draft.status or self.ticket['status']}"
+        question = (f"Send this reply to {self.ticket.get('handle') or self.ticket['account_id']} on "
+                    f"{self.ticket_id} and {leaves}?\n\n{preview(draft.body)}")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.write(lambda: sent_words(self.backend.send_reply(self.ticket_id, draft.body, draft.status,
+                                                                      draft.macro)), "Sending…")
+            else:  # back to the editor with the text as it was
+                self.action_reply(draft.body, draft.macro)
+
+        self.app.push_screen(ConfirmScreen(question, title="Send to the customer?"), answered)
+
+    def action_macro(self) -> None:
+        if self.ticket is None or self.writing:
+            return
+
+        def picked(name: str | None) -> None:
+            if name:
+                self.start_macro(name)
+
+        self.app.push_screen(macro_picker(self.backend.macros()), picked)
+
+    def start_macro(self, name: str) -> None:
+        """Fill the macro for this ticket in a worker, then open the reply editor with it (the palette's way too)."""
+        self.run_worker(lambda: self.fill_macro(name), thread=True, group="macro", exit_on_error=False)
+
+    def fill_macro(self, name: str) -> None:
+        filled = self.backend.render_macro(self.ticket_id, name)
+        self.app.call_from_thread(self.action_reply, filled["body"], filled["macro"])
+
+    def action_note(self) -> None:
+        if self.ticket is None or self.writing:
+            return
+
+        def drafted(draft: Draft | None) -> None:
+            if draft is not None:
+                self.write(lambda: note_words(self.backend.record_message(self.ticket_id, "note", draft.body)),
+                           "Saving the note…")
+
+        self.app.push_screen(ReplyScreen("note", self.ticket_id, "", ""), drafted)
+
+    def action_take(self) -> None:
+        if self.ticket is None or self.writing:
+            return
+        self.write(lambda: take_words(self.backend.take_ticket(self.ticket_id)), "Taking it…")
+
+    def action_status(self) -> None:
+        if self.ticket is None or self.writing:
+            return
+        current = self.ticket["status"]
+        choices = [(s, s) for s in ("open", "pending", "on-hold", "solved", "closed") if s != current]
+
+        def picked(status: str | None) -> None:
+            if not status:
+                return
+            what = f"{self.ticket_id} ({about(self.ticket)})" if self.ticket else self.ticket_id
+            dialog = ReasonScreen(f"{self.ticket_id}: {current} → {status}", what, ticket=self.ticket_id,
+                                  ticket_locked=True)
+
+            def given(answer: Answer | None) -> None:
+                if answer is not None:
+                    self.write(lambda: status_words(self.backend.set_ticket_status(self.ticket_id, status,
+                                                                                   answer[0])), "Saving…")
+
+            self.app.push_screen(dialog, given)
+
+        self.app.push_screen(Picker(f"Move {self.ticket_id} from {current} to", choices), picked)
+
+    def action_copy_reply(self) -> None:
+        reply = last_reply(self.ticket)
+        if reply is None:
+            self.notify("No reply on this ticket yet.", severity="warning")
+            return
+        self.app.copy_to_clipboard(reply["body"])
+        self.notify(f"Copied the last reply ({when(reply['created_at'])}) to the clipboard.")
+
+    def write(self, call: Callable[[], str], doing: str) -> None:
+        """Run one recording call in a worker; its words are shown, then the ticket reloads."""
+        self.writing = True
+        self.refresh_bindings()
+        self.show_status(doing)
+        self.run_worker(lambda: self.post_message(self.Done(call())), thread=True, group="write",
+                        exit_on_error=False)
+
+    def on_ticket_screen_done(self, message: Done) -> None:
+        self.writing = False
+        self.changed = True
+        self.notify(shown(message.words), markup=False)
+        self.action_refresh()
+
     # --- resolve -------------------------------------------------------------------------------------------
 
     def action_resolve_ticket(self) -> None:
@@ -386,13 +527,63 @@ def deadline_line(t: Row) -> Text:
 
 
 def ticket_text(t: Row) -> Text:
+    """The subject, then the conversation oldest first (what the customer wrote, replies, notes), then how it
+    was resolved."""
     text = plain(t["subject"], style="bold")
-    if t.get("body"):
-        text.append("\n" + shown(t["body"], lines=True))
+    for m in t.get("messages", []):
+        label, style = MESSAGE_STYLE.get(m["kind"], (m["kind"], "bold"))
+        text.append(f"\n── {label} ", style=style)
+        text.append(f"{shown(m['author'])} · {when(m['created_at'])}", style="dim")
+        if m.get("macro"):
+            text.append(f" · macro {shown(m['macro'])}", style="dim")
+        if m["kind"] == "reply":
+            text.append(" · sent" if m.get("sent_at") else " · NOT SENT: e and the same text sends it",
+                        style="dim" if m.get("sent_at") else "bold red")
+        text.append("\n" + shown(m["body"], lines=True))
     if t.get("resolution"):
         text.append(f"\nResolved by {shown(t['resolved_by'])} {when(t['resolved_at'])}: ", style="green")
         text.append(shown(t["resolution"], lines=True))
     return text
+
+
+MESSAGE_STYLE = {"customer": ("customer", "bold"), "reply": ("reply", "bold green"),
+                 "note": ("internal note", "bold yellow")}
+PREVIEW_LINES = 8
+
+
+def preview(body: str) -> str:
+    """A reply as its confirmation quotes it: the first lines, and how many more there are."""
+    lines = body.splitlines()
+    shown_lines = textwrap.indent("\n".join(lines[:PREVIEW_LINES]), "  ")
+    more = len(lines) - PREVIEW_LINES
+    return shown_lines + (f"\n  … {plural(more, 'more line')}" if more > 0 else "")
+
+
+def last_reply(t: Row | None) -> Row | None:
+    return next((m for m in reversed((t or {}).get("messages", [])) if m["kind"] == "reply"), None)
+
+
+def sent_words(result: Row) -> str:
+    m, t = result["message"], result["ticket"]
+    if result["replayed"] and not result.get("sent_now"):
+        return f"That reply was already sent ({m['message_id']}); nothing sent again."
+    return f"Reply sent to the outbox ({m['message_id']}); {t['ticket_id']} is {t['status']}."
+
+
+def note_words(result: Row) -> str:
+    return ("That note is already there." if result["replayed"]
+            else f"Note added to {result['ticket']['ticket_id']}.")
+
+
+def take_words(result: Row) -> str:
+    t = result["ticket"]
+    was = f" (was {result['previous']}'s)" if result.get("previous") else ""
+    return f"{t['ticket_id']} is {'now' if result['changed'] else 'already'} yours{was}."
+
+
+def status_words(result: Row) -> str:
+    t = result["ticket"]
+    return f"{t['ticket_id']} is {'now' if result['changed'] else 'already'} {t['status']}."
 
 
 def action_rows(t: Row) -> list[Row]:
