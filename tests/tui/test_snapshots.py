@@ -104,3 +104,43 @@ def test_status_dialog(make_app, snap_compare) -> None:
         await paste(pilot, "chargeback pending")
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=fill)
+
+
+def test_ticket_conversation(make_app, tui_engine, snap_compare) -> None:
+    """What the customer wrote, a reply from a macro (sent) and an internal note, oldest first, with the assignee."""
+    from datetime import UTC, datetime
+
+    from supportdesk.db.engine import write_session
+    from supportdesk.db.models import Ticket, TicketMessage
+    from supportdesk.tui.screens.tickets import TicketScreen
+
+    at = datetime(2026, 9, 30, 12, tzinfo=UTC)
+    with write_session(tui_engine) as s:
+        ticket = s.get(Ticket, "T-1002")
+        ticket.body, ticket.assignee = "Why is my balance -320?\nI never spent that much.", "tester"
+        s.add_all([
+            TicketMessage(message_id="msg_1", ticket_id="T-1002", kind="note", author="tester", created_at=at,
+                          body="Refund of pur_0002 clawed back 350 coins after 400 were gifted.", idempotency_key="k1"),
+            TicketMessage(message_id="msg_2", ticket_id="T-1002", kind="reply", author="tester", macro="goodwill",
+                          created_at=at.replace(minute=5), sent_at=at.replace(minute=5), idempotency_key="k2",
+                          body="Hi @cleo,\n\nThe store refunded a purchase after its coins were spent.\n\nBest,\ntester"),
+        ])
+
+    async def open_it(pilot: Pilot[None]) -> None:
+        pilot.app.push_screen(TicketScreen(pilot.app.backend, "T-1002"))  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_it)
+
+
+def test_reply_editor_from_a_macro(make_app, snap_compare) -> None:
+    """The goodwill macro filled for @user0, in the editor, with the status to leave the ticket in."""
+    from supportdesk.tui.screens.tickets import TicketScreen
+
+    async def reply(pilot: Pilot[None]) -> None:
+        pilot.app.push_screen(TicketScreen(pilot.app.backend, "T-1001"))  # type: ignore[attr-defined]
+        await settle(pilot)
+        await pilot.press("m", "down", "down", "enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=reply)

@@ -35,16 +35,15 @@ class ReplyScreen(ModalScreen[Draft | None]):
 
     DEFAULT_CSS = """
     ReplyScreen .dialog { width: 76; }
-    ReplyScreen NoteArea { height: 8; }
     ReplyScreen Select { width: 30; }
     ReplyScreen #rp-error { color: $text-error; height: auto; }
-    ReplyScreen .hint { margin-top: 0; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "cancel", "Cancel", id="cancel_reply"),
         Binding("ctrl+s", "send", "Send", id="send_reply"),
         Binding("f2", "copy", "Copy text", id="copy_reply"),
     ]
+    EDITOR_HEIGHT = 10
 
     def __init__(self, kind: str, ticket_id: str, who: str, status: str, text: str = "",
                  macro: str | None = None) -> None:
@@ -72,7 +71,9 @@ class ReplyScreen(ModalScreen[Draft | None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(NoteArea).focus()
+        area = self.query_one(NoteArea)
+        area.styles.height = self.EDITOR_HEIGHT  # over the app's 5 lines for a note: a reply is a letter
+        area.focus()
 
     @property
     def body(self) -> str:

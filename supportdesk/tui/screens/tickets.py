@@ -175,21 +175,21 @@ class TicketsScreen(DeskScreen):
 class TicketScreen(DeskScreen):
     DEFAULT_CSS = """
     #tk-head { height: 1; padding: 0 1; background: $boost; }
-    #tk-text { height: 1fr; min-height: 4; padding: 0 1; }
+    #tk-text { height: 2fr; min-height: 4; padding: 0 1; }
     #tk-due { height: 1; padding: 0 1; }
     #tk-status { height: 1; padding: 0 1; }
     #tk-actions-head { height: 1; padding: 0 1; background: $boost; }
-    #tk-actions { height: 6; }
+    #tk-actions { height: 1fr; min-height: 3; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
         Binding("e", "reply", "Reply", id="ticket_reply"),
         Binding("m", "macro", "Macro", id="ticket_macro"),
         Binding("n", "note", "Note", id="ticket_note"),
-        Binding("t", "take", "Take", id="ticket_take"),
-        Binding("s", "status", "Status", id="ticket_status"),
-        Binding("w", "work_ticket", "Work", id="work_ticket"),
-        Binding("w", "stop_working", "Stop working", id="stop_working"),
+        Binding("t", "take", "Take", show=False, id="ticket_take"),
+        Binding("s", "status", "Status", show=False, id="ticket_status"),
+        Binding("w", "work_ticket", "Work", show=False, id="work_ticket"),
+        Binding("w", "stop_working", "Stop working", show=False, id="stop_working"),
         Binding("x", "resolve_ticket", "Resolve", id="resolve_ticket"),
         Binding("o", "open_account", "Account", id="ticket_account"),
         Binding("a", "audit_trail", "Audit", show=False, id="audit_trail"),
@@ -337,13 +337,17 @@ class TicketScreen(DeskScreen):
     def show_status(self, text: str | Text | None = None) -> None:
         if text is None:
             if self.resolved:
-                text = Text("Resolved: nothing more to do here.", style="green")
+                text = Text(f"{self.ticket['status'].capitalize() if self.ticket else 'Resolved'}: "
+                            "s changes the status · y copies the last reply", style="green")
             elif self.worked:
-                text = plain(f"You are working {self.ticket_id}: every action you start carries it.", style="bold")
+                text = plain(f"Working {self.ticket_id}: actions you start carry it · s status · y copy reply",
+                             style="bold")
             else:
                 other = self.desk.working_ticket
-                text = plain(f"w work it{f' instead of {other}' if other else ''}: the fixes, refunds and decisions "
-                            f"you start carry {self.ticket_id}.", style="dim")
+                take = "" if self.ticket and self.ticket.get("assignee") == self.desk.state.identity.actor \
+                    else "t take · "
+                text = plain(f"{take}w work it{f' instead of {other}' if other else ''} (actions carry "
+                             f"{self.ticket_id}) · s status · y copy reply", style="dim")
         self.query_one("#tk-status", Static).update(text)
         self.refresh_bindings()
 
