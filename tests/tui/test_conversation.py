@@ -14,7 +14,7 @@ from supportdesk.db.models import Ticket, TicketMessage
 from supportdesk.tui.app import SupportDeskApp
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reply import Picker, ReplyScreen
-from supportdesk.tui.screens.tickets import TicketScreen, TicketsScreen
+from supportdesk.tui.screens.tickets import TicketsScreen
 from tests.tui.test_app import SIZE, settle
 from tests.tui.test_reconcile import notes, text_of, type_into
 from tests.tui.test_tickets import open_from_list, rows
