@@ -185,7 +185,12 @@ def macro_show_cmd(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
     state: AppContext = ctx.obj
     with handled(json_mode), read_session(state.engine) as session:
         body = _render(state, session, ticket, name, purchase, state.identity.actor)
-    emit(body, json_mode, lambda b: [say(line) for line in b["body"].splitlines()])
+    emit(body, json_mode, _print_body)
+
+
+def _print_body(body: dict[str, Any]) -> None:
+    for line in body["body"].splitlines():
+        say(line)
 
 
 def _print_macros(body: dict[str, Any]) -> None:

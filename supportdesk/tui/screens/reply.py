@@ -4,7 +4,7 @@ multi-line editor; a macro's text arrives filled in, to edit before sending. Als
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -38,7 +38,7 @@ class ReplyScreen(ModalScreen[Draft | None]):
     ReplyScreen Select { width: 30; }
     ReplyScreen #rp-error { color: $text-error; height: auto; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel_reply"),
         Binding("ctrl+s", "send", "Send", id="send_reply"),
         Binding("f2", "copy", "Copy text", id="copy_reply"),
@@ -112,7 +112,7 @@ class Picker(ModalScreen[str | None]):
     #mp-box { width: 64; height: auto; max-height: 16; border: round $primary; background: $panel; }
     #mp-list { height: auto; max-height: 12; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel", id="cancel_pick")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_pick")]
 
     def __init__(self, title: str, items: list[tuple[str, str]]) -> None:
         super().__init__()
