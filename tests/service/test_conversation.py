@@ -177,3 +177,35 @@ def test_customer_message_reopens_a_pending_ticket(desk):
     assert got["message"]["author"] == "@user0" and got["ticket"]["status"] == "open"
     with read_session(desk) as s:
         assert s.get(Ticket, "T-1001").status == "open"
+
+
+def test_coins_credited_macro_says_what_the_fix_under_the_ticket_did(engine, tmp_path):
+    """A purchase we hold but never credited, fixed under the ticket: {fix} and {balance} come from that fix."""
+    from supportdesk.services.reconcile import Scope, apply_one, reconcile
+
+    data = minimal()
+    data["ledger"] = []  # pur_0001 was never credited
+    data["accounts"][0]["coin_balance"] = 0
+    run_import(engine, write_dataset(tmp_path / "ds", data))
+    finding = next(f for f in reconcile(engine, Scope(account_id="acc_0000")).findings
+                   if f.kind == "uncredited_purchase")
+    apply_one(engine, finding, ActionContext("ana", "coins never arrived", "T-1001"))
+    with read_session(engine) as s:
+        body = conversation.render_macro(s, "T-1001", "coins-credited", {}, agent="ana")["body"]
+    assert "We found your purchase pur_0001 and added its 70 coins to your account." in body
+    assert "Your balance is now 70 coins." in body
+
+
+def test_the_file_outbox_ends_a_torn_line_and_skips_what_it_holds(tmp_path):
+    from supportdesk.services.outbox import OutboundReply
+
+    box = FileOutbox(tmp_path / "outbox.jsonl")
+    box.path.write_text('{"message_id": "msg_torn", "bo')  # a writer died mid-line
+    reply = OutboundReply("msg_1", "T-1", "acc_1", "a@example.com", "Hi\nthere", "ana", "2026-11-29T07:00:00Z")
+    assert box.send(reply) is True
+    assert box.send(reply, resume=True) is False  # a retry after a crash: already there
+    text = box.path.read_text().splitlines()
+    assert len(text) == 2 and json.loads(text[1])["body"] == "Hi\nthere"
+    fresh = FileOutbox(tmp_path / "new" / "outbox.jsonl")
+    fresh.send(reply)
+    assert fresh.path.stat().st_mode & 0o777 == 0o600  # replies are customers' data: the agent's only
