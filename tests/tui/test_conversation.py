@@ -59,7 +59,7 @@ async def test_reply_from_a_macro_solves_the_ticket(make_app, tui_engine, tmp_pa
     assert line["ticket"] == "T-1001" and line["to"] == "user0@example.com" and line["author"] == "tester"
 
 
-async def test_note_and_an_empty_one_refused(make_app, tui_engine, tmp_path) -> None:
+async def test_note_an_empty_one_refused_and_a_macro_from_the_palette(make_app, tui_engine, tmp_path) -> None:
     app = make_app()
     with_outbox(app, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -74,6 +74,15 @@ async def test_note_and_an_empty_one_refused(make_app, tui_engine, tmp_path) -> 
         assert app.screen is ticket
         conversation = text_of(ticket, "#tk-subject")
         assert "── internal note tester" in conversation and "Do not credit again." in conversation
+
+        await pilot.press("ctrl+p", *"Macro: cashout")  # the palette lists every macro while a ticket is open
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReplyScreen) and app.screen.macro == "cashout-held"
+        assert "Hi @cleo," in app.screen.body
+        await pilot.press("escape")
+        assert app.screen is ticket
     assert messages(tui_engine) == 1
 
 
