@@ -221,6 +221,7 @@ class TicketScreen(DeskScreen):
         self.ticket: Row | None = None
         self.resolving = False
         self.writing = False  # a reply, note, take or status change is being recorded
+        self.show_newest = False  # scroll the conversation to its end on the next load
         self.changed = False  # resolved or written to here: whoever opened this screen reloads
 
     @property
@@ -318,6 +319,9 @@ class TicketScreen(DeskScreen):
             (when(t["created_at"]), "dim"), "  ", (shown(f"@{t['assignee']}" if t.get("assignee") else "unassigned"),
                                                    "italic")))
         self.query_one("#tk-subject", Static).update(ticket_text(t))
+        if self.show_newest:  # after a reply or note: the conversation's end, where it went
+            self.show_newest = False
+            self.call_after_refresh(self.query_one("#tk-text", VerticalScroll).scroll_end, animate=False)
         due = self.query_one("#tk-due", Static)
         due.display = bool(t.get("answer_due_at"))
         due.update(deadline_line(t))
@@ -481,6 +485,7 @@ class TicketScreen(DeskScreen):
     def on_ticket_screen_done(self, message: Done) -> None:
         self.writing = False
         self.changed = True
+        self.show_newest = True
         self.notify(shown(message.words), markup=False)
         self.action_refresh()
 
