@@ -335,6 +335,8 @@ class TicketScreen(DeskScreen):
         self.query_one("#tk-actions-head", Static).update(plain(
             f"{plural(len(rows), 'action')} under {t['ticket_id']}, oldest first"
             if rows else f"Nothing done under {t['ticket_id']} yet"))
+        if self.changed and self.resolved and self.worked:  # solved by a reply here: as resolving it does
+            self.desk.action_stop_working()
         self.show_status()
         self.refresh_bindings()
 
