@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from supportdesk.config import Settings
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Account
+from supportdesk.domain.when import parse_when  # re-exported: callers import it from here too
 from supportdesk.errors import ConfigError, InvalidInput, NotFound, SupportdeskError
 from supportdesk.stores.absences import record_absences
 from supportdesk.stores.policy import RetryPolicy
@@ -195,21 +196,6 @@ def _check_window(since: datetime, until: datetime) -> None:
     if since >= until:
         raise InvalidInput(f"the sync window is empty: since {since:%Y-%m-%d %H:%M} is not before until "
                            f"{until:%Y-%m-%d %H:%M}")
-
-
-def parse_when(text: str, *, now: datetime | None = None) -> datetime:
-    """ISO 8601 (a date, or a time; naive means UTC) or a span back from now: 30d, 12h, 90m, 2w."""
-    now = now or datetime.now(UTC)
-    value = text.strip()
-    units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
-    if len(value) > 1 and value[-1] in units and value[:-1].isdigit():
-        return now - timedelta(**{units[value[-1]]: int(value[:-1])})
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a time: use ISO 8601 (2026-03-01 or 2026-03-01T12:00:00Z) "
-                           "or a span back from now such as 30d, 12h, 2w") from None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def store_clock(settings: Settings) -> datetime | None:
