@@ -6,7 +6,6 @@ completes it), cancellable between batches. A store that fails is reported and t
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -203,8 +202,8 @@ def store_clock(settings: Settings) -> datetime | None:
 
     Look-back windows (Apple 180 days, Google 30) and refund windows count from the stores' now, so against an
     emulator living at another date they count from that date. The emulator itself is asked (its control API):
-    a time written into a config file moves nothing."""
-    control = _emulator_section(settings).get("control_url")
+    a time written into a config file moves nothing. Its address was read with the settings, once."""
+    control = settings.emulator.control_url if settings.emulator else None
     if not control:
         return None
     import httpx  # only when an emulator is configured: the services that import this module stay off the network
@@ -214,13 +213,3 @@ def store_clock(settings: Settings) -> datetime | None:
     except (httpx.HTTPError, ValueError):
         return None  # no emulator answering: the wall clock
     return parse_when(str(answer["now"])) if answer.get("fixed") and answer.get("now") else None
-
-
-def _emulator_section(settings: Settings) -> dict[str, Any]:
-    if settings.path is None:
-        return {}
-    try:
-        section = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("emulator", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    return section if isinstance(section, dict) else {}
