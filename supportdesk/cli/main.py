@@ -48,7 +48,7 @@ def _open_tui(state: AppContext, initial_query: str | None = None) -> None:
 
 
 def _state(ctx: typer.Context) -> AppContext:
-    return ctx.obj  # type: ignore[no-any-return]
+    return ctx.obj
 
 
 @app.command("import")
