@@ -24,9 +24,11 @@ class AgentConfig(_Table):
     """`[agent]`: who acts, on a SQLite file (on PostgreSQL the connected role decides)."""
 
     actor: str | None = None
-    """The acting agent's name in the audit trail; SUPPORTDESK_ACTOR and `--actor` win over it. Default: the OS user."""
+    """The acting agent's name in the audit trail; SUPPORTDESK_ACTOR and `--actor` win over it.
+    Default: the OS user."""
     role: Literal["agent", "lead"] = "agent"
-    """`lead` may do what `[policy.roles]` keeps from agents (large credits); nothing enforces it on a user's own file."""
+    """`lead` may do what `[policy.roles]` keeps from agents (large credits); nothing enforces it on a file
+    its user owns."""
 
 
 class DatabaseConfig(_Table):
@@ -52,7 +54,8 @@ class AppleStoreConfig(_StoreConfig):
     key_id: str | None = None
     """The API key's id (the `kid` of the ES256 token)."""
     private_key: str | None = None
-    """The API key (PEM). Also `private_key_file`, SUPPORTDESK_APPLE_PRIVATE_KEY or SUPPORTDESK_APPLE_PRIVATE_KEY_FILE."""
+    """The API key (PEM). Also `private_key_file`, SUPPORTDESK_APPLE_PRIVATE_KEY or
+    SUPPORTDESK_APPLE_PRIVATE_KEY_FILE."""
     private_key_file: str | None = None
     """A file holding `private_key`."""
     bundle_id: str | None = None

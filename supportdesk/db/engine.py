@@ -54,7 +54,8 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
+                executemany: bool) -> None:
     """PostgreSQL cannot store or even compare text with NUL (and says so with the whole statement and its rows);
     SQLite would store it. Both refuse it, before any SQL runs. Bulk writes (the import) check their own rows."""
     if executemany or not parameters:

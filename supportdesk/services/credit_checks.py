@@ -31,12 +31,14 @@ def duplicate_credits(session: Session, scope: Scope) -> Iterator[Finding]:
     if scope.account_id:
         by_ref = by_ref.where(col(LedgerEntry.account_id) == scope.account_id)
     by_txn = _purchase_scope(select(col(Purchase.purchase_id)).join(LedgerEntry, and_(
-        col(LedgerEntry.ref) == col(Purchase.store_transaction_id), col(LedgerEntry.account_id) == col(Purchase.account_id), live()))
-        .where(col(Purchase.store_transaction_id) != col(Purchase.purchase_id)), scope)
+        col(LedgerEntry.ref) == Purchase.store_transaction_id, col(LedgerEntry.account_id) == Purchase.account_id,
+        live()))
+        .where(col(Purchase.store_transaction_id) != Purchase.purchase_id), scope)
     candidates = sorted({r for (r,) in _stream(session, by_ref)} | {p for (p,) in _stream(session, by_txn)})
     for start in range(0, len(candidates), CHUNK):  # few: one row per duplicated purchase
         purchases = {p.purchase_id: p for p in session.execute(_purchase_scope(
-            select(Purchase).where(col(Purchase.purchase_id).in_(candidates[start:start + CHUNK])), scope)).scalars()}
+            select(Purchase).where(col(Purchase.purchase_id).in_(candidates[start:start + CHUNK])), scope)
+        ).scalars()}
         owner = {**{p.store_transaction_id: p for p in purchases.values()}, **purchases}
         credits: dict[str, list[LedgerEntry]] = {}
         for e in session.execute(select(LedgerEntry).where(
@@ -60,12 +62,12 @@ def wrong_credit_amounts(session: Session, scope: Scope) -> Iterator[Finding]:
     """A purchase's one live credit on its account is not the purchase's coins (which include a promotion's
     bonus): the fix reverses that credit and posts the right amount."""
     other = aliased(LedgerEntry)
-    second = exists().where(col(other.ref) == col(Purchase.purchase_id),
-                            col(other.account_id) == col(Purchase.account_id),
-                            col(other.entry_id) != col(LedgerEntry.entry_id), live(other))
+    second = exists().where(col(other.ref) == Purchase.purchase_id,
+                            col(other.account_id) == Purchase.account_id,
+                            col(other.entry_id) != LedgerEntry.entry_id, live(other))
     stmt = _purchase_scope(select(Purchase, LedgerEntry).join(LedgerEntry, and_(
-        col(LedgerEntry.ref) == col(Purchase.purchase_id), col(LedgerEntry.account_id) == col(Purchase.account_id), live()))
-        .where(col(LedgerEntry.amount) != col(Purchase.coins), ~second), scope)
+        col(LedgerEntry.ref) == Purchase.purchase_id, col(LedgerEntry.account_id) == Purchase.account_id, live()))
+        .where(col(LedgerEntry.amount) != Purchase.coins, ~second), scope)
     for p, e in _stream(session, stmt):
         yield Finding("wrong_credit_amount", p.account_id, p.store, p.store_transaction_id, p.purchase_id,
                       p.coins - e.amount,
@@ -77,9 +79,10 @@ def misdirected_credits(session: Session, scope: Scope) -> Iterator[Finding]:
     """A purchase's credit posted on another account than the purchase's: the fix reverses it there and credits
     the purchase's account (unless that account already holds a credit for it)."""
     stmt = select(Purchase, LedgerEntry).join(LedgerEntry, and_(
-        col(LedgerEntry.ref) == col(Purchase.purchase_id), col(LedgerEntry.account_id) != col(Purchase.account_id), live()))
+        col(LedgerEntry.ref) == Purchase.purchase_id, col(LedgerEntry.account_id) != Purchase.account_id, live()))
     if scope.account_id:  # found from either side: the buyer's account or the one credited instead
-        stmt = stmt.where(or_(col(Purchase.account_id) == scope.account_id, col(LedgerEntry.account_id) == scope.account_id))
+        stmt = stmt.where(or_(col(Purchase.account_id) == scope.account_id,
+                              col(LedgerEntry.account_id) == scope.account_id))
     stmt = _purchase_scope(stmt, Scope(store=scope.store, since=scope.since)).order_by(col(LedgerEntry.seq))
     found: dict[str, tuple[Purchase, list[LedgerEntry]]] = {}
     for p, e in _stream(session, stmt):

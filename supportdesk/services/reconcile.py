@@ -44,9 +44,10 @@ def _record(sr: StoreRecord) -> dict[str, Any]:
 
 def _price_in_force(sr: Any) -> Any:
     return and_(
-        col(PricePoint.country) == sr.country, col(PricePoint.store) == sr.store, col(PricePoint.product_id) == sr.product_id,
+        col(PricePoint.country) == sr.country, col(PricePoint.store) == sr.store,
+        col(PricePoint.product_id) == sr.product_id,
         col(PricePoint.valid_from) <= sr.purchased_at,
-        or_(col(PricePoint.valid_to).is_(None), sr.purchased_at < col(PricePoint.valid_to)),
+        or_(col(PricePoint.valid_to).is_(None), sr.purchased_at < PricePoint.valid_to),
     )
 
 
@@ -55,7 +56,8 @@ def missing_purchases(session: Session, scope: Scope) -> Iterator[Finding]:
 
     Only a charge that matches a price point in force (a positive amount, in its currency) is a missing purchase;
     any other is an `amount_mismatch` the agent decides, never credited by a fix."""
-    stmt = _store_scope(select(StoreRecord).where(col(StoreRecord.state) == "purchased", ~_ours(), _matching()), scope)
+    stmt = _store_scope(select(StoreRecord).where(col(StoreRecord.state) == "purchased", ~_ours(), _matching()),
+                        scope)
     for (sr,) in _stream(session, stmt):
         coins, bonus = _bundle_coins(session, sr)
         yield Finding("missing_purchase", sr.account_id, sr.store, sr.store_transaction_id, None, coins,
@@ -75,15 +77,15 @@ def _why_not_credit(session: Session, sr: StoreRecord) -> dict[str, Any]:
 
 
 def _ours() -> Any:
-    return exists().where(col(Purchase.store) == col(StoreRecord.store),
-                          col(Purchase.store_transaction_id) == col(StoreRecord.store_transaction_id))
+    return exists().where(col(Purchase.store) == StoreRecord.store,
+                          col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id)
 
 
 def _matching() -> Any:
     """The charge is positive and equals a price point in force for its country, store, product and time."""
     return and_(col(StoreRecord.price_minor) > 0, exists().where(
-        _price_in_force(StoreRecord), col(PricePoint.price_minor) == col(StoreRecord.price_minor),
-        col(PricePoint.currency) == col(StoreRecord.currency)))
+        _price_in_force(StoreRecord), col(PricePoint.price_minor) == StoreRecord.price_minor,
+        col(PricePoint.currency) == StoreRecord.currency))
 
 
 def _bundle_coins(session: Session, sr: StoreRecord) -> tuple[int, int]:
@@ -110,7 +112,7 @@ def _metadata_coins(raw: Any) -> int:
 
 
 def uncredited_purchases(session: Session, scope: Scope) -> Iterator[Finding]:
-    credited = exists().where(col(LedgerEntry.ref) == col(Purchase.purchase_id), col(LedgerEntry.kind) == "purchase")
+    credited = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id, col(LedgerEntry.kind) == "purchase")
     stmt = _purchase_scope(select(Purchase).where(col(Purchase.status) == "completed", ~credited), scope)
     for (p,) in _stream(session, stmt):
         yield Finding("uncredited_purchase", p.account_id, p.store, p.store_transaction_id, p.purchase_id, p.coins,
@@ -118,11 +120,12 @@ def uncredited_purchases(session: Session, scope: Scope) -> Iterator[Finding]:
 
 
 def unapplied_refunds(session: Session, scope: Scope) -> Iterator[Finding]:
-    clawed = exists().where(col(LedgerEntry.ref) == col(Purchase.purchase_id), col(LedgerEntry.kind) == "refund_clawback")
+    clawed = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id,
+                            col(LedgerEntry.kind) == "refund_clawback")
     stmt = _store_scope(
         select(StoreRecord, Purchase)
-        .join(Purchase, and_(col(Purchase.store) == col(StoreRecord.store),
-                             col(Purchase.store_transaction_id) == col(StoreRecord.store_transaction_id)))
+        .join(Purchase, and_(col(Purchase.store) == StoreRecord.store,
+                             col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id))
         .where(col(StoreRecord.state).in_(TAKEN_BACK), col(Purchase.status) == "completed", ~clawed),
         scope,
     )
@@ -146,7 +149,7 @@ def balance_drifts(session: Session, scope: Scope) -> Iterator[Finding]:
         sub = sums.subquery()
         ledger = func.coalesce(sub.c.total, 0)
         stmt = (select(col(Account.account_id), col(Account.handle), column, ledger, sub.c.last)
-                .outerjoin(sub, sub.c.account_id == col(Account.account_id)).where(column != ledger))
+                .outerjoin(sub, sub.c.account_id == Account.account_id).where(column != ledger))
         if scope.account_id:
             stmt = stmt.where(col(Account.account_id) == scope.account_id)
         for account_id, handle, cached, total, last in _stream(session, stmt):
@@ -169,8 +172,8 @@ def amount_mismatches(session: Session, scope: Scope) -> Iterator[Finding]:
     unheld = and_(col(Purchase.purchase_id).is_(None), col(StoreRecord.state) == "purchased", ~_matching())
     stmt = _store_scope(
         select(StoreRecord, col(Purchase.purchase_id))
-        .outerjoin(Purchase, and_(col(Purchase.store) == col(StoreRecord.store),
-                                  col(Purchase.store_transaction_id) == col(StoreRecord.store_transaction_id)))
+        .outerjoin(Purchase, and_(col(Purchase.store) == StoreRecord.store,
+                                  col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id))
         .where(col(StoreRecord.state).in_(CHARGED), or_(held, unheld)), scope)
     points: dict[tuple[str | None, str, str], list[PricePoint]] = {}  # the price table is small: read each key once
     for sr, purchase_id in _stream(session, stmt):

@@ -35,7 +35,7 @@ def verified(session: Session) -> dict[str, Any]:
     orphan = session.exec(
         select(col(LedgerEntry.entry_id)).where(
             col(LedgerEntry.idempotency_key).is_not(None),
-            ~exists().where(col(AuditRecord.target) == col(LedgerEntry.entry_id)),
+            ~exists().where(col(AuditRecord.target) == LedgerEntry.entry_id),
         ).limit(1)
     ).first()
     if orphan:

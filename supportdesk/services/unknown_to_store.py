@@ -17,17 +17,17 @@ from supportdesk.domain.findings import Finding
 def _live_credit() -> Any:
     """A purchase credit of the purchase in the enclosing query that no reversal has taken back."""
     rev = aliased(LedgerEntry)
-    return and_(col(LedgerEntry.ref) == col(Purchase.purchase_id), col(LedgerEntry.kind) == "purchase",
-                ~exists().where(col(rev.reverses) == col(LedgerEntry.entry_id)))
+    return and_(col(LedgerEntry.ref) == Purchase.purchase_id, col(LedgerEntry.kind) == "purchase",
+                ~exists().where(col(rev.reverses) == LedgerEntry.entry_id))
 
 
 def query() -> Any:
     """Completed, still-credited purchases whose store said it has no such transaction and no sync found one."""
-    known = exists().where(col(StoreRecord.store) == col(Purchase.store),
-                           col(StoreRecord.store_transaction_id) == col(Purchase.store_transaction_id))
+    known = exists().where(col(StoreRecord.store) == Purchase.store,
+                           col(StoreRecord.store_transaction_id) == Purchase.store_transaction_id)
     return (select(Purchase, StoreAbsence)
-            .join(StoreAbsence, and_(col(StoreAbsence.store) == col(Purchase.store),
-                                     col(StoreAbsence.store_transaction_id) == col(Purchase.store_transaction_id)))
+            .join(StoreAbsence, and_(col(StoreAbsence.store) == Purchase.store,
+                                     col(StoreAbsence.store_transaction_id) == Purchase.store_transaction_id))
             .where(col(Purchase.status) == "completed", ~known, exists().where(_live_credit())))
 
 
