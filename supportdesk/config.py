@@ -10,12 +10,15 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_config_dir, user_data_dir
 
 from supportdesk.errors import ConfigError
 from supportdesk.secret_files import resolve_store_secrets
+
+if TYPE_CHECKING:
+    from supportdesk.config_file import EmulatorConfig
 
 ENV_CONFIG = "SUPPORTDESK_CONFIG"
 
@@ -63,6 +66,8 @@ class Settings:
         """The outbox file: `[outbox] path`, else `outbox.jsonl` in the user data directory."""
         return self.outbox_path or Path(user_data_dir("supportdesk", appauthor=False)) / "outbox.jsonl"
 
+    emulator: EmulatorConfig | None = None  # the file's [emulator] table, read with the rest (store_clock)
+
 
 def _login() -> str:
     try:
@@ -100,20 +105,21 @@ def load_settings(path: Path | str | None = None, *, database_url: str | None = 
             raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from exc
     elif explicit:
         raise ConfigError(f"config file {cfg_path} does not exist")
+    from supportdesk.config_file import validate  # pydantic: loaded with the settings, not with this module
+
+    checked = validate(raw, str(cfg_path))  # every key typed once, here; the error names the key
     settings = Settings(path=cfg_path if cfg_path.exists() else None)
-    agent = raw.get("agent", {})
-    settings.actor = os.environ.get("SUPPORTDESK_ACTOR") or agent.get("actor") or settings.actor
-    settings.role = agent.get("role", settings.role)
-    if settings.role not in ("agent", "lead"):
-        raise ConfigError(f"{cfg_path}: [agent] role must be 'agent' or 'lead', not {settings.role!r}")
-    settings.database_url = database_url or raw.get("database", {}).get("url")
-    settings.stores = resolve_store_secrets(raw.get("stores", {}))
+    settings.actor = os.environ.get("SUPPORTDESK_ACTOR") or checked.agent.actor or settings.actor
+    settings.role = checked.agent.role
+    settings.database_url = database_url or checked.database.url
+    settings.stores = resolve_store_secrets(raw.get("stores", {}))  # the clients take their tables as written
     settings.policy = _merge(DEFAULT_POLICY, raw.get("policy", {}))
     settings.policy_from_file = bool(raw.get("policy"))
-    settings.keys = raw.get("keys", {})
-    settings.macros = raw.get("macros", {})
-    outbox = raw.get("outbox", {}).get("path")
-    if outbox is not None and (not isinstance(outbox, str) or not outbox.strip()):
-        raise ConfigError(f"{cfg_path}: [outbox] path must be a file path")
+    settings.keys = dict(checked.keys)
+    settings.emulator = checked.emulator
+    settings.macros = {name: m.model_dump(exclude_none=True) for name, m in checked.macros.items()}
+    outbox = checked.outbox.path
+    if outbox is not None and not outbox.strip():
+        raise ConfigError(f"{cfg_path}: outbox.path: must be a file path")
     settings.outbox_path = Path(outbox).expanduser() if outbox else None
     return settings

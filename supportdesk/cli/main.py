@@ -48,7 +48,7 @@ def _open_tui(state: AppContext, initial_query: str | None = None) -> None:
 
 
 def _state(ctx: typer.Context) -> AppContext:
-    return ctx.obj  # type: ignore[no-any-return]
+    return ctx.obj
 
 
 @app.command("import")
@@ -235,13 +235,11 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def _register_optional() -> None:
-    """Commands that live in their own modules (the stores and the emulator)."""
-    try:
-        from supportdesk.cli.emulator_cmd import store_emulator
-    except ImportError:
-        pass
-    else:
-        app.command("store-emulator")(store_emulator)
+    """Commands that live in their own modules (the stores and the emulator); their dependencies are mandatory,
+    so a failing import is a broken install and is not hidden."""
+    from supportdesk.cli.emulator_cmd import store_emulator
+
+    app.command("store-emulator")(store_emulator)
     from supportdesk.cli.audit_cmd import audit_app
     from supportdesk.cli.reconcile_cmd import reconcile_cmd
     from supportdesk.cli.ticket_cmd import ticket_app
@@ -274,12 +272,9 @@ def _register_optional() -> None:
     from supportdesk.cli.review_cmd import review_app
 
     app.add_typer(review_app, name="review")
-    try:
-        from supportdesk.cli.stores_cmd import stores_app
-    except ImportError:
-        pass
-    else:
-        app.add_typer(stores_app, name="stores")
+    from supportdesk.cli.stores_cmd import stores_app
+
+    app.add_typer(stores_app, name="stores")
 
 
 _register_optional()

@@ -70,6 +70,10 @@ def emit(result: dict[str, Any], json_mode: bool, human: Callable[[dict[str, Any
         human(result)
 
 
+# typer bundles its own click: its ClickException (BadParameter's grandparent) is not click's.
+_BUNDLED_CLICK_EXCEPTION: type[Exception] = typer.BadParameter.__mro__[2]
+
+
 @contextmanager
 def handled(json_mode: bool) -> Iterator[None]:
     """Map our errors to exit 1 with the `error` JSON (or a red line), never a traceback; anything unexpected
@@ -77,7 +81,7 @@ def handled(json_mode: bool) -> Iterator[None]:
     other customers' rows)."""
     try:
         yield
-    except (typer.Exit, typer.Abort, typer.BadParameter.__mro__[2], click.exceptions.Exit, click.exceptions.Abort,
+    except (typer.Exit, typer.Abort, _BUNDLED_CLICK_EXCEPTION, click.exceptions.Exit, click.exceptions.Abort,
             click.ClickException, KeyboardInterrupt):  # typer bundles its own click: both kinds pass through
         raise
     except SupportdeskError as exc:

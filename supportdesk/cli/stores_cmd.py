@@ -40,7 +40,8 @@ def sync_cmd(
     with handled(json_mode):
         state = ctx.obj
         now = store_clock(state.settings)
-        window = {"since": parse_when(since, now=now), "until": parse_when(until, now=now) if until else None}
+        window: dict[str, Any] = {"since": parse_when(since, now=now),
+                                  "until": parse_when(until, now=now) if until else None}
         account_id = None
         if account is not None:
             with read_session(state.engine) as session:

@@ -115,6 +115,7 @@ def velocity(plot: Plot, i: int) -> None:
     acc_country, store = (("US", "google"), ("JP", "apple"), ("GB", "web"), ("KR", "google"))[i % 4]
     acc = plot.subject(acc_country)
     t = plot.when(acc_country, store, 5, 300)
+    products: tuple[str, ...]
     if i % 2 == 0:
         # Six small bundles in 15 hours: more than 5 purchases in 24 h.
         products = ("coins_70", "coins_350", "coins_70", "coins_700", "coins_350", "coins_70")

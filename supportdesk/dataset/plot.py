@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from random import Random
+from typing import Any
 
 from supportdesk.dataset.catalog import Gift
 from supportdesk.dataset.clean import CleanActivity, Shopper
@@ -44,12 +45,12 @@ class Plot:
         birth = birth or self.people.birth_date(self.now - 400 * DAY)
         return self.world.add(self.people.account(country, kind, created, birth))
 
-    def subject(self, country: str, kind: str = "viewer", **kw) -> Account:
+    def subject(self, country: str, kind: str = "viewer", **kw: Any) -> Account:
         acc = self.account(country, kind, **kw)
         self.subjects.add(acc.account_id)
         return acc
 
-    def bystander(self, country: str, kind: str = "viewer", **kw) -> Account:
+    def bystander(self, country: str, kind: str = "viewer", **kw: Any) -> Account:
         """An account on which a near miss is staged: it must stay clean."""
         acc = self.account(country, kind, **kw)
         self.near_miss_accounts.add(acc.account_id)

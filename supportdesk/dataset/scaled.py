@@ -130,7 +130,9 @@ class ScaledWriter:
     def purchase(self, account_id: str, country: str, product: str, epoch: int, identity: dict[str, str]) -> int:
         self.purchases += 1
         n, at = self.purchases, datetime.fromtimestamp(epoch, UTC)
-        store = self.rng.choice(self.cat.region_at(country, at).stores)
+        region = self.cat.region_at(country, at)
+        assert region is not None, f"no region row for {country} at {at}"  # the plot buys only where it may
+        store = self.rng.choice(region.stores)
         offer = self.cat.offer(country, store, product, at)
         price, currency = offer.price_minor, offer.currency
         if store == "apple":

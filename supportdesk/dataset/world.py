@@ -339,5 +339,5 @@ class World:
         for t in self.tickets:
             t.ticket_id = renamed[t.ticket_id]
         for e in self.ledger:
-            if e.kind == "grant":
+            if e.kind == "grant" and e.ref is not None:
                 e.ref = renamed[e.ref]

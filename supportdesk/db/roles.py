@@ -10,7 +10,7 @@ No role gets DDL; the reference tables (regions, prices, gifts) and the policy a
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from supportdesk.errors import Forbidden, InvalidInput, NotFound
 
@@ -34,7 +34,7 @@ def _require_postgres(engine: Engine) -> None:
         raise InvalidInput("database roles are for a shared PostgreSQL database; on SQLite the actor is you")
 
 
-def _columns(conn, table: str, skip: tuple[str, ...]) -> list[str]:  # type: ignore[no-untyped-def]
+def _columns(conn: Connection, table: str, skip: tuple[str, ...]) -> list[str]:
     rows = conn.execute(text("SELECT column_name FROM information_schema.columns WHERE table_name = :t "
                              "AND table_schema = current_schema() ORDER BY ordinal_position"), {"t": table})
     return [r[0] for r in rows if r[0] not in skip]

@@ -43,7 +43,7 @@ class RegionRow:
     def of(cls, row: Any) -> RegionRow:
         """From a table row or a mapping with the same field names."""
         get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-        values = {f.name: get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: get(f.name) for f in fields(cls)}
         values["stores"] = tuple(values["stores"] or ())
         return cls(**values)
 
@@ -63,7 +63,7 @@ class PriceRow:
     @classmethod
     def of(cls, row: Any) -> PriceRow:
         get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-        values = {f.name: get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: get(f.name) for f in fields(cls)}
         values["bonus_coins"] = values["bonus_coins"] or 0
         return cls(**values)
 
@@ -250,8 +250,8 @@ def resolve_country(text: str) -> Country:
     if len(value) > MAX_QUERY or not re.fullmatch(r"[\w .,'’()\-]+", value) or any(ch.isdigit() for ch in value):
         raise InvalidInput(f"{value[:40]!r} is not a country code or name")
     if len(value) in (2, 3) and value.isascii() and value.isalpha():
-        key = "alpha_2" if len(value) == 2 else "alpha_3"
-        found = pycountry.countries.get(**{key: value.upper()})
+        code = value.upper()
+        found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else pycountry.countries.get(alpha_3=code)
         if found is None:
             raise InvalidInput(f"{value.upper()!r} is not an ISO 3166-1 country code")
         return _country(found)

@@ -44,8 +44,8 @@ class PubSubApi:
         max_messages = body.get("maxMessages") if body is not None else None
         if problem is None and (not isinstance(max_messages, int) or max_messages < 1):
             problem = _error(400, "INVALID_ARGUMENT", "maxMessages must be a positive integer.")
-        if problem is not None:
-            return problem
+        if problem is not None or body is None or not isinstance(max_messages, int):
+            return problem or _error(400, "INVALID_ARGUMENT", "maxMessages must be a positive integer.")
         received = await self._held_pull(max_messages, body.get("returnImmediately") is True)
         return json_response({"receivedMessages": received} if received else {})
 
@@ -63,8 +63,8 @@ class PubSubApi:
         ack_ids = body.get("ackIds") if body is not None else None
         if problem is None and (not isinstance(ack_ids, list) or not ack_ids):
             problem = _error(400, "INVALID_ARGUMENT", "ackIds must be a non-empty list.")
-        if problem is not None:
-            return problem
+        if problem is not None or not isinstance(ack_ids, list):
+            return problem or _error(400, "INVALID_ARGUMENT", "ackIds must be a non-empty list.")
         unknown = self.emu.rtdn.acknowledge([str(a) for a in ack_ids])
         if unknown:
             return _error(

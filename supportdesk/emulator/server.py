@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from supportdesk.emulator.app import build_app
 from supportdesk.emulator.apple_base import ENVIRONMENTS
@@ -47,7 +48,7 @@ class Prepared:
         config = uvicorn.Config(
             build_app(self.state), log_level="warning", access_log=False, lifespan="off",
             timeout_graceful_shutdown=1,  # a request stuck in a timeout fault must not hold up a stop
-            **({"log_config": file_log_config(log_file)} if log_file is not None else {}),
+            log_config=file_log_config(log_file) if log_file is not None else LOGGING_CONFIG,
         )  # fmt: skip
         return uvicorn.Server(config)
 

@@ -102,7 +102,7 @@ def build_state(
 ) -> EmulatorState:
     bundle_ids = {t.get("bundleId") for t in records.apple} - {None}
     # The data's bundleId is what is served; configure the emulator with it when the data agrees on one.
-    bundle_id = bundle_ids.pop() if len(bundle_ids) == 1 else DEFAULT_BUNDLE_ID
+    bundle_id = str(bundle_ids.pop()) if len(bundle_ids) == 1 else DEFAULT_BUNDLE_ID
     identity = Identity(bundle_id=bundle_id, base_url=base_url, environment=environment)
     return EmulatorState(
         records=records,

@@ -66,7 +66,7 @@ def _stamp(at: datetime) -> str:
 
 
 def record_hash(prev_hash: str, rec: AuditRecord) -> str:
-    body = {
+    body: dict[str, Any] = {
         "at": _stamp(rec.at),
         "actor": rec.actor,
         "action": rec.action,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from supportdesk.db.models import LedgerEntry, Purchase
 from supportdesk.domain.findings import Finding
@@ -79,11 +80,12 @@ def apply_fix(session: Session, f: Finding, ctx: ActionContext, *, key: str | No
     key = key or f.key
     if f.kind == "balance_drift":
         return resync_cached(session, f.account_id or "", f.detail["asset"], ctx, key=key)
-    perform = {
+    fixes: dict[str, Callable[[Session, Finding, ActionContext, str], dict[str, Any]]] = {
         "missing_purchase": _missing, "uncredited_purchase": _uncredited, "duplicate_credit": _duplicate,
         "unapplied_refund": partial(_refund, policy=refund_policy), "wrong_credit_amount": _wrong_amount,
         "misdirected_credit": _misdirected, "unknown_to_store": _unknown,
-    }[f.kind]
+    }
+    perform = fixes[f.kind]
     request = {"finding": f.kind, "store": f.store, "txn": f.store_transaction_id, "purchase": f.purchase_id}
     return run_once(session, key=key, action=f"reconcile.{f.kind}", request=request, ctx=ctx,
                     perform=lambda: perform(session, f, ctx, key))
@@ -109,8 +111,8 @@ def _decide(session: Session, f: Finding, decision: str, ctx: ActionContext, key
 
 
 def _credit(session: Session, f: Finding, purchase_id: str, ctx: ActionContext, key: str) -> list[dict[str, Any]]:
-    already = session.execute(select(LedgerEntry.entry_id).where(
-        LedgerEntry.ref == purchase_id, LedgerEntry.kind == "purchase")).first()
+    already = session.execute(select(col(LedgerEntry.entry_id)).where(
+        col(LedgerEntry.ref) == purchase_id, col(LedgerEntry.kind) == "purchase")).first()
     if already:
         raise Conflict(f"purchase {purchase_id} was credited meanwhile (entry {already[0]}); nothing posted")
     return post_entries(session, [Posting(f.account_id or "", "coin", f.coins, "purchase", ref=purchase_id)], ctx,
@@ -160,8 +162,8 @@ def _reversals(session: Session, entry_ids: list[str]) -> list[Posting]:
     """Postings that undo each entry, refused if one was reversed meanwhile (nothing posted then)."""
     postings = []
     for entry_id in entry_ids:
-        entry = session.execute(select(LedgerEntry).where(LedgerEntry.entry_id == entry_id)).scalar_one()
-        if session.execute(select(LedgerEntry.entry_id).where(LedgerEntry.reverses == entry_id)).first():
+        entry = session.execute(select(LedgerEntry).where(col(LedgerEntry.entry_id) == entry_id)).scalar_one()
+        if session.execute(select(col(LedgerEntry.entry_id)).where(col(LedgerEntry.reverses) == entry_id)).first():
             raise Conflict(f"entry {entry_id} was reversed meanwhile; nothing posted")
         postings.append(Posting(entry.account_id, entry.asset, -entry.amount, "reversal", ref=entry.ref,
                                 reverses=entry_id))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, text, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from supportdesk.db.models import Account, LedgerEntry
 from supportdesk.domain.ledger import Posting, check_posting, may_leave
@@ -32,7 +32,7 @@ def new_id(prefix: str) -> str:
 
 
 def lock_account(session: Session, account_id: str) -> Account:
-    stmt = select(Account).where(Account.account_id == account_id)
+    stmt = select(Account).where(col(Account.account_id) == account_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     account = session.exec(stmt).first()
@@ -43,8 +43,8 @@ def lock_account(session: Session, account_id: str) -> Account:
 
 def ledger_balance(session: Session, account_id: str, asset: str) -> int:
     total = session.exec(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.account_id == account_id, LedgerEntry.asset == asset
+        select(func.coalesce(func.sum(col(LedgerEntry.amount)), 0)).where(
+            col(LedgerEntry.account_id) == account_id, col(LedgerEntry.asset) == asset
         )
     ).one()
     return int(total)
@@ -77,7 +77,7 @@ def post_entries(
         session.add(entry)
         column = getattr(Account, BALANCE_COLUMN[p.asset])
         session.execute(
-            update(Account).where(Account.account_id == p.account_id).values({column: column + p.amount})
+            update(Account).where(col(Account.account_id) == p.account_id).values({column: column + p.amount})
         )
         session.flush()
         audit.append(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from supportdesk.db.engine import read_session, write_session
 from supportdesk.db.models import Account, IdempotencyKey, LedgerEntry, PricePoint, Purchase, StoreRecord
@@ -44,9 +44,10 @@ def _record(sr: StoreRecord) -> dict[str, Any]:
 
 def _price_in_force(sr: Any) -> Any:
     return and_(
-        PricePoint.country == sr.country, PricePoint.store == sr.store, PricePoint.product_id == sr.product_id,
-        PricePoint.valid_from <= sr.purchased_at,
-        or_(PricePoint.valid_to.is_(None), sr.purchased_at < PricePoint.valid_to),
+        col(PricePoint.country) == sr.country, col(PricePoint.store) == sr.store,
+        col(PricePoint.product_id) == sr.product_id,
+        col(PricePoint.valid_from) <= sr.purchased_at,
+        or_(col(PricePoint.valid_to).is_(None), sr.purchased_at < PricePoint.valid_to),
     )
 
 
@@ -55,7 +56,8 @@ def missing_purchases(session: Session, scope: Scope) -> Iterator[Finding]:
 
     Only a charge that matches a price point in force (a positive amount, in its currency) is a missing purchase;
     any other is an `amount_mismatch` the agent decides, never credited by a fix."""
-    stmt = _store_scope(select(StoreRecord).where(StoreRecord.state == "purchased", ~_ours(), _matching()), scope)
+    stmt = _store_scope(select(StoreRecord).where(col(StoreRecord.state) == "purchased", ~_ours(), _matching()),
+                        scope)
     for (sr,) in _stream(session, stmt):
         coins, bonus = _bundle_coins(session, sr)
         yield Finding("missing_purchase", sr.account_id, sr.store, sr.store_transaction_id, None, coins,
@@ -66,8 +68,8 @@ def _why_not_credit(session: Session, sr: StoreRecord) -> dict[str, Any]:
     """A charge with no purchase record may still have been credited, under the store's own id: never twice."""
     if not sr.account_id:
         return {"why_not_fixable": "the store record names no known account"}
-    entry = session.execute(select(LedgerEntry.entry_id).where(
-        LedgerEntry.ref == sr.store_transaction_id, live_credit())).scalar()
+    entry = session.execute(select(col(LedgerEntry.entry_id)).where(
+        col(LedgerEntry.ref) == sr.store_transaction_id, live_credit())).scalar()
     if entry is not None:
         return {"credited_as": entry, "why_not_fixable": f"entry {entry} already credits this charge (its ref is the "
                                                          "store's id); a credit would be the second"}
@@ -75,15 +77,15 @@ def _why_not_credit(session: Session, sr: StoreRecord) -> dict[str, Any]:
 
 
 def _ours() -> Any:
-    return exists().where(Purchase.store == StoreRecord.store,
-                          Purchase.store_transaction_id == StoreRecord.store_transaction_id)
+    return exists().where(col(Purchase.store) == StoreRecord.store,
+                          col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id)
 
 
 def _matching() -> Any:
     """The charge is positive and equals a price point in force for its country, store, product and time."""
-    return and_(StoreRecord.price_minor > 0, exists().where(
-        _price_in_force(StoreRecord), PricePoint.price_minor == StoreRecord.price_minor,
-        PricePoint.currency == StoreRecord.currency))
+    return and_(col(StoreRecord.price_minor) > 0, exists().where(
+        _price_in_force(StoreRecord), col(PricePoint.price_minor) == StoreRecord.price_minor,
+        col(PricePoint.currency) == StoreRecord.currency))
 
 
 def _bundle_coins(session: Session, sr: StoreRecord) -> tuple[int, int]:
@@ -110,20 +112,21 @@ def _metadata_coins(raw: Any) -> int:
 
 
 def uncredited_purchases(session: Session, scope: Scope) -> Iterator[Finding]:
-    credited = exists().where(LedgerEntry.ref == Purchase.purchase_id, LedgerEntry.kind == "purchase")
-    stmt = _purchase_scope(select(Purchase).where(Purchase.status == "completed", ~credited), scope)
+    credited = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id, col(LedgerEntry.kind) == "purchase")
+    stmt = _purchase_scope(select(Purchase).where(col(Purchase.status) == "completed", ~credited), scope)
     for (p,) in _stream(session, stmt):
         yield Finding("uncredited_purchase", p.account_id, p.store, p.store_transaction_id, p.purchase_id, p.coins,
                       {"purchase": purchase_json(p), "credits_found": 0})
 
 
 def unapplied_refunds(session: Session, scope: Scope) -> Iterator[Finding]:
-    clawed = exists().where(LedgerEntry.ref == Purchase.purchase_id, LedgerEntry.kind == "refund_clawback")
+    clawed = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id,
+                            col(LedgerEntry.kind) == "refund_clawback")
     stmt = _store_scope(
         select(StoreRecord, Purchase)
-        .join(Purchase, and_(Purchase.store == StoreRecord.store,
-                             Purchase.store_transaction_id == StoreRecord.store_transaction_id))
-        .where(StoreRecord.state.in_(TAKEN_BACK), Purchase.status == "completed", ~clawed),
+        .join(Purchase, and_(col(Purchase.store) == StoreRecord.store,
+                             col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id))
+        .where(col(StoreRecord.state).in_(TAKEN_BACK), col(Purchase.status) == "completed", ~clawed),
         scope,
     )
     for sr, p in _stream(session, stmt):
@@ -137,18 +140,18 @@ def unapplied_refunds(session: Session, scope: Scope) -> Iterator[Finding]:
 def balance_drifts(session: Session, scope: Scope) -> Iterator[Finding]:
     """One finding per account and asset whose cached balance differs from the ledger's sum; `last_entry_seq`
     names the ledger state seen (its latest entry), which the fix's key includes."""
-    for asset, column in (("coin", Account.coin_balance), ("diamond", Account.diamond_balance)):
-        sums = (select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total"),
-                       func.max(LedgerEntry.seq).label("last"))
-                .where(LedgerEntry.asset == asset).group_by(LedgerEntry.account_id))
+    for asset, column in (("coin", col(Account.coin_balance)), ("diamond", col(Account.diamond_balance))):
+        sums = (select(col(LedgerEntry.account_id), func.sum(col(LedgerEntry.amount)).label("total"),
+                       func.max(col(LedgerEntry.seq)).label("last"))
+                .where(col(LedgerEntry.asset) == asset).group_by(col(LedgerEntry.account_id)))
         if scope.account_id:
-            sums = sums.where(LedgerEntry.account_id == scope.account_id)
+            sums = sums.where(col(LedgerEntry.account_id) == scope.account_id)
         sub = sums.subquery()
         ledger = func.coalesce(sub.c.total, 0)
-        stmt = (select(Account.account_id, Account.handle, column, ledger, sub.c.last)
+        stmt = (select(col(Account.account_id), col(Account.handle), column, ledger, sub.c.last)
                 .outerjoin(sub, sub.c.account_id == Account.account_id).where(column != ledger))
         if scope.account_id:
-            stmt = stmt.where(Account.account_id == scope.account_id)
+            stmt = stmt.where(col(Account.account_id) == scope.account_id)
         for account_id, handle, cached, total, last in _stream(session, stmt):
             yield Finding("balance_drift", account_id, None, None, None,
                           int(total) - int(cached) if asset == "coin" else 0,
@@ -164,21 +167,21 @@ def amount_mismatches(session: Session, scope: Scope) -> Iterator[Finding]:
     charge we have no purchase for: anything but a positive charge at a price in force (none in force included);
     the agent decides it (credit the bundle, or refund the charge), a fix never credits it."""
     any_price = exists().where(_price_in_force(StoreRecord))
-    held = and_(Purchase.purchase_id.is_not(None), StoreRecord.price_minor.is_not(None),
-                or_(StoreRecord.price_minor <= 0, and_(any_price, ~_matching())))
-    unheld = and_(Purchase.purchase_id.is_(None), StoreRecord.state == "purchased", ~_matching())
+    held = and_(col(Purchase.purchase_id).is_not(None), col(StoreRecord.price_minor).is_not(None),
+                or_(col(StoreRecord.price_minor) <= 0, and_(any_price, ~_matching())))
+    unheld = and_(col(Purchase.purchase_id).is_(None), col(StoreRecord.state) == "purchased", ~_matching())
     stmt = _store_scope(
-        select(StoreRecord, Purchase.purchase_id)
-        .outerjoin(Purchase, and_(Purchase.store == StoreRecord.store,
-                                  Purchase.store_transaction_id == StoreRecord.store_transaction_id))
-        .where(StoreRecord.state.in_(CHARGED), or_(held, unheld)), scope)
+        select(StoreRecord, col(Purchase.purchase_id))
+        .outerjoin(Purchase, and_(col(Purchase.store) == StoreRecord.store,
+                                  col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id))
+        .where(col(StoreRecord.state).in_(CHARGED), or_(held, unheld)), scope)
     points: dict[tuple[str | None, str, str], list[PricePoint]] = {}  # the price table is small: read each key once
     for sr, purchase_id in _stream(session, stmt):
         key = (sr.country, sr.store, sr.product_id)
         if key not in points:
             points[key] = list(session.execute(select(PricePoint).where(
-                PricePoint.country == sr.country, PricePoint.store == sr.store,
-                PricePoint.product_id == sr.product_id)).scalars())
+                col(PricePoint.country) == sr.country, col(PricePoint.store) == sr.store,
+                col(PricePoint.product_id) == sr.product_id)).scalars())
         expected = [p for p in points[key]
                     if p.valid_from <= sr.purchased_at and (p.valid_to is None or sr.purchased_at < p.valid_to)]
         detail: dict[str, Any] = {

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from supportdesk.db.models import PricePoint, Region
 from supportdesk.domain import regions as rg
 from supportdesk.domain.money import format_money
+from supportdesk.domain.when import parse_when
 from supportdesk.errors import InvalidInput
 
 
@@ -22,8 +23,6 @@ def parse_at(at: datetime | str | None, now: datetime | None = None) -> datetime
         return at if at.tzinfo else at.replace(tzinfo=UTC)
     if not isinstance(at, str):
         raise InvalidInput(f"{at!r} is not a time")
-    from supportdesk.stores.sync import parse_when  # the one parser the CLI uses for times and spans
-
     return parse_when(at, now=now)
 
 

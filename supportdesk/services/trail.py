@@ -17,9 +17,9 @@ TRAIL_LIMIT = 1000
 def entries(session: Session, *, ticket_id: str | None = None, account_id: str | None = None) -> dict[str, Any]:
     stmt = select(AuditRecord)
     if ticket_id:
-        stmt = stmt.where(AuditRecord.ticket_id == ticket_id)
+        stmt = stmt.where(col(AuditRecord.ticket_id) == ticket_id)
     if account_id:
-        stmt = stmt.where(AuditRecord.account_id == account_id)
+        stmt = stmt.where(col(AuditRecord.account_id) == account_id)
     rows = session.exec(stmt.order_by(col(AuditRecord.seq).desc()).limit(TRAIL_LIMIT)).all()
     return {"entries": [r.model_dump() for r in rows]}
 
@@ -33,9 +33,9 @@ def verified(session: Session) -> dict[str, Any]:
         body["first_bad"] = {"seq": result.first_bad_seq, "problem": result.problem}
         return body
     orphan = session.exec(
-        select(LedgerEntry.entry_id).where(
-            LedgerEntry.idempotency_key.is_not(None),  # type: ignore[union-attr]
-            ~exists().where(AuditRecord.target == LedgerEntry.entry_id),
+        select(col(LedgerEntry.entry_id)).where(
+            col(LedgerEntry.idempotency_key).is_not(None),
+            ~exists().where(col(AuditRecord.target) == LedgerEntry.entry_id),
         ).limit(1)
     ).first()
     if orphan:
@@ -54,11 +54,11 @@ _AUDITED = ("account_id", "asset", "amount", "kind")
 def ledger_mismatch(session: Session, batch: int = 2000) -> tuple[int, str] | None:
     """Every ledger entry support posted against what its audit record says was posted: the chain covers the
     amount, so a ledger row edited in the database (triggers dropped by its owner) is found."""
-    records = select(AuditRecord.seq, AuditRecord.target, AuditRecord.after).where(
+    records = select(col(AuditRecord.seq), col(AuditRecord.target), col(AuditRecord.after)).where(
         col(AuditRecord.action).like("ledger.%")).order_by(col(AuditRecord.seq))
     chunk: list[tuple[int, str, dict[str, Any]]] = []
     for seq, target, after in session.exec(records).yield_per(batch):
-        chunk.append((seq, target, (after or {}).get("entry") or {}))
+        chunk.append((seq or 0, target, (after or {}).get("entry") or {}))  # seq: the primary key, never None
         if len(chunk) >= batch:
             found = _compare(session, chunk)
             if found:

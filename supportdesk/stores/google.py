@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -86,7 +86,7 @@ class GoogleClient:
             self._credentials[scope] = _load_credentials(self.config.get("service_account_file"), scope)
         return self._credentials[scope]
 
-    def _auth(self, scope: str):  # type: ignore[no-untyped-def]
+    def _auth(self, scope: str) -> Callable[[bool], dict[str, str]]:
         def headers(refresh: bool) -> dict[str, str]:
             creds = self.credentials(scope)
             if refresh or not creds.valid:

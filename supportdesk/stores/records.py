@@ -14,8 +14,8 @@ from supportdesk.errors import InvalidInput
 from supportdesk.stores.errors import StoreBadResponse, store_title
 
 STATES = ("purchased", "pending", "canceled", "refunded", "charged_back")
-APPLE_REVOCATION_REASONS = {0: "other", 1: "app_issue"}
-GOOGLE_VOIDED_REASONS = {
+APPLE_REVOCATION_REASONS: dict[Any, str] = {0: "other", 1: "app_issue"}
+GOOGLE_VOIDED_REASONS: dict[Any, str] = {
     0: "other", 1: "remorse", 2: "not_received", 3: "defective", 4: "accidental", 5: "fraud",
     6: "friendly_fraud", 7: "chargeback", 8: "unacknowledged",
 }

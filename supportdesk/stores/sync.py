@@ -6,10 +6,9 @@ completes it), cancellable between batches. A store that fails is reported and t
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,6 +16,7 @@ from sqlalchemy import Engine
 from supportdesk.config import Settings
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Account
+from supportdesk.domain.when import parse_when  # re-exported: callers import it from here too
 from supportdesk.errors import ConfigError, InvalidInput, NotFound, SupportdeskError
 from supportdesk.stores.absences import record_absences
 from supportdesk.stores.policy import RetryPolicy
@@ -197,28 +197,13 @@ def _check_window(since: datetime, until: datetime) -> None:
                            f"{until:%Y-%m-%d %H:%M}")
 
 
-def parse_when(text: str, *, now: datetime | None = None) -> datetime:
-    """ISO 8601 (a date, or a time; naive means UTC) or a span back from now: 30d, 12h, 90m, 2w."""
-    now = now or datetime.now(UTC)
-    value = text.strip()
-    units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
-    if len(value) > 1 and value[-1] in units and value[:-1].isdigit():
-        return now - timedelta(**{units[value[-1]]: int(value[:-1])})
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a time: use ISO 8601 (2026-03-01 or 2026-03-01T12:00:00Z) "
-                           "or a span back from now such as 30d, 12h, 2w") from None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def store_clock(settings: Settings) -> datetime | None:
     """The stores' clock when they are the emulator living at a fixed date (its --now); else None (wall clock).
 
     Look-back windows (Apple 180 days, Google 30) and refund windows count from the stores' now, so against an
     emulator living at another date they count from that date. The emulator itself is asked (its control API):
-    a time written into a config file moves nothing."""
-    control = _emulator_section(settings).get("control_url")
+    a time written into a config file moves nothing. Its address was read with the settings, once."""
+    control = settings.emulator.control_url if settings.emulator else None
     if not control:
         return None
     import httpx  # only when an emulator is configured: the services that import this module stay off the network
@@ -228,13 +213,3 @@ def store_clock(settings: Settings) -> datetime | None:
     except (httpx.HTTPError, ValueError):
         return None  # no emulator answering: the wall clock
     return parse_when(str(answer["now"])) if answer.get("fixed") and answer.get("now") else None
-
-
-def _emulator_section(settings: Settings) -> dict[str, Any]:
-    if settings.path is None:
-        return {}
-    try:
-        section = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("emulator", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    return section if isinstance(section, dict) else {}

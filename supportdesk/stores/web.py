@@ -12,6 +12,7 @@ read from the Refunds API (`GET /v1/refunds?charge=`), which gives each refund's
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -99,7 +100,7 @@ class WebClient:
             raise InvalidInput("a web refund needs an idempotency key, so that a retry cannot refund twice")
         if reason is not None and reason not in REFUND_REASONS:
             raise InvalidInput(f"refund reason must be one of {', '.join(REFUND_REASONS)}, not {reason!r}")
-        params: dict[str, Any] = {"charge": charge, "metadata": {OUR_REFUND: idempotency_key}}
+        params: Any = {"charge": charge, "metadata": {OUR_REFUND: idempotency_key}}  # the SDK's RefundCreateParams
         if amount is not None:
             params["amount"] = amount
         if reason is not None:
@@ -121,10 +122,11 @@ class WebClient:
         return [d for page in self.dispute_pages(created_gte=created_gte) for d in page]
 
     # -- plumbing ---------------------------------------------------------------------------------------------
-    def _pages(self, what: str, params: dict[str, Any], fetch: Callable[[dict[str, Any]], Any]
+    def _pages(self, what: str, params: dict[str, Any], fetch: Callable[[Any], Any]
                ) -> Iterator[list[dict[str, Any]]]:
+        # `fetch` takes the SDK's typed params (TypedDicts of the stripe package); ours are plain dicts.
         while True:
-            body = _as_dict(self._call(what, lambda p=params: fetch(p), idempotent=True), what)
+            body = _as_dict(self._call(what, partial(fetch, params), idempotent=True), what)
             items = body.get("data")
             if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("id") for i in items):
                 raise StoreBadResponse(STORE, f"{NAME} sent a list of {what} without a valid 'data' array")

@@ -19,7 +19,7 @@ from supportdesk.tui.screens.search import SearchInput, SearchScreen
 from supportdesk.tui.widgets.ticket_bar import Working
 
 if TYPE_CHECKING:
-    from supportdesk.cli.context import AppContext
+    from supportdesk.desk.context import AppContext
 
 
 RECONCILE_ALL = "reconcile_all"  # the installed screen's name

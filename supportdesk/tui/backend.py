@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from supportdesk.cli.context import AppContext
+    from supportdesk.desk.context import AppContext
     from supportdesk.domain.findings import Finding
     from supportdesk.services.reconcile import ReconcileResult
     from supportdesk.stores.sync import SyncResult

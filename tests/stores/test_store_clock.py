@@ -36,3 +36,13 @@ def test_an_emulator_on_the_wall_clock_or_not_answering_means_the_wall_clock(tmp
     assert store_clock(settings) is None
     route.mock(side_effect=httpx.ConnectError("refused"))
     assert store_clock(settings) is None
+
+
+@respx.mock
+def test_the_config_file_is_read_once_with_the_settings_not_per_decision(tmp_path):
+    respx.get(f"{CONTROL}/clock").mock(return_value=httpx.Response(
+        200, json={"now": "2026-11-01T00:00:00.000Z", "now_ms": 0, "fixed": True}))
+    path = _config(tmp_path)
+    settings = load_settings(path)
+    path.unlink()  # a refund decision later must not go back to the file
+    assert store_clock(settings) == datetime(2026, 11, 1, tzinfo=UTC)

@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
@@ -175,7 +176,7 @@ class AuditScreen(DeskScreen):
         keys = [str(r["seq"]) for r in self.records]
         if str(bad["seq"]) in keys:  # on this trail: mark it and go there
             index = keys.index(str(bad["seq"]))
-            table.update_cell_at((index, 0), Text(f"✗{bad['seq']}", style="bold red"))
+            table.update_cell_at(Coordinate(index, 0), Text(f"✗{bad['seq']}", style="bold red"))
             table.move_cursor(row=index)
 
 

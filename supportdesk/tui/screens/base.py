@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -10,7 +11,7 @@ from supportdesk.tui.widgets.ticket_bar import TicketBar
 
 
 class DeskScreen(Screen[None]):
-    def _on_mount(self) -> None:
+    def _on_mount(self, event: events.Mount) -> None:
         # Runs besides a screen's own on_mount (Textual calls each class's handler): no screen has to compose it.
         self.mount(TicketBar())
 
@@ -22,7 +23,7 @@ class DeskScreen(Screen[None]):
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.call_after_refresh(self.ensure_focus)  # after the loaded (or failed) state is on screen
 
-    def _on_screen_resume(self) -> None:
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
         self.call_after_refresh(self.ensure_focus)
 
     def ensure_focus(self) -> None:

@@ -618,7 +618,7 @@ def fix_summary(kind: str, result: dict[str, Any]) -> str:
     return "; ".join(parts) or "nothing left to post"
 
 
-def kind_facts(f: Finding) -> list[RenderableType]:
+def kind_facts(f: Finding) -> list[Text]:
     """The kind's own numbers: drift, extra credits, the prices in force."""
     d = f.detail
     if f.kind == "balance_drift":

@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
@@ -41,7 +41,7 @@ class ReviewScreen(DeskScreen):
     #rv-table { height: 1fr; }
     #rv-detail { height: 1fr; border-top: solid $primary; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
         Binding("r", "reload", "Rebuild", show=False, id="review_reload"),
         Binding("f", "filter", "Rule", id="review_filter"),

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
@@ -25,7 +25,7 @@ class RulePicker(ModalScreen[str | None]):
     #rp-box { width: 44; height: auto; max-height: 14; border: round $primary; background: $panel; }
     #rp-list { height: auto; max-height: 10; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel", id="cancel_rule")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="cancel_rule")]
 
     def __init__(self, rules: Counter[str], current: str | None) -> None:
         super().__init__()

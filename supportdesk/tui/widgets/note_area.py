@@ -21,7 +21,7 @@ class NoteArea(TextArea):
     def on_mount(self) -> None:
         self.cursor_blink = getattr(self.app, "CURSOR_BLINK", True)  # off in tests and snapshots
 
-    def _on_paste(self, event: events.Paste) -> None:
+    async def _on_paste(self, event: events.Paste) -> None:
         # TextArea's own handler (Textual calls each class's) inserts it; it must not bubble to be pasted again.
         event.stop()
 

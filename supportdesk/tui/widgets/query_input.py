@@ -14,4 +14,5 @@ class QueryInput(OneLineInput):
     BINDINGS = [Binding("question_mark", "app.help", "Help", priority=True, id="help")]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, highlighter=VisibleControls(), **kwargs)  # a pasted ESC is shown, not sent
+        kwargs.setdefault("highlighter", VisibleControls())  # a pasted ESC is shown, not sent
+        super().__init__(*args, **kwargs)
