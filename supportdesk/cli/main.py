@@ -231,7 +231,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         check_connect(engine)
         before = current_revision(engine)
         upgrade(engine)
-        say(f"schema: {before or 'empty'} -> {head_revision(engine)}")
+        say(f"schema: {before or 'empty'} -> {head_revision()}")
 
 
 def _register_optional() -> None:
