@@ -93,9 +93,8 @@ class _Compiled:
     fixed: dict[str, Any]
 
     def args(self, values: dict[str, str]) -> Any:
-        if self.order is None:
-            return {**self.fixed, **values}
-        return tuple(values[name] if name in values else self.fixed[name] for name in self.order)
+        given = {**self.fixed, **values}
+        return given if self.order is None else tuple(map(given.__getitem__, self.order))
 
 
 @lru_cache(maxsize=512)  # keyed by the dialect object: one per engine
