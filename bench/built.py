@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import make_url
@@ -25,8 +26,6 @@ NOW = "2026-06-01T12:00:00+00:00"
 
 
 def dataset(accounts: int) -> Path:
-    from datetime import datetime
-
     root = CACHE / f"scaled-{accounts}"
     done = root / ".complete"
     if not done.exists():

@@ -31,6 +31,9 @@ SEARCH_LIMIT = 50
 STORY_LIMIT = 500
 AMBIGUOUS_SHOWN = 5
 SUMMARY = ("account_id", "handle", "email", "country", "kind", "status", "coin_balance", "diamond_balance")
+# Keys that name one account at most (a primary key, or handles unique in any case): an exact lookup by them needs
+# no ORDER BY and LIMIT to see a second account.
+_UNIQUE = frozenset({"account_id", "handle", "purchase_id", "ticket_id"})
 _SUMMARY_COLUMNS = tuple(Account.__table__.c[name] for name in SUMMARY)  # type: ignore[attr-defined]
 
 
@@ -55,7 +58,8 @@ def _like_prefix(text: str) -> str:
 
 def _statements(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
     """The statements for one key: the summary columns of the accounts holding :v under it (through the table
-    that holds the key), in id order and a few (exact) or a page and one more (search)."""
+    that holds the key), in id order and a few (exact: enough to name the accounts sharing it) or a page and one
+    more (search)."""
     value = bindparam("v", type_=String)
     accounts = core_select(*_SUMMARY_COLUMNS)
 
@@ -79,6 +83,8 @@ def _statements(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
         found = (via(Ticket, Ticket.ticket_id),)
     else:
         return ()
+    if exact and key in _UNIQUE:
+        return found  # one account at most: nothing to order or cut
     if exact:
         return tuple(s.order_by(Account.account_id).limit(AMBIGUOUS_SHOWN) for s in found)
     return tuple(s.limit(SEARCH_LIMIT + 1) for s in found)
@@ -121,15 +127,22 @@ def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, 
             yield key, stmt, values
 
 
+_HELD = "supportdesk.lookup.cursor"  # session.info key: (the session's transaction, its driver cursor, dialect)
+
+
 class _Rows:
     """Runs compiled statements on the session's own connection (its transaction, held for the session) through
-    one driver cursor: no ORM objects, no per-call statement building. Driver errors are SQLAlchemy's as usual."""
+    one driver cursor kept for the transaction: no ORM objects, no per-call statement building. Driver errors
+    become SQLAlchemy's, as they would through the session."""
 
     def __init__(self, session: Session) -> None:
         session.flush()  # what the session holds unwritten is seen, as a query through the session would see it
-        conn = session.connection()
-        self.dialect = conn.dialect
-        self.cursor = conn.connection.cursor()
+        transaction = session.get_transaction()
+        held = session.info.get(_HELD)
+        if held is None or transaction is None or held[0] is not transaction or not transaction.is_active:
+            conn = session.connection()
+            held = session.info[_HELD] = (session.get_transaction(), conn.connection.cursor(), conn.dialect)
+        _, self.cursor, self.dialect = held
 
     def __call__(self, stmt: _Compiled, values: dict[str, str]) -> list[dict[str, Any]]:
         args = stmt.args(values)
@@ -141,23 +154,17 @@ class _Rows:
                                       dialect=self.dialect) from exc
         return [dict(zip(SUMMARY, row, strict=True)) for row in rows]
 
-    def close(self) -> None:
-        self.cursor.close()
-
 
 def search(session: Session, text: str) -> dict[str, Any]:
     """Accounts matching the text under any key (handles by prefix, any case), likeliest key first."""
     q = parse_query(text)
     found: dict[str, dict[str, Any]] = {}
     rows = _Rows(session)
-    try:
-        for _key, stmt, values in _candidates(q, exact=False, dialect=rows.dialect):
-            for account in rows(stmt, values):
-                found.setdefault(account["account_id"], account)
-            if len(found) > SEARCH_LIMIT:
-                break
-    finally:
-        rows.close()
+    for _key, stmt, values in _candidates(q, exact=False, dialect=rows.dialect):
+        for account in rows(stmt, values):
+            found.setdefault(account["account_id"], account)
+        if len(found) > SEARCH_LIMIT:
+            break
     accounts = list(found.values())
     return {"query": {"text": q.text, "kind": q.kind, "keys": list(q.keys)},
             "accounts": accounts[:SEARCH_LIMIT], "more": len(accounts) > SEARCH_LIMIT}
@@ -168,17 +175,14 @@ def resolve(session: Session, text: str) -> dict[str, Any]:
     that key (handles that differ only in case, a shared email) are an error naming both, never a silent pick."""
     q = parse_query(text)
     rows = _Rows(session)
-    try:
-        for key, stmt, values in _candidates(q, exact=True, dialect=rows.dialect):
-            accounts = {a["account_id"]: a for a in rows(stmt, values)}
-            if len(accounts) == 1:
-                return next(iter(accounts.values()))
-            if accounts:
-                names = [f"{a['handle']} ({a['account_id']}, {a['email']})" for a in accounts.values()]
-                raise Ambiguous(f"{q.text!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
-                                f"{'; '.join(names)}; use the account id", details=names)
-    finally:
-        rows.close()
+    for key, stmt, values in _candidates(q, exact=True, dialect=rows.dialect):
+        accounts = {a["account_id"]: a for a in rows(stmt, values)}
+        if len(accounts) == 1:
+            return next(iter(accounts.values()))
+        if accounts:
+            names = [f"{a['handle']} ({a['account_id']}, {a['email']})" for a in accounts.values()]
+            raise Ambiguous(f"{q.text!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
+                            f"{'; '.join(names)}; use the account id", details=names)
     raise NotFound(f"no account matches {q.text!r} (searched as {', '.join(k.replace('_', ' ') for k in q.keys)})")
 
 
