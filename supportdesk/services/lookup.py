@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, String, and_, bindparam, func
+from sqlalchemy import Dialect, String, and_, bindparam, func, literal_column, union_all
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
@@ -41,12 +41,12 @@ def account_summary(a: Account) -> dict[str, Any]:
     return {name: getattr(a, name) for name in SUMMARY}
 
 
-def _handle_prefix(dialect: str) -> Any:
+def _handle_prefix(dialect: str, n: str = "") -> Any:
     """Handles starting with :v, any case: lower(handle) LIKE :pattern on both engines, on the lower(handle) index
     (migration 0005 gives PostgreSQL's a pattern operator class; SQLite needs the range to use its)."""
-    lowered = func.lower(bindparam("v", type_=String))
+    lowered = func.lower(bindparam(f"v{n}", type_=String))
     column = func.lower(Account.handle)
-    where = column.like(func.lower(bindparam("pattern", type_=String)), escape="\\")
+    where = column.like(func.lower(bindparam(f"pattern{n}", type_=String)), escape="\\")
     if dialect == "sqlite":
         where = and_(column >= lowered, column < lowered.concat(func.char(0x10FFFF)), where)
     return where
@@ -56,11 +56,11 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _statements(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
+def _statements(key: str, exact: bool, dialect: str, n: str = "") -> tuple[Any, ...]:
     """The statements for one key: the summary columns of the accounts holding :v under it (through the table
     that holds the key), in id order and a few (exact: enough to name the accounts sharing it) or a page and one
     more (search)."""
-    value = bindparam("v", type_=String)
+    value = bindparam(f"v{n}", type_=String)
     accounts = core_select(*_SUMMARY_COLUMNS)
 
     def via(model: Any, column: Any) -> Any:
@@ -71,7 +71,7 @@ def _statements(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
     elif key == "handle" and exact:
         found = (accounts.where(func.lower(Account.handle) == func.lower(value)),)
     elif key == "handle":
-        return (accounts.where(_handle_prefix(dialect)).order_by(Account.handle).limit(SEARCH_LIMIT + 1),)
+        return (accounts.where(_handle_prefix(dialect, n)).order_by(Account.handle).limit(SEARCH_LIMIT + 1),)
     elif key == "email":
         found = (accounts.where(func.lower(Account.email) == func.lower(value)),)
     elif key == "purchase_id":
@@ -115,6 +115,30 @@ def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[_Compiled, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=512)
+def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
+    """Every statement a search of a query with these keys runs, as one (UNION ALL, each part with its own limit),
+    so a search is one round trip: rows come in the parts' order (likeliest key first), by handle within a part."""
+    parts = []
+    for i, key in enumerate(keys):
+        for stmt in _statements(key, False, dialect.name, str(i)):
+            sub = stmt.subquery()
+            parts.append(core_select(literal_column(str(len(parts))).label("part"), *sub.c))
+    union = union_all(*parts).order_by(literal_column("part"), literal_column("handle"))
+    compiled = union.compile(dialect=dialect)
+    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+    return _Compiled(compiled.string, order, dict(compiled.params))
+
+
+def _search_values(q: Query) -> dict[str, str]:
+    values = {}
+    for i, key in enumerate(q.keys):
+        values[f"v{i}"] = q.value(key)
+        if key == "handle":
+            values[f"pattern{i}"] = _like_prefix(q.value(key))
+    return values
+
+
 def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, _Compiled, dict[str, str]]]:
     """(key, statement, its values) for the accounts holding the text under every key it could be, likeliest
     first."""
@@ -144,7 +168,7 @@ class _Rows:
             held = session.info[_HELD] = (session.get_transaction(), conn.connection.cursor(), conn.dialect)
         _, self.cursor, self.dialect = held
 
-    def __call__(self, stmt: _Compiled, values: dict[str, str]) -> list[dict[str, Any]]:
+    def __call__(self, stmt: _Compiled, values: dict[str, str], skip: int = 0) -> list[dict[str, Any]]:
         args = stmt.args(values)
         try:
             self.cursor.execute(stmt.sql, args)
@@ -152,7 +176,7 @@ class _Rows:
         except self.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(stmt.sql, args, exc, self.dialect.loaded_dbapi.Error,
                                       dialect=self.dialect) from exc
-        return [dict(zip(SUMMARY, row, strict=True)) for row in rows]
+        return [dict(zip(SUMMARY, row[skip:], strict=True)) for row in rows]
 
 
 def search(session: Session, text: str) -> dict[str, Any]:
@@ -160,11 +184,8 @@ def search(session: Session, text: str) -> dict[str, Any]:
     q = parse_query(text)
     found: dict[str, dict[str, Any]] = {}
     rows = _Rows(session)
-    for _key, stmt, values in _candidates(q, exact=False, dialect=rows.dialect):
-        for account in rows(stmt, values):
-            found.setdefault(account["account_id"], account)
-        if len(found) > SEARCH_LIMIT:
-            break
+    for account in rows(_search_statement(q.keys, rows.dialect), _search_values(q), skip=1):
+        found.setdefault(account["account_id"], account)
     accounts = list(found.values())
     return {"query": {"text": q.text, "kind": q.kind, "keys": list(q.keys)},
             "accounts": accounts[:SEARCH_LIMIT], "more": len(accounts) > SEARCH_LIMIT}
