@@ -98,6 +98,12 @@ class _Compiled:
     order: tuple[str, ...] | None
     fixed: dict[str, Any]
 
+    @classmethod
+    def of(cls, stmt: Any, dialect: Dialect) -> _Compiled:
+        compiled = stmt.compile(dialect=dialect)
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        return cls(compiled.string, order, dict(compiled.params))
+
     def args(self, values: dict[str, str]) -> Any:
         given = {**self.fixed, **values}
         return given if self.order is None else tuple(map(given.__getitem__, self.order))
@@ -107,12 +113,7 @@ class _Compiled:
 def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[_Compiled, ...]:
     """The statements for one key compiled once per database (dialect) and kept: a lookup then costs the driver's
     execute and nothing else (sqlite3 and psycopg keep their own prepared statements for the same SQL text)."""
-    out = []
-    for stmt in _statements(key, exact, dialect.name):
-        compiled = stmt.compile(dialect=dialect)
-        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        out.append(_Compiled(compiled.string, order, dict(compiled.params)))
-    return tuple(out)
+    return tuple(_Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
 
 
 @lru_cache(maxsize=512)
@@ -124,10 +125,7 @@ def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
         for stmt in _statements(key, False, dialect.name, str(i)):
             sub = stmt.subquery()
             parts.append(core_select(literal_column(str(len(parts))).label("part"), *sub.c))
-    union = union_all(*parts).order_by(literal_column("part"), literal_column("handle"))
-    compiled = union.compile(dialect=dialect)
-    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-    return _Compiled(compiled.string, order, dict(compiled.params))
+    return _Compiled.of(union_all(*parts).order_by(literal_column("part"), literal_column("handle")), dialect)
 
 
 def _search_values(q: Query) -> dict[str, str]:
