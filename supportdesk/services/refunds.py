@@ -33,7 +33,7 @@ from supportdesk.services.once import check_context, request_hash, run_once
 from supportdesk.services.roles import require_lead
 from supportdesk.stores.errors import store_name
 
-CAUSES = ("remorse", "duplicate", "fraud", "other")
+CAUSES = rules.CAUSES
 WEB_REASON = {"duplicate": "duplicate", "fraud": "fraudulent"}  # else requested_by_customer
 NEW_STATUS = {"apple": "revoked"}  # else refunded
 APPLE_HISTORY_DAYS = 180
