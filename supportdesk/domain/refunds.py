@@ -342,6 +342,8 @@ def partial(d: Decision, amount_minor: int, store: str) -> Decision:
     down (coins = clawback x amount // refund), so a partial refund never claws back more than the bundle credited
     nor more than the full refund would. Google Play's orders.refund refunds whole orders only (no amount), and
     only Apple refunds App Store purchases."""
+    if d.outcome == STORE_DECIDES:
+        raise InvalidInput(f"only Apple refunds App Store purchases, so no amount can be chosen here; {APPLE_HOW_TO_ASK}")
     if d.outcome != REFUND:
         raise InvalidInput(f"there is no refund to take a part of: the decision is {d.outcome} ({d.rule})")
     if amount_minor <= 0:

@@ -90,7 +90,7 @@ def test_a_partial_refund_claws_back_in_proportion_never_more(spent, price, amou
     (facts("web"), "web", 0, "more than 0"),
     (facts("web"), "web", 500, "more than the 4.99 USD"),
     (facts("google"), "google", 200, "Google Play refunds whole orders only"),
-    (facts("apple"), "apple", 100, "no refund to take a part of"),
+    (facts("apple"), "apple", 100, "only Apple refunds App Store purchases"),
     (facts("web", age=40 * DAY), "web", 100, "no refund to take a part of"),
 ])
 def test_amounts_that_are_refused(f, store, amount, words) -> None:
