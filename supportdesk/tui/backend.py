@@ -272,3 +272,17 @@ class Backend:
 
         with read_session(self.state.engine) as session:
             return trail.verified(session)
+
+    # --- home ------------------------------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        """The home screen: my open tickets and their deadlines, open flags by rule, stale stores, last reconcile."""
+        from datetime import UTC, datetime
+
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import overview
+        from supportdesk.stores.sync import configured_stores
+
+        with read_session(self.state.engine) as session:
+            return overview.overview(session, self.state.identity.actor, datetime.now(UTC),
+                                     configured_stores(self.state.settings))
