@@ -277,12 +277,10 @@ class Backend:
 
     def overview(self) -> dict[str, Any]:
         """The home screen: my open tickets and their deadlines, open flags by rule, stale stores, last reconcile."""
-        from datetime import UTC, datetime
-
         from supportdesk.db.engine import read_session
         from supportdesk.services import overview
         from supportdesk.stores.sync import configured_stores
 
-        with read_session(self.state.engine) as session:
-            return overview.overview(session, self.state.identity.actor, datetime.now(UTC),
+        with read_session(self.state.engine) as session:  # deadlines on the stores' clock, as refunds count
+            return overview.overview(session, self.state.identity.actor, self.refund_now(),
                                      configured_stores(self.state.settings))

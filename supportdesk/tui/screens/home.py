@@ -30,7 +30,8 @@ class HomePanel(Vertical):
     HomePanel .home-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
     HomePanel #home-tickets { height: 1fr; }
     HomePanel #home-lower { height: 8; }
-    HomePanel #home-lower > Vertical { width: 1fr; }
+    HomePanel #home-flags-box { width: 30; }
+    HomePanel #home-stores-box { width: 1fr; }
     HomePanel #home-flags, HomePanel #home-stores { height: 1fr; }
     HomePanel #home-reconcile { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -51,12 +52,12 @@ class HomePanel(Vertical):
         tickets.add_columns("ticket", "account", "status", "deadline", "subject")
         yield tickets
         with Horizontal(id="home-lower"):
-            with Vertical():
+            with Vertical(id="home-flags-box"):
                 yield Static("Open review flags", id="home-flags-title", classes="home-title", markup=False)
                 flags = KeyedTable(id="home-flags")
                 flags.add_columns("rule", "open", "top")
                 yield flags
-            with Vertical():
+            with Vertical(id="home-stores-box"):
                 yield Static("Stores", classes="home-title", markup=False)
                 stores = KeyedTable(id="home-stores")
                 stores.add_columns("store", "last sync", "state")
@@ -92,8 +93,8 @@ class HomePanel(Vertical):
         for f in home["flags"]:
             flags.add_row(f["rule"], f"{f['open']:,}", str(f["top_score"]), key=f["rule"])
         total = sum(f["open"] for f in home["flags"])
-        self.query_one("#home-flags-title", Static).update(f"Open review flags · {total:,}" if total else
-                                                           "Open review flags · none")
+        self.query_one("#home-flags-title", Static).update(f"Review flags · {total:,} open" if total else
+                                                           "Review flags · none open")
         stores = self.query_one("#home-stores", KeyedTable)
         stores.clear()
         for s in home["stores"]:

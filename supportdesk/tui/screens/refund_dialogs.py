@@ -33,7 +33,7 @@ class CausePicker(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     CausePicker { align: center middle; }
-    #cp-box { width: 66; height: auto; max-height: 12; border: round $primary; background: $panel; }
+    #cp-box { width: 72; height: auto; max-height: 12; border: round $primary; background: $panel; }
     #cp-list { height: auto; max-height: 8; }
     """
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel", id="cancel_cause")]
@@ -47,8 +47,7 @@ class CausePicker(ModalScreen[str | None]):
             box.border_title = "Why is this refunded?"
             yield OptionList(*(Option(f"{cause:<10}{CAUSE_WORDS[cause]}", id=cause) for cause in CAUSES),
                              id="cp-list")
-            yield Static("Enter pick · Esc cancel · fraud also claws back creators' diamonds (policy)",
-                         classes="hint")
+            yield Static("Enter pick · Esc cancel · fraud also claws back diamonds (policy)", classes="hint")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
