@@ -264,6 +264,8 @@ def _register_optional() -> None:
     app.command("refund")(refund_cmd)
     from supportdesk.cli.purchase_cmd import purchase_cmd
     app.command("purchase")(purchase_cmd)
+    from supportdesk.cli.home_cmd import home_cmd
+    app.command("home")(home_cmd)
     from supportdesk.cli.goodwill_cmd import credit_cmd, status_cmd
 
     app.command("credit")(credit_cmd)

@@ -45,3 +45,13 @@ def test_refusals_write_nothing(sqlite_db, agent, args, code, words):
     error = json.loads(out.stdout)["error"]
     assert error["code"] == code and words in error["message"]
     assert written(sqlite_db) == before
+
+
+def test_home_lists_open_tickets_flags_and_stores(sqlite_db):
+    out = run(sqlite_db, "home", "--json")
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.stdout)
+    assert [t["ticket_id"] for t in body["tickets"]["tickets"]] == ["T-1001"]
+    assert body["flags"] == [] and body["reconcile"] == {"synced_at": None, "fix": None}
+    human = run(sqlite_db, "home")
+    assert human.exit_code == 0 and "T-1001" in human.output
