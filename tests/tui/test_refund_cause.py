@@ -103,7 +103,8 @@ async def test_the_window_counts_to_the_worked_ticket_and_only_a_lead_overrides(
         assert isinstance(app.screen, ConfirmScreen) and app.screen.text.startswith("Override web.window")
         await pilot.press("y")
         await settle(pilot)
-        assert "override of web.window" in text_of(panel, "#rf-status")
+        assert app.screen is panel and "override of web.window" in text_of(panel, "#rf-status")
+        assert "any.already_refunded" in text_of(panel, "#rf-decision")
     with read_session(tui_engine) as s:
         record = s.exec(select(AuditRecord).where(AuditRecord.action == "refund.override")).one()
         assert (record.actor, record.reason, record.before["rule"]) == ("tester", "refund the late duplicate",

@@ -248,6 +248,7 @@ class RefundScreen(DeskScreen):
         self.applying = False
         self.changed = True
         self.applied = message.result["applied"]
+        self.override = False  # done: the decision now is the purchase's state, nothing left to override
         self.status(applied_text(self.applied))
         self.notify("Refund " + ("already done (replayed)." if message.result["replayed"] else "applied."))
         self.action_refresh()
