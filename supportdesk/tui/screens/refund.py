@@ -261,7 +261,7 @@ def decision_text(d: dict[str, Any]) -> Text:
         text.append(f"\nA lead's override of {d['overridden']}", style="bold yellow")
     elif d.get("overridable"):
         text.append("\nA lead may override this (o).", style="yellow")
-    if d.get("window"):
+    if d.get("window") and d["rule"].split(".")[0] in ("web", "google"):  # the stores whose refunds have a window
         text.append(f"\nWindow {d['window']}", style="dim")
     if d["outcome"] == "refund":
         text.append(f"\nRefund {money(d['refund_minor'], d['currency'])}, claw back "
