@@ -43,8 +43,12 @@ def home_app(make_app, tui_engine):
 
 
 async def loaded(pilot: Pilot[None]) -> HomePanel:
-    await settle(pilot)
     panel = pilot.app.query_one(HomePanel)
+    for _ in range(10):  # the worker's message, then the tables' next frame (a loaded machine needs more turns)
+        await settle(pilot)
+        if panel.home is not None:
+            break
+    await pilot.pause()
     assert panel.home is not None and panel.display
     return panel
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from tests.tui.test_app import settle
-from tests.tui.test_home import home_app  # noqa: F401  (a fixture)
+from tests.tui.test_home import home_app, loaded  # noqa: F401  (a fixture)
 
 
 def test_home_screen(home_app, snap_compare) -> None:  # noqa: F811
     """T-1002's Apple deadline first, flags by rule, Apple never synced and Google failed: both stale."""
 
-    async def loaded(pilot: Pilot[None]) -> None:
-        await settle(pilot)
+    async def home(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
 
-    assert snap_compare(home_app, terminal_size=(80, 24), run_before=loaded)
+    assert snap_compare(home_app, terminal_size=(80, 24), run_before=home)
 
 
 def test_refund_cause_picker(make_app, snap_compare) -> None:
