@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from supportdesk.domain.money import parse_money
 from supportdesk.domain.refunds import OVERRIDABLE, decide, partial, window_span
 from supportdesk.errors import InvalidInput
 from tests.unit.test_refund_rules import BOUGHT, DAY, POLICY, facts
@@ -101,3 +102,17 @@ def test_amounts_that_are_refused(f, store, amount, words) -> None:
 def test_the_full_amount_is_the_decision_itself() -> None:
     d = decide(facts("google"), POLICY)
     assert partial(d, 499, "google") is d
+
+
+@pytest.mark.parametrize(("text", "currency", "minor"), [
+    ("4.56", "USD", 456), ("4.5", "USD", 450), ("1,234.5", "USD", 123450), ("610", "JPY", 610), (".5", "USD", 50),
+])
+def test_an_amount_typed_in_major_units(text, currency, minor) -> None:
+    assert parse_money(text, currency) == minor
+
+
+@pytest.mark.parametrize(("text", "currency"), [("4.567", "USD"), ("610.5", "JPY"), ("abc", "USD"), ("", "USD"),
+                                                ("1,23", "USD"), ("-1", "USD")])
+def test_amounts_that_are_not_money(text, currency) -> None:
+    with pytest.raises(InvalidInput):
+        parse_money(text, currency)
