@@ -28,6 +28,7 @@ LAZY: dict[str, dict[str, tuple[str, str, str]]] = {
         "whoami": ("supportdesk.cli.policy_cmd", "whoami", "command"),
         "refund": ("supportdesk.cli.refund_cmd", "refund_cmd", "command"),
         "purchase": ("supportdesk.cli.purchase_cmd", "purchase_cmd", "command"),
+        "home": ("supportdesk.cli.home_cmd", "home_cmd", "command"),
         "credit": ("supportdesk.cli.goodwill_cmd", "credit_cmd", "command"),
         "status": ("supportdesk.cli.goodwill_cmd", "status_cmd", "command"),
         "ticket": ("supportdesk.cli.ticket_cmd", "ticket_app", "group"),
