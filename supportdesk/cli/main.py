@@ -268,6 +268,9 @@ def _register_optional() -> None:
 
     app.command("credit")(credit_cmd)
     app.command("status")(status_cmd)
+    from supportdesk.cli.cashout_cmd import cashout_app
+
+    app.add_typer(cashout_app, name="cashout")
     from supportdesk.cli.review_cmd import review_app
 
     app.add_typer(review_app, name="review")

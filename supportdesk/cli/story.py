@@ -38,8 +38,43 @@ def print_story(story: dict[str, Any]) -> None:
         ledger.add_row(*cells(e["entry_id"], e["asset"], f"{e['amount']:+,}", e["kind"], e["ref"] or "",
                               day(e["at"]), e["actor"]))
     err_console.print(ledger)
+    print_glance(story)
     gifts = story["gifts"]
     say(f"gifts: {len(gifts['sent'])} sent, {len(gifts['received'])} received; "
         f"{plural(len(story['cashouts']), 'cashout')}; {plural(len(story['tickets']), 'ticket')}")
     for t in story["tickets"]:
         say(f"  {t['ticket_id']} [{t['status']}] {t['subject']}")
+
+
+def print_glance(story: dict[str, Any]) -> None:
+    """Why the status, flags, refunds, spend, and the cashouts with their hold and reject reasons."""
+    g = story["summary"]
+    st = g["status"]
+    why = (f" since {day(st['at'])} by {st['by']}: {st['reason']}" if st["source"] == "audit"
+           else " (as imported; no change recorded here)")
+    say("status ", (st["status"], "bold"), why)
+    for f in g["flags"]["open"] + g["flags"]["decided"]:
+        decided = f" by {f['decided_by']}: {f['reason']}" if f["decided_by"] else ""
+        say(f"  flag {f['rule']} score {f['score']} [{f['status']}]{decided}  {f['flag_id']}")
+    r = g["refunds"]
+    spent = ", ".join(f"{s['spent']} ({plural(s['purchases'], 'purchase')}; {s['refunded']} refunded)"
+                      for s in g["spend"]) or "nothing"
+    say(f"{plural(r['refunds'], 'refund')}, {plural(r['chargebacks'], 'chargeback')}, "
+        f"{plural(r['disputes'], 'dispute')}; lifetime spend {spent}")
+    if not story["cashouts"]:
+        return
+    table = Table(Column("cashout", no_wrap=True), "diamonds", Column("amount", no_wrap=True), "status", "when",
+                  "why", box=None, title="cashouts", title_justify="left")
+    for c in story["cashouts"]:
+        table.add_row(*cells(c["cashout_id"], f"{c['diamonds']:,}", format_money(c["amount_minor"], c["currency"]),
+                             c["status"], day(c["at"]), cashout_why(c)))
+    err_console.print(table)
+
+
+def cashout_why(c: dict[str, Any]) -> str:
+    """Who set the status and why; a review hold names its flag (release: leads only)."""
+    if c.get("hold_flag_id") and c["status"] == "held":
+        return f"review flag {c.get('hold_flag_rule') or c['hold_flag_id']} (lead releases): {c.get('status_reason') or ''}"
+    if c.get("status_by"):
+        return f"{c['status_by']}: {c.get('status_reason') or ''}"
+    return ""

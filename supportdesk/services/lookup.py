@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 
 from supportdesk.db.models import (
     Account,
-    Cashout,
     GiftEvent,
     LedgerEntry,
     Purchase,
@@ -21,11 +20,13 @@ from supportdesk.db.models import (
 )
 from supportdesk.domain.query import Query, parse_query
 from supportdesk.errors import Ambiguous, NotFound
+from supportdesk.services import glance
 from supportdesk.services.regions import availability_for_purchases
 from supportdesk.services.tickets import with_deadlines
 
 SEARCH_LIMIT = 50
 STORY_LIMIT = 500
+LEDGER_PAGE = 200  # the newest entries the story shows; `ledger_page` pages on from `ledger_next`
 AMBIGUOUS_SHOWN = 5
 
 
@@ -132,16 +133,18 @@ def resolve_account(session: Session, text: str) -> Account:
     raise NotFound(f"no account matches {q.text!r} (searched as {', '.join(k.replace('_', ' ') for k in q.keys)})")
 
 
-def balances(session: Session, account: Account) -> dict[str, Any]:
-    sums = dict(
-        session.exec(
-            select(LedgerEntry.asset, func.coalesce(func.sum(LedgerEntry.amount), 0))
-            .where(LedgerEntry.account_id == account.account_id).group_by(LedgerEntry.asset)
-        ).all()
-    )
+def _sums(session: Session, account_id: str) -> dict[str, tuple[int, int]]:
+    """(sum, count) per asset in one pass over the (account_id, asset, seq, amount) index (migration 0010)."""
+    rows = session.exec(select(LedgerEntry.asset, func.coalesce(func.sum(LedgerEntry.amount), 0), func.count())
+                        .where(LedgerEntry.account_id == account_id).group_by(LedgerEntry.asset)).all()
+    return {asset: (int(total), int(n)) for asset, total, n in rows}
+
+
+def balances(session: Session, account: Account, sums: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+    sums = _sums(session, account.account_id) if sums is None else sums
     out = {}
     for asset, cached in (("coin", account.coin_balance), ("diamond", account.diamond_balance)):
-        ledger = int(sums.get(asset, 0))
+        ledger = sums.get(asset, (0, 0))[0]
         out[asset] = {"ledger": ledger, "cached": cached, "drift": cached - ledger}
     return out
 
@@ -150,13 +153,29 @@ def _rows(session: Session, stmt: Any) -> list[dict[str, Any]]:
     return [row.model_dump() for row in session.exec(stmt.limit(STORY_LIMIT))]
 
 
+def ledger_page(session: Session, account_id: str, before_seq: int | None = None,
+                limit: int = LEDGER_PAGE) -> dict[str, Any]:
+    """Entries newest first, `limit` at a time (keyset on seq, the (account_id, seq) index): `next` is the cursor
+    for the page after this one, None at the oldest entry."""
+    stmt = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
+    if before_seq is not None:
+        stmt = stmt.where(col(LedgerEntry.seq) < before_seq)
+    rows = session.exec(stmt.order_by(col(LedgerEntry.seq).desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    return {"entries": [_entry(e) for e in rows[:limit]], "next": rows[limit - 1].seq if more else None}
+
+
 def story(session: Session, query: str) -> dict[str, Any]:
-    """The account, both balances with drift, and everything that moved its money, newest first."""
+    """The account, both balances with drift, and everything that moved its money, newest first (the ledger's
+    newest page; `ledger_next` pages on); `summary` is the account at a glance."""
     a = resolve_account(session, query)
     aid = a.account_id
-    ledger_total = session.exec(select(func.count()).where(LedgerEntry.account_id == aid)).one()
+    sums = _sums(session, aid)
+    ledger_total = sum(n for _, n in sums.values())
     account = a.model_dump()
-    bal = balances(session, a)
+    bal = balances(session, a, sums)
+    page = ledger_page(session, aid)
+    cashouts = glance.creator_cashouts(session, aid, STORY_LIMIT)
     account["debt"] = {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")}  # the ledger is the truth
     purchases = _rows(session, select(Purchase).where(Purchase.account_id == aid)
                       .order_by(col(Purchase.purchased_at).desc()))
@@ -167,20 +186,20 @@ def story(session: Session, query: str) -> dict[str, Any]:
         "account": account,
         "balances": bal,
         "purchases": purchases,
-        "ledger": [_entry(e) for e in session.exec(
-            select(LedgerEntry).where(LedgerEntry.account_id == aid).order_by(col(LedgerEntry.seq).desc())
-            .limit(STORY_LIMIT))],
+        "ledger": page["entries"],
         "ledger_total": int(ledger_total),
+        "ledger_next": page["next"],
         "gifts": {
             "sent": _rows(session, select(GiftEvent).where(GiftEvent.sender_id == aid)
                           .order_by(col(GiftEvent.at).desc())),
             "received": _rows(session, select(GiftEvent).where(GiftEvent.creator_id == aid)
                               .order_by(col(GiftEvent.at).desc())),
         },
-        "cashouts": _rows(session, select(Cashout).where(Cashout.creator_id == aid).order_by(col(Cashout.at).desc())),
+        "cashouts": cashouts,
         "tickets": with_deadlines(session, _rows(session, select(Ticket).where(Ticket.account_id == aid)
                                                  .order_by(col(Ticket.created_at).desc()))),
         "refunds": _rows(session, select(Refund).join(Purchase).where(Purchase.account_id == aid)),
+        "summary": glance.summary(session, a, cashouts),
     }
 
 
