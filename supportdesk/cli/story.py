@@ -8,6 +8,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from supportdesk.cli.output import cells, err_console, plain, say
+from supportdesk.domain.glance import cashout_why, refunds_line, spend_line, status_why
 from supportdesk.domain.money import format_money
 from supportdesk.domain.text import day, plural
 
@@ -49,18 +50,11 @@ def print_story(story: dict[str, Any]) -> None:
 def print_glance(story: dict[str, Any]) -> None:
     """Why the status, flags, refunds, spend, and the cashouts with their hold and reject reasons."""
     g = story["summary"]
-    st = g["status"]
-    why = (f" since {day(st['at'])} by {st['by']}: {st['reason']}" if st["source"] == "audit"
-           else " (as imported; no change recorded here)")
-    say("status ", (st["status"], "bold"), why)
+    say("status ", status_why(g["status"]))
     for f in g["flags"]["open"] + g["flags"]["decided"]:
         decided = f" by {f['decided_by']}: {f['reason']}" if f["decided_by"] else ""
         say(f"  flag {f['rule']} score {f['score']} [{f['status']}]{decided}  {f['flag_id']}")
-    r = g["refunds"]
-    spent = ", ".join(f"{s['spent']} ({plural(s['purchases'], 'purchase')}; {s['refunded']} refunded)"
-                      for s in g["spend"]) or "nothing"
-    say(f"{plural(r['refunds'], 'refund')}, {plural(r['chargebacks'], 'chargeback')}, "
-        f"{plural(r['disputes'], 'dispute')}; lifetime spend {spent}")
+    say(f"{refunds_line(g['refunds'])}; lifetime spend {spend_line(g['spend'])}")
     if not story["cashouts"]:
         return
     table = Table(Column("cashout", no_wrap=True), "diamonds", Column("amount", no_wrap=True), "status", "when",
@@ -69,12 +63,3 @@ def print_glance(story: dict[str, Any]) -> None:
         table.add_row(*cells(c["cashout_id"], f"{c['diamonds']:,}", format_money(c["amount_minor"], c["currency"]),
                              c["status"], day(c["at"]), cashout_why(c)))
     err_console.print(table)
-
-
-def cashout_why(c: dict[str, Any]) -> str:
-    """Who set the status and why; a review hold names its flag (release: leads only)."""
-    if c.get("hold_flag_id") and c["status"] == "held":
-        return f"review flag {c.get('hold_flag_rule') or c['hold_flag_id']} (lead releases): {c.get('status_reason') or ''}"
-    if c.get("status_by"):
-        return f"{c['status_by']}: {c.get('status_reason') or ''}"
-    return ""

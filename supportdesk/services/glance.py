@@ -10,9 +10,10 @@ from sqlmodel import Session, col, select
 
 from supportdesk.db.models import Account, AuditRecord, Cashout, Purchase, Refund, ReviewFlag, StoreRecord
 from supportdesk.domain.money import format_money
+from supportdesk.domain.refunds import TAKEN_BACK
 
 OPEN = ("open",)
-CHARGED = ("completed", "refunded", "revoked", "charged_back")  # a purchase the customer paid for
+CHARGED = ("completed", *TAKEN_BACK)  # a purchase the customer paid for
 
 
 def status_why(session: Session, account: Account) -> dict[str, Any]:
@@ -39,32 +40,45 @@ def flags(session: Session, account_id: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def refunds(session: Session, account_id: str) -> dict[str, int]:
-    """Refunds of the account's purchases; chargebacks (a lost dispute or a bank's chargeback) and disputes as
-    the store records say, counted once per transaction."""
-    count = session.exec(select(func.count()).select_from(Refund).join(Purchase)
-                         .where(Purchase.account_id == account_id)).one()
-    charged_back = set(session.exec(select(Purchase.store_transaction_id).where(
-        Purchase.account_id == account_id, Purchase.status == "charged_back")).all())
+    """Refunds of the account's purchases (our refund rows, and purchases the store refunded or revoked), and
+    chargebacks (a purchase charged back, or a store record that says so) and disputes, once per purchase."""
+    refunded = set(session.exec(select(Refund.purchase_id).join(Purchase).where(
+        Purchase.account_id == account_id)).all())
+    charged_back: set[str] = set()
+    for pid, txn, status in session.exec(select(Purchase.purchase_id, Purchase.store_transaction_id, Purchase.status)
+                                         .where(Purchase.account_id == account_id,
+                                                col(Purchase.status).in_(TAKEN_BACK))):
+        (charged_back.add(txn) if status == "charged_back" else refunded.add(pid))
     disputes = 0
     for txn, state, raw in session.exec(select(StoreRecord.store_transaction_id, StoreRecord.state, StoreRecord.raw)
                                         .where(StoreRecord.account_id == account_id)):
         if state == "charged_back":
             charged_back.add(txn)
         disputes += isinstance(raw, dict) and "dispute" in raw
-    return {"refunds": int(count), "chargebacks": len(charged_back), "disputes": disputes}
+    return {"refunds": len(refunded), "chargebacks": len(charged_back), "disputes": disputes}
 
 
 def spend(session: Session, account_id: str) -> list[dict[str, Any]]:
-    """What the account paid, per currency (minor units), and what came back to it in refunds."""
+    """What the account paid, per currency (minor units), and what went back: our succeeded refunds, and the
+    price of a purchase the store refunded, revoked or charged back where we hold no refund row for it."""
     paid = session.exec(select(Purchase.currency, func.count(), func.sum(Purchase.price_minor))
                         .where(Purchase.account_id == account_id, col(Purchase.status).in_(CHARGED))
                         .group_by(Purchase.currency)).all()
-    back = dict(session.exec(select(Refund.currency, func.sum(Refund.amount_minor)).join(Purchase)
-                             .where(Purchase.account_id == account_id, Refund.status == "succeeded")
-                             .group_by(Refund.currency)).all())
+    back: dict[str, int] = {}
+    ours = select(Refund.purchase_id)
+    for currency, total in [
+        *session.exec(select(Refund.currency, func.sum(Refund.amount_minor)).join(Purchase)
+                      .where(Purchase.account_id == account_id, Refund.status == "succeeded")
+                      .group_by(Refund.currency)).all(),
+        *session.exec(select(Purchase.currency, func.sum(Purchase.price_minor))
+                      .where(Purchase.account_id == account_id, col(Purchase.status).in_(TAKEN_BACK),
+                             col(Purchase.purchase_id).not_in(ours))
+                      .group_by(Purchase.currency)).all(),
+    ]:
+        back[currency] = back.get(currency, 0) + int(total or 0)
     out = []
     for currency, n, total in sorted(paid):
-        refunded = int(back.get(currency) or 0)
+        refunded = back.get(currency, 0)
         out.append({"currency": currency, "purchases": int(n), "spent_minor": int(total or 0),
                     "refunded_minor": refunded, "spent": format_money(int(total or 0), currency),
                     "refunded": format_money(refunded, currency)})

@@ -154,9 +154,10 @@ def _rows(session: Session, stmt: Any) -> list[dict[str, Any]]:
 
 
 def ledger_page(session: Session, account_id: str, before_seq: int | None = None,
-                limit: int = LEDGER_PAGE) -> dict[str, Any]:
+                limit: int | None = None) -> dict[str, Any]:
     """Entries newest first, `limit` at a time (keyset on seq, the (account_id, seq) index): `next` is the cursor
     for the page after this one, None at the oldest entry."""
+    limit = limit or LEDGER_PAGE
     stmt = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
     if before_seq is not None:
         stmt = stmt.where(col(LedgerEntry.seq) < before_seq)
