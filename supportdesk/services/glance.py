@@ -107,7 +107,8 @@ def summary(session: Session, account: Account, cashouts: list[dict[str, Any]]) 
 
 
 def creator_cashouts(session: Session, creator_id: str, limit: int) -> list[dict[str, Any]]:
-    rows = [c.model_dump() for c in session.exec(select(Cashout).where(Cashout.creator_id == creator_id)
-                                                 .order_by(col(Cashout.at).desc()).limit(limit))]
+    rows = [dict(r) for r in session.execute(select(*Cashout.__table__.c)  # type: ignore[attr-defined]
+                                             .where(Cashout.creator_id == creator_id)
+                                             .order_by(col(Cashout.at).desc()).limit(limit)).mappings()]
     return cashout_reasons(session, rows)
 
