@@ -168,18 +168,37 @@ def ledger_page(session: Session, account_id: str, before_seq: int | None = None
     return {"entries": [_entry(e) for e in rows[:limit]], "next": rows[limit - 1]["seq"] if more else None}
 
 
-def story(session: Session, query: str) -> dict[str, Any]:
+def ledger_check(session: Session, account_id: str) -> dict[str, Any]:
+    """The ledger's side of the story: both balances summed with drift, the debt, and how many entries (one pass
+    over the account's (account_id, asset, seq, amount) index; what `story(check_ledger=False)` leaves out)."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id!r}")
+    sums = _sums(session, account_id)
+    bal = balances(session, account, sums)
+    return {"balances": bal, "debt": {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")},
+            "ledger_total": sum(n for _, n in sums.values())}
+
+
+def _unchecked(a: Account) -> dict[str, Any]:
+    """The cached balances only (ledger and drift None): summing a long ledger waits for `ledger_check`."""
+    return {"balances": {asset: {"ledger": None, "cached": cached, "drift": None}
+                         for asset, cached in (("coin", a.coin_balance), ("diamond", a.diamond_balance))},
+            "debt": {"coin": max(0, -a.coin_balance), "diamond": max(0, -a.diamond_balance)}, "ledger_total": None}
+
+
+def story(session: Session, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
     """The account, both balances with drift, and everything that moved its money, newest first (the ledger's
-    newest page; `ledger_next` pages on); `summary` is the account at a glance."""
+    newest page; `ledger_next` pages on); `summary` is the account at a glance. Without `check_ledger` the
+    balances are the cached ones (ledger, drift and ledger_total None) and the caller runs `ledger_check` next:
+    a screen shows the account without waiting for a 200k-entry sum."""
     a = resolve_account(session, query)
     aid = a.account_id
-    sums = _sums(session, aid)
-    ledger_total = sum(n for _, n in sums.values())
+    checked = ledger_check(session, aid) if check_ledger else _unchecked(a)
     account = a.model_dump()
-    bal = balances(session, a, sums)
+    account["debt"] = checked["debt"]  # the ledger is the truth (the cached balance until it is checked)
     page = ledger_page(session, aid)
     cashouts = glance.creator_cashouts(session, aid, STORY_LIMIT)
-    account["debt"] = {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")}  # the ledger is the truth
     purchases = _rows(session, select(Purchase).where(Purchase.account_id == aid)
                       .order_by(col(Purchase.purchased_at).desc()))
     verdicts = availability_for_purchases(session, purchases, a.birth_date)  # one query for every purchase
@@ -187,10 +206,10 @@ def story(session: Session, query: str) -> dict[str, Any]:
         p["region_at_purchase"] = verdicts[p["purchase_id"]]
     return {
         "account": account,
-        "balances": bal,
+        "balances": checked["balances"],
         "purchases": purchases,
         "ledger": page["entries"],
-        "ledger_total": int(ledger_total),
+        "ledger_total": checked["ledger_total"],
         "ledger_next": page["next"],
         "gifts": {
             "sent": _rows(session, select(GiftEvent).where(GiftEvent.sender_id == aid)

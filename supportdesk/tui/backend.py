@@ -35,13 +35,22 @@ class Backend:
 
         return SEARCH_LIMIT
 
-    def story(self, query: str) -> dict[str, Any]:
-        """One account's money story (see `lookup.story`); raises NotFound."""
+    def story(self, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
+        """One account's money story (see `lookup.story`; without `check_ledger`, the cached balances and
+        `ledger_check` to follow); raises NotFound."""
         from supportdesk.db.engine import read_session
         from supportdesk.services import lookup
 
         with read_session(self.state.engine) as session:
-            return lookup.story(session, query)
+            return lookup.story(session, query, check_ledger=check_ledger)
+
+    def ledger_check(self, account_id: str) -> dict[str, Any]:
+        """Both balances summed from the ledger with drift, the debt and the entry count."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import lookup
+
+        with read_session(self.state.engine) as session:
+            return lookup.ledger_check(session, account_id)
 
     # --- reconcile -------------------------------------------------------------------------------------------
 

@@ -66,6 +66,11 @@ class AccountScreen(DeskScreen):
             super().__init__()
             self.story = story
 
+    class Checked(Message):
+        def __init__(self, checked: dict[str, Any]) -> None:
+            super().__init__()
+            self.checked = checked
+
     class MoreLedger(Message):
         def __init__(self, page: dict[str, Any]) -> None:
             super().__init__()
@@ -274,9 +279,24 @@ class AccountScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="story", exit_on_error=False)
     def load(self, account_id: str) -> None:
-        story = self.backend.story(account_id)
+        """The story with the cached balances first, then the ledger's sums and drift (a long ledger's sum
+        must not hold the screen back)."""
+        story = self.backend.story(account_id, check_ledger=False)
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(self.Loaded(story))
+        checked = self.backend.ledger_check(story["account"]["account_id"])
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(story))
+            self.post_message(self.Checked(checked))
+
+    def on_account_screen_checked(self, message: Checked) -> None:
+        if self.story is None:
+            return
+        checked = message.checked
+        self.story.update(balances=checked["balances"], ledger_total=checked["ledger_total"])
+        self.story["account"]["debt"] = checked["debt"]
+        self.query_one("#balances", Static).update(balance_lines(checked["balances"], checked["debt"]))
+        self.label_ledger(self.story)
 
     def worker_failed(self, worker: Worker[object]) -> None:
         self.query_one("#story").loading = False
@@ -289,9 +309,12 @@ class AccountScreen(DeskScreen):
         self.query_one("#who", Static).update(who_line(story["account"]))
         self.query_one("#balances", Static).update(balance_lines(story["balances"], story["account"]["debt"]))
         self.query_one("#glance", Static).update(Content(shown(glance_text(story["summary"]))))
-        self.filled = set()
+        viewed, self.filled = self.filled, set()
         self.label_tabs(story)
         self.fill_visible()
+        for name in viewed - self.filled:  # a reload refills what the agent has looked at, cursors kept
+            self.filled.add(name)
+            self.fill_part(name, story)
         self.query_one("#story").loading = False
         self.refresh_bindings()
         if not (self.wide and self.focused is not None and self.focused.id in ("side-flags-table",
@@ -309,12 +332,16 @@ class AccountScreen(DeskScreen):
         self.label_ledger(story)
 
     def label_ledger(self, story: dict[str, Any]) -> None:
-        listed, total = len(story["ledger"]), story["ledger_total"]
+        """`Ledger 200 of 200,000` (`200+` until the ledger check has counted them)."""
+        listed, total, more = len(story["ledger"]), story["ledger_total"], story["ledger_next"] is not None
         note = self.query_one("#ledger-note", Static)
-        note.display = listed < total
-        more = " m loads more." if story["ledger_next"] is not None else ""
-        note.update(f"Newest {listed:,} of {plural(total, 'entry', 'entries')}.{more}")
-        ledger_label = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
+        note.display = more or (total is not None and listed < total)
+        of = f" of {plural(total, 'entry', 'entries')}" if total is not None else " entries"
+        note.update(f"Newest {listed:,}{of}.{' m loads more.' if more else ''}")
+        if total is None:
+            ledger_label = f"{listed:,}+" if more else f"{listed:,}"
+        else:
+            ledger_label = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
         self.query_one(TabbedContent).get_tab("ledger").label = f"Ledger {ledger_label}"
 
     def fill_visible(self) -> None:
@@ -369,12 +396,14 @@ def who_line(a: Row) -> Content:
 
 
 def balance_lines(balances: dict[str, Row], debt: dict[str, int]) -> Content:
+    """Ledger and cached balance per asset, drift and debt; `checking…` while the ledger is being summed."""
     lines = []
-    width = max(len(f"{b[k]:,}") for b in balances.values() for k in ("ledger", "cached"))
+    width = max(len(f"{b[k]:,}") for b in balances.values() for k in ("ledger", "cached") if b[k] is not None)
     for asset, label in (("coin", "coins   "), ("diamond", "diamonds")):
         b = balances[asset]
+        ledger = "checking…" if b["ledger"] is None else f"{b['ledger']:>{width},}"
         line = Content.from_markup(f"{label}  ledger [b]$ledger[/b]  cached $cached",
-                                   ledger=f"{b['ledger']:>{width},}", cached=f"{b['cached']:>{width},}")
+                                   ledger=ledger, cached=f"{b['cached']:>{width},}")
         if b["drift"]:
             line += Content.from_markup("  [b $error]drift $drift[/]", drift=f"{b['drift']:+,}")
         if debt.get(asset):
