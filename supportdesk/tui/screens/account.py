@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
@@ -82,6 +83,7 @@ class AccountScreen(DeskScreen):
         self.account_id = account_id
         self.story: dict[str, Any] | None = None
         self.filled: set[str] = set()  # tabs (and "side") filled from the story: the rest fill on first view
+        self.laid_wide: bool | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="story"):
@@ -99,17 +101,20 @@ class AccountScreen(DeskScreen):
                             table = KeyedTable(id=f"{name}-table")
                             table.add_columns(*COLUMNS[name])
                             yield table
-                with Vertical(id="side"):
-                    yield Static("", id="side-text", classes="glance-text")
-                    for name, columns in SIDE_COLUMNS.items():
-                        table = KeyedTable(id=f"{name}-table")
-                        table.add_columns(*columns)
-                        yield table
+                yield Vertical(id="side")  # its widgets are made the first time the terminal is wide
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.lay_out()
         self.action_refresh()
+
+    def side_widgets(self) -> list[Widget]:
+        tables = []
+        for name, columns in SIDE_COLUMNS.items():
+            table = KeyedTable(id=f"{name}-table")
+            table.add_columns(*columns)
+            tables.append(table)
+        return [Static("", id="side-text", classes="glance-text"), *tables]
 
     @property
     def wide(self) -> bool:
@@ -119,12 +124,22 @@ class AccountScreen(DeskScreen):
         self.lay_out()
 
     def lay_out(self) -> None:
-        """Wide: summary, flags and cashouts in the side panel beside the history tabs; else they are tabs."""
-        wide = self.wide
+        """Wide: summary, flags and cashouts in the side panel beside the history tabs; else they are tabs.
+        Only a change of width class touches the layout (a resize within one costs nothing)."""
+        wide, before = self.wide, self.laid_wide
+        if wide == before:
+            return
+        self.laid_wide = wide
         self.set_class(wide, "-wide")
+        side = self.query_one("#side", Vertical)
+        if wide and not side.children:
+            side.mount(*self.side_widgets())
         tabs = self.query_one(TabbedContent)
         for name in SIDE:
-            (tabs.hide_tab if wide else tabs.show_tab)(name)
+            if wide:
+                tabs.hide_tab(name)
+            elif before is not None:
+                tabs.show_tab(name)
         if wide and tabs.active in SIDE:
             tabs.active = "purchases"
         self.fill_visible()
@@ -227,8 +242,8 @@ class AccountScreen(DeskScreen):
     @property
     def cashouts_table(self) -> KeyedTable | None:
         """The cashouts list the agent looks at: the side panel's when focused (wide), else the tab's when shown."""
-        side = self.query_one("#side-cashouts-table", KeyedTable)
         if self.wide:
+            side = self.query_one("#side-cashouts-table", KeyedTable)
             return side if self.focused is side else None
         return self.query_one("#cashouts-table", KeyedTable) if self.query_one(TabbedContent).active == "cashouts" \
             else None
