@@ -41,7 +41,7 @@ def glance_line(g: dict[str, Any]) -> str:
     r = g["refunds"]
     counts = [(len(g["flags"]["open"]), "open flag"), (r["refunds"], "refund"), (r["chargebacks"], "chargeback"),
               (r["disputes"], "dispute")]
-    parts = [", ".join(plural(n, word) for n, word in counts if n) or "no flags, refunds or chargebacks",
+    parts = [", ".join(plural(n, word) for n, word in counts if n) or "no flags or refunds",
              "spent " + (", ".join(s["spent"] for s in g["spend"]) or "nothing")]
     waiting = {k: v for k, v in g["cashouts"].items() if k in ("requested", "held")}
     if waiting:

@@ -39,6 +39,7 @@ COLUMNS = {
     "tickets": ("ticket", "due", "status", "category", "subject", "created"),
     "summary": ("rule", "score", "status", "by", "reason", "flag"),  # the review flags
 }
+CASHOUT_KEYS = "h hold · l release · x reject (a hold a review flag caused: leads only)"
 SIDE_COLUMNS = {"side-flags": COLUMNS["summary"], "side-cashouts": ("cashout", "diamonds", "amount", "status", "why")}
 
 
@@ -54,10 +55,10 @@ class AccountScreen(DeskScreen):
         Binding("a", "audit_trail", "Audit", id="audit_trail"),
         Binding("plus", "credit", "Credit", show=False, id="credit"),
         Binding("S", "change_status", "Status", show=False, id="change_status"),
-        Binding("h", "cashout('hold')", "Hold", id="cashout_hold"),
-        Binding("l", "cashout('release')", "Release", id="cashout_release"),
-        Binding("x", "cashout('reject')", "Reject", id="cashout_reject"),
-        Binding("m", "more_ledger", "More", id="more_ledger"),
+        Binding("h", "cashout('hold')", "Hold", show=False, id="cashout_hold"),
+        Binding("l", "cashout('release')", "Release", show=False, id="cashout_release"),
+        Binding("x", "cashout('reject')", "Reject", show=False, id="cashout_reject"),
+        Binding("m", "more_ledger", "More", show=False, id="more_ledger"),
         *(Binding(str(i), f"show_tab({name!r})", name.title(), show=False, id=f"tab_{name}")
           for i, name in enumerate(TABS, start=1)),
     ]
@@ -96,6 +97,8 @@ class AccountScreen(DeskScreen):
                         with TabPane(name.title(), id=name):
                             if name == "ledger":
                                 yield Static("", id="ledger-note")
+                            if name == "cashouts":
+                                yield Static(CASHOUT_KEYS, classes="keys-note")
                             if name == "summary":
                                 yield Static("", id="summary-text", classes="glance-text")
                             table = KeyedTable(id=f"{name}-table")
@@ -114,7 +117,8 @@ class AccountScreen(DeskScreen):
             table = KeyedTable(id=f"{name}-table")
             table.add_columns(*columns)
             tables.append(table)
-        return [Static("", id="side-text", classes="glance-text"), *tables]
+        return [Static("", id="side-text", classes="glance-text"), *tables,
+                Static(CASHOUT_KEYS, classes="keys-note")]
 
     @property
     def wide(self) -> bool:
@@ -226,13 +230,10 @@ class AccountScreen(DeskScreen):
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_shown(self) -> None:
         self.fill_visible()
-        self.refresh_bindings()
-
-    def on_descendant_focus(self) -> None:
-        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The cashout keys where cashouts are shown, `m` where the ledger has more: elsewhere they are hidden."""
+        """The cashout keys where cashouts are shown, `m` where the ledger has more (not in the footer: the
+        Cashouts tab and the ledger note say them; each footer refresh costs a recompose)."""
         if action == "cashout":
             return self.cashouts_table is not None
         if action == "more_ledger":
@@ -282,7 +283,6 @@ class AccountScreen(DeskScreen):
         for e in message.page["entries"]:
             table.add_row(*entry_cells(e), key=e["entry_id"])
         self.label_ledger(self.story)
-        self.refresh_bindings()
 
     def action_copy_id(self) -> None:
         self.active_table.action_copy_id()
@@ -331,7 +331,6 @@ class AccountScreen(DeskScreen):
             self.filled.add(name)
             self.fill_part(name, story)
         self.query_one("#story").loading = False
-        self.refresh_bindings()
         if not (self.wide and self.focused is not None and self.focused.id in ("side-flags-table",
                                                                              "side-cashouts-table")):
             self.active_table.focus()
