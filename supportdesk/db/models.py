@@ -106,7 +106,9 @@ class LedgerEntry(SQLModel, table=True):
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
-        Index("ix_ledger_account_asset", "account_id", "asset", "seq"),
+        # Migration 0010: the history newest first, and the balance sum read from the index alone.
+        Index("ix_ledger_account_seq", "account_id", "seq"),
+        Index("ix_ledger_account_asset_amount", "account_id", "asset", "seq", "amount"),
         Index("ix_ledger_ref", "ref"),
         # Partial: imported history leaves these empty, so bulk imports pay nothing for them.
         *(
@@ -132,9 +134,13 @@ class LedgerEntry(SQLModel, table=True):
 
 class GiftEvent(SQLModel, table=True):
     __tablename__ = "gift_events"
+    __table_args__ = (  # migration 0010: an account's gifts newest first, sent and received
+        Index("ix_gift_events_sender_at", "sender_id", "at"),
+        Index("ix_gift_events_creator_at", "creator_id", "at"),
+    )
     event_id: str = Field(primary_key=True, max_length=64)
-    sender_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
-    creator_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
+    sender_id: str = Field(foreign_key="accounts.account_id", max_length=64)
+    creator_id: str = Field(foreign_key="accounts.account_id", max_length=64)
     gift_id: str = Field(max_length=64)
     quantity: int
     coins: int
@@ -149,8 +155,14 @@ class Cashout(SQLModel, table=True):
     diamonds: int
     amount_minor: int = _big()
     currency: str = Field(max_length=3)
-    status: str = Field(max_length=16)
+    status: str = Field(max_length=16)  # requested | held | paid | rejected
     at: datetime
+    # The last status change by support (migration 0010): its reason, who made it and when. A hold a review flag
+    # caused names the flag; on PostgreSQL only a lead may lift it (trigger cashouts_guard_hold).
+    status_reason: str | None = None
+    status_by: str | None = Field(default=None, max_length=64)
+    status_at: datetime | None = None
+    hold_flag_id: str | None = Field(default=None, max_length=128)
 
 
 class Ticket(SQLModel, table=True):

@@ -347,7 +347,7 @@ def _perform(session: Session, flag_id: str, action: str, ctx: ActionContext, ke
         account_change = {"before": previous, "after": target}
     held = []
     if flag.rule == "gift_laundering" and action != "dismiss":
-        held = hold_cashouts(session, flag.evidence["creator_id"], ctx, key)
+        held = hold_cashouts(session, flag.evidence["creator_id"], ctx, key, flag_id=flag_id)
     flag.status = rules.FLAG_STATUS[action]
     flag.decided_by, flag.decided_at, flag.reason = ctx.actor, datetime.now(UTC), ctx.reason
     session.add(flag)
@@ -358,13 +358,16 @@ def _perform(session: Session, flag_id: str, action: str, ctx: ActionContext, ke
             "held_cashouts": held}
 
 
-def hold_cashouts(session: Session, creator_id: str, ctx: ActionContext, key: str) -> list[str]:
-    """Hold every cashout the creator has requested and not yet been paid (audited, one record each)."""
+def hold_cashouts(session: Session, creator_id: str, ctx: ActionContext, key: str, *,
+                  flag_id: str | None = None) -> list[str]:
+    """Hold every cashout the creator has requested and not yet been paid (audited, one record each); the flag
+    that caused the hold is kept on the cashout, so only a lead lifts it (services/cashouts.py, migration 0010)."""
     stmt = (select(Cashout).where(Cashout.creator_id == creator_id, Cashout.status == "requested")
             .order_by(col(Cashout.at)).with_for_update())
     held = []
     for cashout in session.execute(stmt).scalars():
-        cashout.status = "held"
+        cashout.status, cashout.hold_flag_id = "held", flag_id
+        cashout.status_reason, cashout.status_by, cashout.status_at = ctx.reason, ctx.actor, datetime.now(UTC)
         session.add(cashout)
         session.flush()
         audit.append(session, ctx, action="cashout.hold", target=cashout.cashout_id, account_id=creator_id, key=key,

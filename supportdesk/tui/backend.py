@@ -35,13 +35,22 @@ class Backend:
 
         return SEARCH_LIMIT
 
-    def story(self, query: str) -> dict[str, Any]:
-        """One account's money story (see `lookup.story`); raises NotFound."""
+    def story(self, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
+        """One account's money story (see `lookup.story`; without `check_ledger`, the cached balances and
+        `ledger_check` to follow); raises NotFound."""
         from supportdesk.db.engine import read_session
         from supportdesk.services import lookup
 
         with read_session(self.state.engine) as session:
-            return lookup.story(session, query)
+            return lookup.story(session, query, check_ledger=check_ledger)
+
+    def ledger_check(self, account_id: str) -> dict[str, Any]:
+        """Both balances summed from the ledger with drift, the debt and the entry count."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import lookup
+
+        with read_session(self.state.engine) as session:
+            return lookup.ledger_check(session, account_id)
 
     # --- reconcile -------------------------------------------------------------------------------------------
 
@@ -186,6 +195,28 @@ class Backend:
         ctx = self.state.action_context(None, reason, ticket_id)
         return goodwill.change_status(self.state.engine, goodwill.plan_status(self.state.engine, account_id, move,
                                                                               ctx), ctx)
+
+    def ledger_page(self, account_id: str, before_seq: int | None) -> dict[str, Any]:
+        """The next page of an account's ledger, newest first (`entries`, `next`)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import lookup
+
+        with read_session(self.state.engine) as session:
+            return lookup.ledger_page(session, account_id, before_seq)
+
+    def cashout_plan(self, cashout_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
+        """hold, release or reject checked as the CLI checks it (status, role, ticket); the plan and its question."""
+        from supportdesk.services import cashouts
+
+        plan = cashouts.plan_action(self.state.engine, cashout_id, action,
+                                    self.state.action_context(None, reason, ticket_id))
+        return {**plan, "question": cashouts.question(plan)}
+
+    def cashout_act(self, plan: dict[str, Any]) -> dict[str, Any]:
+        from supportdesk.services import cashouts
+
+        ctx = self.state.action_context(None, plan["reason"], plan["ticket_id"])
+        return cashouts.act(self.state.engine, plan, ctx)
 
     def refund_words(self, view: dict[str, Any], reason: str, ticket_id: str | None) -> tuple[str, list[str]]:
         """The confirmation question and the clawback lines, in the CLI's words."""

@@ -124,7 +124,7 @@ class HomePanel(Vertical):
         return f"{synced}; {fixed}" + (f"; stale: {', '.join(stale)} (Ctrl+R)" if stale else "")
 
     @on(DataTable.RowSelected)
-    def _chosen(self, event: DataTable.RowSelected) -> None:
+    async def _chosen(self, event: DataTable.RowSelected) -> None:
         event.stop()
         key = event.row_key.value
         if not key:
@@ -141,4 +141,4 @@ class HomePanel(Vertical):
             review.rule = key  # the queue of that rule (f picks another)
             self.app.push_screen(review)
         else:
-            self.app.run_action("app.reconcile_all")
+            await self.app.run_action("app.reconcile_all")
