@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlmodel import Session, col
 
 from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
@@ -225,9 +225,22 @@ class BuildResult:
                 "unchanged": self.unchanged, "decided": self.decided}
 
 
-def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
-          now: datetime | None = None) -> BuildResult:
-    """Detect and upsert the flags in the caller's (write) transaction."""
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a rebuild writes: new flags, refreshed ones, ids to clear; and how many stayed as they were."""
+    new: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    gone: list[str]
+    unchanged: int
+    decided: int
+
+    def result(self) -> BuildResult:
+        return BuildResult(len(self.new), len(self.changed), len(self.gone), self.unchanged, self.decided)
+
+
+def plan(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
+         now: datetime | None = None) -> Plan:
+    """Detect, and compare with the stored flags of those rules (nothing written)."""
     wanted = sorted(set(only or RULES))
     found = {f.flag_id: f for f in detect(session, policy, wanted)}
     table = ReviewFlag.__table__
@@ -236,7 +249,9 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
             select(table.c.flag_id, table.c.status, table.c.score, table.c.evidence).where(table.c.rule.in_(wanted)))
     }
     now = now or datetime.now(UTC)
-    new = [f for fid, f in found.items() if fid not in existing]
+    new = [{"flag_id": f.flag_id, "rule": f.rule, "account_id": f.account_id, "purchase_id": f.purchase_id,
+            "score": f.score, "evidence": f.evidence, "status": "open", "created_at": now}
+           for fid, f in found.items() if fid not in existing]
     changed, unchanged, decided = [], 0, 0
     for fid, f in found.items():
         old = existing.get(fid)
@@ -249,18 +264,55 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
         else:
             unchanged += 1
     gone = [fid for fid, r in existing.items() if fid not in found and r.status == "open"]
-    if new:  # another agent's build may have raised the same flags meanwhile: theirs stand
-        session.execute(_insert_new(session, table), [
-            {"flag_id": f.flag_id, "rule": f.rule, "account_id": f.account_id, "purchase_id": f.purchase_id,
-             "score": f.score, "evidence": f.evidence, "status": "open", "created_at": now} for f in new])
+    return Plan(new, changed, gone, unchanged, decided)
+
+
+def _apply(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]], gone: list[str]) -> None:
+    """Write part of a plan. A flag an agent decided meanwhile stays decided: the updates touch only open and
+    cleared flags, and another agent's build may have raised the same new flags (theirs stand)."""
+    table = ReviewFlag.__table__
+    if new:
+        session.execute(_insert_new(session, table), new)
     if changed:
-        session.execute(update(table).where(table.c.flag_id == bindparam("fid"))
+        session.execute(update(table).where(table.c.flag_id == bindparam("fid"),
+                                            table.c.status.in_(("open", "cleared")))
                         .values(score=bindparam("score"), evidence=bindparam("evidence"), status=bindparam("status")),
                         changed)
     for start in range(0, len(gone), 500):
-        session.execute(update(table).where(table.c.flag_id.in_(gone[start:start + 500])).values(status="cleared"))
+        session.execute(update(table).where(table.c.flag_id.in_(gone[start:start + 500]), table.c.status == "open")
+                        .values(status="cleared"))
     session.flush()
-    return BuildResult(len(new), len(changed), len(gone), unchanged, decided)
+
+
+def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
+          now: datetime | None = None) -> BuildResult:
+    """Detect and upsert the flags in the caller's (write) transaction (tests, small databases; `rebuild`
+    holds the write lock only for short chunks)."""
+    p = plan(session, policy, only, now)
+    _apply(session, p.new, p.changed, p.gone)
+    return p.result()
+
+
+CHUNK = 500
+
+
+def rebuild(engine: Any, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
+            now: datetime | None = None, chunk: int = CHUNK) -> BuildResult:
+    """Run the rules in a read transaction (one snapshot, no write lock), then write the changes in short
+    transactions of `chunk` rows each, so another agent's one-row write waits for one chunk at most."""
+    from supportdesk.db.engine import read_session, write_session
+
+    reader = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="REPEATABLE READ")
+    with read_session(reader) as session, session.begin():  # SQLite: one read transaction is one snapshot
+        p = plan(session, policy, only, now)
+    writes: list[tuple[list[Any], list[Any], list[str]]] = []
+    writes += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
+    writes += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
+    writes += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
+    for new, changed, gone in writes:
+        with write_session(engine) as session:
+            _apply(session, new, changed, gone)
+    return p.result()
 
 
 def _insert_new(session: Session, table: Any) -> Any:
@@ -309,6 +361,45 @@ def queue(session: Session, rule: str | None = None, statuses: Sequence[str] = (
     if rule:
         stmt = stmt.where(ReviewFlag.rule == rule)
     return _listing(session, stmt.order_by(col(ReviewFlag.score).desc(), col(ReviewFlag.flag_id)))
+
+
+PAGE = 100
+
+
+def _statuses(decided: bool) -> tuple[str, ...]:
+    return ("open", "cleared", *DECIDED) if decided else ("open",)
+
+
+def page(session: Session, rule: str | None = None, statuses: Sequence[str] = ("open",), *,
+         after: tuple[int, str] | None = None, limit: int = PAGE, ascending: bool = False) -> list[dict[str, Any]]:
+    """One page of the queue, keyset-paged by (score, flag_id): highest score first (or lowest with `ascending`),
+    ties by flag id; `after` is the (score, flag_id) of the last row of the page before. Each row is the flag's
+    JSON without its evidence, with `headline` (the one line the queue shows); `get_flag` has the evidence."""
+    if rule is not None and rule not in RULES:
+        raise InvalidInput(f"unknown rule {rule!r}: the rules are {', '.join(RULES)}")
+    score, fid = col(ReviewFlag.score), col(ReviewFlag.flag_id)
+    stmt = select(ReviewFlag, Purchase, Account.handle).where(col(ReviewFlag.status).in_(statuses))
+    if rule:
+        stmt = stmt.where(ReviewFlag.rule == rule)
+    if after is not None:
+        s, f = after
+        stmt = (stmt.where(score >= s, or_(score > s, fid > f)) if ascending
+                else stmt.where(score <= s, or_(score < s, fid > f)))
+    stmt = stmt.order_by(score.asc() if ascending else score.desc(), fid).limit(limit)
+    rows = _listing(session, stmt)
+    for r in rows:
+        r["headline"] = headline(r)
+        if "creator_id" in r["evidence"]:
+            r["creator_id"] = r["evidence"]["creator_id"]
+        del r["evidence"]
+    return rows
+
+
+def counts(session: Session, statuses: Sequence[str] = ("open",)) -> dict[str, int]:
+    """How many flags each rule has (of these statuses): the rule list and the queue's total."""
+    stmt = (select(ReviewFlag.rule, func.count()).where(col(ReviewFlag.status).in_(statuses))
+            .group_by(ReviewFlag.rule))
+    return {rule: n for rule, n in session.execute(stmt)}
 
 
 def get_flag(session: Session, flag_id: str) -> dict[str, Any]:
