@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -20,6 +21,7 @@ import jwt
 from supportdesk.errors import ConfigError
 from supportdesk.stores.errors import StoreBadSignature, StoreNotFound
 from supportdesk.stores.http import StoreHttp, require
+from supportdesk.stores.lookups import lookup_workers
 from supportdesk.stores.policy import RetryPolicy
 from supportdesk.stores.roots import load_roots
 from supportdesk.stores.throttle import store_throttle
@@ -60,6 +62,8 @@ class AppleClient:
         self.clock = clock
         self._token: tuple[str, float] | None = None
         self._verifiers: dict[str, Any] = {}
+        self._minting = threading.Lock()  # lookup workers share the API token
+        self.lookup_workers = lookup_workers(STORE, config)
         throttle = store_throttle(STORE, config)
         self.http = StoreHttp(STORE, config["base_url"], policy, auth=self._auth, read_error=read_apple_error,
                               client=client, throttle=throttle, retry_after_epoch_ms=True)
@@ -75,6 +79,10 @@ class AppleClient:
 
     # -- auth -------------------------------------------------------------------------------------------------
     def api_token(self, refresh: bool = False) -> str:
+        with self._minting:
+            return self._api_token(refresh)
+
+    def _api_token(self, refresh: bool) -> str:
         now = self.clock()
         if refresh or self._token is None or self._token[1] - TOKEN_MARGIN <= now:
             claims = {

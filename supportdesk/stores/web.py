@@ -25,6 +25,7 @@ from supportdesk.stores.errors import (
     StoreRejected,
 )
 from supportdesk.stores.http import RETRIED_STATUS
+from supportdesk.stores.lookups import lookup_workers
 from supportdesk.stores.policy import RATE_LIMITED, TIMEOUT, UNAVAILABLE, RetryPolicy, Transient, parse_retry_after
 from supportdesk.stores.throttle import store_throttle
 
@@ -44,6 +45,7 @@ class WebClient:
 
         self.policy = policy or RetryPolicy()
         self.throttle = store_throttle(STORE, config)
+        self.lookup_workers = lookup_workers(STORE, config)
         self._http = stripe.HTTPXClient(timeout=self.policy.timeout, allow_sync_methods=True)
         self.stripe = stripe.StripeClient(
             config["secret_key"], base_addresses={"api": config["base_url"].rstrip("/")},
@@ -147,8 +149,10 @@ class WebClient:
                 raise Transient(UNAVAILABLE, f"connection failed: {type(cause).__name__}",
                                 safe=isinstance(cause, httpx.ConnectError)) from exc
             except stripe.RateLimitError as exc:
-                raise Transient(RATE_LIMITED, "HTTP 429", status=429,
-                                retry_after=parse_retry_after((exc.headers or {}).get("retry-after"))) from exc
+                after = parse_retry_after((exc.headers or {}).get("retry-after"))
+                if after:
+                    self.throttle.hold(None, after)  # the other lookup workers wait too
+                raise Transient(RATE_LIMITED, "HTTP 429", status=429, retry_after=after) from exc
             except stripe.StripeError as exc:
                 status = exc.http_status or 0
                 if status in RETRIED_STATUS or status >= 500:
