@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
@@ -381,12 +381,17 @@ def page(session: Session, rule: str | None = None, statuses: Sequence[str] = ("
     stmt = select(ReviewFlag, Purchase, Account.handle).where(col(ReviewFlag.status).in_(statuses))
     if rule:
         stmt = stmt.where(ReviewFlag.rule == rule)
-    if after is not None:
+    order = (score.asc() if ascending else score.desc(), fid)
+    if after is None:
+        rows = _listing(session, stmt.order_by(*order).limit(limit))
+    else:
+        # Two exact index ranges, not one range and a filter: the rest of the last page's score, then the
+        # scores after it (an OR would read and drop every row of that score before the cursor).
         s, f = after
-        stmt = (stmt.where(score >= s, or_(score > s, fid > f)) if ascending
-                else stmt.where(score <= s, or_(score < s, fid > f)))
-    stmt = stmt.order_by(score.asc() if ascending else score.desc(), fid).limit(limit)
-    rows = _listing(session, stmt)
+        rows = _listing(session, stmt.where(score == s, fid > f).order_by(fid).limit(limit))
+        if len(rows) < limit:
+            beyond = score > s if ascending else score < s
+            rows += _listing(session, stmt.where(beyond).order_by(*order).limit(limit - len(rows)))
     for r in rows:
         r["headline"] = headline(r)
         if "creator_id" in r["evidence"]:
