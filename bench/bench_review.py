@@ -11,7 +11,7 @@ counts; ours starts from an empty queue each round (a full build, every flag ins
 
 Then, with --writer: a second process makes one-row writes (an UPDATE of one account, in its own write
 transaction, every 5 ms) while the queue is rebuilt, first the old way (`review.build` in one write transaction),
-then as `rebuild` does it (the rules in a read transaction, the writes in 500-flag chunks); printed: the writer's
+then as `rebuild` does it (the rules in a read transaction, the writes in 100-flag chunks); printed: the writer's
 longest wait each way, and alone.
 
 Then, with --flags K: K open flags in the queue; the first page (`review.page`, keyset by (score desc, flag_id),
@@ -329,7 +329,7 @@ def writer_wait(url: str, n: int) -> None:
     chunked = during(lambda: review.rebuild(engine))
     print(f"  {engine.dialect.name:10s} {n:>9,} purchases: a one-row write's longest wait: alone {alone[0]:6.1f} ms; "
           f"during build in one transaction {one[0]:7.1f} ms ({one[1]} writes in {one[2]:.1f} s); during rebuild "
-          f"in 500-flag chunks {chunked[0]:6.1f} ms ({chunked[1]} writes in {chunked[2]:.1f} s)", flush=True)
+          f"in 100-flag chunks {chunked[0]:6.1f} ms ({chunked[1]} writes in {chunked[2]:.1f} s)", flush=True)
     engine.dispose()
 
 

@@ -25,7 +25,7 @@ def review_cmd(
 ) -> None:
     """Run the rules, refresh the queue (decided flags stay decided), print the flags by score.
 
-    The rules read in one read transaction; the changes are written in short transactions (500 flags each), so
+    The rules read in one read transaction; the changes are written in short transactions (100 flags each), so
     other agents' writes wait a few milliseconds at most. A schedule (cron) can run `review --json` to keep the
     queue fresh: the TUI shows the queue as stored and rebuilds only on `r`."""
     if ctx.invoked_subcommand is not None:
