@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func
 from sqlmodel import Session, select
 
 from supportdesk.db.engine import write_session
@@ -153,8 +153,12 @@ def _apple_tokens(session: Session, records: list[NormalisedRecord]) -> dict[str
     tokens = {r.account_ref.lower() for r in records if r.store == "apple" and r.account_ref}
     if not tokens:
         return {}
-    column = func.lower(Account.apple_app_account_token)
-    rows = session.exec(select(column, Account.account_id).where(column.in_(tokens)))
+    column = func.lower(Account.apple_app_account_token)  # ix_accounts_apple_token_lower (migration 0012)
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter: the same statement every batch
+        where = column == any_(bindparam("tokens", sorted(tokens), type_=ARRAY(String())))
+    else:
+        where = column.in_(tokens)
+    rows = session.exec(select(column, Account.account_id).where(where))
     return {token: account for token, account in rows}
 
 
