@@ -66,6 +66,8 @@ class Account(SQLModel, table=True):
     __table_args__ = (  # agents type handles and emails in any case: case-insensitive lookups use these
         Index("ix_accounts_handle_lower", func.lower(text("handle")), unique=True),  # unique in any case
         Index("ix_accounts_email_lower", func.lower(text("email"))),
+        # Store sync matches Apple's appAccountToken in any case (upsert._apple_tokens): an index, not a scan.
+        Index("ix_accounts_apple_token_lower", func.lower(text("apple_app_account_token"))),
     )
     account_id: str = Field(primary_key=True, max_length=64)
     handle: str = Field(max_length=64, unique=True)
@@ -260,6 +262,12 @@ class ReviewFlag(SQLModel, table=True):
     reason: str | None = None
     created_at: datetime
 
+
+
+_RF = ReviewFlag.__table__.c  # type: ignore[attr-defined]
+# The queue is paged by (score desc, flag_id), of every rule or of one; the rule list counts by rule.
+Index("ix_review_flags_queue", _RF.status, _RF.score.desc(), _RF.flag_id)
+Index("ix_review_flags_rule_queue", _RF.status, _RF.rule, _RF.score.desc(), _RF.flag_id)
 
 class IdempotencyKey(SQLModel, table=True):
     """The unique key decides whether an action already ran; `result` replays its first answer."""

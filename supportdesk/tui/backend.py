@@ -226,19 +226,32 @@ class Backend:
 
     # --- review ----------------------------------------------------------------------------------------------
 
-    def review_queue(self, rule: str | None = None, *, build: bool = True,
-                     decided: bool = False) -> list[dict[str, Any]]:
-        """The open flags (with `decided`, the decided and cleared ones too, as `review --all`); with `build`, run the
-        rules and refresh the queue first (decided flags stay decided)."""
-        from supportdesk.db.engine import read_session, write_session
+    def review_page(self, rule: str | None = None, *, decided: bool = False, after: tuple[int, str] | None = None,
+                    ascending: bool = False, limit: int = 100) -> dict[str, Any]:
+        """One keyset page of the stored queue (`flags`, without evidence; see `review.page`), and on the first
+        page `counts` (flags by rule, of the statuses shown). Nothing is rebuilt: `review_rebuild` does that."""
+        from supportdesk.db.engine import read_session
         from supportdesk.services import review
 
-        only = [rule] if rule else None
-        if build:
-            with write_session(self.state.engine) as session:
-                review.build(session, self.state.settings.policy.get("review"), only)
+        statuses = ("open", "cleared", *review.DECIDED) if decided else ("open",)
         with read_session(self.state.engine) as session:
-            return review.queue(session, rule, ("open", "cleared", *review.DECIDED) if decided else ("open",))
+            flags = review.page(session, rule, statuses, after=after, limit=limit, ascending=ascending)
+            return {"flags": flags, "counts": review.counts(session, statuses) if after is None else None}
+
+    def review_flag(self, flag_id: str) -> dict[str, Any]:
+        """One flag with its evidence (the highlighted one)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import review
+
+        with read_session(self.state.engine) as session:
+            return review.get_flag(session, flag_id)
+
+    def review_rebuild(self) -> dict[str, int]:
+        """Run the rules and refresh the queue (decided flags stay decided): the rules read in one read
+        transaction, the changes are written in short chunks, so other agents' writes hardly wait."""
+        from supportdesk.services import review
+
+        return review.rebuild(self.state.engine, self.state.settings.policy.get("review")).to_json()
 
     def review_act(self, flag_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
         """Decide a flag once (as the configured actor and role); the flag afterwards and what was applied."""
