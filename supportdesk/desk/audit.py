@@ -1,0 +1,65 @@
+"""The audit trail: read it, verify its hash chain (and signed checkpoints), sign a checkpoint of its head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from supportdesk.desk.desk import Desk
+
+Row = dict[str, Any]
+
+
+def generate_key(path: Path) -> Row:
+    """A new Ed25519 checkpoint signing key at `path` (0600) and its public half beside it; no database."""
+    from supportdesk.services.checkpoint import generate_key as generate
+
+    return generate(path)
+
+
+class AuditDesk:
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    @property
+    def limit(self) -> int:
+        """At most this many records come back (newest first): a full page means there are more."""
+        from supportdesk.services.trail import TRAIL_LIMIT
+
+        return TRAIL_LIMIT
+
+    def trail(self, ticket_id: str | None = None, account: str | None = None) -> Row:
+        """`entries`, newest first: every action, or those under a ticket or on an account (any key)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import lookup, trail
+
+        with read_session(self.desk.engine) as session:
+            account_id = lookup.resolve_account(session, account).account_id if account else None
+            return trail.entries(session, ticket_id=ticket_id, account_id=account_id)
+
+    def verify(self, checkpoints: Path | None = None, public_key: Path | None = None) -> Row:
+        """`verified`, `records`, `first_bad` (`seq`, `problem`) when the chain is broken; with `checkpoints`
+        (and the signer's `public_key`), `checkpoints` too and `verified` only when both hold."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.errors import InvalidInput
+        from supportdesk.services import checkpoint, trail
+
+        if checkpoints is not None and public_key is None:
+            raise InvalidInput("--checkpoints needs --public-key FILE: the signer's key, kept apart from the "
+                               "checkpoint file")
+        with read_session(self.desk.engine) as session:
+            body = trail.verified(session)
+            if checkpoints is not None and public_key is not None:
+                body["checkpoints"] = checkpoint.verify_checkpoints(session, checkpoints, public_key)
+        if checkpoints is not None:
+            body["verified"] = bool(body["verified"] and body["checkpoints"]["verified"])
+        return body
+
+    def checkpoint(self, key: Path, log: Path) -> Row:
+        """Sign the chain's head with `key` and append it to the checkpoint file `log`."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import checkpoint
+
+        with read_session(self.desk.engine) as session:
+            return checkpoint.checkpoint(session, key, log)
