@@ -29,13 +29,16 @@ class AuditDesk:
 
         return TRAIL_LIMIT
 
-    def trail(self, ticket_id: str | None = None, account: str | None = None) -> Row:
-        """`entries`, newest first: every action, or those under a ticket or on an account (any key)."""
+    def trail(self, ticket_id: str | None = None, account: str | None = None, *,
+              account_id: str | None = None) -> Row:
+        """`entries`, newest first (at most `limit`): every action, or those under a ticket or on an account
+        (`account`: any key, looked up; `account_id`: the id itself)."""
         from supportdesk.db.engine import read_session
         from supportdesk.services import lookup, trail
 
         with read_session(self.desk.engine) as session:
-            account_id = lookup.resolve_account(session, account).account_id if account else None
+            if account:
+                account_id = lookup.resolve_account(session, account).account_id
             return trail.entries(session, ticket_id=ticket_id, account_id=account_id)
 
     def verify(self, checkpoints: Path | None = None, public_key: Path | None = None) -> Row:

@@ -118,6 +118,12 @@ class ReconcileDesk:
         account_id = self.desk.account_id(account) if account else None
         return Scope(account_id=account_id, store=store, since=parse_when(since) if since else None)
 
+    def for_account(self, account_id: str | None) -> Scope:
+        """One account by its id (no look-up), or all."""
+        from supportdesk.services.scope import Scope
+
+        return Scope(account_id=account_id)
+
     def sync_first(self, scope: Scope, *, lookup_old: bool = False, progress: Progress | None = None,
                    cancelled: Cancelled | None = None) -> SyncResult | None:
         """Pull the stores' view of the scope first (one account: that customer only); None: no stores. A store

@@ -60,6 +60,7 @@ class AuditScreen(DeskScreen):
                  label: str | None = None, verify: bool = False) -> None:
         super().__init__()
         self.backend = backend
+        self.desk = backend.desk.audit
         self.account_id = account_id
         self.ticket_id = ticket_id
         self.label = label or ticket_id or account_id or "· every record"
@@ -102,13 +103,11 @@ class AuditScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="audit", exit_on_error=False)
     def load(self) -> None:
-        records = self.backend.trail(ticket_id=self.ticket_id, account_id=self.account_id)
+        records = list(self.desk.trail(self.ticket_id, account_id=self.account_id)["entries"])
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(records))
 
     def on_audit_screen_loaded(self, message: Loaded) -> None:
-        from supportdesk.services.trail import TRAIL_LIMIT
-
         self.records, self.loaded = message.records, True
         table = self.query_one("#au-table", KeyedTable)
         table.loading = False
@@ -116,7 +115,7 @@ class AuditScreen(DeskScreen):
         for r in self.records:
             table.add_row(*record_cells(r, self.bad_seq), key=str(r["seq"]))
         n = len(self.records)
-        if n >= TRAIL_LIMIT:
+        if n >= self.desk.limit:
             self.status(f"The newest {n:,} records · v verify the chain")
         else:
             self.status(f"{plural(n, 'record')}, newest first · v verify the chain"
@@ -156,7 +155,7 @@ class AuditScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def verify(self) -> None:
-        self.post_message(self.Verified(self.backend.verify_chain()))
+        self.post_message(self.Verified(self.desk.verify()))
 
     def on_audit_screen_verified(self, message: Verified) -> None:
         self.verifying = False
