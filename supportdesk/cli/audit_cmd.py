@@ -34,12 +34,12 @@ def audit(ctx: typer.Context,
         return
     if checkpoints is None and not verify:
         with handled(json_mode):
-            emit(Desk.open(ctx.obj).audit.trail(ticket, account), json_mode, _print_trail)
+            emit(Desk.open(ctx.obj).audit.trail(ticket, account).to_json(), json_mode, _print_trail)
         return
     with handled(json_mode):
-        body = Desk.open(ctx.obj).audit.verify(checkpoints, public_key)
-        emit(body, json_mode, _print_verify if checkpoints is None else _print_checkpoints)
-    if not body["verified"]:
+        result = Desk.open(ctx.obj).audit.verify(checkpoints, public_key)
+        emit(result.to_json(), json_mode, _print_verify if checkpoints is None else _print_checkpoints)
+    if not result.verified:
         raise typer.Exit(1)
 
 

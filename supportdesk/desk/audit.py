@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,41 @@ if TYPE_CHECKING:
     from supportdesk.desk.desk import Desk
 
 Row = dict[str, Any]
+
+
+@dataclass
+class Trail:
+    """Audit records, newest first, at most `limit` of them."""
+
+    entries: list[Row] = field(default_factory=list)
+    limit: int = 0
+
+    @property
+    def full(self) -> bool:
+        """As many as are shown at most: there may be older ones."""
+        return len(self.entries) >= self.limit
+
+    def to_json(self) -> Row:
+        return {"entries": self.entries}
+
+
+@dataclass
+class Verification:
+    """The chain checked end to end: `first_bad` (`seq`, `problem`) names the first edited, removed or moved
+    record; `checkpoints` (when asked) the signed checkpoints' check, which `verified` then includes."""
+
+    verified: bool
+    records: int
+    first_bad: Row | None = None
+    checkpoints: Row | None = None
+
+    def to_json(self) -> Row:
+        body: Row = {"verified": self.verified, "records": self.records}
+        if self.first_bad is not None:
+            body["first_bad"] = self.first_bad
+        if self.checkpoints is not None:
+            body["checkpoints"] = self.checkpoints
+        return body
 
 
 def generate_key(path: Path) -> Row:
@@ -30,7 +66,7 @@ class AuditDesk:
         return TRAIL_LIMIT
 
     def trail(self, ticket_id: str | None = None, account: str | None = None, *,
-              account_id: str | None = None) -> Row:
+              account_id: str | None = None) -> Trail:
         """`entries`, newest first (at most `limit`): every action, or those under a ticket or on an account
         (`account`: any key, looked up; `account_id`: the id itself)."""
         from supportdesk.db.engine import read_session
@@ -39,9 +75,10 @@ class AuditDesk:
         with read_session(self.desk.engine) as session:
             if account:
                 account_id = lookup.resolve_account(session, account).account_id
-            return trail.entries(session, ticket_id=ticket_id, account_id=account_id)
+            rows = trail.entries(session, ticket_id=ticket_id, account_id=account_id)["entries"]
+        return Trail(list(rows), trail.TRAIL_LIMIT)
 
-    def verify(self, checkpoints: Path | None = None, public_key: Path | None = None) -> Row:
+    def verify(self, checkpoints: Path | None = None, public_key: Path | None = None) -> Verification:
         """`verified`, `records`, `first_bad` (`seq`, `problem`) when the chain is broken; with `checkpoints`
         (and the signer's `public_key`), `checkpoints` too and `verified` only when both hold."""
         from supportdesk.db.engine import read_session
@@ -53,11 +90,10 @@ class AuditDesk:
                                "checkpoint file")
         with read_session(self.desk.engine) as session:
             body = trail.verified(session)
-            if checkpoints is not None and public_key is not None:
-                body["checkpoints"] = checkpoint.verify_checkpoints(session, checkpoints, public_key)
-        if checkpoints is not None:
-            body["verified"] = bool(body["verified"] and body["checkpoints"]["verified"])
-        return body
+            signed = checkpoint.verify_checkpoints(session, checkpoints, public_key) \
+                if checkpoints is not None and public_key is not None else None
+        verified = bool(body["verified"] and (signed is None or signed["verified"]))
+        return Verification(verified, int(body["records"]), body.get("first_bad"), signed)
 
     def checkpoint(self, key: Path, log: Path) -> Row:
         """Sign the chain's head with `key` and append it to the checkpoint file `log`."""

@@ -131,7 +131,7 @@ class ReconcileDesk:
         from supportdesk.services.sync_first import sync_before
 
         return sync_before(self.desk.engine, self.desk.settings, scope, progress=progress, cancelled=cancelled,
-                           lookup_old=lookup_old, now=self.desk.clock, clients=self.desk.clients)
+                           lookup_old=lookup_old, now=self.desk.now(), clients=self.desk.clients)
 
     def detect(self, scope: Scope, *, progress: Progress | None = None, cancelled: Cancelled | None = None,
                synced: SyncResult | None = None) -> Reconciliation:

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.desk.audit import Verification
 from supportdesk.tui.format import money, plain, plural, shown, when
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
@@ -52,7 +53,7 @@ class AuditScreen(DeskScreen):
             self.records = records
 
     class Verified(Message):
-        def __init__(self, result: Row) -> None:
+        def __init__(self, result: Verification) -> None:
             super().__init__()
             self.result = result
 
@@ -103,7 +104,7 @@ class AuditScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="audit", exit_on_error=False)
     def load(self) -> None:
-        records = list(self.desk.trail(self.ticket_id, account_id=self.account_id)["entries"])
+        records = self.desk.trail(self.ticket_id, account_id=self.account_id).entries
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(records))
 
@@ -161,12 +162,12 @@ class AuditScreen(DeskScreen):
         self.verifying = False
         self.refresh_bindings()
         result = message.result
-        if result["verified"]:
+        if result.verified:
             self.bad_seq = None
-            self.status(Text(f"✓ Verified: {plural(result['records'], 'record')}, the chain is intact.",
+            self.status(Text(f"✓ Verified: {plural(result.records, 'record')}, the chain is intact.",
                              style="bold green"))
             return
-        bad = result["first_bad"]
+        bad = result.first_bad or {"seq": None, "problem": "unknown"}
         self.bad_seq = bad["seq"]
         where = f"record #{bad['seq']}" if bad["seq"] is not None else "the log"
         self.status(plain(f"✗ NOT verified: {where}: {bad['problem']}", style="bold red"))
