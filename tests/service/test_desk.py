@@ -12,6 +12,7 @@ from supportdesk.db.models import Account, Purchase
 from supportdesk.desk import Desk
 from supportdesk.desk.context import AppContext
 from supportdesk.stores.errors import StoreNotFound
+from tests.service.test_reconcile import record, world  # noqa: F401  (world: the fixture with prices and credits)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -77,3 +78,33 @@ def test_a_fix_applies_exactly_the_confirmed_findings(desk: Desk) -> None:
     assert [(f.kind, f.account_id) for f in again.findings] == [("balance_drift", "acc_2")]
     body = again.to_json()
     assert body["summary"]["total"] == 1 and body["findings"][0]["stale"] is False and "synced" not in body
+
+
+class FakeProcessor(FakeWeb):
+    """The web processor as a refund uses it: no refund of ours yet, then one refund per idempotency key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refunds: list[tuple[str, str, int]] = []
+
+    def find_our_refund(self, charge: str, refund_id: str) -> dict[str, Any] | None:
+        return None
+
+    def create_refund(self, charge: str, *, idempotency_key: str, amount: int, reason: str) -> dict[str, Any]:
+        self.refunds.append((charge, idempotency_key, amount))
+        return {"id": f"re_{len(self.refunds)}", "status": "succeeded"}
+
+
+@pytest.mark.usefixtures("world")
+def test_deciding_to_refund_a_charge_calls_the_injected_store_once(db_url: str) -> None:
+    processor = FakeProcessor()
+    desk = Desk.open(AppContext(db_url=db_url), clients={"web": processor})
+    with write_session(desk.engine) as s:
+        s.add(record("ch_odd", "acc_0003", price=123))
+    found = desk.reconcile.detect(desk.reconcile.scope("acc_0003"))
+    f = desk.reconcile.decidable(found.findings, "ch_odd")
+    done = desk.reconcile.decide(f, "refund_charge", desk.acting(reason="priced wrong"))
+    assert [(a["kind"], a["store_refund_id"], a["entries"]) for a in done.applied] == [("amount_mismatch", "re_1", [])]
+    assert [(charge, amount) for charge, _, amount in processor.refunds] == [("ch_odd", 123)]
+    again = desk.reconcile.decide(f, "refund_charge", desk.acting(reason="priced wrong"))
+    assert again.applied[0]["replayed"] is True and len(processor.refunds) == 1  # the store is not asked twice
