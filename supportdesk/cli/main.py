@@ -1,16 +1,121 @@
-"""The typer app: thin. Parse, call a service, print a table or --json."""
+"""The typer app: thin. Parse, call a service, print a table or --json.
+
+Commands that live in their own modules are registered by name and imported when they run (or when `--help`
+lists them): opening the app or running `search` imports none of them."""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
+from typer.core import TyperGroup
 
 from supportdesk.cli.context import AppContext
 from supportdesk.cli.output import cells, emit, err_console, handled, say
+
+# Group -> command name -> (module, attribute, "command" | "group"), in the order `--help` lists them.
+LAZY: dict[str, dict[str, tuple[str, str, str]]] = {
+    "supportdesk": {
+        "store-emulator": ("supportdesk.cli.emulator_cmd", "store_emulator", "command"),
+        "reconcile": ("supportdesk.cli.reconcile_cmd", "reconcile_cmd", "command"),
+        "listen": ("supportdesk.cli.listen_cmd", "listen_cmd", "command"),
+        "region": ("supportdesk.cli.region_cmd", "region_cmd", "command"),
+        "whoami": ("supportdesk.cli.policy_cmd", "whoami", "command"),
+        "refund": ("supportdesk.cli.refund_cmd", "refund_cmd", "command"),
+        "purchase": ("supportdesk.cli.purchase_cmd", "purchase_cmd", "command"),
+        "home": ("supportdesk.cli.home_cmd", "home_cmd", "command"),
+        "credit": ("supportdesk.cli.goodwill_cmd", "credit_cmd", "command"),
+        "status": ("supportdesk.cli.goodwill_cmd", "status_cmd", "command"),
+        "ticket": ("supportdesk.cli.ticket_cmd", "ticket_app", "group"),
+        "macro": ("supportdesk.cli.conversation_cmd", "macro_app", "group"),
+        "audit": ("supportdesk.cli.audit_cmd", "audit_app", "group"),
+        "policy": ("supportdesk.cli.policy_cmd", "policy_app", "group"),
+        "review": ("supportdesk.cli.review_cmd", "review_app", "group"),
+        "stores": ("supportdesk.cli.stores_cmd", "stores_app", "group"),
+    },
+    "db": {
+        "roles": ("supportdesk.cli.policy_cmd", "db_roles", "command"),
+        "grant": ("supportdesk.cli.policy_cmd", "db_grant", "command"),
+    },
+}
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """A group's command table: the commands typer built, and the lazy ones, built from their module on first
+    use. Listed as typer lists them: commands first, then groups, each in registration order."""
+
+    def __init__(self, built: Mapping[str, Any], lazy: Mapping[str, tuple[str, str, str]]) -> None:
+        self._built = dict(built)
+        self._lazy = {name: spec for name, spec in lazy.items() if name not in self._built}
+        plain = [n for n, c in self._built.items() if not isinstance(c, TyperGroup)]
+        groups = [n for n, c in self._built.items() if isinstance(c, TyperGroup)]
+        self._order = [*plain, *(n for n, s in self._lazy.items() if s[2] == "command"),
+                       *groups, *(n for n, s in self._lazy.items() if s[2] == "group")]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            spec = self._lazy.pop(name, None)
+            command = _build(name, *spec) if spec else None
+            if command is None:
+                raise KeyError(name)
+            self._built[name] = command
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([n for n in self._order if n in self._built or n in self._lazy])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+        if name not in self._order:
+            self._order.append(name)
+
+    def __delitem__(self, name: str) -> None:
+        self._built.pop(name, None)
+        self._lazy.pop(name, None)
+
+    def items(self) -> Any:  # listing (help) builds every command and leaves out the ones that cannot be imported
+        return [(n, c) for n in list(self) if (c := self.get(n)) is not None]
+
+
+def _build(name: str, module: str, attribute: str, kind: str) -> Any:
+    """The click command typer would have built had `attribute` been registered on `app` under `name`."""
+    # Every command's dependencies are mandatory: a failing import is a broken install and is not hidden.
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer()
+    if kind == "group":
+        holder.add_typer(target, name=name)
+        return typer.main.get_group_from_info(
+            holder.registered_groups[0], pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=app.rich_markup_mode, suggest_commands=app.suggest_commands)
+    holder.command(name)(target)
+    return typer.main.get_command_from_info(holder.registered_commands[0],
+                                            pretty_exceptions_short=app.pretty_exceptions_short,
+                                            rich_markup_mode=app.rich_markup_mode)
+
+
+class _LazyGroup(TyperGroup):
+    lazy_name: ClassVar[str] = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands(self.commands, LAZY[self.lazy_name])
+
+
+class _RootGroup(_LazyGroup):
+    lazy_name = "supportdesk"
+
+
+class _DbGroup(_LazyGroup):
+    lazy_name = "db"
+
 
 app = typer.Typer(
     name="supportdesk",
@@ -18,8 +123,9 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_RootGroup,
 )
-db_app = typer.Typer(help="Database schema commands.")
+db_app = typer.Typer(help="Database schema commands.", cls=_DbGroup)
 app.add_typer(db_app, name="db")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -231,53 +337,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         check_connect(engine)
         before = current_revision(engine)
         upgrade(engine)
-        say(f"schema: {before or 'empty'} -> {head_revision(engine)}")
-
-
-def _register_optional() -> None:
-    """Commands that live in their own modules (the stores and the emulator); their dependencies are mandatory,
-    so a failing import is a broken install and is not hidden."""
-    from supportdesk.cli.emulator_cmd import store_emulator
-
-    app.command("store-emulator")(store_emulator)
-    from supportdesk.cli.audit_cmd import audit_app
-    from supportdesk.cli.reconcile_cmd import reconcile_cmd
-    from supportdesk.cli.ticket_cmd import ticket_app
-
-    app.command("reconcile")(reconcile_cmd)
-    from supportdesk.cli.listen_cmd import listen_cmd
-
-    app.command("listen")(listen_cmd)
-    from supportdesk.cli.region_cmd import region_cmd
-    app.command("region")(region_cmd)
-    app.add_typer(ticket_app, name="ticket")
-    from supportdesk.cli.conversation_cmd import macro_app
-
-    app.add_typer(macro_app, name="macro")
-    app.add_typer(audit_app, name="audit")
-    from supportdesk.cli.policy_cmd import db_grant, db_roles, policy_app, whoami
-
-    app.add_typer(policy_app, name="policy")
-    app.command("whoami")(whoami)
-    db_app.command("roles")(db_roles)
-    db_app.command("grant")(db_grant)
-    from supportdesk.cli.refund_cmd import refund_cmd
-    app.command("refund")(refund_cmd)
-    from supportdesk.cli.purchase_cmd import purchase_cmd
-    app.command("purchase")(purchase_cmd)
-    from supportdesk.cli.goodwill_cmd import credit_cmd, status_cmd
-
-    app.command("credit")(credit_cmd)
-    app.command("status")(status_cmd)
-    from supportdesk.cli.review_cmd import review_app
-
-    app.add_typer(review_app, name="review")
-    from supportdesk.cli.stores_cmd import stores_app
-
-    app.add_typer(stores_app, name="stores")
-
-
-_register_optional()
+        say(f"schema: {before or 'empty'} -> {head_revision()}")
 
 
 def run() -> None:

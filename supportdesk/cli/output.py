@@ -58,7 +58,7 @@ def to_json(value: Any) -> str:
     """JSON with non-ASCII text as is, except what a terminal would act on: C1 controls and bidi overrides are
     written as \\u escapes too (json.dumps escapes only C0), so `--json` on a terminal is safe to read."""
     text = json.dumps(value, default=_default, ensure_ascii=False)
-    if not any(is_hidden(c) for c in text):
+    if text.isprintable() or not any(is_hidden(c) for c in text):  # every hidden character is unprintable
         return text
     return "".join(f"\\u{ord(c):04x}" if is_hidden(c) else c for c in text)
 

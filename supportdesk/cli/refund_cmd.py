@@ -21,8 +21,16 @@ def refund_cmd(
     key: Annotated[str | None, typer.Option("--idempotency-key",
                                             help="Default refund:<purchase id>: the same refund moves money once.")
                    ] = None,
-    cause: Annotated[str, typer.Option("--cause", help="remorse, duplicate, fraud or other: fraud also claws back "
-                                                       "creators' diamonds where the policy says so.")] = "remorse",
+    cause: Annotated[str, typer.Option("--cause", help="remorse, duplicate, fraud (also unauthorised use) or other "
+                                                       "(goodwill...): fraud also claws back creators' diamonds where "
+                                                       "the policy says so.")] = "remorse",
+    amount: Annotated[int | None, typer.Option("--amount", metavar="MINOR",
+                                               help="Refund only this much, in minor units (web; at most what the "
+                                                    "decision refunds); coins are clawed back in proportion, "
+                                                    "rounded down.")] = None,
+    override: Annotated[bool, typer.Option("--override",
+                                           help="Lead only: refund although the window or the refund limit refuses "
+                                                "it; audited as an override with --reason.")] = False,
     consented: Annotated[bool, typer.Option("--customer-consented",
                                             help="Apple: the customer agreed that we answer Apple's consumption "
                                                  "request.")] = False,
@@ -33,30 +41,39 @@ def refund_cmd(
     from datetime import UTC, datetime
 
     from supportdesk.db.engine import read_session
+    from supportdesk.domain.tickets import ticket_id_of
     from supportdesk.services import refunds
     from supportdesk.services.once import caller_key
+    from supportdesk.services.roles import require_lead
     from supportdesk.stores.sync import store_clock
 
     with handled(json_mode):
         state = ctx.obj
         key = caller_key(key)
         if apply and not (reason and reason.strip()):
-            raise InvalidInput("--apply needs --reason TEXT: every refund is audited with its reason")
+            raise InvalidInput(f"{'--override' if override else '--apply'} needs --reason TEXT: every refund is "
+                               "audited with its reason")
+        ticket_id = ticket_id_of(ticket) if ticket else None
+        who = state.action_context(actor, reason, ticket_id) if apply else None
+        if override and who is not None:
+            require_lead(who, "overriding the refund policy")  # said before anything is asked or written
         now = store_clock(state.settings) or datetime.now(UTC)
         policy = refunds.policy_of(state.settings)
+        ask = refunds.Ask(cause, override, amount)
         with read_session(state.engine) as session:
-            view = refunds.decide(session, target, now, policy, cause=cause)
-            first = refunds.replay(session, view["purchase"]["purchase_id"], key, cause) if apply else None
+            view = refunds.decide(session, target, now, policy, cause=cause, ticket_id=ticket_id, override=override,
+                                  amount_minor=amount)
+            first = refunds.replay(session, view["purchase"]["purchase_id"], key, ask=ask) if apply else None
         if not apply or first is not None:
             emit(refunds.plain(first or view), json_mode, _print_applied if first else _print)
             return
         decision = view["decision"]
         if decision["outcome"] == "deny":
             raise refunds.RefundDenied(decision["explanation"], details={"decision": decision})
-        who = state.action_context(actor, reason, ticket)
+        assert who is not None
         confirm(refunds.question(view, reason or "", who.ticket_id, consented), yes, json_mode)
         done = refunds.apply(state.engine, target, who, state.settings, key=key, now=now, cause=cause,
-                             customer_consented=consented)
+                             customer_consented=consented, override=override, amount_minor=amount)
         emit(refunds.plain(done), json_mode, _print_applied)
 
 
@@ -69,6 +86,12 @@ def _print(body: dict[str, Any]) -> None:
         f"{format_money(p['price_minor'], p['currency'])}  {p['status']}  bought {when(p['purchased_at'])} UTC")
     say((d["outcome"], f"bold {colour}"), f" ({d['rule']})")
     say(f"  {d['explanation']}")
+    if d.get("window"):
+        say(f"  window {d['window']}")
+    if d.get("overridable"):
+        say("  a lead may override this with --override --reason TEXT", style="yellow")
+    if d.get("overridden"):
+        say(f"  a lead's override of {d['overridden']}", style="yellow")
     if d["outcome"] == "refund":
         say(f"  refund {format_money(d['refund_minor'], d['currency'])}")
     if d.get("consumption"):

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from platformdirs import user_data_dir
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlmodel import Session
 
 from supportdesk.errors import ConfigError, DatabaseUnavailable, Forbidden, InvalidInput
 
 ENV_URL = "SUPPORTDESK_DATABASE_URL"
+IDLE_PING_S = 30.0  # a pooled PostgreSQL connection idle longer than this is pinged before it is handed out
 
 
 def default_url() -> str:
@@ -47,15 +48,38 @@ def make_engine(url: str | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url, parsed.database)
     elif parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        _ping_when_idle(engine)
     else:
         raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
 
-def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
-                executemany: bool) -> None:
+def _ping_when_idle(engine: Engine) -> None:
+    """A connection that sat in the pool (a server restart, a network drop, an idle timeout may have closed it) is
+    pinged before use; one in steady use is not, so a lookup costs one round trip, not two (pool_pre_ping pings
+    on every checkout). A failed ping makes the pool connect afresh."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection was closed: {exc}") from exc
+
+
+def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany) -> None:  # type: ignore[no-untyped-def]
     """PostgreSQL cannot store or even compare text with NUL (and says so with the whole statement and its rows);
     SQLite would store it. Both refuse it, before any SQL runs. Bulk writes (the import) check their own rows."""
     if executemany or not parameters:
@@ -73,7 +97,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -83,7 +107,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         # Writers take the lock up front so two writers queue instead of deadlocking on upgrade.
         mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,18 +1,21 @@
-"""Alembic, driven from code: create a fresh database, refuse one whose schema is behind."""
+"""Alembic, driven from code: create a fresh database, refuse one whose schema is behind.
+
+Every start checks the revision, so the check is cheap: the head comes from the migration files' own
+`revision = ` lines and the database's from `alembic_version`; Alembic (a tenth of a second to import) is loaded
+only when the two differ, to create, refuse or upgrade."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from supportdesk.db.engine import check_connect, redact
 from supportdesk.errors import DatabaseUnavailable, SchemaOutOfDate
@@ -22,29 +25,70 @@ try:
 except ImportError:  # Windows: SQLite there is single-user anyway
     fcntl = None  # type: ignore[assignment]
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK_ID = 7_212_000  # pg advisory lock: one process creates the schema (audit appends use 7_212_001)
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:['\"]([^'\"]*)['\"]|None)", re.MULTILINE)
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # Alembic only when the schema is created, refused or upgraded
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
 
 
-def head_revision(engine: Engine) -> str:
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+@cache
+def head_revision() -> str:
+    """The one revision no migration builds on, read from the files in migrations/versions (a test checks it
+    against Alembic's own answer); more than one head, or a file it cannot read, asks Alembic."""
+    revisions: set[str] = set()
+    built_on: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict((name, value) for name, value in _REVISION.findall(path.read_text(encoding="utf-8")))
+        if not found.get("revision"):
+            return _alembic_head()
+        revisions.add(found["revision"])
+        if found.get("down_revision"):
+            built_on.add(found["down_revision"])
+    heads = revisions - built_on
+    return next(iter(heads)) if len(heads) == 1 else _alembic_head()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config(None)  # type: ignore[arg-type]  # reading the scripts needs no engine
+    head = ScriptDirectory.from_config(cfg).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _at_head(engine: Engine) -> bool:
+    """True when `alembic_version` holds exactly the head; anything else (no table yet, another revision, a
+    branch) is for Alembic to judge."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except DBAPIError:
+        return False
+    return rows == [head_revision()]
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -55,7 +99,7 @@ def ensure_schema(engine: Engine) -> None:
     creates the schema under a lock, the others wait for it and then find the schema at head."""
     check_connect(engine)
     try:
-        if current_revision(engine) == head_revision(engine):
+        if _at_head(engine):
             return
         with _migration_lock(engine):
             _create_or_refuse(engine)
@@ -66,7 +110,7 @@ def ensure_schema(engine: Engine) -> None:
 
 def _create_or_refuse(engine: Engine) -> None:
     current = current_revision(engine)
-    head = head_revision(engine)
+    head = head_revision()
     if current == head:
         return  # another process created it while we waited for the lock
     if current is None and not inspect(engine).get_table_names():

@@ -7,12 +7,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
 from supportdesk.config import Settings, load_settings
 from supportdesk.domain.tickets import ticket_id_of
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from supportdesk.db.identity import Identity
     from supportdesk.services.audit import ActionContext
 

@@ -67,6 +67,22 @@ def format_money(minor: int, currency: str) -> str:
     return f"{sign}{text} {currency.upper()}"
 
 
+def parse_money(text: str, currency: str) -> int:
+    """An amount typed in the currency's major unit ("4.56", "4,99.5" is refused, "610" JPY) as exact minor units;
+    more decimals than the currency has is an error, never a rounding."""
+    digits = minor_digits(currency)
+    raw = text.strip().removesuffix(currency.upper()).strip().replace("_", "")
+    whole, dot, frac = raw.partition(".")
+    if not whole.replace(",", "").isdigit() and not (dot and not whole and frac.isdigit()):
+        raise InvalidInput(f"{text!r} is not an amount of {currency.upper()}, like {format_money(10**digits, currency)}")
+    if "," in whole and any(len(g) != 3 for g in whole.split(",")[1:]):
+        raise InvalidInput(f"{text!r} is not an amount: commas only group thousands")
+    if frac and not frac.isdigit() or len(frac) > digits or (dot and digits == 0):
+        raise InvalidInput(f"{currency.upper()} has {digits} decimal{'s' if digits != 1 else ''}: {text!r} is not "
+                           "an amount of it")
+    return int(whole.replace(",", "") or 0) * 10**digits + int((frac or "0").ljust(digits, "0") or 0)
+
+
 def _from_scaled(value: int, scale_digits: int, currency: str, unit: str) -> int:
     digits = minor_digits(currency)
     factor = 10 ** (scale_digits - digits)

@@ -46,11 +46,15 @@ class Query:
 
     def value(self, key: str) -> str:
         """The text as that key spells it: handles with their @, ticket ids with a capital T."""
-        if key == "handle":
-            return self.text if self.text.startswith("@") else "@" + self.text
-        if key == "ticket_id":
-            return ticket_id_of(self.text)
-        return self.text
+        return _spelled(self.text, key)
+
+
+def _spelled(text: str, key: str) -> str:
+    if key == "handle":
+        return text if text.startswith("@") else "@" + text
+    if key == "ticket_id":
+        return ticket_id_of(text)
+    return text
 
 
 def parse_query(raw: str) -> Query:
@@ -59,17 +63,22 @@ def parse_query(raw: str) -> Query:
         raise InvalidInput("type a handle, email, account id, purchase id, ticket id or store order/transaction id")
     if len(text) > MAX_QUERY:
         raise InvalidInput(f"the query is {len(text):,} characters long; no key is longer than {MAX_QUERY}")
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
+    # isprintable() is False for every control or format character (and for some spaces): only then look closer.
+    if not text.isprintable() and any(unicodedata.category(ch).startswith("C") for ch in text):
         raise InvalidInput("the query contains control characters (or a NUL): retype it")
-    keys = [k for k in _likely(text) if SHAPES[k].match(Query(text, (k,)).value(k))]
+    keys = [k for k in _likely(text) if SHAPES[k].match(_spelled(text, k))]
     if not keys:
         raise InvalidInput(f"{text!r} cannot be a handle, email, id or store order/transaction id "
                            "(spaces? paste just the one key)")
     return Query(text, tuple(keys))
 
 
+_PREFERRED_UPPER = tuple((prefix.upper(), key) for prefix, key in PREFERRED)
+
+
 def _likely(text: str) -> list[str]:
-    first = [key for prefix, key in PREFERRED if text.upper().startswith(prefix.upper())]
+    upper = text.upper()
+    first = [key for prefix, key in _PREFERRED_UPPER if upper.startswith(prefix)]
     if "@" in text[1:]:
         first.append("email")
     if APPLE_ID.match(text):

@@ -15,12 +15,12 @@ from this bundle. Ties in time follow ledger order.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from supportdesk.domain.money import format_money
-from supportdesk.errors import ConfigError
+from supportdesk.errors import ConfigError, InvalidInput
 
 REFUND = "refund"
 STORE_DECIDES = "store_decides"
@@ -28,6 +28,13 @@ DENY = "deny"
 TAKEN_BACK = ("refunded", "revoked", "charged_back")
 STORE_TAKEN_BACK = ("refunded", "charged_back")  # store_records states
 TAKES_BACK_BY_REF = ("refund_clawback", "reversal")
+# What an agent picks as the refund's cause (the diamond policy is keyed by it): fraud covers a card or account
+# used without the owner's consent (unauthorised); goodwill and anything else are "other".
+CAUSES = ("remorse", "duplicate", "fraud", "other")
+CAUSE_WORDS = {"remorse": "the customer changed their mind", "duplicate": "charged twice for one purchase",
+               "fraud": "unauthorised: card or account used without consent", "other": "goodwill or anything else"}
+# Denials a lead may override (with a reason, audited as an override); the others are facts, not policy.
+OVERRIDABLE = ("google.window", "google.refund_limit", "web.window")
 APPLE_HOW_TO_ASK = ("ask Apple through the refund option in the App Store or at reportaproblem.apple.com")
 
 
@@ -196,6 +203,8 @@ class RefundFacts:
     store: StoreFacts = field(default_factory=StoreFacts)
     pending: PendingRefund | None = None
     cause: str = "remorse"  # remorse | duplicate | fraud | chargeback | other
+    complaint_at: datetime | None = None  # when the worked ticket was opened: the window ends there
+    ticket_id: str | None = None
 
 
 CONSUMPTION_ANSWER_HOURS = 12  # Apple expects the answer within 12 hours of its CONSUMPTION_REQUEST
@@ -216,6 +225,41 @@ class ConsumptionAnswer:
 
 
 @dataclass(frozen=True)
+class Counted:
+    """The two dates a refund window is counted between, and why the end is what it is."""
+
+    start: datetime  # the charge
+    end: datetime  # the worked ticket's creation (the customer's complaint), or now
+    basis: str  # "ticket" | "now"
+    ticket_id: str | None = None
+    note: str = ""  # why a worked ticket did not end the window
+
+    @property
+    def age(self) -> timedelta:
+        return self.end - self.start
+
+    def words(self) -> str:
+        end = f"{self.ticket_id} opened" if self.basis == "ticket" else "now"
+        note = f" ({self.note})" if self.note else ""
+        return (f"counted from the charge {self.start:%Y-%m-%d %H:%M} to {end} {self.end:%Y-%m-%d %H:%M} UTC: "
+                f"{_days(self.age)}{note}")
+
+
+def window_span(purchased_at: datetime, now: datetime, complaint_at: datetime | None = None,
+                ticket_id: str | None = None) -> Counted:
+    """A refund window runs from the charge to the customer's complaint: the creation of the ticket being worked,
+    so a charge reported on time is not refused because the agent reached it late. Without a ticket, or with one
+    opened before the charge (about something else) or after now (a clock apart), it runs to now."""
+    if complaint_at is None:
+        return Counted(purchased_at, now, "now")
+    if complaint_at < purchased_at:
+        return Counted(purchased_at, now, "now", ticket_id, f"{ticket_id or 'the ticket'} was opened before the charge")
+    if complaint_at > now:
+        return Counted(purchased_at, now, "now", ticket_id, f"{ticket_id or 'the ticket'} was opened after now")
+    return Counted(purchased_at, complaint_at, "ticket", ticket_id)
+
+
+@dataclass(frozen=True)
 class Decision:
     outcome: str  # refund | store_decides | deny
     rule: str
@@ -225,13 +269,22 @@ class Decision:
     coins_clawback: int = 0
     claws_back_diamonds: bool = False
     consumption: ConsumptionAnswer | None = None
+    counted: Counted | None = None  # the dates the window was counted between
+    window: str = ""  # the same in words, for the agent
+    overridable: bool = False  # a deny a lead may override
+    overridden: str | None = None  # the deny rule a lead's override set aside
+    partial_of: int | None = None  # a partial amount: what the policy would have refunded
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def span(facts: RefundFacts) -> Counted:
+    return window_span(facts.purchase.purchased_at, facts.now, facts.complaint_at, facts.ticket_id)
+
+
 def age(facts: RefundFacts) -> timedelta:
-    return facts.now - facts.purchase.purchased_at
+    return span(facts).age
 
 
 def recent_refunds(facts: RefundFacts, policy: Policy) -> int:
@@ -239,13 +292,37 @@ def recent_refunds(facts: RefundFacts, policy: Policy) -> int:
     return sum(1 for at in facts.refund_dates if since <= at <= facts.now)
 
 
+def _old(f: RefundFacts) -> str:
+    counted = span(f)
+    if counted.basis == "ticket":
+        return f"was {_days(counted.age)} old when you wrote to us"
+    return f"is {_days(counted.age)} old"
+
+
 def _days(delta: timedelta) -> str:
     days = delta.days
     return "less than a day" if days < 1 else f"{days} day{'s' if days != 1 else ''}"
 
 
-def decide(facts: RefundFacts, policy: Policy) -> Decision:
-    """The first rule that applies decides; each explains itself in one sentence for the customer."""
+def decide(facts: RefundFacts, policy: Policy, override: bool = False) -> Decision:
+    """The first rule that applies decides; each explains itself in one sentence for the customer. With
+    `override` (a lead's), the denials in OVERRIDABLE are set aside and the decision names the one it set aside."""
+    d = _decide(facts, policy, ())
+    if override and d.outcome == DENY and d.rule in OVERRIDABLE:
+        skip: tuple[str, ...] = (d.rule,)
+        while (again := _decide(facts, policy, skip)).outcome == DENY and again.rule in OVERRIDABLE:
+            skip += (again.rule,)
+        if again.outcome == REFUND:
+            sentence = again.explanation[0].lower() + again.explanation[1:]
+            d = replace(again, overridden=" + ".join(skip), explanation=f"As an exception to our policy, {sentence}")
+        else:
+            d = again
+    counted = span(facts)
+    return replace(d, counted=counted, window=counted.words(),
+                   overridable=d.outcome == DENY and d.rule in OVERRIDABLE)
+
+
+def _decide(facts: RefundFacts, policy: Policy, skip: tuple[str, ...]) -> Decision:
     p = facts.purchase
     for rule in (_already, _pending, _store_took_back, _not_completed):
         decision = rule(facts, policy)
@@ -254,10 +331,36 @@ def decide(facts: RefundFacts, policy: Policy) -> Decision:
     if p.store == "apple":
         return _apple(facts, policy)
     if p.store == "google":
-        return _google(facts, policy)
+        return _google(facts, policy, skip)
     if p.store == "web":
-        return _web(facts, policy)
+        return _web(facts, policy, skip)
     return Decision(DENY, "any.unknown_store", f"We cannot refund a purchase from the store {p.store!r}.")
+
+
+def partial(d: Decision, amount_minor: int, store: str) -> Decision:
+    """The decision for a part of its amount: at most what it refunds, coins clawed back in proportion and rounded
+    down (coins = clawback x amount // refund), so a partial refund never claws back more than the bundle credited
+    nor more than the full refund would. Google Play's orders.refund refunds whole orders only (no amount), and
+    only Apple refunds App Store purchases."""
+    if d.outcome == STORE_DECIDES:
+        raise InvalidInput(f"only Apple refunds App Store purchases, so no amount can be chosen here; {APPLE_HOW_TO_ASK}")
+    if d.outcome != REFUND:
+        raise InvalidInput(f"there is no refund to take a part of: the decision is {d.outcome} ({d.rule})")
+    if amount_minor <= 0:
+        raise InvalidInput(f"the amount must be more than 0 minor units of {d.currency}, not {amount_minor}")
+    if amount_minor > d.refund_minor:
+        raise InvalidInput(f"the amount {amount_minor} is more than the {format_money(d.refund_minor, d.currency)} "
+                           f"({d.refund_minor} minor units) this purchase can be refunded")
+    if amount_minor == d.refund_minor:
+        return d
+    if d.rule == "any.refund_in_progress":
+        raise InvalidInput(f"a refund of {format_money(d.refund_minor, d.currency)} is already in progress; "
+                           "it finishes with its own amount")
+    if store == "google":
+        raise InvalidInput("Google Play refunds whole orders only (orders.refund takes no amount); "
+                           "make a partial refund in the Play Console")
+    coins = d.coins_clawback * amount_minor // d.refund_minor
+    return replace(d, refund_minor=amount_minor, coins_clawback=coins, partial_of=d.refund_minor)
 
 
 def _already(f: RefundFacts, policy: Policy) -> Decision | None:
@@ -343,15 +446,15 @@ def _apple(f: RefundFacts, policy: Policy) -> Decision:
                     currency=f.purchase.currency, coins_clawback=f.spending.credited, consumption=answer)
 
 
-def _google(f: RefundFacts, policy: Policy) -> Decision:
+def _google(f: RefundFacts, policy: Policy, skip: tuple[str, ...] = ()) -> Decision:
     p = f.purchase
     window = timedelta(days=policy.google_window_days)
-    if age(f) > window:
+    if age(f) > window and "google.window" not in skip:
         return Decision(DENY, "google.window",
-                        f"This Google Play purchase is {_days(age(f))} old and we refund Google Play purchases only "
+                        f"This Google Play purchase {_old(f)} and we refund Google Play purchases only "
                         f"up to {policy.google_window_days} days after buying.", currency=p.currency)
     refunds = recent_refunds(f, policy)
-    if refunds >= policy.max_refunds:
+    if refunds >= policy.max_refunds and "google.refund_limit" not in skip:
         return Decision(DENY, "google.refund_limit",
                         f"This account already had {refunds} refunds in the last {policy.refund_count_days} days, "
                         f"and we refund at most {policy.max_refunds} in that time.", currency=p.currency)
@@ -364,15 +467,15 @@ def _google(f: RefundFacts, policy: Policy) -> Decision:
                     claws_back_diamonds=policy.claws_back_diamonds(f.cause))
 
 
-def _web(f: RefundFacts, policy: Policy) -> Decision:
+def _web(f: RefundFacts, policy: Policy, skip: tuple[str, ...] = ()) -> Decision:
     p, s = f.purchase, f.spending
     if f.store.dispute in ("warning_needs_response", "warning_under_review", "needs_response", "under_review"):
         return Decision(DENY, "web.dispute_open",
                         "This payment is disputed with your bank, so the bank decides; we cannot refund it meanwhile.",
                         currency=p.currency)
-    if age(f) > timedelta(days=policy.web_window_days):
+    if age(f) > timedelta(days=policy.web_window_days) and "web.window" not in skip:
         return Decision(DENY, "web.window",
-                        f"This purchase is {_days(age(f))} old and we refund web purchases only up to "
+                        f"This purchase {_old(f)} and we refund web purchases only up to "
                         f"{policy.web_window_days} days after buying.", currency=p.currency)
     claws = policy.claws_back_diamonds(f.cause)
     if s.spent == 0:

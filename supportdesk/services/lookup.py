@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, func
+from sqlalchemy import Dialect, String, and_, bindparam, func, literal_column, union_all
+from sqlalchemy import select as core_select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from supportdesk.db.models import (
@@ -27,21 +30,23 @@ from supportdesk.services.tickets import with_deadlines
 SEARCH_LIMIT = 50
 STORY_LIMIT = 500
 AMBIGUOUS_SHOWN = 5
+SUMMARY = ("account_id", "handle", "email", "country", "kind", "status", "coin_balance", "diamond_balance")
+# Keys that name one account at most (a primary key, or handles unique in any case): an exact lookup by them needs
+# no ORDER BY and LIMIT to see a second account.
+_UNIQUE = frozenset({"account_id", "handle", "purchase_id", "ticket_id"})
+_SUMMARY_COLUMNS = tuple(Account.__table__.c[name] for name in SUMMARY)  # type: ignore[attr-defined]
 
 
 def account_summary(a: Account) -> dict[str, Any]:
-    return {
-        "account_id": a.account_id, "handle": a.handle, "email": a.email, "country": a.country,
-        "kind": a.kind, "status": a.status, "coin_balance": a.coin_balance, "diamond_balance": a.diamond_balance,
-    }
+    return {name: getattr(a, name) for name in SUMMARY}
 
 
-def _handle_prefix(dialect: str) -> Any:
+def _handle_prefix(dialect: str, n: str = "") -> Any:
     """Handles starting with :v, any case: lower(handle) LIKE :pattern on both engines, on the lower(handle) index
     (migration 0005 gives PostgreSQL's a pattern operator class; SQLite needs the range to use its)."""
-    lowered = func.lower(bindparam("v", type_=String))
+    lowered = func.lower(bindparam(f"v{n}", type_=String))
     column = func.lower(Account.handle)
-    where = column.like(func.lower(bindparam("pattern", type_=String)), escape="\\")
+    where = column.like(func.lower(bindparam(f"pattern{n}", type_=String)), escape="\\")
     if dialect == "sqlite":
         where = and_(column >= lowered, column < lowered.concat(func.char(0x10FFFF)), where)
     return where
@@ -51,85 +56,160 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-@cache
-def _statements(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
-    """The statements for one key, built once per process with bound parameters, so SQLAlchemy's compiled cache
-    hits and a batch of lookups pays for building none of them again."""
-    value = bindparam("v", type_=String)
+def _statements(key: str, exact: bool, dialect: str, n: str = "") -> tuple[Any, ...]:
+    """The statements for one key: the summary columns of the accounts holding :v under it (through the table
+    that holds the key), in id order and a few (exact: enough to name the accounts sharing it) or a page and one
+    more (search)."""
+    value = bindparam(f"v{n}", type_=String)
+    accounts = core_select(*_SUMMARY_COLUMNS)
 
     def via(model: Any, column: Any) -> Any:
-        return select(Account).join(model, model.account_id == Account.account_id).where(column == value)
+        return accounts.join(model, model.account_id == Account.account_id).where(column == value)
 
     if key == "account_id":
-        return (select(Account).where(Account.account_id == value),)
-    if key == "handle" and exact:
-        return (select(Account).where(func.lower(Account.handle) == func.lower(value)),)
-    if key == "handle":
-        return (select(Account).where(_handle_prefix(dialect)).order_by(Account.handle),)
-    if key == "email":
-        return (select(Account).where(func.lower(Account.email) == func.lower(value)),)
-    if key == "purchase_id":
-        return (via(Purchase, Purchase.purchase_id),)
-    if key == "store_id":
-        return (via(Purchase, Purchase.store_transaction_id), via(StoreRecord, StoreRecord.store_transaction_id),
-                via(StoreRecord, StoreRecord.order_id))
-    if key == "ticket_id":
-        return (via(Ticket, Ticket.ticket_id),)
-    return ()
-
-
-@cache
-def _limited(key: str, exact: bool, dialect: str) -> tuple[Any, ...]:
-    """_statements as search (a page and one more) and resolve_account (a few, in id order) run them."""
+        found: tuple[Any, ...] = (accounts.where(Account.account_id == value),)
+    elif key == "handle" and exact:
+        found = (accounts.where(func.lower(Account.handle) == func.lower(value)),)
+    elif key == "handle":
+        return (accounts.where(_handle_prefix(dialect, n)).order_by(Account.handle).limit(SEARCH_LIMIT + 1),)
+    elif key == "email":
+        found = (accounts.where(func.lower(Account.email) == func.lower(value)),)
+    elif key == "purchase_id":
+        found = (via(Purchase, Purchase.purchase_id),)
+    elif key == "store_id":
+        found = (via(Purchase, Purchase.store_transaction_id), via(StoreRecord, StoreRecord.store_transaction_id),
+                 via(StoreRecord, StoreRecord.order_id))
+    elif key == "ticket_id":
+        found = (via(Ticket, Ticket.ticket_id),)
+    else:
+        return ()
+    if exact and key in _UNIQUE:
+        return found  # one account at most: nothing to order or cut
     if exact:
-        return tuple(s.order_by(Account.account_id).limit(AMBIGUOUS_SHOWN) for s in _statements(key, exact, dialect))
-    return tuple(s.limit(SEARCH_LIMIT + 1) for s in _statements(key, exact, dialect))
+        return tuple(s.order_by(Account.account_id).limit(AMBIGUOUS_SHOWN) for s in found)
+    return tuple(s.limit(SEARCH_LIMIT + 1) for s in found)
 
 
-def _candidates(q: Query, exact: bool, dialect: str) -> Iterator[tuple[str, Any, dict[str, str]]]:
-    """(key, statement, its parameters) for the accounts holding the text under every key it could be, likeliest
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One statement as the driver takes it: its SQL, and where each value goes (positional drivers) or None."""
+
+    sql: str
+    order: tuple[str, ...] | None
+    fixed: dict[str, Any]
+
+    @classmethod
+    def of(cls, stmt: Any, dialect: Dialect) -> _Compiled:
+        compiled = stmt.compile(dialect=dialect)
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        return cls(compiled.string, order, dict(compiled.params))
+
+    def args(self, values: dict[str, str]) -> Any:
+        given = {**self.fixed, **values}
+        return given if self.order is None else tuple(map(given.__getitem__, self.order))
+
+
+@lru_cache(maxsize=512)  # keyed by the dialect object: one per engine
+def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[_Compiled, ...]:
+    """The statements for one key compiled once per database (dialect) and kept: a lookup then costs the driver's
+    execute and nothing else (sqlite3 and psycopg keep their own prepared statements for the same SQL text)."""
+    return tuple(_Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
+
+
+@lru_cache(maxsize=512)
+def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
+    """Every statement a search of a query with these keys runs, as one (UNION ALL, each part with its own limit),
+    so a search is one round trip: rows come in the parts' order (likeliest key first), by handle within a part."""
+    parts = []
+    for i, key in enumerate(keys):
+        for stmt in _statements(key, False, dialect.name, str(i)):
+            sub = stmt.subquery()
+            parts.append(core_select(literal_column(str(len(parts))).label("part"), *sub.c))
+    return _Compiled.of(union_all(*parts).order_by(literal_column("part"), literal_column("handle")), dialect)
+
+
+def _search_values(q: Query) -> dict[str, str]:
+    values = {}
+    for i, key in enumerate(q.keys):
+        values[f"v{i}"] = q.value(key)
+        if key == "handle":
+            values[f"pattern{i}"] = _like_prefix(q.value(key))
+    return values
+
+
+def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, _Compiled, dict[str, str]]]:
+    """(key, statement, its values) for the accounts holding the text under every key it could be, likeliest
     first."""
     for key in q.keys:
         value = q.value(key)
-        params = {"v": value}
+        values = {"v": value}
         if key == "handle" and not exact:
-            params["pattern"] = _like_prefix(value)
-        for stmt in _limited(key, exact, dialect):
-            yield key, stmt, params
+            values["pattern"] = _like_prefix(value)
+        for stmt in _compiled(key, exact, dialect):
+            yield key, stmt, values
 
 
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
+_HELD = "supportdesk.lookup.cursor"  # session.info key: (the session's transaction, its driver cursor, dialect)
+
+
+class _Rows:
+    """Runs compiled statements on the session's own connection (its transaction, held for the session) through
+    one driver cursor kept for the transaction: no ORM objects, no per-call statement building. Driver errors
+    become SQLAlchemy's, as they would through the session."""
+
+    def __init__(self, session: Session) -> None:
+        session.flush()  # what the session holds unwritten is seen, as a query through the session would see it
+        transaction = session.get_transaction()
+        held = session.info.get(_HELD)
+        if held is None or transaction is None or held[0] is not transaction or not transaction.is_active:
+            conn = session.connection()
+            held = session.info[_HELD] = (session.get_transaction(), conn.connection.cursor(), conn.dialect)
+        _, self.cursor, self.dialect = held
+
+    def __call__(self, stmt: _Compiled, values: dict[str, str], skip: int = 0) -> list[dict[str, Any]]:
+        args = stmt.args(values)
+        try:
+            self.cursor.execute(stmt.sql, args)
+            rows = self.cursor.fetchall()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(stmt.sql, args, exc, self.dialect.loaded_dbapi.Error,
+                                      dialect=self.dialect) from exc
+        return [dict(zip(SUMMARY, row[skip:], strict=True)) for row in rows]
 
 
 def search(session: Session, text: str) -> dict[str, Any]:
     """Accounts matching the text under any key (handles by prefix, any case), likeliest key first."""
     q = parse_query(text)
-    found: dict[str, Account] = {}
-    for _key, stmt, params in _candidates(q, exact=False, dialect=_dialect(session)):
-        for account in session.exec(stmt, params=params):
-            found.setdefault(account.account_id, account)
-        if len(found) > SEARCH_LIMIT:
-            break
+    found: dict[str, dict[str, Any]] = {}
+    rows = _Rows(session)
+    for account in rows(_search_statement(q.keys, rows.dialect), _search_values(q), skip=1):
+        found.setdefault(account["account_id"], account)
     accounts = list(found.values())
     return {"query": {"text": q.text, "kind": q.kind, "keys": list(q.keys)},
-            "accounts": [account_summary(a) for a in accounts[:SEARCH_LIMIT]],
-            "more": len(accounts) > SEARCH_LIMIT}
+            "accounts": accounts[:SEARCH_LIMIT], "more": len(accounts) > SEARCH_LIMIT}
 
 
-def resolve_account(session: Session, text: str) -> Account:
-    """The one account the query names: the likeliest key that matches wins; two accounts under that key (handles
-    that differ only in case, a shared email) are an error naming both, never a silent pick."""
+def resolve(session: Session, text: str) -> dict[str, Any]:
+    """The summary of the one account the query names: the likeliest key that matches wins; two accounts under
+    that key (handles that differ only in case, a shared email) are an error naming both, never a silent pick."""
     q = parse_query(text)
-    for key, stmt, params in _candidates(q, exact=True, dialect=_dialect(session)):
-        accounts = {a.account_id: a for a in session.exec(stmt, params=params)}
+    rows = _Rows(session)
+    for key, stmt, values in _candidates(q, exact=True, dialect=rows.dialect):
+        accounts = {a["account_id"]: a for a in rows(stmt, values)}
         if len(accounts) == 1:
             return next(iter(accounts.values()))
         if accounts:
-            names = [f"{a.handle} ({a.account_id}, {a.email})" for a in accounts.values()]
+            names = [f"{a['handle']} ({a['account_id']}, {a['email']})" for a in accounts.values()]
             raise Ambiguous(f"{q.text!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
                             f"{'; '.join(names)}; use the account id", details=names)
     raise NotFound(f"no account matches {q.text!r} (searched as {', '.join(k.replace('_', ' ') for k in q.keys)})")
+
+
+def resolve_account(session: Session, text: str) -> Account:
+    """`resolve`, as the session's Account (for the services that read or change more of it)."""
+    account = session.get(Account, resolve(session, text)["account_id"])
+    assert account is not None  # found a moment ago in this same transaction
+    return account
 
 
 def balances(session: Session, account: Account) -> dict[str, Any]:

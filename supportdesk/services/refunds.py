@@ -11,6 +11,7 @@ path every refund takes, ours or the store's own (reconcile's `unapplied_refund`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from supportdesk.config import DEFAULT_POLICY, Settings
-from supportdesk.db.models import Account, GiftEvent, IdempotencyKey, LedgerEntry, Purchase, Refund, StoreRecord
+from supportdesk.db.models import (
+    Account,
+    GiftEvent,
+    IdempotencyKey,
+    LedgerEntry,
+    Purchase,
+    Refund,
+    StoreRecord,
+    Ticket,
+)
 from supportdesk.domain import refunds as rules
 from supportdesk.domain.ledger import Posting
 from supportdesk.domain.money import format_money
@@ -33,7 +43,7 @@ from supportdesk.services.once import check_context, request_hash, run_once
 from supportdesk.services.roles import require_lead
 from supportdesk.stores.errors import store_name
 
-CAUSES = ("remorse", "duplicate", "fraud", "other")
+CAUSES = rules.CAUSES
 WEB_REASON = {"duplicate": "duplicate", "fraud": "fraudulent"}  # else requested_by_customer
 NEW_STATUS = {"apple": "revoked"}  # else refunded
 APPLE_HISTORY_DAYS = 180
@@ -111,8 +121,18 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def facts(session: Session, purchase: Purchase, now: datetime, cause: str = "remorse") -> rules.RefundFacts:
+def _complaint(session: Session, purchase: Purchase, ticket_id: str | None) -> datetime | None:
+    """When the worked ticket was opened, if it is about this purchase's account: the window ends there."""
+    ticket = session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None or ticket.account_id != purchase.account_id:
+        return None
+    return _aware(ticket.created_at)
+
+
+def facts(session: Session, purchase: Purchase, now: datetime, cause: str = "remorse",
+          ticket_id: str | None = None) -> rules.RefundFacts:
     sr = _store_record(session, purchase)
+    complaint = _complaint(session, purchase, ticket_id)
     row = _refund_row(session, purchase.purchase_id)
     dispute = ((sr.raw or {}).get("dispute") or {}).get("status") if sr is not None and sr.store == "web" else None
     return rules.RefundFacts(
@@ -123,7 +143,7 @@ def facts(session: Session, purchase: Purchase, now: datetime, cause: str = "rem
                                dispute),
         pending=rules.PendingRefund(row.status, row.amount_minor, row.coins_clawed, _aware(row.created_at),
                                     row.reason if row.reason in CAUSES else "remorse") if row else None,
-        cause=cause,
+        cause=cause, complaint_at=complaint, ticket_id=ticket_id if complaint else None,
     )
 
 
@@ -199,14 +219,33 @@ def _check_cause(cause: str) -> str:
 
 
 def decide(session: Session, target: str, now: datetime, policy: rules.Policy | None = None,
-           cause: str = "remorse") -> dict[str, Any]:
-    """`decision`, `purchase`, `clawback` (formats.md section 2) for a purchase id or store transaction id."""
+           cause: str = "remorse", *, ticket_id: str | None = None, override: bool = False,
+           amount_minor: int | None = None) -> dict[str, Any]:
+    """`decision`, `purchase`, `clawback` (formats.md section 2) for a purchase id or store transaction id.
+
+    `ticket_id`: the worked ticket (the window is counted to its creation); `override`: what a lead's override
+    would do; `amount_minor`: a part of the refund (see `domain.refunds.partial`)."""
     policy = policy or policy_of(None)
+    check_ticket(session, ticket_id)
     purchase = resolve_purchase(session, target)
-    f = facts(session, purchase, now, _check_cause(cause))
-    d = rules.decide(f, policy)
+    f = facts(session, purchase, now, _check_cause(cause), ticket_id)
+    d = _decision(f, policy, purchase, override, amount_minor)
     return {"decision": d.to_json(), "purchase": purchase_json(session, purchase),
             "clawback": clawback_preview(session, purchase, f, d)}
+
+
+def _decision(f: rules.RefundFacts, policy: rules.Policy, purchase: Purchase, override: bool,
+              amount_minor: int | None) -> rules.Decision:
+    d = rules.decide(f, policy, override)
+    if override and d.overridden is None and d.rule != "any.refund_in_progress":
+        if d.outcome != rules.REFUND:
+            raise RefundDenied(f"{d.explanation} This is not a policy a lead can override ({d.rule}).",
+                               details={"decision": d.to_json()})
+        raise InvalidInput(f"the policy does not refuse this refund ({d.rule}): there is nothing to override; "
+                           "apply it without --override")
+    if amount_minor is not None:
+        d = rules.partial(d, amount_minor, purchase.store)
+    return d
 
 
 # -- the one clawback path ----------------------------------------------------------------------------------------
@@ -276,21 +315,29 @@ def _finish_refund_row(session: Session, purchase: Purchase, *, initiated_by: st
 # -- carrying a decision out ---------------------------------------------------------------------------------------
 def apply(engine: Any, target: str, ctx: ActionContext, settings: Settings | None = None,
           clients: dict[str, Any] | None = None, *, key: str | None = None, now: datetime | None = None,
-          cause: str = "remorse", customer_consented: bool = False) -> dict[str, Any]:
+          cause: str = "remorse", customer_consented: bool = False, override: bool = False,
+          amount_minor: int | None = None) -> dict[str, Any]:
     """Carry out the decision for `target` once per idempotency key (default `refund:<purchase id>`).
+
+    The window is counted to the creation of `ctx.ticket_id` (when it is about this account). `override`: a
+    lead sets aside a window or refund-limit denial, audited as `refund.override` with the reason; `amount_minor`:
+    a part of the refundable amount, coins clawed back in proportion.
 
     Returns `decision` and `applied` (with `replayed`). Denied: RefundDenied. Store failures: the store's
     typed error, with the refund row left `requested` (retry finishes it) or `failed` (the store refused)."""
     from supportdesk.db.engine import write_session
 
     check_context(ctx)
+    if override:
+        require_lead(ctx, "overriding the refund policy")
     now = now or datetime.now(UTC)
     policy = policy_of(settings)
     _check_cause(cause)
     ready = set(clients or {}) | {s for s, cfg in (settings.stores if settings else {}).items() if cfg}
+    ask = Ask(cause, override, amount_minor)
     try:
         with write_session(engine) as session:
-            step = _request(session, target, ctx, key, now, policy, cause, ready)
+            step = _request(session, target, ctx, key, now, policy, ask, ready)
     except IntegrityError:
         raise Conflict(f"another agent is refunding {target} right now; run the command again to see the "
                        "result") from None
@@ -305,19 +352,38 @@ def apply(engine: Any, target: str, ctx: ActionContext, settings: Settings | Non
             "replayed": applied["replayed"]}
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What the agent asked besides the purchase: it is part of the idempotent request."""
+
+    cause: str = "remorse"
+    override: bool = False
+    amount_minor: int | None = None
+
+    def request(self, purchase_id: str) -> dict[str, Any]:
+        # Only what was asked: a plain refund hashes as it always did, so its old keys still replay.
+        out: dict[str, Any] = {"purchase": purchase_id, "cause": self.cause}
+        if self.override:
+            out["override"] = True
+        if self.amount_minor is not None:
+            out["amount_minor"] = self.amount_minor
+        return out
+
+
 def _request(session: Session, target: str, ctx: ActionContext, key: str | None, now: datetime,
-             policy: rules.Policy, cause: str, ready: set[str]) -> dict[str, Any]:
+             policy: rules.Policy, ask: Ask, ready: set[str]) -> dict[str, Any]:
     """Step 1: replay a finished key, or decide and record the `requested` row (its id: the store's key)."""
     check_ticket(session, ctx.ticket_id)  # before the store is asked anything
     purchase = resolve_purchase(session, target)
     key = key or default_key(purchase.purchase_id)
-    request = {"purchase": purchase.purchase_id, "cause": cause}
-    first = replay(session, purchase.purchase_id, key, cause)
+    cause = ask.cause
+    request = ask.request(purchase.purchase_id)
+    first = replay(session, purchase.purchase_id, key, ask=ask)
     if first is not None:
         return first
     lock_account(session, purchase.account_id)
-    f = facts(session, purchase, now, cause)
-    d = rules.decide(f, policy)
+    f = facts(session, purchase, now, cause, ctx.ticket_id)
+    d = _decision(f, policy, purchase, ask.override, ask.amount_minor)
     view = {"decision": d.to_json(), "purchase": purchase_json(session, purchase), "key": key,
             "request": request, "clawback": clawback_preview(session, purchase, f, d)}
     if d.outcome == rules.DENY:
@@ -332,7 +398,8 @@ def _request(session: Session, target: str, ctx: ActionContext, key: str | None,
                           "bundle's coins paid")
     row = _refund_row(session, purchase.purchase_id)
     if row is None or row.status == "failed":
-        row = _record_request(session, purchase, row, d, cause, ctx)
+        refused = rules.decide(f, policy) if d.overridden else None
+        row = _record_request(session, purchase, row, d, cause, ctx, refused)
     return {**view, "refund_id": row.refund_id, "amount_minor": row.amount_minor, "coins": row.coins_clawed,
             "cause": row.reason if row.reason in CAUSES else "remorse"}
 
@@ -341,21 +408,22 @@ def default_key(purchase_id: str) -> str:
     return f"refund:{purchase_id}"
 
 
-def replay(session: Session, purchase_id: str, key: str | None = None, cause: str = "remorse"
-           ) -> dict[str, Any] | None:
+def replay(session: Session, purchase_id: str, key: str | None = None, cause: str = "remorse", *,
+           ask: Ask | None = None) -> dict[str, Any] | None:
     """The first answer of a refund already applied under `key` (marked replayed), or None."""
     key = key or default_key(purchase_id)
     first = session.get(IdempotencyKey, key)
     if first is None:
         return None
-    if first.action != "refund.apply" or first.request_hash != request_hash({"purchase": purchase_id, "cause": cause}):
+    ask = ask or Ask(cause)
+    if first.action != "refund.apply" or first.request_hash != request_hash(ask.request(purchase_id)):
         raise Conflict(f"idempotency key {key!r} was already used for a different request ({first.action}); "
                        "use a new key or repeat the original request")
     return {**first.result, "replayed": True, "applied": {**first.result.get("applied", {}), "replayed": True}}
 
 
 def _record_request(session: Session, purchase: Purchase, failed: Refund | None, d: rules.Decision, cause: str,
-                    ctx: ActionContext) -> Refund:
+                    ctx: ActionContext, refused: rules.Decision | None = None) -> Refund:
     """A new attempt: a fresh refund id, so a store that refused the last key sees a new request."""
     refund_id = new_id("rf")
     values = {"refund_id": refund_id, "status": "requested", "initiated_by": "agent", "amount_minor": d.refund_minor,
@@ -370,7 +438,16 @@ def _record_request(session: Session, purchase: Purchase, failed: Refund | None,
     audit.append(session, ctx, action="refund.request", target=refund_id, account_id=purchase.account_id,
                  key=refund_id, after={"purchase_id": purchase.purchase_id, "amount_minor": d.refund_minor,
                                        "currency": purchase.currency, "coins": d.coins_clawback, "rule": d.rule,
-                                       "retry_of_failed": failed is not None})
+                                       "retry_of_failed": failed is not None, "cause": cause,
+                                       "window": d.window, "override": d.overridden is not None,
+                                       "partial_of": d.partial_of})
+    if refused is not None:  # a lead set the policy aside: its own record (PostgreSQL lets only leads write it)
+        audit.append(session, ctx, action="refund.override", target=refund_id, account_id=purchase.account_id,
+                     key=refund_id, before={"outcome": refused.outcome, "rule": refused.rule,
+                                            "explanation": refused.explanation, "window": refused.window},
+                     after={"purchase_id": purchase.purchase_id, "overridden": d.overridden, "rule": d.rule,
+                            "amount_minor": d.refund_minor, "currency": purchase.currency,
+                            "coins": d.coins_clawback})
     session.expire_all()
     row = _refund_row(session, purchase.purchase_id)
     assert row is not None
@@ -517,7 +594,8 @@ def _finish(session: Session, step: dict[str, Any], done: dict[str, Any], ctx: A
     purchase = step["purchase"]
     row = _refund_row(session, purchase["purchase_id"])
     base = {"refund_id": step["refund_id"], "store": purchase["store"], **done, "amount_minor": step["amount_minor"],
-            "currency": purchase["currency"], "idempotency_key": step["key"]}
+            "currency": purchase["currency"], "idempotency_key": step["key"],
+            "overridden": step["decision"].get("overridden"), "cause": step["cause"]}
     if row is not None and row.status == "succeeded":
         return {**base, "status": "succeeded", "coins_clawed": row.coins_clawed,
                 "diamonds_clawed": row.diamonds_clawed, "entries": [], "limited": False, "replayed": True,
@@ -597,6 +675,8 @@ def question(view: dict[str, Any], reason: str, ticket: str | None, consented: b
                 f"{a['refund_preference']}, {a['consumption_percentage'] / 1000:g}% of the coins spent, customer "
                 f"consented; no money moves here{why}")
     money = format_money(d["refund_minor"], d["currency"])
+    if d.get("partial_of"):
+        money += f" (part of {format_money(d['partial_of'], d['currency'])})"
     text = f"Refund {money} {STORE_WAY.get(p['store'], 'to')} {p['handle']} for {p['purchase_id']}"
     if p["store"] == "google":
         text += " (revoked)"
@@ -609,6 +689,8 @@ def question(view: dict[str, Any], reason: str, ticket: str | None, consented: b
     if d["rule"] == "any.refund_in_progress":
         text = "Finish the refund already started: " + text[0].lower() + text[1:] + \
             " (the store is asked again with the same key, so it refunds at most once)"
+    if d.get("overridden"):
+        text = f"Override {d['overridden']} (audited as a lead's override): " + text[0].lower() + text[1:]
     return text + why
 
 

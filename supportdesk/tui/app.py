@@ -39,8 +39,10 @@ class SupportDeskApp(App[None]):
         Binding("ctrl+g", "regions", "Regions", show=False, id="regions"),
         Binding("ctrl+f", "review_queue", "Review", show=False, id="review_queue"),
         Binding("ctrl+t", "tickets", "Tickets", show=False, id="tickets"),
+        # Ctrl+O ("overview"): Ctrl+H arrives as Backspace in most terminals, Ctrl+B is tmux's prefix.
+        Binding("ctrl+o", "home", "Home", show=False, id="home"),
     ]
-    GLOBAL_ACTIONS = ("search", "help", "quit", "reconcile_all", "regions", "review_queue", "tickets")
+    GLOBAL_ACTIONS = ("search", "help", "quit", "reconcile_all", "regions", "review_queue", "tickets", "home")
     CURSOR_BLINK: ClassVar[bool] = True  # tests and snapshots turn it off
     working: reactive[Working | None] = reactive(None)  # the ticket the agent works: every action starts with it
 
@@ -126,6 +128,10 @@ class SupportDeskApp(App[None]):
     def back_to_search(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, SearchScreen):
             self.pop_screen()
+
+    def action_home(self) -> None:
+        self.back_to_search()
+        self.search_screen.go_home()
 
     def action_search(self) -> None:
         self.back_to_search()

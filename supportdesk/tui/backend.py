@@ -72,14 +72,17 @@ class Backend:
 
         return store_clock(self.state.settings) or datetime.now(UTC)
 
-    def refund_decision(self, purchase_id: str) -> dict[str, Any]:
-        """`decision`, `purchase`, `clawback` for one purchase (see `services.refunds.decide`)."""
+    def refund_decision(self, purchase_id: str, cause: str = "remorse", *, ticket_id: str | None = None,
+                        override: bool = False, amount_minor: int | None = None) -> dict[str, Any]:
+        """`decision`, `purchase`, `clawback` for one purchase (see `services.refunds.decide`): the window counted
+        to `ticket_id`'s creation, what a lead's `override` would do, a part of the amount."""
         from supportdesk.db.engine import read_session
         from supportdesk.services import refunds
 
         with read_session(self.state.engine) as session:
             return refunds.plain(refunds.decide(session, purchase_id, self.refund_now(),
-                                                refunds.policy_of(self.state.settings)))
+                                                refunds.policy_of(self.state.settings), cause, ticket_id=ticket_id,
+                                                override=override, amount_minor=amount_minor))
 
     def purchase_detail(self, purchase_id: str) -> dict[str, Any]:
         """One purchase's timeline, region then and refund decision now (see `services.purchase_detail`)."""
@@ -90,13 +93,19 @@ class Backend:
             return purchase_detail.detail(session, purchase_id, self.refund_now(),
                                           refunds.policy_of(self.state.settings))
 
-    def apply_refund(self, purchase_id: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
+    def apply_refund(self, purchase_id: str, reason: str, ticket_id: str | None, cause: str = "remorse", *,
+                     override: bool = False, amount_minor: int | None = None) -> dict[str, Any]:
         """Carry the refund out once (store call, clawback) as the configured actor; raises the store's errors."""
         from supportdesk.services import refunds
 
         ctx = self.state.action_context(None, reason, ticket_id)
         return refunds.apply(self.state.engine, purchase_id, ctx, self.state.settings, self.refund_clients,
-                             now=self.refund_now())
+                             now=self.refund_now(), cause=cause, override=override, amount_minor=amount_minor)
+
+    @property
+    def role(self) -> str:
+        """The acting role (read once before the app starts, so no query here)."""
+        return self.state.identity.role
 
     def credit(self, account_id: str, coins: int, reason: str, ticket_id: str | None) -> dict[str, Any]:
         """A goodwill grant as the configured actor, checked as the CLI checks it (role limit, ticket, amount)."""
@@ -239,3 +248,15 @@ class Backend:
         ctx = self.state.action_context(None, note, ticket_id)
         with write_session(self.state.engine) as session:
             return tickets.resolve(session, ticket_id, note, ctx)
+
+    # --- home ------------------------------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        """The home screen: my open tickets and their deadlines, open flags by rule, stale stores, last reconcile."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import overview
+        from supportdesk.stores.sync import configured_stores
+
+        with read_session(self.state.engine) as session:  # deadlines on the stores' clock, as refunds count
+            return overview.overview(session, self.state.identity.actor, self.refund_now(),
+                                     configured_stores(self.state.settings))

@@ -17,6 +17,8 @@ from supportdesk.tui.format import shown
 if TYPE_CHECKING:
     from supportdesk.tui.app import SupportDeskApp
 
+HOME = "Home"
+HOME_HELP = "Open tickets (mine and unassigned) and their deadlines, open flags by rule, stale stores (Ctrl+O)"
 SEARCH_COMMAND = "Search accounts"
 SEARCH_HELP = "Go to the search box"
 RECONCILE_ALL = "Reconcile all accounts"
@@ -49,6 +51,7 @@ class AccountsProvider(Provider):
         from supportdesk.tui.screens.tickets import open_ticket, open_tickets
 
         out: list[tuple[str, Callable[[], object], str]] = [
+            (HOME, self.desk.action_home, HOME_HELP),
             (SEARCH_COMMAND, self.desk.action_search, SEARCH_HELP),
             (RECONCILE_ALL, self.desk.open_reconcile, RECONCILE_ALL_HELP),
             (REGIONS, partial(open_region, self.desk), REGIONS_HELP),

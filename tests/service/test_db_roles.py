@@ -153,3 +153,21 @@ def test_lead_may_suspend_and_the_owner_changes_the_policy_audited_and_versioned
 def test_the_group_roles_exist_and_nest(team):
     with _admin().connect() as conn:
         assert conn.execute(text("SELECT pg_has_role(:l, :a, 'MEMBER')"), {"l": LEAD, "a": AGENT}).scalar()
+
+
+def test_only_a_lead_may_write_a_refund_override(team):
+    """Migration 0011: the override's own audit record is refused to an agent whatever role the client claims."""
+    from supportdesk.services import audit
+
+    def override(url: str, actor: str) -> None:
+        forged = ActionContext(actor, "outside the window but fair", role="lead")
+        with write_session(_as(url)) as s:
+            audit.append(s, forged, action="refund.override", target="rf_test", account_id="acc_0000",
+                         key=f"rf_test_{actor}", after={"overridden": "web.window"})
+
+    with pytest.raises(Forbidden, match="the database refused it: .*overriding the refund policy needs the lead"):
+        override(team["agent"], team["agent_login"])
+    override(team["lead"], team["lead_login"])
+    with read_session(_as(team["owner"])) as s:
+        actors = s.exec(select(AuditRecord.actor).where(AuditRecord.action == "refund.override")).all()
+    assert actors == [team["lead_login"]]

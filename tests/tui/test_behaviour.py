@@ -167,9 +167,11 @@ def purchase_row(account: AccountScreen, purchase_id: str) -> str:
 
 
 async def apply_refund(pilot: Pilot[None], reason: str) -> None:
-    await pilot.press("a")
+    await pilot.press("a", "tab")  # past the amount (all of it)
     await paste(pilot, reason)
-    await pilot.press("enter", "y")
+    await pilot.press("enter")
+    await settle(pilot)  # decided again with what was typed, then the confirmation
+    await pilot.press("y")
 
 
 async def test_after_a_refund_the_panel_says_refunded_first(make_app) -> None:

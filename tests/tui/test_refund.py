@@ -62,11 +62,14 @@ async def test_apply_a_web_refund_with_a_reason_and_a_confirmation(make_app, tui
 
         await pilot.press("a")
         assert isinstance(app.screen, ReasonScreen)
+        assert app.focused.value == "0.99"  # type: ignore[union-attr]  # the amount: all of it unless changed
+        await pilot.press("tab")
         box = app.focused
         assert isinstance(box, Input)
         box.post_message(events.Paste("double charge"))
         await pilot.pause()
         await pilot.press("enter")
+        await settle(pilot)  # decided again with what was typed
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.text == ("Refund 0.99 USD to the card of @user0 for pur_0001 and claw back 70 coins "
                                    "from @user0; reason 'double charge'?")
@@ -95,10 +98,12 @@ async def test_store_down_shows_the_error_and_keeps_the_request(make_app, tui_en
     app.backend.refund_clients = {"web": FakeWeb(fail=StoreUnavailable("web", "The processor is unavailable"))}
     async with app.run_test(size=SIZE) as pilot:
         panel = await open_panel(pilot, "acc_0000", "pur_0001")
-        await pilot.press("a")
+        await pilot.press("a", "tab")
         app.focused.post_message(events.Paste("customer asked"))  # type: ignore[union-attr]
         await pilot.pause()
-        await pilot.press("enter", "y")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("y")
         await settle(pilot)
         assert isinstance(app.screen, ErrorScreen)
         assert "stays requested" in app.screen.text

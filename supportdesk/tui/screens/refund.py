@@ -1,8 +1,12 @@
-"""The refund panel of one purchase: the decision, its rule and why, the clawback preview, and apply.
+"""The refund panel of one purchase: the decision, its rule and why, the window's dates, the clawback preview, and
+apply.
 
-Apply asks for a reason (ReasonScreen), states exactly what money moves (ConfirmScreen, the CLI's words) and
-runs the service's exactly-once apply in a worker; a store failure lands in the error modal with its message
-(the refund stays requested, and applying again finishes it).
+`c` picks the cause from a list (the decision is made again for it), `o` is a lead's override of a window or
+refund-limit denial (agents are told why not), and the window counts to the creation of the ticket being worked.
+Apply asks for the amount (all of it, or a part), a reason and the ticket (RefundDialog), decides again with all of
+that in a worker, states exactly what money moves (ConfirmScreen, the CLI's words) and runs the service's
+exactly-once apply in a worker; a store failure lands in the error modal with its message (the refund stays
+requested, and applying again finishes it).
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from textual.message import Message
 from textual.widgets import Footer, Static, TabbedContent
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.domain.refunds import CAUSE_WORDS
 from supportdesk.tui.format import coins, money, plain, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
+from supportdesk.tui.screens.reason import Answer
+from supportdesk.tui.screens.refund_dialogs import CausePicker, RefundAnswer, RefundDialog
 
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
@@ -56,6 +62,10 @@ class RefundScreen(DeskScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
         Binding("a", "apply_refund", "Apply", id="apply_refund"),
+        Binding("c", "pick_cause", "Cause", id="refund_cause"),
+        # Two bindings on o: a lead's override where there is one to make; otherwise o says why not.
+        Binding("o", "override", "Override", id="refund_override"),
+        Binding("o", "override_refused", "Override", show=False, id="refund_override_refused"),
         Binding("r", "refresh", "Reload", id="refresh"),
     ]
 
@@ -63,6 +73,14 @@ class RefundScreen(DeskScreen):
         def __init__(self, view: dict[str, Any]) -> None:
             super().__init__()
             self.view = view
+
+    class Checked(Message):
+        """The decision again with everything the agent gave (amount, ticket): the confirmation states it."""
+
+        def __init__(self, view: dict[str, Any], answer: RefundAnswer) -> None:
+            super().__init__()
+            self.view = view
+            self.answer = answer
 
     class Applied(Message):
         def __init__(self, result: dict[str, Any]) -> None:
@@ -78,6 +96,9 @@ class RefundScreen(DeskScreen):
         self.applying = False
         self.changed = False  # money moved
         self.applied: dict[str, Any] | None = None  # what this panel's apply did: shown first
+        self.cause = "remorse"
+        self.override = False  # a lead's override is on: the decision shown is the overridden one
+        self.last_answer: RefundAnswer | None = None  # typed in the apply dialog: kept if it is declined
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="rf-body"):
@@ -93,7 +114,17 @@ class RefundScreen(DeskScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "apply_refund":
             return None if self.applying else self.view is not None and self.view["decision"]["outcome"] == "refund"
+        if action == "override":
+            return self.backend.role == "lead" and self.view is not None and (
+                self.override or bool(self.view["decision"].get("overridable")))
+        if action == "override_refused":
+            return not self.check_action("override", parameters)
         return True
+
+    @property
+    def ticket_id(self) -> str | None:
+        """The ticket being worked: the refund window counts to its creation."""
+        return getattr(self.app, "working_ticket", None)
 
     def action_back(self) -> None:
         self.dismiss()
@@ -104,9 +135,38 @@ class RefundScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="refund", exit_on_error=False)
     def load(self) -> None:
-        view = self.backend.refund_decision(self.purchase_id)
+        view = self.backend.refund_decision(self.purchase_id, self.cause, ticket_id=self.ticket_id,
+                                            override=self.override)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(view))
+
+    # --- cause and override ------------------------------------------------------------------------------------
+    def action_pick_cause(self) -> None:
+        def picked(cause: str | None) -> None:
+            if cause and cause != self.cause:
+                self.cause = cause
+                self.action_refresh()
+
+        self.app.push_screen(CausePicker(self.cause), picked)
+
+    def action_override(self) -> None:
+        self.override = not self.override
+        self.notify("Override on: the policy's refusal is set aside (audited as your override)." if self.override
+                    else "Override off: the policy decides.")
+        self.action_refresh()
+
+    def action_override_refused(self) -> None:
+        if self.view is None:
+            return
+        d = self.view["decision"]
+        if self.backend.role != "lead":
+            why = ("Overriding the refund policy needs a lead; you are an agent. Ask a lead to open this purchase "
+                   "and press o.")
+        elif d["outcome"] == "refund":
+            why = f"The policy does not refuse this refund ({d['rule']}): there is nothing to override."
+        else:
+            why = f"{d['rule']} is not a policy a lead can override."
+        self.notify(why, severity="warning", markup=False)
 
     def worker_failed(self, worker: Worker[object]) -> None:
         self.query_one("#rf-body").loading = False
@@ -125,6 +185,7 @@ class RefundScreen(DeskScreen):
             shown(f"  {p['store']}  {p['handle']}  {coins(p['coins'])} coins  {money(p['price_minor'], p['currency'])}"
                   f"  {p['status']}")))
         decision = decision_text(d)
+        decision.append(f"\nCause: {self.cause} ({CAUSE_WORDS[self.cause]}); c changes it", style="dim")
         if self.applied is not None:  # refunded here: the rule now is already_refunded, said as the state now
             decision = Text("Decision now: ", style="dim") + decision
         self.query_one("#rf-decision", Static).update(decision)
@@ -140,25 +201,45 @@ class RefundScreen(DeskScreen):
     def action_apply_refund(self) -> None:
         if self.view is None or self.applying:
             return
-        d = self.view["decision"]
-        reason_then_confirm(self.app, ReasonScreen("Refund", f"{d['rule']}: {d['explanation']}"), self._question,
-                            self._confirmed)
+        d, p = self.view["decision"], self.view["purchase"]
+        what = f"{d['rule']}: {d['explanation']}\nCause {self.cause}" + (", a lead's override" if self.override else "")
+        dialog = RefundDialog(what, d["refund_minor"], d["currency"], p["store"], self.last_answer)
 
-    def _question(self, answer: Answer) -> ConfirmScreen:
-        assert self.view is not None
-        question, _ = self.backend.refund_words(self.view, *answer)
-        return ConfirmScreen(question, title="Refund this purchase?")
+        def answered(given: Answer | None) -> None:
+            if given is not None:
+                self.last_answer = answer = dialog.answer(given)
+                self.check(answer)
 
-    def _confirmed(self, answer: Answer) -> None:
-        self.applying = True
-        self.refresh_bindings()
-        self.status("Refunding through the store…")
-        self.apply_refund(*answer)
+        self.app.push_screen(dialog, answered)
+
+    @work(thread=True, exclusive=True, group="refund-check", exit_on_error=False)
+    def check(self, answer: RefundAnswer) -> None:
+        """The decision with the amount and the ticket typed: what the confirmation states is what is applied."""
+        view = self.backend.refund_decision(self.purchase_id, self.cause, ticket_id=answer.ticket,
+                                            override=self.override, amount_minor=answer.amount_minor)
+        self.post_message(self.Checked(view, answer))
+
+    def on_refund_screen_checked(self, message: Checked) -> None:
+        answer = message.answer
+        question, _ = self.backend.refund_words(message.view, answer.reason, answer.ticket)
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                self.action_apply_refund()  # back to the dialog as typed
+                return
+            self.applying = True
+            self.refresh_bindings()
+            self.status("Refunding through the store…")
+            self.apply_refund(answer)
+
+        self.app.push_screen(ConfirmScreen(question, title="Refund this purchase?"), confirmed)
 
     @work(thread=True, exclusive=True, group="refund-apply", exit_on_error=False)
-    def apply_refund(self, reason: str, ticket: str | None) -> None:
+    def apply_refund(self, answer: RefundAnswer) -> None:
         try:
-            self.post_message(self.Applied(self.backend.apply_refund(self.purchase_id, reason, ticket)))
+            self.post_message(self.Applied(self.backend.apply_refund(
+                self.purchase_id, answer.reason, answer.ticket, self.cause, override=self.override,
+                amount_minor=answer.amount_minor)))
         finally:
             if self.settled is not None:
                 self.settled()
@@ -167,6 +248,7 @@ class RefundScreen(DeskScreen):
         self.applying = False
         self.changed = True
         self.applied = message.result["applied"]
+        self.override = False  # done: the decision now is the purchase's state, nothing left to override
         self.status(applied_text(self.applied))
         self.notify("Refund " + ("already done (replayed)." if message.result["replayed"] else "applied."))
         self.action_refresh()
@@ -175,6 +257,12 @@ class RefundScreen(DeskScreen):
 def decision_text(d: dict[str, Any]) -> Text:
     text = Text.assemble((d["outcome"], OUTCOME_STYLE.get(d["outcome"], "bold")), "  ", (d["rule"], "dim"), "\n",
                          shown(d["explanation"]))
+    if d.get("overridden"):
+        text.append(f"\nA lead's override of {d['overridden']}", style="bold yellow")
+    elif d.get("overridable"):
+        text.append("\nA lead may override this (o).", style="yellow")
+    if d.get("window") and d["rule"].split(".")[0] in ("web", "google"):  # the stores whose refunds have a window
+        text.append(f"\nWindow {d['window']}", style="dim")
     if d["outcome"] == "refund":
         text.append(f"\nRefund {money(d['refund_minor'], d['currency'])}, claw back "
                     f"{d['coins_clawback']:,} coins")
@@ -187,6 +275,8 @@ def decision_text(d: dict[str, Any]) -> Text:
 
 def applied_text(a: dict[str, Any]) -> Text:
     words = "Already done (replayed)" if a.get("replayed") else "Refunded"
+    if a.get("overridden") and not a.get("replayed"):
+        words += f" (override of {a['overridden']})"
     return plain(f"{words}: {money(a['amount_minor'], a['currency'])} ({a['refund_id']}), "
                 f"{a['coins_clawed']:,} coins clawed back"
                 f"{'; the account is limited' if a.get('limited') else ''}", style="bold green")

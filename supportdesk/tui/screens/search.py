@@ -1,4 +1,5 @@
-"""The main screen: a search box, a status line and the matching accounts, updated as the agent types."""
+"""The main screen: a search box, a status line and the matching accounts, updated as the agent types; while the
+box is empty, the home panel (my open tickets, flags by rule, stale stores) in their place."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from supportdesk.domain.text import matches
 from supportdesk.errors import SupportdeskError
 from supportdesk.tui.format import shown
 from supportdesk.tui.screens.base import DeskScreen
+from supportdesk.tui.screens.home import HomePanel
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 from supportdesk.tui.widgets.query_input import QueryInput
 
@@ -41,7 +43,8 @@ class SearchInput(QueryInput):  # no key contains '?', so it opens help even whi
 
 class SearchScreen(DeskScreen):
     # The app's global keys, shown in this screen's footer (the first screen an agent sees).
-    BINDINGS = [Binding("ctrl+r", "app.reconcile_all", "Reconcile all", id="reconcile_all"),
+    BINDINGS = [Binding("ctrl+o", "app.home", "Home", show=False, id="home"),
+                Binding("ctrl+r", "app.reconcile_all", "Reconcile all", id="reconcile_all"),
                 Binding("ctrl+g", "app.regions", "Regions", id="regions"),
                 Binding("ctrl+f", "app.review_queue", "Review", id="review_queue"),
                 Binding("ctrl+t", "app.tickets", "Tickets", id="tickets")]
@@ -72,7 +75,11 @@ class SearchScreen(DeskScreen):
         yield Static(self.hint, id="status", markup=False)
         table = KeyedTable(id="results")
         table.add_columns("handle", "email", "country", "status", "coins", "diamonds")
+        table.display = bool(self.initial_query)
         yield table
+        home = HomePanel(self.backend, id="home")
+        home.display = not self.initial_query
+        yield home
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -86,6 +93,9 @@ class SearchScreen(DeskScreen):
         return f"Acting {acting}. Type a handle, email or any id; Enter opens." if acting else HINT
 
     def on_screen_resume(self) -> None:
+        home = self.query_one(HomePanel)
+        if home.display and home.home is not None:
+            home.reload()  # back from a ticket or the queue: counts as they are now
         # Back from an account: the old query is selected, so a new paste replaces it instead of appending.
         box = self.query_one(SearchInput)
         if self.focused is box or self.focused is None:
@@ -100,6 +110,7 @@ class SearchScreen(DeskScreen):
         self.waiting_for = None
         if self._debounce is not None:
             self._debounce.stop()
+        self.show_home(not text)  # at the first key: Tab goes to the results from then on
         if not text:
             self.show([], "", self.hint)
             return
@@ -150,10 +161,11 @@ class SearchScreen(DeskScreen):
 
     def show(self, accounts: list[dict[str, Any]], text: str, status: str, error: bool = False) -> None:
         self.accounts, self.results_for = accounts, text
+        self.show_home(not text)
         line = self.query_one("#status", Static)
         line.update(shown(status))
         line.set_class(error, "-error")
-        table = self.query_one(KeyedTable)
+        table = self.query_one("#results", KeyedTable)
         table.clear()
         for a in accounts:
             table.add_row(a["handle"], a["email"], a["country"], a["status"], f"{a['coin_balance']:,}",
@@ -168,13 +180,30 @@ class SearchScreen(DeskScreen):
         if chosen:
             self.open_account(chosen[0]["account_id"])
         elif self.accounts:
-            self.query_one(KeyedTable).focus()
+            self.query_one("#results", KeyedTable).focus()
 
     def open_account(self, account_id: str) -> None:
         cast("SupportDeskApp", self.app).open_account(account_id)
 
     def action_focus_results(self) -> None:
-        self.query_one(KeyedTable).focus()
+        home = self.query_one(HomePanel)
+        (home.query_one("#home-tickets") if home.display else self.query_one("#results", KeyedTable)).focus()
+
+    def show_home(self, home: bool = True) -> None:
+        """The home panel in place of the results (while the box is empty), loaded afresh when it comes back."""
+        panel = self.query_one(HomePanel)
+        if home and not panel.display:
+            panel.reload()
+        panel.display = home
+        self.query_one("#results", KeyedTable).display = not home
+
+    def go_home(self) -> None:
+        """Ctrl+O: an empty box, the home panel reloaded, the cursor in the box."""
+        box = self.query_one(SearchInput)
+        box.value = ""
+        self.show([], "", self.hint)
+        self.query_one(HomePanel).reload()
+        box.focus()
 
     def focus_search(self) -> None:
         box = self.query_one(SearchInput)
