@@ -276,6 +276,10 @@ def demo(
         result = _with_progress(lambda progress: run_import(state.engine, target, progress))
         say(f"imported {sum(result.imported.values()):,} rows ({sum(result.already_present.values()):,} already "
             "present)")
+        from supportdesk.services import review
+
+        built = review.rebuild(state.engine, state.settings.policy.get("review"))  # the queue opens as stored
+        say(f"review queue: {built.raised:,} flags raised, {built.refreshed + built.unchanged:,} kept")
         if no_open:
             say(f"stores: supportdesk store-emulator --data {target} --port 0 "
                 f"--write-config {target.parent / 'demo-stores.toml'}")
