@@ -24,6 +24,12 @@ from sqlalchemy.exc import DBAPIError
 from supportdesk.db.engine import make_engine, normalise_url
 from supportdesk.db.schema import ensure_schema
 
+# A pytest-xdist worker starts with COLUMNS=80 and LINES=24 in its environment, which a serial run has not: a
+# rich Console made at import (the CLI's) would then keep 80 columns even where a test's CliRunner sets COLUMNS.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 PG_URL = os.environ.get("SUPPORTDESK_TEST_PG_URL")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

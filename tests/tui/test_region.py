@@ -200,3 +200,12 @@ async def test_palette_opens_regions(make_app) -> None:
         region_screen(pilot)
         await pilot.press("escape")
         assert isinstance(app.screen, SearchScreen)
+
+
+def test_region_screen(make_app, snap_compare) -> None:
+    """Vietnam as of 2026-06-21: allowed, the prices with the week's promotion, the suspension ahead."""
+    async def open_it(pilot: Pilot[None]) -> None:
+        pilot.app.push_screen(RegionScreen(pilot.app.backend, "VNM", "2026-06-21"))  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=open_it)
