@@ -1,6 +1,11 @@
 """Shared fixtures: a migrated database on SQLite, and on PostgreSQL when SUPPORTDESK_TEST_PG_URL is set.
 
 PostgreSQL tests get a fresh database cloned from a migrated template (fast), dropped afterwards.
+
+Parallel-safe (pytest-xdist, `./dev test` runs `-n auto`): every database has a random name, so each worker has its
+own template and test databases. The group roles `supportdesk db roles` creates are cluster-wide, shared by every
+worker (and every other test run on the cluster): a test that creates, grants or drops them holds
+`group_roles_lock()` for its whole life, and so does the end-of-session clean-up that drops them.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +23,12 @@ from sqlalchemy.exc import DBAPIError
 
 from supportdesk.db.engine import make_engine, normalise_url
 from supportdesk.db.schema import ensure_schema
+
+# A pytest-xdist worker starts with COLUMNS=80 and LINES=24 in its environment, which a serial run has not: a
+# rich Console made at import (the CLI's) would then keep 80 columns even where a test's CliRunner sets COLUMNS.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 PG_URL = os.environ.get("SUPPORTDESK_TEST_PG_URL")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -38,6 +50,36 @@ def _admin() -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
+ROLES_LOCK = 0x5D_A6E7  # the advisory lock key for supportdesk_agent/supportdesk_lead (any constant all runs share)
+
+
+@contextmanager
+def group_roles_lock() -> Iterator[None]:
+    """Hold the PostgreSQL advisory lock on the cluster-wide group roles until the block ends.
+
+    Advisory locks belong to one database, so every holder locks in the admin database (`postgres`); the lock is
+    a session lock on a connection of its own, released when the block ends (or the connection dies)."""
+    admin = _admin()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ROLES_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ROLES_LOCK})
+    finally:
+        admin.dispose()
+
+
+def drop_group_roles() -> None:
+    """Drop the group roles unless some database (another worker's, another run's) still grants to them."""
+    with _admin().connect() as conn:
+        try:
+            conn.execute(text("DROP ROLE IF EXISTS supportdesk_lead, supportdesk_agent"))
+        except DBAPIError:  # 2BP01 (InternalError): privileges in another database still depend on them
+            pass
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str | None]:
     if not PG_URL:
@@ -54,11 +96,9 @@ def pg_template() -> Iterator[str | None]:
     yield name
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        try:  # the group roles `supportdesk db roles` made in test databases are cluster-wide: leave none behind
-            conn.execute(text("DROP ROLE IF EXISTS supportdesk_lead, supportdesk_agent"))
-        except DBAPIError:
-            pass  # another database (not ours) still grants to them
     admin.dispose()
+    with group_roles_lock():  # the roles `supportdesk db roles` made in test databases: leave none behind
+        drop_group_roles()
 
 
 def new_database_url(backend: str, tmp_path: Path, template: str | None) -> tuple[str, str | None]:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ProgrammingError
 from supportdesk.dataset.generate import generate
 from supportdesk.db.engine import make_engine
 from supportdesk.db.roles import grant, setup_roles
-from tests.conftest import _admin
+from tests.conftest import _admin, group_roles_lock
 from tests.e2e.conftest import NOW, cli, cli_json
 
 
@@ -99,17 +99,18 @@ def agent_db(loaded) -> Iterator[str]:
         yield loaded.db
         return
     login = f"sd_e2e_agent_{uuid.uuid4().hex[:8]}"
-    with _admin().connect() as conn:
-        conn.execute(text(f'CREATE ROLE "{login}" LOGIN'))
-    owner = make_engine(loaded.db)
-    setup_roles(owner)
-    grant(owner, login, "agent")
-    owner.dispose()
-    yield make_url(loaded.db).set(username=login).render_as_string(hide_password=False)
-    with _admin().connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{login}'"))
-        conn.execute(text(f'DROP OWNED BY "{login}"'))
-    drop_role(login)
+    with group_roles_lock():  # the group roles are cluster-wide: no other test drops them while this one acts
+        with _admin().connect() as conn:
+            conn.execute(text(f'CREATE ROLE "{login}" LOGIN'))
+        owner = make_engine(loaded.db)
+        setup_roles(owner)
+        grant(owner, login, "agent")
+        owner.dispose()
+        yield make_url(loaded.db).set(username=login).render_as_string(hide_password=False)
+        with _admin().connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{login}'"))
+            conn.execute(text(f'DROP OWNED BY "{login}"'))
+        drop_role(login)
 
 
 def drop_role(login: str) -> None:

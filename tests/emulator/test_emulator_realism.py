@@ -38,15 +38,26 @@ def burst(client: httpx.Client, path: str, count: int) -> list[httpx.Response]:
     return [client.get(path) for _ in range(count)]
 
 
+def until_limited(client: httpx.Client, path: str, most: int = 100) -> list[httpx.Response]:
+    """Requests one after another until the first 429: on a loaded machine (a parallel run) 15 may take longer
+    than the bucket needs to refill, so the count that reaches the limit is not fixed."""
+    answers: list[httpx.Response] = []
+    while len(answers) < most and (not answers or answers[-1].status_code != 429):
+        answers.append(client.get(path))
+    return answers
+
+
 def test_refund_history_past_10_a_second_is_429_with_retry_after_in_epoch_ms(emulator: EmulatorHandle) -> None:
     with apple_client(emulator) as apple:
-        answers = burst(apple, f"/inApps/v2/refund/lookup/{FIRST_A}", 15)
+        started_ms = time.time() * 1000
+        answers = until_limited(apple, f"/inApps/v2/refund/lookup/{FIRST_A}")
     limited = [a for a in answers if a.status_code == 429]
     assert limited and all(a.status_code == 200 for a in answers[:10])
     body, retry_at = limited[0].json(), int(limited[0].headers["Retry-After"])
     assert body == {"errorCode": 4290000, "errorMessage": "Rate limit exceeded."}
-    now_ms = time.time() * 1000
-    assert now_ms < retry_at <= now_ms + 1000  # a UNIX time in milliseconds, under a second away
+    # A UNIX time in milliseconds, under a second after the answer. Bounded by the clock before the burst and
+    # after it, not "still ahead now": on a loaded machine (a parallel run) the second may be over by now.
+    assert started_ms < retry_at <= time.time() * 1000 + 1000
 
 
 def test_transaction_info_allows_50_a_second_in_production(emulator: EmulatorHandle) -> None:

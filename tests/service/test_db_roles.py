@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -25,15 +25,25 @@ from supportdesk.services import ledger
 from supportdesk.services.accounts import set_status
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.importer import run_import
-from tests.conftest import PG_URL, _admin, drop_database, new_database_url
+from tests.conftest import PG_URL, _admin, drop_database, drop_group_roles, group_roles_lock, new_database_url
 from tests.service.factories import minimal, write_dataset
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="database roles need PostgreSQL (SUPPORTDESK_TEST_PG_URL)")
+pytestmark = [
+    pytest.mark.skipif(not PG_URL, reason="database roles need PostgreSQL (SUPPORTDESK_TEST_PG_URL)"),
+    pytest.mark.xdist_group("pg_group_roles"),  # one worker runs them in turn: the lock below never makes one wait
+]
 
 
 @pytest.fixture
-def team(tmp_path: Path, pg_template: str | None) -> Iterator[dict[str, str]]:
-    """A migrated, imported database; `supportdesk db roles` run by its owner; one agent and one lead login."""
+def roles_locked() -> Iterator[None]:
+    with group_roles_lock():
+        yield
+
+
+@pytest.fixture
+def team(roles_locked: None, tmp_path: Path, pg_template: str | None) -> Iterator[dict[str, str]]:
+    """A migrated, imported database; `supportdesk db roles` run by its owner; one agent and one lead login.
+    The cluster-wide group roles are this test's alone until it has dropped them (`roles_locked`)."""
     url, name = new_database_url("postgresql", tmp_path, pg_template)
     owner = make_engine(url)
     run_import(owner, write_dataset(tmp_path / "ds", minimal()))
@@ -52,10 +62,7 @@ def team(tmp_path: Path, pg_template: str | None) -> Iterator[dict[str, str]]:
     with _admin().connect() as conn:
         for login in logins.values():
             conn.execute(text(f'DROP ROLE IF EXISTS "{login}"'))
-        try:  # the group roles are cluster-wide: drop them unless another database still grants to them
-            conn.execute(text(f"DROP ROLE IF EXISTS {LEAD}, {AGENT}"))
-        except ProgrammingError:
-            pass
+    drop_group_roles()  # cluster-wide: dropped unless another database still grants to them
 
 
 def _as(url: str):  # an engine connected as that login

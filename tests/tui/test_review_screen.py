@@ -259,3 +259,24 @@ def test_rule_list_snapshot(review_app, snap_compare) -> None:
         await pilot.press("f", "down")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=pick)
+
+
+def test_review_queue_snapshot(review_app, snap_compare) -> None:
+    """The queue at 80x24: two open flags, the first highlighted with its evidence."""
+    app, _ = review_app
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_queue)
+
+
+def test_reason_dialog_snapshot(review_app, snap_compare) -> None:
+    """'l' on a flag: the reason dialog says what limiting will do; a reason typed, the ticket empty."""
+    app, _ = review_app
+
+    async def limit(pilot: Pilot[None]) -> None:
+        await open_queue(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ReasonScreen)
+        pilot.app.focused.post_message(events.Paste("two charges a minute apart"))  # type: ignore[union-attr]
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=limit)

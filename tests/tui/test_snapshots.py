@@ -128,6 +128,59 @@ def test_ticket_conversation(make_app, tui_engine, snap_compare) -> None:
 
     async def open_it(pilot: Pilot[None]) -> None:
         pilot.app.push_screen(TicketScreen(pilot.app.backend, "T-1002"))  # type: ignore[attr-defined]
+
+
+# --- one snapshot per screen and dialog not shown above (issue #13) ------------------------------------------
+
+
+def test_search_screen(make_app, snap_compare) -> None:
+    """The first screen: '@user' typed and Enter, the accounts it matches."""
+    from textual import events
+
+    from supportdesk.tui.screens.search import SearchScreen
+
+    async def type_query(pilot: Pilot[None]) -> None:
+        from supportdesk.tui.screens.search import SearchInput
+
+        pilot.app.screen.query_one(SearchInput).post_message(events.Paste("@user"))  # as agents paste
+        await pilot.pause()
+        await pilot.press("enter")  # several match: Enter lists them (one would open its account)
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, SearchScreen) and screen.results_for == "@user"
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=type_query)
+
+
+def test_help_screen(make_app, snap_compare) -> None:
+    """'?' from the search box: the help over the screen, its first page."""
+    assert snap_compare(make_app(), terminal_size=(80, 24), press=["question_mark"])
+
+
+def test_error_dialog(make_app, snap_compare) -> None:
+    """A failed load: the error modal with the service's message, over the account screen."""
+    async def open_missing(pilot: Pilot[None]) -> None:
+        pilot.app.open_account("acc_gone")  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_missing)
+
+
+def test_tickets_screen(make_app, snap_compare) -> None:
+    """Ctrl+T: every open ticket with its account, category and age."""
+    async def open_list(pilot: Pilot[None]) -> None:
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_list)
+
+
+def test_ticket_screen(make_app, snap_compare) -> None:
+    """One ticket: its header, the customer's message, what was done under it (nothing yet)."""
+    from supportdesk.tui.screens.tickets import TicketScreen
+
+    async def open_it(pilot: Pilot[None]) -> None:
+        pilot.app.push_screen(TicketScreen(pilot.app.backend, "T-1001"))  # type: ignore[attr-defined]
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_it)
@@ -179,3 +232,48 @@ def test_cashout_confirmation(creator_engine, snap_compare) -> None:
         await ask(pilot, "l", "gifts were genuine")
 
     assert snap_compare(factory(creator_engine, role="lead")(), terminal_size=(80, 24), run_before=confirm)
+
+
+def test_refund_screen(make_app, snap_compare) -> None:
+    """@user0's web purchase two days on: the decision (refund, web.full, 0.99 USD) and the Apply key."""
+    from tests.service.test_refunds import FakeWeb
+    from tests.tui.test_refund import open_panel
+
+    app = make_app()
+    app.backend.refund_clients = {"web": FakeWeb()}  # type: ignore[attr-defined]
+
+    async def open_it(pilot: Pilot[None]) -> None:
+        await open_panel(pilot, "acc_0000", "pur_0001")  # the refund clock fixed two days after the purchase
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_it)
+
+
+def test_audit_screen(make_app, tui_engine, monkeypatch, snap_compare) -> None:
+    """@user0's trail after a limit and an unlimit (audited at a fixed time, fixed keys), the newest highlighted
+    with every field in the detail pane."""
+    from datetime import UTC, datetime
+
+    from supportdesk.db.engine import write_session
+    from supportdesk.services import audit
+    from supportdesk.services.accounts import set_status
+    from supportdesk.services.audit import ActionContext
+    from supportdesk.tui.screens.audit import open_audit
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return datetime(2026, 10, 2, 9, 30, tzinfo=UTC)
+
+    monkeypatch.setattr(audit, "datetime", Frozen)
+    lead = ActionContext("tester", "chargeback pending", role="lead")
+    with write_session(tui_engine) as s:
+        set_status(s, "acc_0000", "limited", lead, key="snap-limit")
+    with write_session(tui_engine) as s:
+        set_status(s, "acc_0000", "active", ActionContext("tester", "chargeback won", role="lead"),
+                   key="snap-unlimit")
+
+    async def open_trail(pilot: Pilot[None]) -> None:
+        open_audit(pilot.app, account_id="acc_0000", label="@user0")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_trail)
