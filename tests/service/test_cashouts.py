@@ -20,7 +20,7 @@ from supportdesk.services.importer import run_import
 from supportdesk.services.review import hold_cashouts
 from tests.conftest import PG_URL
 from tests.service.factories import T0, minimal, write_dataset
-from tests.service.test_db_roles import team  # noqa: F401  (the fixture: one agent and one lead login)
+from tests.service.test_db_roles import roles_locked, team  # noqa: F401  (the fixtures: one agent and one lead login)
 from tests.service.test_roles import written
 
 AGENT = ActionContext("ana", "payout check", role="agent")
@@ -176,6 +176,7 @@ def test_ledger_pages_newest_first(creator):
 # --- on PostgreSQL under real roles: the database refuses what the service would ---------------------------------
 
 @pytest.mark.skipif(not PG_URL, reason="database roles need PostgreSQL (SUPPORTDESK_TEST_PG_URL)")
+@pytest.mark.xdist_group("pg_group_roles")  # the cluster-wide group roles: one worker runs their tests in turn
 def test_database_refuses_an_agent_lifting_a_review_hold(team):  # noqa: F811
     owner = make_engine(team["owner"])
     run_import_extra(owner)

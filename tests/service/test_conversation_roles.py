@@ -12,9 +12,12 @@ from supportdesk.services import conversation, tickets
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.outbox import FileOutbox
 from tests.conftest import PG_URL
-from tests.service.test_db_roles import _as, team  # noqa: F401 - the fixture
+from tests.service.test_db_roles import _as, roles_locked, team  # noqa: F401 - the fixtures
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="database roles need PostgreSQL (SUPPORTDESK_TEST_PG_URL)")
+pytestmark = [
+    pytest.mark.skipif(not PG_URL, reason="database roles need PostgreSQL (SUPPORTDESK_TEST_PG_URL)"),
+    pytest.mark.xdist_group("pg_group_roles"),  # the cluster-wide group roles: one worker runs their tests in turn
+]
 
 
 def test_an_agent_login_works_a_ticket_and_cannot_edit_what_was_written(team, tmp_path):  # noqa: F811
