@@ -22,10 +22,10 @@ ALL_SCOPE = "all"  # stores.cursors.ALL: the cursor of a sync of every account
 def my_open_tickets(session: Session, actor: str, limit: int = TICKETS_SHOWN) -> dict[str, Any]:
     """Unsolved tickets assigned to `actor` or to nobody yet (up for taking: a store's consumption request arrives
     unassigned), those with a store deadline first (soonest first), then newest."""
-    base = select(Ticket, Account.handle).join(Account, Account.account_id == Ticket.account_id).where(
+    base = select(Ticket, Account.handle).join(Account, col(Account.account_id) == col(Ticket.account_id)).where(
         col(Ticket.status).in_(UNSOLVED), or_(col(Ticket.assignee) == actor, col(Ticket.assignee).is_(None)))
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    waiting = session.exec(base.join(ConsumptionRequest, ConsumptionRequest.ticket_id == Ticket.ticket_id)
+    waiting = session.exec(base.join(ConsumptionRequest, col(ConsumptionRequest.ticket_id) == col(Ticket.ticket_id))
                            .order_by(col(ConsumptionRequest.answer_due_at)).limit(limit)).all()
     newest = session.exec(base.order_by(col(Ticket.created_at).desc()).limit(limit)).all()
     rows, seen = [], set()
@@ -54,8 +54,9 @@ def stores(session: Session, now: datetime, configured: list[str], stale_after: 
     out = []
     for store in [*configured, *sorted(set(cursors) - set(configured))]:
         c = cursors.get(store)
-        state = freshness(store, now, stale_after=stale_after, **({} if c is None else {
-            "status": c.status, "last_run_at": c.last_run_at, "synced_until": c.synced_until, "error": c.error}))
+        state = freshness(store, now, stale_after=stale_after) if c is None else freshness(
+            store, now, stale_after=stale_after, status=c.status, last_run_at=c.last_run_at,
+            synced_until=c.synced_until, error=c.error)
         out.append({**asdict(state), "stale": state.stale})
     return out
 

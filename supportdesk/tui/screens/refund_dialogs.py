@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
@@ -36,7 +36,7 @@ class CausePicker(ModalScreen[str | None]):
     #cp-box { width: 72; height: auto; max-height: 12; border: round $primary; background: $panel; }
     #cp-list { height: auto; max-height: 8; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel", id="cancel_cause")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="cancel_cause")]
 
     def __init__(self, current: str) -> None:
         super().__init__()
