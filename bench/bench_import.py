@@ -2,12 +2,18 @@
 
 Floor on SQLite: json.loads + sqlite3 executemany in one transaction. On PostgreSQL (--pg URL): json.loads +
 psycopg COPY. Prints seconds and the ratio (ours / floor).  python bench/bench_import.py [--entries N] [--pg URL]
+
+With --into N: a small import (10 accounts, 10 purchases, 10 ledger entries) into a database that already holds
+N accounts, purchases and ledger entries (built once and cached: SQLite under /tmp/bench-import-cache, PostgreSQL
+in the --pg database, which is emptied first), in a fresh process: its wall time and peak memory (VmHWM), vs the
+same import into an empty database. The checks must look up this import's keys, not load the database's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,12 +83,106 @@ def ours(url: str, root: Path) -> float:
     return elapsed
 
 
+CACHE = Path("/tmp/bench-import-cache")
+
+
+def small(root: Path, tag: str) -> Path:
+    """Ten new accounts, each with a purchase and its credit (ids unique per run: `tag`)."""
+    app = root / "app"
+    app.mkdir(parents=True, exist_ok=True)
+    t = "2026-06-02T12:00:00Z"
+    for name in ("regions.jsonl", "price_points.jsonl", "gifts.jsonl"):
+        (app / name).write_text("")
+    rows = {"accounts": [], "purchases": [], "ledger": []}
+    for i in range(10):
+        acc, pur = f"acc_{tag}_{i}", f"pur_{tag}_{i}"
+        rows["accounts"].append({"account_id": acc, "handle": f"@s{tag}{i}", "email": f"s{tag}{i}@example.com",
+                                 "country": "US", "kind": "viewer", "status": "active", "created_at": t,
+                                 "coin_balance": 0, "diamond_balance": 0})
+        rows["purchases"].append({"purchase_id": pur, "account_id": acc, "store": "web",
+                                  "store_transaction_id": f"ch_{tag}_{i}", "product_id": "coins_70", "coins": 70,
+                                  "price_minor": 99, "currency": "USD", "country": "US", "purchased_at": t,
+                                  "status": "completed"})
+        rows["ledger"].append({"entry_id": f"le_{tag}_{i}", "account_id": acc, "asset": "coin", "amount": 70,
+                               "kind": "purchase", "ref": pur, "at": t, "actor": "system"})
+    for name, items in rows.items():
+        (app / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    return root
+
+
+def big(target: str | None, n: int) -> str:
+    """A database holding n accounts, purchases and ledger entries (imported once; SQLite cached)."""
+    if target is None:
+        CACHE.mkdir(exist_ok=True)
+        db = CACHE / f"big{n}.db"
+        if db.exists():
+            return f"sqlite:///{db}"
+        building = CACHE / f"building{n}.db"
+        url = f"sqlite:///{building}"
+    else:
+        fresh(target)
+        url = target
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write(Path(tmp) / "ds", accounts=n, entries=n)
+        engine = make_engine(url)
+        ensure_schema(engine)
+        start = time.perf_counter()
+        run_import(engine, root)
+        print(f"  (built the {n:,}-row database in {time.perf_counter() - start:.0f} s)", flush=True)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)" if target is None else "VACUUM ANALYZE")
+        engine.dispose()
+    if target is None:
+        building.rename(CACHE / f"big{n}.db")
+        return f"sqlite:///{CACHE / f'big{n}.db'}"
+    return url
+
+
+def into(url: str) -> str:
+    """In a fresh process: the small import into `url`; its seconds and peak memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = small(Path(tmp) / "ds", f"{time.time_ns() % 10**12}")
+        out = subprocess.run([sys.executable, __file__, "--child", url, str(root)], capture_output=True, text=True)
+        return out.stdout.strip() or out.stderr.strip()[-400:]
+
+
+def child(url: str, root: str) -> None:
+    engine = make_engine(url)
+    ensure_schema(engine)
+    start = time.perf_counter()
+    run_import(engine, Path(root))
+    took = time.perf_counter() - start
+    hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
+    print(f"{took:.2f} s, peak {int(hwm.split()[1]) / 1024:.0f} MiB")
+
+
+def small_into_big(n: int, pg: str | None) -> None:
+    for target in [None, *([pg] if pg else [])]:
+        engine_name = "sqlite" if target is None else "postgres"
+        with tempfile.TemporaryDirectory() as tmp:
+            empty = f"sqlite:///{tmp}/empty.db" if target is None else target
+            if target is not None:
+                fresh(target)
+            first = into(empty)
+        url = big(target, n)
+        print(f"{engine_name:8s} 30 rows into a {n:,}-account database: {into(url)}; "
+              f"again: {into(url)}; into an empty one: {first}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--pg", help="a PostgreSQL database URL to measure on too (emptied first)")
+    parser.add_argument("--into", type=int, help="measure a 30-row import into a database of this many accounts")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    if args.into:
+        small_into_big(args.into, args.pg)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = write(Path(tmp) / "ds", accounts=args.accounts, entries=args.entries)
         ledger = root / "app" / "ledger.jsonl"

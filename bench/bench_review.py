@@ -1,23 +1,46 @@
-"""Review queue at N purchases: `review.build` (rules, evidence, upsert of the flags) vs the same seven rules as
-hand-written SQL, fetched raw, in the same run; printed as a ratio of wall times, and this process's CPU time
-(the honest number on a shared machine for SQLite, which runs in the process).
+"""Review queue at N purchases: `review.rebuild` (rules, evidence, upsert of the flags, as `r` and `supportdesk
+review` run it) vs the floor, in the same run; printed as a ratio of wall times, and this process's CPU time (the
+honest number on a shared machine for SQLite, which runs in the process).
 
-python bench/bench_review.py [--purchases N] [--pg URL]   (the PG database must be empty)
+The floor is the fastest simple way to find the same flagged purchases: the seven rules as hand-written SQL,
+fetched raw, one statement per rule, each the same plan as ours (the per-purchase rules join the few region rows
+with their end times by hash, as `review_rules.per_purchase` does, rather than a correlated lookup per purchase).
+It writes nothing and builds no evidence, so it is a lower bound. Caches are warm (one untimed pass of each side
+first); the sides then alternate order over two rounds (floor first, then ours first) and each side's best round
+counts; ours starts from an empty queue each round (a full build, every flag inserted).
+
+Then, with --writer: a second process makes one-row writes (an UPDATE of one account, in its own write
+transaction, every 5 ms) while the queue is rebuilt, first the old way (`review.build` in one write transaction),
+then as `rebuild` does it (the rules in a read transaction, the writes in 100-flag chunks); printed: the writer's
+longest wait each way, and alone.
+
+Then, with --flags K: K open flags in the queue; the first page (`review.page`, keyset by (score desc, flag_id),
+100 rows, and the counts by rule) vs the whole queue as `review.queue` reads it; and the TUI's memory (max RSS
+of a process that opens the queue with a Pilot and reads the first page) with --tui.
+
+python bench/bench_review.py [--purchases N] [--pg URL] [--writer] [--flags 50000 [--tui]]
+   (the PG database is emptied first; SQLite databases are cached under /tmp/bench-review-cache)
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import shutil
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
-from bench.harness import at_two_sizes  # noqa: E402
+from bench.harness import fresh  # noqa: E402
 from supportdesk.db.engine import make_engine, write_session  # noqa: E402
 from supportdesk.db.schema import ensure_schema  # noqa: E402
 from supportdesk.services import review  # noqa: E402
@@ -33,15 +56,17 @@ YMD_DATE = {"sqlite": YMD["sqlite"], "postgresql": "CAST(to_char({}, 'YYYYMMDD')
 
 FLOOR = {
     "per_purchase": """
-        SELECT x.*, r.coin_purchase, r.min_age FROM (
-          SELECT p.purchase_id, p.account_id, p.country, a.country AS home, a.birth_date,
-                 {ymd_p} AS day, {ymd_b} AS born,
-                 (SELECT r.id FROM regions r WHERE r.country = p.country AND r.valid_from <= p.purchased_at
-                  ORDER BY r.valid_from DESC LIMIT 1) AS region_id
-          FROM purchases p JOIN accounts a ON a.account_id = p.account_id WHERE p.status IN {charged}) x
-        LEFT JOIN regions r ON r.id = x.region_id
-        WHERE r.id IS NULL OR NOT r.coin_purchase OR x.home <> x.country
-           OR (x.birth_date IS NOT NULL AND x.day - x.born < r.min_age * 10000)""",
+        WITH rs AS (SELECT r.id, r.country, r.valid_from, r.coin_purchase, r.min_age,
+                           lead(r.valid_from) OVER (PARTITION BY r.country ORDER BY r.valid_from) AS valid_until
+                    FROM regions r)
+        SELECT p.purchase_id, p.account_id, p.country, a.country AS home, a.birth_date,
+               {ymd_p} AS day, {ymd_b} AS born, rs.id AS region_id, rs.coin_purchase, rs.min_age
+        FROM purchases p JOIN accounts a ON a.account_id = p.account_id
+        LEFT JOIN rs ON rs.country = p.country AND rs.valid_from <= p.purchased_at
+                    AND (rs.valid_until IS NULL OR p.purchased_at < rs.valid_until)
+        WHERE p.status IN {charged}
+          AND (rs.id IS NULL OR NOT rs.coin_purchase OR a.country <> p.country
+               OR (a.birth_date IS NOT NULL AND {ymd_p} - {ymd_b} < rs.min_age * 10000))""",
     "duplicate_charge": """
         SELECT * FROM (SELECT b.purchase_id, b.t,
             lag(b.t) OVER (PARTITION BY b.account_id, b.product_id ORDER BY b.t, b.purchase_id) AS prev_t
@@ -170,40 +195,254 @@ def populate(engine: Engine, n: int) -> None:
     raw.close()
 
 
-def run(url: str, n: int) -> None:
+CACHE = Path("/tmp/bench-review-cache")
+
+
+def prepared(url: str | None, n: int) -> str:
+    """A database with N purchases: SQLite copied from the cache (built once), PostgreSQL emptied and loaded."""
+    if url is None:
+        CACHE.mkdir(exist_ok=True)
+        cached, work = CACHE / f"r{n}.db", CACHE / f"work{n}.db"
+        if not cached.exists():
+            building = CACHE / f"building{n}.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{building}{suffix}").unlink(missing_ok=True)
+            engine = make_engine(f"sqlite:///{building}")
+            ensure_schema(engine)
+            populate(engine, n)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            building.rename(cached)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(cached, work)
+        return f"sqlite:///{work}"
+    fresh(url)
     engine = make_engine(url)
     ensure_schema(engine)
-    t0 = time.perf_counter()
     populate(engine, n)
-    loaded = time.perf_counter() - t0
+    engine.dispose()
+    return url
+
+
+def clear_flags(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("DELETE FROM review_flags"))
+        conn.commit()
+
+
+def floor_pass(engine: Engine) -> tuple[dict[str, float], int]:
+    times, rows = {}, 0
+    with engine.connect() as conn:
+        for k, sql in floor_sql(engine.dialect.name).items():
+            t0 = time.perf_counter()
+            rows += len(conn.execute(text(sql)).all())
+            times[k] = time.perf_counter() - t0
+    return times, rows
+
+
+def ours_pass(engine: Engine) -> tuple[float, float, review.BuildResult]:
+    clear_flags(engine)
+    t0, c0 = time.perf_counter(), time.process_time()
+    built = review.rebuild(engine)
+    return time.perf_counter() - t0, time.process_time() - c0, built
+
+
+def run(url: str, n: int) -> None:
+    engine = make_engine(url)
     with engine.connect() as conn:  # fresh statistics for both sides
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
-    t0, c0 = time.perf_counter(), time.process_time()
-    with engine.connect() as conn:
-        floor_rows = {k: len(conn.execute(text(sql)).all()) for k, sql in floor_sql(engine.dialect.name).items()}
-    floor, floor_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    with write_session(engine) as session:
-        built = review.build(session)
-    ours, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0 = time.perf_counter()
-    with write_session(engine) as session:
-        review.build(session)
-    again = time.perf_counter() - t0
-    print(f"  {engine.dialect.name:10s} {n:>9,} purchases (loaded in {loaded:5.1f} s): build {ours:6.2f} s "
-          f"({built.raised} flags), rebuild {again:6.2f} s, SQL floor {floor:6.2f} s "
-          f"({sum(floor_rows.values())} rows), ratio {ours / floor:4.2f}; this process's CPU: build {ours_cpu:5.2f} s, "
-          f"floor {floor_cpu:5.2f} s (SQLite runs in it, PostgreSQL does not)")
+    floor_pass(engine)  # warm: each side once, untimed
+    ours_pass(engine)
+    floors: dict[str, list[float]] = {}
+    ours: list[tuple[float, float]] = []
+    for order in (("floor", "ours"), ("ours", "floor")):
+        for side in order:
+            if side == "floor":
+                times, floor_rows = floor_pass(engine)
+                for k, v in times.items():
+                    floors.setdefault(k, []).append(v)
+            else:
+                wall, cpu, built = ours_pass(engine)
+                ours.append((wall, cpu))
+    floor = sum(min(v) for v in floors.values())
+    best = min(ours)
+    per_rule = ", ".join(f"{k} {min(v):.2f}" for k, v in floors.items())
+    print(f"  {engine.dialect.name:10s} {n:>9,} purchases: ours (rebuild) {best[0]:6.2f} s ({built.raised} flags; "
+          f"CPU here {best[1]:5.2f} s), floor {floor:6.2f} s ({floor_rows} rows; {per_rule}), "
+          f"ratio {best[0] / floor:4.2f}", flush=True)
     engine.dispose()
+
+
+def one_row_writes(url: str, stop: Any, out: Any) -> None:
+    """Another agent: one-row writes, each in its own write transaction, every 5 ms; sends back each one's time."""
+    writer = make_engine(url)
+    with writer.connect():
+        pass
+    out.put("ready")
+    waits = []
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        try:
+            with writer.execution_options(write=True).begin() as conn:
+                conn.execute(text("UPDATE accounts SET diamond_balance = diamond_balance "
+                                  "WHERE account_id = 'acc_0000001'"))
+        except OperationalError:  # "database is locked" after busy_timeout (30 s): counted as that long a wait
+            pass
+        waits.append(time.perf_counter() - t0)
+        time.sleep(0.005)
+    writer.dispose()
+    out.put(waits)
+
+
+def writer_wait(url: str, n: int) -> None:
+    """The longest one-row write while the queue is rebuilt: in one write transaction, then in chunks."""
+    engine = make_engine(url)
+
+    def during(work: object) -> tuple[float, int, float]:
+        ctx = multiprocessing.get_context("spawn")  # another agent: its own process, its own GIL
+        stop, out = ctx.Event(), ctx.Queue()
+        writer = ctx.Process(target=one_row_writes, args=(url, stop, out))
+        writer.start()
+        out.get()  # connected and ready
+        t0 = time.perf_counter()
+        if callable(work):
+            work()
+        else:
+            time.sleep(1)
+        took = time.perf_counter() - t0
+        stop.set()
+        waits = out.get()
+        writer.join()
+        return max(waits) * 1000, len(waits), took
+
+    def old() -> None:
+        with write_session(engine) as session:
+            review.build(session)
+
+    alone = during(None)
+    clear_flags(engine)
+    one = during(old)
+    clear_flags(engine)
+    chunked = during(lambda: review.rebuild(engine))
+    print(f"  {engine.dialect.name:10s} {n:>9,} purchases: a one-row write's longest wait: alone {alone[0]:6.1f} ms; "
+          f"during build in one transaction {one[0]:7.1f} ms ({one[1]} writes in {one[2]:.1f} s); during rebuild "
+          f"in 100-flag chunks {chunked[0]:6.1f} ms ({chunked[1]} writes in {chunked[2]:.1f} s)", flush=True)
+    engine.dispose()
+
+
+def plant_flags(engine: Engine, k: int) -> None:
+    """K open flags with evidence the size the rules write (velocity: six purchases)."""
+    purchase = {"purchase_id": "pur_00000001", "store": "web", "store_transaction_id": "ch_00000001",
+                "product_id": "coins_70", "coins": 70, "price_minor": 99, "currency": "USD", "country": "US",
+                "purchased_at": "2026-01-01T00:00:00Z", "status": "completed", "usd_minor": 99}
+    evidence = {"purchases": [purchase] * 6, "count": 6, "usd_minor": 594, "window_hours": 24,
+                "limits": {"purchases": 5, "usd_minor": 50000}, "without_rate": []}
+    table = review.ReviewFlag.__table__
+    clear_flags(engine)
+    with engine.begin() as conn:
+        rows = [{"flag_id": f"flg_bench_{i:07d}", "rule": "velocity", "account_id": f"acc_{i % 1000:07d}",
+                 "purchase_id": None, "score": 40 + i % 50, "evidence": evidence, "status": "open",
+                 "created_at": T0} for i in range(k)]
+        for start in range(0, k, 5000):
+            conn.execute(table.insert(), rows[start:start + 5000])
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # What autovacuum does after a bulk insert (PostgreSQL): visibility map and statistics, so the counts
+        # are an index-only scan.
+        conn.exec_driver_sql("ANALYZE" if engine.dialect.name == "sqlite" else "VACUUM ANALYZE review_flags")
+
+
+def queue_pages(url: str, k: int, tui: bool) -> None:
+    from supportdesk.db.engine import read_session
+
+    engine = make_engine(url)
+    plant_flags(engine, k)
+    best = {}
+    for name, work in (("page", lambda s: (review.page(s), review.counts(s))), ("whole", review.queue)):
+        for _ in range(3 if name == "page" else 1):  # the page first: the whole queue leaves a heap to collect
+            t0 = time.perf_counter()
+            with read_session(engine) as s:
+                result = work(s)
+            best[name] = min(best.get(name, 1e9), time.perf_counter() - t0)
+    count = len(result)
+    del result
+    with read_session(engine) as s:
+        page = review.page(s)
+        last = page[-1]
+        t0 = time.perf_counter()
+        review.page(s, after=(last["score"], last["flag_id"]))
+        second = time.perf_counter() - t0
+    print(f"  {engine.dialect.name:10s} {k:>9,} open flags: first page + counts {best['page'] * 1000:6.1f} ms, next "
+          f"page {second * 1000:5.1f} ms; the whole queue as review.queue reads it {best['whole']:5.2f} s "
+          f"({count} flags)", flush=True)
+    if tui:
+        out = subprocess.run([sys.executable, __file__, "--tui-rss", url], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+        print(f"  {engine.dialect.name:10s} {k:>9,} open flags: TUI {out.stdout.strip() or out.stderr[-500:]}",
+              flush=True)
+    engine.dispose()
+
+
+def tui_rss(url: str) -> None:
+    """Open the review queue in the app (a Pilot at 80x24), wait for the first page; print time and max RSS."""
+    import asyncio
+
+    from supportdesk.cli.context import AppContext
+    from supportdesk.config import Settings
+    from supportdesk.tui.app import SupportDeskApp
+    from supportdesk.tui.screens.review import ReviewScreen
+
+    state = AppContext(_settings=Settings(database_url=url, actor="bench"))
+    app = SupportDeskApp(state)
+
+    async def main() -> float:
+        async with app.run_test(size=(80, 24)) as pilot:
+            t0 = time.perf_counter()
+            app.action_review_queue()
+            while not (isinstance(app.screen, ReviewScreen) and app.screen.flags):
+                await pilot.pause(0.01)
+            took = time.perf_counter() - t0
+            await pilot.press(*["down"] * 150)  # into the second page
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            return took
+
+    took = asyncio.run(main())
+    # VmHWM, not ru_maxrss: that one keeps the forking parent's size across exec.
+    hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
+    rss = int(hwm.split()[1]) / 1024
+    print(f"open to first page {took * 1000:.0f} ms, max RSS {rss:.0f} MiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--purchases", type=int, default=1_000_000)
     parser.add_argument("--pg", help="a PostgreSQL database URL (emptied first)")
+    parser.add_argument("--sizes", default="both", choices=("both", "small", "large"))
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-build", action="store_true", help="skip ours vs the floor")
+    parser.add_argument("--writer", action="store_true", help="measure a one-row writer's wait during a rebuild")
+    parser.add_argument("--flags", type=int, help="measure the queue's first page with this many open flags")
+    parser.add_argument("--tui", action="store_true", help="with --flags: the TUI's memory too")
+    parser.add_argument("--tui-rss", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    at_two_sizes(run, args.purchases, args.pg)
+    if args.tui_rss:
+        tui_rss(args.tui_rss)
+        return
+    sizes = {"both": (args.purchases // 10, args.purchases), "small": (args.purchases // 10,),
+             "large": (args.purchases,)}[args.sizes]
+    targets = ([] if args.no_sqlite else [None]) + ([args.pg] if args.pg else [])
+    for target in targets:
+        for n in sizes:
+            url = prepared(target, n)
+            if not args.no_build:
+                run(url, n)
+            if args.writer:
+                writer_wait(url, n)
+            if args.flags:
+                queue_pages(url, args.flags, args.tui)
 
 
 if __name__ == "__main__":

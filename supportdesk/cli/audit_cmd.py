@@ -7,8 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from supportdesk.cli.output import emit, err_console, handled
-from supportdesk.cli.ticket_cmd import JsonOpt, audit_cmd
+from supportdesk.cli.output import emit, err_console, handled, say
+from supportdesk.desk import Desk
+from supportdesk.desk.audit import generate_key
+from supportdesk.domain.text import plural, when
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 audit_app = typer.Typer(help="The audit trail, its verification and signed checkpoints.",
                         invoke_without_command=True)
@@ -28,31 +32,32 @@ def audit(ctx: typer.Context,
     with --checkpoints, a rewritten chain or a cut-off tail is found too."""
     if ctx.invoked_subcommand is not None:
         return
-    if checkpoints is None:
-        audit_cmd(ctx, ticket=ticket, account=account, verify=verify, json_mode=json_mode)
+    if checkpoints is None and not verify:
+        with handled(json_mode):
+            emit(Desk.open(ctx.obj).audit.trail(ticket, account).to_json(), json_mode, _print_trail)
         return
-    _verify_with_checkpoints(ctx, checkpoints, public_key, json_mode)
-
-
-def _verify_with_checkpoints(ctx: typer.Context, log: Path, public_key: Path | None, json_mode: bool) -> None:
-    from supportdesk.db.engine import read_session
-    from supportdesk.errors import InvalidInput
-    from supportdesk.services import checkpoint, trail
-
     with handled(json_mode):
-        if public_key is None:
-            raise InvalidInput("--checkpoints needs --public-key FILE: the signer's key, kept apart from the "
-                               "checkpoint file")
-        with read_session(ctx.obj.engine) as session:
-            body = trail.verified(session)
-            body["checkpoints"] = checkpoint.verify_checkpoints(session, log, public_key)
-        body["verified"] = bool(body["verified"] and body["checkpoints"]["verified"])
-        emit(body, json_mode, _print)
-    if not body["verified"]:
+        result = Desk.open(ctx.obj).audit.verify(checkpoints, public_key)
+        emit(result.to_json(), json_mode, _print_verify if checkpoints is None else _print_checkpoints)
+    if not result.verified:
         raise typer.Exit(1)
 
 
-def _print(body: dict[str, Any]) -> None:
+def _print_verify(body: dict[str, Any]) -> None:
+    if body["verified"]:
+        say(("verified", "green"), f": {plural(body['records'], 'record')}, chain intact")
+    else:
+        bad = body["first_bad"]
+        say(("NOT verified", "bold red"), f": record {bad['seq']}: {bad['problem']}")
+
+
+def _print_trail(body: dict[str, Any]) -> None:
+    for a in body["entries"]:
+        say(f"{a['seq']:>6} {when(a['at'])} {a['actor']:12s} {a['action']:22s} {a['target']:24s} "
+            f"{a['ticket_id'] or '':10s} {a['reason'] or ''}")
+
+
+def _print_checkpoints(body: dict[str, Any]) -> None:
     cps = body["checkpoints"]
     if body.get("first_bad"):
         bad = body["first_bad"]
@@ -71,11 +76,8 @@ def checkpoint_cmd(ctx: typer.Context,
                    log: Annotated[Path, typer.Option("--log", help="The checkpoint file to append to.")],
                    json_mode: JsonOpt = False) -> None:
     """Sign the audit chain's head and append it to a checkpoint file that is shipped off this database."""
-    from supportdesk.db.engine import read_session
-    from supportdesk.services import checkpoint
-
-    with handled(json_mode), read_session(ctx.obj.engine) as session:
-        cp = checkpoint.checkpoint(session, key, log)
+    with handled(json_mode):
+        cp = Desk.open(ctx.obj).audit.checkpoint(key, log)
         emit({"checkpoint": cp}, json_mode, lambda b: err_console.print(
             f"checkpoint: record {cp['seq']} ({cp['records']:,} records) signed by {cp['key_id']}, "
             f"appended to {log}", markup=False, highlight=False))
@@ -85,10 +87,8 @@ def checkpoint_cmd(ctx: typer.Context,
 def keygen_cmd(path: Annotated[Path, typer.Argument(help="Where to write the private key (0600); PATH.pub too.")],
                json_mode: JsonOpt = False) -> None:
     """A new checkpoint signing key. Keep it off the database host and away from agents."""
-    from supportdesk.services import checkpoint
-
     with handled(json_mode):
-        made = checkpoint.generate_key(path)
+        made = generate_key(path)
         emit(made, json_mode, lambda b: err_console.print(
             f"key {b['key_id']}: private {b['private_key']} (0600), public {b['public_key']}",
             markup=False, highlight=False))

@@ -33,6 +33,7 @@ LAZY: dict[str, dict[str, tuple[str, str, str]]] = {
         "status": ("supportdesk.cli.goodwill_cmd", "status_cmd", "command"),
         "ticket": ("supportdesk.cli.ticket_cmd", "ticket_app", "group"),
         "macro": ("supportdesk.cli.conversation_cmd", "macro_app", "group"),
+        "cashout": ("supportdesk.cli.cashout_cmd", "cashout_app", "group"),
         "audit": ("supportdesk.cli.audit_cmd", "audit_app", "group"),
         "policy": ("supportdesk.cli.policy_cmd", "policy_app", "group"),
         "review": ("supportdesk.cli.review_cmd", "review_app", "group"),

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from supportdesk.cli.output import confirm, emit, err_console, handled, say
+from supportdesk.desk import Desk
+from supportdesk.desk.reconcile import Fixes, Reconciliation, describe, describe_refund
+from supportdesk.domain.findings import Finding
 from supportdesk.domain.text import plural
 from supportdesk.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from supportdesk.desk.reconcile import Scope, SyncResult
 
 
 def reconcile_cmd(
@@ -36,14 +42,6 @@ def reconcile_cmd(
     json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Compare what the stores charged with what our ledger credited; --fix credits, claws back or resyncs."""
-    from supportdesk.db.engine import read_session
-    from supportdesk.domain.findings import summarise
-    from supportdesk.services import lookup
-    from supportdesk.services.reconcile import Scope, apply_confirmed, detect
-    from supportdesk.services.refunds import policy_of
-    from supportdesk.services.sync_first import mark_stale, store_status
-    from supportdesk.stores.sync import parse_when
-
     with handled(json_mode):
         if all_accounts == bool(account):
             raise InvalidInput("give either --all or --account ID")
@@ -53,71 +51,45 @@ def reconcile_cmd(
             raise InvalidInput("--fix and --decide need --reason TEXT: every fix is audited with its reason")
         if bool(decide) != (credit or refund_charge) or (credit and refund_charge) or (decide and fix):
             raise InvalidInput("--decide TRANSACTION goes with one of --credit or --refund-charge (and without --fix)")
-        state = ctx.obj
-        account_id = None
-        if account:
-            with read_session(state.engine) as session:
-                account_id = lookup.resolve_account(session, account).account_id
-        scope = Scope(account_id=account_id, store=store, since=parse_when(since) if since else None)
-        synced = None if offline else _sync_first(state, scope, lookup_old)
-        found = detect(state.engine, scope)
-        stores = store_status(synced)
-        body: dict[str, Any] = {"findings": mark_stale([f.to_json() for f in found.findings], stores["failed_stores"]),
-                                "summary": {**summarise(found.findings), **stores}}
-        if synced is not None:
-            body["synced"] = synced.to_json()
+        desk = Desk.open(ctx.obj)
+        scope = desk.reconcile.scope(account, store, since)
+        synced = None if offline else _sync_first(desk, scope, lookup_old)
+        found = desk.reconcile.detect(scope, synced=synced)
+        body = found.to_json()
         if decide:
-            body.update(_decide(state, found.findings, decide, "credit" if credit else "refund_charge", reason or "",
-                                ticket, actor, yes, json_mode))
+            body.update(_decide(desk, found, decide, "credit" if credit else "refund_charge", reason or "",
+                                ticket, actor, yes, json_mode).to_json())
         if fix:
-            fixable = [f for f in found.findings if f.fixable]
-            who = state.action_context(actor, reason, ticket)
+            fixable = found.fixable
+            who = desk.acting(actor, reason, ticket)
             if fixable:
                 confirm(_question(fixable, reason or "", who.ticket_id), yes, json_mode)
             # exactly the findings just confirmed: each is re-checked before its fix, new ones wait
-            done = apply_confirmed(state.engine, fixable, who, refund_policy=policy_of(state.settings))
-            body.update(applied=done.applied, failed=done.failed, skipped=done.skipped)
+            body.update(desk.reconcile.fix_confirmed(fixable, who).to_json())
         emit(body, json_mode, _print)
     if body.get("failed"):
         raise typer.Exit(1)
 
 
-def _decide(state: Any, findings: list[Any], target: str, decision: str, reason: str, ticket: str | None,
-            actor: str | None, yes: bool, json_mode: bool) -> dict[str, Any]:
+def _decide(desk: Desk, found: Reconciliation, target: str, decision: str, reason: str, ticket: str | None,
+            actor: str | None, yes: bool, json_mode: bool) -> Fixes:
     """The agent's decision on one charge that matches no price, confirmed, then re-checked and applied once."""
-    from supportdesk.errors import NotFound
-    from supportdesk.services.decisions import refund_charge
-    from supportdesk.services.fixes import describe, describe_refund
-    from supportdesk.services.reconcile import apply_one
-
-    match = [f for f in findings if f.decidable and target in (f.store_transaction_id, f.identity, f.key)]
-    if not match:
-        raise NotFound(f"no amount_mismatch to decide for {target!r} in this reconcile (a charge we hold no "
-                       "purchase for, whose amount matches no price point in force)")
-    f = match[0]
+    f = desk.reconcile.decidable(found.findings, target)
     what = describe(f) if decision == "credit" else describe_refund(f)
     confirm(f"{what}; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?", yes, json_mode)
-    who = state.action_context(actor, reason, ticket)
-    if decision == "credit":
-        outcome, row = apply_one(state.engine, f, who, decision=decision)
-    else:
-        outcome, row = refund_charge(state.engine, f, who, state.settings)
-    return {"applied": [row] if outcome == "applied" else [], "failed": [],
-            "skipped": [row] if outcome == "skipped" else []}
+    return desk.reconcile.decide(f, decision, desk.acting(actor, reason, ticket))
 
 
-def _sync_first(state: Any, scope: Any, lookup_old: bool) -> Any:
+def _sync_first(desk: Desk, scope: Scope, lookup_old: bool) -> SyncResult | None:
     """Pull the stores' view first; a store that fails is named and the others' findings still count. With no
     stores configured, say so and reconcile what was synced before."""
-    from supportdesk.services.sync_first import sync_before
-
-    result = sync_before(state.engine, state.settings, scope, lookup_old=lookup_old)
+    result = desk.reconcile.sync_first(scope, lookup_old=lookup_old)
     if result is None:
         err_console.print("[yellow]no stores configured (--config): reconciling the store records synced before[/]")
     return result
 
 
-def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
+def _question(fixable: list[Finding], reason: str, ticket: str | None) -> str:
     counts = Counter(f.kind for f in fixable)
     moves = [f for f in fixable if f.kind != "balance_drift"]
     credit = sum(f.coins for f in moves if f.coins > 0)
@@ -131,10 +103,6 @@ def _question(fixable: list[Any], reason: str, ticket: str | None) -> str:
 
 def _print(body: dict[str, Any]) -> None:
     """Grouped by kind, one line a finding and one for its fix: readable at 80 columns."""
-
-    from supportdesk.domain.findings import Finding
-    from supportdesk.services.fixes import describe
-
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for f in body["findings"]:
         by_kind.setdefault(f["kind"], []).append(f)

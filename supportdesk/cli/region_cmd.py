@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from supportdesk.cli.output import cells, emit, err_console, handled, say
+from supportdesk.desk import Desk
 from supportdesk.domain.text import day, plural
 
 
@@ -18,11 +19,8 @@ def region_cmd(
     json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """What a country allows (buy coins, send gifts, cash out), minimum age, stores and prices in force at a time."""
-    from supportdesk.db.engine import read_session
-    from supportdesk.services.regions import region
-
-    with handled(json_mode), read_session(ctx.obj.engine) as session:
-        emit(region(session, country, at), json_mode, print_region)
+    with handled(json_mode):
+        emit(Desk.open(ctx.obj).regions.region(country, at), json_mode, print_region)
 
 
 def _yes(flag: bool) -> tuple[str, str]:

@@ -19,22 +19,28 @@ def review_cmd(
     ctx: typer.Context,
     rule: Annotated[str | None, typer.Option("--rule", help="Only this rule (e.g. velocity).")] = None,
     decided: Annotated[bool, typer.Option("--all", help="Include flags already decided or cleared.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild/--no-rebuild",
+                                          help="Run the rules first (default), or list the queue as stored.")] = True,
     json_mode: JsonOpt = False,
 ) -> None:
-    """Run the rules, refresh the queue (decided flags stay decided), print the flags by score."""
+    """Run the rules, refresh the queue (decided flags stay decided), print the flags by score.
+
+    The rules read in one read transaction; the changes are written in short transactions (100 flags each), so
+    other agents' writes wait a few milliseconds at most. A schedule (cron) can run `review --json` to keep the
+    queue fresh: the TUI shows the queue as stored and rebuilds only on `r`."""
     if ctx.invoked_subcommand is not None:
         return
-    from supportdesk.db.engine import read_session, write_session
+    from supportdesk.db.engine import read_session
     from supportdesk.services import review
 
     with handled(json_mode):
         state = ctx.obj
-        with write_session(state.engine) as session:
-            built = review.build(session, state.settings.policy.get("review"), [rule] if rule else None)
+        built = (review.rebuild(state.engine, state.settings.policy.get("review"), [rule] if rule else None)
+                 if rebuild else None)
         statuses = ("open", "cleared", *review.DECIDED) if decided else ("open",)
         with read_session(state.engine) as session:
             flags = review.queue(session, rule, statuses)
-        emit({"flags": flags, "built": built.to_json()}, json_mode, _print_queue)
+        emit({"flags": flags, "built": built.to_json() if built else None}, json_mode, _print_queue)
 
 
 def _print_queue(body: dict[str, Any]) -> None:
@@ -47,6 +53,9 @@ def _print_queue(body: dict[str, Any]) -> None:
         say(f"{f['score']:>3}  {f['rule']}{status}  {f['handle'] or f['account_id']}  {f['flag_id']}")
         say(f"     {headline(f)}", style="dim")
     b = body["built"]
+    if b is None:
+        say("the queue as stored (rules not run: --no-rebuild)", style="dim")
+        return
     say(f"rules run: {b['raised']} new, {b['refreshed']} refreshed, {b['cleared']} cleared, "
         f"{b['unchanged']} unchanged, {b['decided']} already decided")
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from supportdesk.cli.output import cells, emit, err_console, handled, plain, say
+from supportdesk.desk import Desk
 
 stores_app = typer.Typer(help="The stores (App Store, Google Play, web): pull what they know into store records.")
 
@@ -33,22 +34,12 @@ def sync_cmd(
 
     Safe to repeat: a second run changes nothing; Ctrl+C stops between batches and keeps what was written.
     """
-    from supportdesk.db.engine import read_session
-    from supportdesk.services.lookup import resolve_account
-    from supportdesk.stores.sync import parse_when, store_clock, sync
-
     with handled(json_mode):
-        state = ctx.obj
-        now = store_clock(state.settings)
-        window: dict[str, Any] = {"since": parse_when(since, now=now),
-                                  "until": parse_when(until, now=now) if until else None}
-        account_id = None
-        if account is not None:
-            with read_session(state.engine) as session:
-                account_id = resolve_account(session, account).account_id
+        desk = Desk.open(ctx.obj)
+        window = desk.stores.window(since, until)
+        account_id = desk.account_id(account) if account is not None else None
         with _ctrl_c() as stop, _progress(json_mode) as progress:
-            result = sync(state.engine, state.settings, **window, stores=store, progress=progress, cancelled=stop,
-                          now=now, account_id=account_id)
+            result = desk.stores.sync(window, stores=store, progress=progress, cancelled=stop, account_id=account_id)
         emit(result.to_json(), json_mode, _print)
     if result.failed:
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from supportdesk.cli.output import cells, err_console, plain, say
+from supportdesk.domain.glance import cashout_why, refunds_line, spend_line, status_why
 from supportdesk.domain.money import format_money
 from supportdesk.domain.text import day, plural
 
@@ -38,8 +39,27 @@ def print_story(story: dict[str, Any]) -> None:
         ledger.add_row(*cells(e["entry_id"], e["asset"], f"{e['amount']:+,}", e["kind"], e["ref"] or "",
                               day(e["at"]), e["actor"]))
     err_console.print(ledger)
+    print_glance(story)
     gifts = story["gifts"]
     say(f"gifts: {len(gifts['sent'])} sent, {len(gifts['received'])} received; "
         f"{plural(len(story['cashouts']), 'cashout')}; {plural(len(story['tickets']), 'ticket')}")
     for t in story["tickets"]:
         say(f"  {t['ticket_id']} [{t['status']}] {t['subject']}")
+
+
+def print_glance(story: dict[str, Any]) -> None:
+    """Why the status, flags, refunds, spend, and the cashouts with their hold and reject reasons."""
+    g = story["summary"]
+    say("status ", status_why(g["status"]))
+    for f in g["flags"]["open"] + g["flags"]["decided"]:
+        decided = f" by {f['decided_by']}: {f['reason']}" if f["decided_by"] else ""
+        say(f"  flag {f['rule']} score {f['score']} [{f['status']}]{decided}  {f['flag_id']}")
+    say(f"{refunds_line(g['refunds'])}; lifetime spend {spend_line(g['spend'])}")
+    if not story["cashouts"]:
+        return
+    table = Table(Column("cashout", no_wrap=True), "diamonds", Column("amount", no_wrap=True), "status", "when",
+                  "why", box=None, title="cashouts", title_justify="left")
+    for c in story["cashouts"]:
+        table.add_row(*cells(c["cashout_id"], f"{c['diamonds']:,}", format_money(c["amount_minor"], c["currency"]),
+                             c["status"], day(c["at"]), cashout_why(c)))
+    err_console.print(table)

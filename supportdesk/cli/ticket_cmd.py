@@ -104,38 +104,4 @@ def resolve_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(hel
 ticket_app.command("solve", help="The same as resolve: the ticket becomes solved.")(resolve_cmd)
 
 
-def audit_cmd(ctx: typer.Context,
-              ticket: Annotated[str | None, typer.Option("--ticket", help="Only actions under this ticket.")] = None,
-              account: Annotated[str | None, typer.Option("--account", help="Only this account (any key).")] = None,
-              verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain end to end.")] = False,
-              json_mode: JsonOpt = False) -> None:
-    """The audit log (newest first), or --verify its hash chain: names the first edited, removed or moved record."""
-    from supportdesk.db.engine import read_session
-    from supportdesk.services import lookup, trail
-
-    with handled(json_mode), read_session(ctx.obj.engine) as session:
-        if verify:
-            body = trail.verified(session)
-            emit(body, json_mode, _print_verify)
-        else:
-            account_id = lookup.resolve_account(session, account).account_id if account else None
-            emit(trail.entries(session, ticket_id=ticket, account_id=account_id), json_mode, _print_trail)
-    if verify and not body["verified"]:
-        raise typer.Exit(1)
-
-
-def _print_verify(body: dict[str, Any]) -> None:
-    if body["verified"]:
-        say(("verified", "green"), f": {plural(body['records'], 'record')}, chain intact")
-    else:
-        bad = body["first_bad"]
-        say(("NOT verified", "bold red"), f": record {bad['seq']}: {bad['problem']}")
-
-
-def _print_trail(body: dict[str, Any]) -> None:
-    for a in body["entries"]:
-        say(f"{a['seq']:>6} {when(a['at'])} {a['actor']:12s} {a['action']:22s} {a['target']:24s} "
-            f"{a['ticket_id'] or '':10s} {a['reason'] or ''}")
-
-
 register(ticket_app)

@@ -66,6 +66,8 @@ class Account(SQLModel, table=True):
     __table_args__ = (  # agents type handles and emails in any case: case-insensitive lookups use these
         Index("ix_accounts_handle_lower", func.lower(text("handle")), unique=True),  # unique in any case
         Index("ix_accounts_email_lower", func.lower(text("email"))),
+        # Store sync matches Apple's appAccountToken in any case (upsert._apple_tokens): an index, not a scan.
+        Index("ix_accounts_apple_token_lower", func.lower(text("apple_app_account_token"))),
     )
     account_id: str = Field(primary_key=True, max_length=64)
     handle: str = Field(max_length=64, unique=True)
@@ -106,7 +108,9 @@ class LedgerEntry(SQLModel, table=True):
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
-        Index("ix_ledger_account_asset", "account_id", "asset", "seq"),
+        # Migration 0010: the history newest first, and the balance sum read from the index alone.
+        Index("ix_ledger_account_seq", "account_id", "seq"),
+        Index("ix_ledger_account_asset_amount", "account_id", "asset", "seq", "amount"),
         Index("ix_ledger_ref", "ref"),
         # Partial: imported history leaves these empty, so bulk imports pay nothing for them.
         *(
@@ -132,9 +136,13 @@ class LedgerEntry(SQLModel, table=True):
 
 class GiftEvent(SQLModel, table=True):
     __tablename__ = "gift_events"
+    __table_args__ = (  # migration 0010: an account's gifts newest first, sent and received
+        Index("ix_gift_events_sender_at", "sender_id", "at"),
+        Index("ix_gift_events_creator_at", "creator_id", "at"),
+    )
     event_id: str = Field(primary_key=True, max_length=64)
-    sender_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
-    creator_id: str = Field(foreign_key="accounts.account_id", max_length=64, index=True)
+    sender_id: str = Field(foreign_key="accounts.account_id", max_length=64)
+    creator_id: str = Field(foreign_key="accounts.account_id", max_length=64)
     gift_id: str = Field(max_length=64)
     quantity: int
     coins: int
@@ -149,8 +157,14 @@ class Cashout(SQLModel, table=True):
     diamonds: int
     amount_minor: int = _big()
     currency: str = Field(max_length=3)
-    status: str = Field(max_length=16)
+    status: str = Field(max_length=16)  # requested | held | paid | rejected
     at: datetime
+    # The last status change by support (migration 0010): its reason, who made it and when. A hold a review flag
+    # caused names the flag; on PostgreSQL only a lead may lift it (trigger cashouts_guard_hold).
+    status_reason: str | None = None
+    status_by: str | None = Field(default=None, max_length=64)
+    status_at: datetime | None = None
+    hold_flag_id: str | None = Field(default=None, max_length=128)
 
 
 class Ticket(SQLModel, table=True):
@@ -248,6 +262,12 @@ class ReviewFlag(SQLModel, table=True):
     reason: str | None = None
     created_at: datetime
 
+
+
+_RF = ReviewFlag.__table__.c  # type: ignore[attr-defined]
+# The queue is paged by (score desc, flag_id), of every rule or of one; the rule list counts by rule.
+Index("ix_review_flags_queue", _RF.status, _RF.score.desc(), _RF.flag_id)
+Index("ix_review_flags_rule_queue", _RF.status, _RF.rule, _RF.score.desc(), _RF.flag_id)
 
 class IdempotencyKey(SQLModel, table=True):
     """The unique key decides whether an action already ran; `result` replays its first answer."""

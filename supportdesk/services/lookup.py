@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 
 from supportdesk.db.models import (
     Account,
-    Cashout,
     GiftEvent,
     LedgerEntry,
     Purchase,
@@ -24,11 +23,13 @@ from supportdesk.db.models import (
 )
 from supportdesk.domain.query import Query, parse_query
 from supportdesk.errors import Ambiguous, NotFound
+from supportdesk.services import glance
 from supportdesk.services.regions import availability_for_purchases
 from supportdesk.services.tickets import with_deadlines
 
 SEARCH_LIMIT = 50
 STORY_LIMIT = 500
+LEDGER_PAGE = 200  # the newest entries the story shows; `ledger_page` pages on from `ledger_next`
 AMBIGUOUS_SHOWN = 5
 SUMMARY = ("account_id", "handle", "email", "country", "kind", "status", "coin_balance", "diamond_balance")
 # Keys that name one account at most (a primary key, or handles unique in any case): an exact lookup by them needs
@@ -212,32 +213,72 @@ def resolve_account(session: Session, text: str) -> Account:
     return account
 
 
-def balances(session: Session, account: Account) -> dict[str, Any]:
-    sums = dict(
-        session.exec(
-            select(LedgerEntry.asset, func.coalesce(func.sum(LedgerEntry.amount), 0))
-            .where(LedgerEntry.account_id == account.account_id).group_by(LedgerEntry.asset)
-        ).all()
-    )
+def _sums(session: Session, account_id: str) -> dict[str, tuple[int, int]]:
+    """(sum, count) per asset in one pass over the (account_id, asset, seq, amount) index (migration 0010)."""
+    rows = session.exec(select(LedgerEntry.asset, func.coalesce(func.sum(LedgerEntry.amount), 0), func.count())
+                        .where(LedgerEntry.account_id == account_id).group_by(LedgerEntry.asset)).all()
+    return {asset: (int(total), int(n)) for asset, total, n in rows}
+
+
+def balances(session: Session, account: Account, sums: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+    sums = _sums(session, account.account_id) if sums is None else sums
     out = {}
     for asset, cached in (("coin", account.coin_balance), ("diamond", account.diamond_balance)):
-        ledger = int(sums.get(asset, 0))
+        ledger = sums.get(asset, (0, 0))[0]
         out[asset] = {"ledger": ledger, "cached": cached, "drift": cached - ledger}
     return out
 
 
 def _rows(session: Session, stmt: Any) -> list[dict[str, Any]]:
-    return [row.model_dump() for row in session.exec(stmt.limit(STORY_LIMIT))]
+    """The rows as dicts, read as plain rows (no ORM objects: a long account's page costs what its rows cost)."""
+    table = stmt.column_descriptions[0]["entity"].__table__  # the model selected, whatever it is joined to
+    return [dict(row) for row in session.execute(stmt.with_only_columns(*table.c).limit(STORY_LIMIT)).mappings()]
 
 
-def story(session: Session, query: str) -> dict[str, Any]:
-    """The account, both balances with drift, and everything that moved its money, newest first."""
+def ledger_page(session: Session, account_id: str, before_seq: int | None = None,
+                limit: int | None = None) -> dict[str, Any]:
+    """Entries newest first, `limit` at a time (keyset on seq, the (account_id, seq) index): `next` is the cursor
+    for the page after this one, None at the oldest entry."""
+    limit = limit or LEDGER_PAGE
+    stmt = select(*LedgerEntry.__table__.c).where(LedgerEntry.account_id == account_id)  # type: ignore[attr-defined]
+    if before_seq is not None:
+        stmt = stmt.where(col(LedgerEntry.seq) < before_seq)
+    rows = [dict(r) for r in session.execute(stmt.order_by(col(LedgerEntry.seq).desc()).limit(limit + 1)).mappings()]
+    more = len(rows) > limit
+    return {"entries": [_entry(e) for e in rows[:limit]], "next": rows[limit - 1]["seq"] if more else None}
+
+
+def ledger_check(session: Session, account_id: str) -> dict[str, Any]:
+    """The ledger's side of the story: both balances summed with drift, the debt, and how many entries (one pass
+    over the account's (account_id, asset, seq, amount) index; what `story(check_ledger=False)` leaves out)."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id!r}")
+    sums = _sums(session, account_id)
+    bal = balances(session, account, sums)
+    return {"balances": bal, "debt": {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")},
+            "ledger_total": sum(n for _, n in sums.values())}
+
+
+def _unchecked(a: Account) -> dict[str, Any]:
+    """The cached balances only (ledger and drift None): summing a long ledger waits for `ledger_check`."""
+    return {"balances": {asset: {"ledger": None, "cached": cached, "drift": None}
+                         for asset, cached in (("coin", a.coin_balance), ("diamond", a.diamond_balance))},
+            "debt": {"coin": max(0, -a.coin_balance), "diamond": max(0, -a.diamond_balance)}, "ledger_total": None}
+
+
+def story(session: Session, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
+    """The account, both balances with drift, and everything that moved its money, newest first (the ledger's
+    newest page; `ledger_next` pages on); `summary` is the account at a glance. Without `check_ledger` the
+    balances are the cached ones (ledger, drift and ledger_total None) and the caller runs `ledger_check` next:
+    a screen shows the account without waiting for a 200k-entry sum."""
     a = resolve_account(session, query)
     aid = a.account_id
-    ledger_total = session.exec(select(func.count()).where(LedgerEntry.account_id == aid)).one()
+    checked = ledger_check(session, aid) if check_ledger else _unchecked(a)
     account = a.model_dump()
-    bal = balances(session, a)
-    account["debt"] = {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")}  # the ledger is the truth
+    account["debt"] = checked["debt"]  # the ledger is the truth (the cached balance until it is checked)
+    page = ledger_page(session, aid)
+    cashouts = glance.creator_cashouts(session, aid, STORY_LIMIT)
     purchases = _rows(session, select(Purchase).where(Purchase.account_id == aid)
                       .order_by(col(Purchase.purchased_at).desc()))
     verdicts = availability_for_purchases(session, purchases, a.birth_date)  # one query for every purchase
@@ -245,26 +286,24 @@ def story(session: Session, query: str) -> dict[str, Any]:
         p["region_at_purchase"] = verdicts[p["purchase_id"]]
     return {
         "account": account,
-        "balances": bal,
+        "balances": checked["balances"],
         "purchases": purchases,
-        "ledger": [_entry(e) for e in session.exec(
-            select(LedgerEntry).where(LedgerEntry.account_id == aid).order_by(col(LedgerEntry.seq).desc())
-            .limit(STORY_LIMIT))],
-        "ledger_total": int(ledger_total),
+        "ledger": page["entries"],
+        "ledger_total": checked["ledger_total"],
+        "ledger_next": page["next"],
         "gifts": {
             "sent": _rows(session, select(GiftEvent).where(GiftEvent.sender_id == aid)
                           .order_by(col(GiftEvent.at).desc())),
             "received": _rows(session, select(GiftEvent).where(GiftEvent.creator_id == aid)
                               .order_by(col(GiftEvent.at).desc())),
         },
-        "cashouts": _rows(session, select(Cashout).where(Cashout.creator_id == aid).order_by(col(Cashout.at).desc())),
+        "cashouts": cashouts,
         "tickets": with_deadlines(session, _rows(session, select(Ticket).where(Ticket.account_id == aid)
                                                  .order_by(col(Ticket.created_at).desc()))),
         "refunds": _rows(session, select(Refund).join(Purchase).where(Purchase.account_id == aid)),
+        "summary": glance.summary(session, a, cashouts),
     }
 
 
-def _entry(e: LedgerEntry) -> dict[str, Any]:
-    row = e.model_dump()
-    row.pop("seq", None)
-    return row
+def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "seq"}

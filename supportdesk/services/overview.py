@@ -54,9 +54,9 @@ def stores(session: Session, now: datetime, configured: list[str], stale_after: 
     out = []
     for store in [*configured, *sorted(set(cursors) - set(configured))]:
         c = cursors.get(store)
-        state = freshness(store, now, stale_after=stale_after) if c is None else freshness(
-            store, now, stale_after=stale_after, status=c.status, last_run_at=c.last_run_at,
-            synced_until=c.synced_until, error=c.error)
+        state = (freshness(store, now, stale_after=stale_after) if c is None else
+                 freshness(store, now, stale_after=stale_after, status=c.status, last_run_at=c.last_run_at,
+                           synced_until=c.synced_until, error=c.error))
         out.append({**asdict(state), "stale": state.stale})
     return out
 

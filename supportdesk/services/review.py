@@ -7,13 +7,14 @@ fires is `cleared` (and opens again if it fires again).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
@@ -225,9 +226,22 @@ class BuildResult:
                 "unchanged": self.unchanged, "decided": self.decided}
 
 
-def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
-          now: datetime | None = None) -> BuildResult:
-    """Detect and upsert the flags in the caller's (write) transaction."""
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a rebuild writes: new flags, refreshed ones, ids to clear; and how many stayed as they were."""
+    new: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    gone: list[str]
+    unchanged: int
+    decided: int
+
+    def result(self) -> BuildResult:
+        return BuildResult(len(self.new), len(self.changed), len(self.gone), self.unchanged, self.decided)
+
+
+def plan(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
+         now: datetime | None = None) -> Plan:
+    """Detect, and compare with the stored flags of those rules (nothing written)."""
     wanted = sorted(set(only or RULES))
     found = {f.flag_id: f for f in detect(session, policy, wanted)}
     table = ReviewFlag.__table__
@@ -236,7 +250,9 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
             select(table.c.flag_id, table.c.status, table.c.score, table.c.evidence).where(table.c.rule.in_(wanted)))
     }
     now = now or datetime.now(UTC)
-    new = [f for fid, f in found.items() if fid not in existing]
+    new = [{"flag_id": f.flag_id, "rule": f.rule, "account_id": f.account_id, "purchase_id": f.purchase_id,
+            "score": f.score, "evidence": f.evidence, "status": "open", "created_at": now}
+           for fid, f in found.items() if fid not in existing]
     changed, unchanged, decided = [], 0, 0
     for fid, f in found.items():
         old = existing.get(fid)
@@ -249,18 +265,75 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
         else:
             unchanged += 1
     gone = [fid for fid, r in existing.items() if fid not in found and r.status == "open"]
-    if new:  # another agent's build may have raised the same flags meanwhile: theirs stand
-        session.execute(_insert_new(session, table), [
-            {"flag_id": f.flag_id, "rule": f.rule, "account_id": f.account_id, "purchase_id": f.purchase_id,
-             "score": f.score, "evidence": f.evidence, "status": "open", "created_at": now} for f in new])
+    return Plan(new, changed, gone, unchanged, decided)
+
+
+def _apply(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]], gone: list[str]) -> None:
+    """Write part of a plan. A flag an agent decided meanwhile stays decided: the updates touch only open and
+    cleared flags, and another agent's build may have raised the same new flags (theirs stand)."""
+    table = ReviewFlag.__table__
+    if new:
+        session.execute(_insert_new(session, table), new)
     if changed:
-        session.execute(update(table).where(table.c.flag_id == bindparam("fid"))
+        session.execute(update(table).where(table.c.flag_id == bindparam("fid"),
+                                            table.c.status.in_(("open", "cleared")))
                         .values(score=bindparam("score"), evidence=bindparam("evidence"), status=bindparam("status")),
                         changed)
     for start in range(0, len(gone), 500):
-        session.execute(update(table).where(table.c.flag_id.in_(gone[start:start + 500])).values(status="cleared"))
+        session.execute(update(table).where(table.c.flag_id.in_(gone[start:start + 500]), table.c.status == "open")
+                        .values(status="cleared"))
     session.flush()
-    return BuildResult(len(new), len(changed), len(gone), unchanged, decided)
+
+
+def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
+          now: datetime | None = None) -> BuildResult:
+    """Detect and upsert the flags in the caller's (write) transaction (tests, small databases; `rebuild`
+    holds the write lock only for short chunks)."""
+    p = plan(session, policy, only, now)
+    _apply(session, p.new, p.changed, p.gone)
+    return p.result()
+
+
+CHUNK = 100  # flags a write transaction: 10-20 ms with their evidence on a busy machine (500 took 80 ms)
+GAP = 0.03  # SQLite: seconds between chunks, longer than the busy handler's 25 ms polls, so a waiting writer gets in
+
+
+def rebuild(engine: Any, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
+            now: datetime | None = None, chunk: int = CHUNK) -> BuildResult:
+    """Run the rules in a read transaction (one snapshot, no write lock), then write the changes in short
+    transactions of `chunk` rows each, so another agent's one-row write waits for one chunk at most (on SQLite
+    with a gap after each, so that a writer polling for the lock is not starved by the next chunk)."""
+    from supportdesk.db.engine import read_session, write_session
+
+    reader = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="REPEATABLE READ")
+    with read_session(reader) as session, session.begin():  # SQLite: one read transaction is one snapshot
+        p = plan(session, policy, only, now)
+    writes: list[tuple[list[Any], list[Any], list[str]]] = []
+    writes += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
+    writes += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
+    writes += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
+    _checkpoint(engine)
+    for new, changed, gone in writes:
+        with write_session(engine) as session:
+            _apply(session, new, changed, gone)
+        _checkpoint(engine)
+        if engine.dialect.name == "sqlite":
+            time.sleep(GAP)
+    return p.result()
+
+
+def _checkpoint(engine: Any) -> None:
+    """SQLite: copy the write-ahead log into the database now, ourselves, outside any transaction. While the
+    rules read (one snapshot, many seconds) other agents' commits pile up in the log; left to the automatic
+    checkpoint, the next one of them to commit would copy it all and wait for it (0.7-2 s at 1M purchases).
+    PASSIVE: it waits for no one, and another connection's automatic checkpoint meanwhile just skips."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        raw.close()
 
 
 def _insert_new(session: Session, table: Any) -> Any:
@@ -311,6 +384,50 @@ def queue(session: Session, rule: str | None = None, statuses: Sequence[str] = (
     return _listing(session, stmt.order_by(col(ReviewFlag.score).desc(), col(ReviewFlag.flag_id)))
 
 
+PAGE = 100
+
+
+def _statuses(decided: bool) -> tuple[str, ...]:
+    return ("open", "cleared", *DECIDED) if decided else ("open",)
+
+
+def page(session: Session, rule: str | None = None, statuses: Sequence[str] = ("open",), *,
+         after: tuple[int, str] | None = None, limit: int = PAGE, ascending: bool = False) -> list[dict[str, Any]]:
+    """One page of the queue, keyset-paged by (score, flag_id): highest score first (or lowest with `ascending`),
+    ties by flag id; `after` is the (score, flag_id) of the last row of the page before. Each row is the flag's
+    JSON without its evidence, with `headline` (the one line the queue shows); `get_flag` has the evidence."""
+    if rule is not None and rule not in RULES:
+        raise InvalidInput(f"unknown rule {rule!r}: the rules are {', '.join(RULES)}")
+    score, fid = col(ReviewFlag.score), col(ReviewFlag.flag_id)
+    stmt = select(ReviewFlag, Purchase, Account.handle).where(col(ReviewFlag.status).in_(statuses))
+    if rule:
+        stmt = stmt.where(ReviewFlag.rule == rule)
+    order = (score.asc() if ascending else score.desc(), fid)
+    if after is None:
+        rows = _listing(session, stmt.order_by(*order).limit(limit))
+    else:
+        # Two exact index ranges, not one range and a filter: the rest of the last page's score, then the
+        # scores after it (an OR would read and drop every row of that score before the cursor).
+        s, f = after
+        rows = _listing(session, stmt.where(score == s, fid > f).order_by(fid).limit(limit))
+        if len(rows) < limit:
+            beyond = score > s if ascending else score < s
+            rows += _listing(session, stmt.where(beyond).order_by(*order).limit(limit - len(rows)))
+    for r in rows:
+        r["headline"] = headline(r)
+        if "creator_id" in r["evidence"]:
+            r["creator_id"] = r["evidence"]["creator_id"]
+        del r["evidence"]
+    return rows
+
+
+def counts(session: Session, statuses: Sequence[str] = ("open",)) -> dict[str, int]:
+    """How many flags each rule has (of these statuses): the rule list and the queue's total."""
+    stmt = (select(ReviewFlag.rule, func.count()).where(col(ReviewFlag.status).in_(statuses))
+            .group_by(ReviewFlag.rule))
+    return {rule: n for rule, n in session.execute(stmt)}
+
+
 def get_flag(session: Session, flag_id: str) -> dict[str, Any]:
     rows = _listing(session, select(ReviewFlag, Purchase, Account.handle).where(ReviewFlag.flag_id == flag_id))
     if not rows:
@@ -347,7 +464,7 @@ def _perform(session: Session, flag_id: str, action: str, ctx: ActionContext, ke
         account_change = {"before": previous, "after": target}
     held = []
     if flag.rule == "gift_laundering" and action != "dismiss":
-        held = hold_cashouts(session, flag.evidence["creator_id"], ctx, key)
+        held = hold_cashouts(session, flag.evidence["creator_id"], ctx, key, flag_id=flag_id)
     flag.status = rules.FLAG_STATUS[action]
     flag.decided_by, flag.decided_at, flag.reason = ctx.actor, datetime.now(UTC), ctx.reason
     session.add(flag)
@@ -358,13 +475,16 @@ def _perform(session: Session, flag_id: str, action: str, ctx: ActionContext, ke
             "held_cashouts": held}
 
 
-def hold_cashouts(session: Session, creator_id: str, ctx: ActionContext, key: str) -> list[str]:
-    """Hold every cashout the creator has requested and not yet been paid (audited, one record each)."""
+def hold_cashouts(session: Session, creator_id: str, ctx: ActionContext, key: str, *,
+                  flag_id: str | None = None) -> list[str]:
+    """Hold every cashout the creator has requested and not yet been paid (audited, one record each); the flag
+    that caused the hold is kept on the cashout, so only a lead lifts it (services/cashouts.py, migration 0010)."""
     stmt = (select(Cashout).where(Cashout.creator_id == creator_id, Cashout.status == "requested")
             .order_by(col(Cashout.at)).with_for_update())
     held = []
     for cashout in session.execute(stmt).scalars():
-        cashout.status = "held"
+        cashout.status, cashout.hold_flag_id = "held", flag_id
+        cashout.status_reason, cashout.status_by, cashout.status_at = ctx.reason, ctx.actor, datetime.now(UTC)
         session.add(cashout)
         session.flush()
         audit.append(session, ctx, action="cashout.hold", target=cashout.cashout_id, account_id=creator_id, key=key,

@@ -15,7 +15,7 @@ from supportdesk.db.models import Account, Purchase
 from supportdesk.services.reconcile import Scope, _purchase_scope
 from supportdesk.stores.cursors import ALL, cursor_of, record_run
 from supportdesk.stores.sources import APPLE_LOOKBACK
-from supportdesk.stores.sync import SyncResult, configured_stores, store_clock, sync
+from supportdesk.stores.sync import ALL_STORES, SyncResult, configured_stores, store_clock, sync
 
 RESUME_OVERLAP = timedelta(days=1)  # re-read a day before the cursor: stores publish late and clocks differ
 
@@ -46,20 +46,23 @@ def store_since(engine: Engine, scope: Scope, store: str, now: datetime, *, look
 
 
 def sync_before(engine: Engine, settings: Settings, scope: Scope, *, progress: Any = None,
-                cancelled: Callable[[], bool] | None = None, lookup_old: bool = False) -> SyncResult | None:
+                cancelled: Callable[[], bool] | None = None, lookup_old: bool = False,
+                now: datetime | None = None, clients: dict[str, Any] | None = None) -> SyncResult | None:
     """Pull the stores' view of the scope before reconciling (one account: only that customer).
 
     Returns the SyncResult (a store that failed is in `failed`, the others synced), or None when no store is
-    configured. A sync of every account moves each store's cursor when that store completed."""
-    stores = [scope.store] if scope.store else configured_stores(settings)
+    configured. A sync of every account moves each store's cursor when that store completed. `now` is the stores'
+    clock (default: the config's, else the wall clock); `clients` stand in for the configured stores' clients."""
+    known = set(configured_stores(settings)) | set(clients or {})
+    stores = [scope.store] if scope.store else [s for s in ALL_STORES if s in known]
     if not stores:
         return None
-    now = store_clock(settings) or datetime.now(UTC)
+    now = now or store_clock(settings) or datetime.now(UTC)
     total: SyncResult | None = None
     for store in stores:
         since = min(store_since(engine, scope, store, now, lookup_old=lookup_old), now - timedelta(days=1))
         one = sync(engine, settings, since=since, stores=[store], now=now, account_id=scope.account_id,
-                   progress=progress, cancelled=cancelled)
+                   progress=progress, cancelled=cancelled, clients=clients)
         if scope.account_id is None and scope.since is None and not one.cancelled:
             error = one.failed.get(store, {}).get("message")
             record_run(engine, store, ALL, until=one.until, at=datetime.now(UTC), error=error)

@@ -7,7 +7,9 @@ its `SignedDataVerifier` does the chain, signature, bundle id and environment ch
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -20,6 +22,7 @@ import jwt
 from supportdesk.errors import ConfigError
 from supportdesk.stores.errors import StoreBadSignature, StoreNotFound
 from supportdesk.stores.http import StoreHttp, require
+from supportdesk.stores.lookups import lookup_workers
 from supportdesk.stores.policy import RetryPolicy
 from supportdesk.stores.roots import load_roots
 from supportdesk.stores.throttle import store_throttle
@@ -28,6 +31,7 @@ STORE = "apple"
 TOKEN_LIFETIME = 300  # Apple allows up to an hour; a short token limits the damage of a leaked one
 TOKEN_MARGIN = 60  # mint a new token this long before the cached one expires
 KEYS = ("base_url", "issuer_id", "key_id", "private_key", "bundle_id", "environment", "root_certificates")
+MAX_CHAINS = 32  # Apple signs with one or two chains at a time
 TRANSACTION_NOT_FOUND = 4040010  # TransactionIdNotFoundError: the fallback to Sandbox looks there next
 
 
@@ -60,6 +64,10 @@ class AppleClient:
         self.clock = clock
         self._token: tuple[str, float] | None = None
         self._verifiers: dict[str, Any] = {}
+        self._chains: dict[tuple[str, ...], tuple[Any, int, int]] = {}  # x5c -> (leaf key, valid from, until)
+        self._chains_lock = threading.Lock()
+        self._minting = threading.Lock()  # lookup workers share the API token
+        self.lookup_workers = lookup_workers(STORE, config)
         throttle = store_throttle(STORE, config)
         self.http = StoreHttp(STORE, config["base_url"], policy, auth=self._auth, read_error=read_apple_error,
                               client=client, throttle=throttle, retry_after_epoch_ms=True)
@@ -75,6 +83,10 @@ class AppleClient:
 
     # -- auth -------------------------------------------------------------------------------------------------
     def api_token(self, refresh: bool = False) -> str:
+        with self._minting:
+            return self._api_token(refresh)
+
+    def _api_token(self, refresh: bool) -> str:
         now = self.clock()
         if refresh or self._token is None or self._token[1] - TOKEN_MARGIN <= now:
             claims = {
@@ -106,27 +118,103 @@ class AppleClient:
         return self._verifiers[environment]
 
     def verify_transaction(self, signed: str, environment: str | None = None) -> dict[str, Any]:
-        """The decoded transaction, only after Apple's verifier accepted chain, signature, bundle and environment."""
-        from appstoreserverlibrary.signed_data_verifier import VerificationException
+        """The decoded transaction, only after its chain (Apple's verifier, once per chain), signature, bundle and
+        environment were checked."""
+        from appstoreserverlibrary.signed_data_verifier import VerificationException, VerificationStatus
 
+        environment = environment or self.config["environment"]
         try:
-            self.verifier(environment).verify_and_decode_signed_transaction(signed)
+            payload = self._jws(signed, environment)
+            if payload.get("bundleId") != self.config["bundle_id"]:
+                raise VerificationException(VerificationStatus.INVALID_APP_IDENTIFIER)
+            if payload.get("environment") != environment:
+                raise VerificationException(VerificationStatus.INVALID_ENVIRONMENT)
         except VerificationException as exc:
             raise _bad_signature("a transaction", exc) from None
-        return _payload(signed)
+        return payload
 
     def verify_notification(self, signed: str) -> dict[str, Any]:
-        """The decoded notification; its signedTransactionInfo, if any, verified and decoded as `transaction`."""
-        from appstoreserverlibrary.signed_data_verifier import VerificationException
+        """The decoded notification; its signedTransactionInfo, if any, verified and decoded as `transaction`.
+        The app and environment it names are checked as Apple's verifier does."""
+        from appstoreserverlibrary.signed_data_verifier import VerificationException, VerificationStatus
 
+        environment = self.config["environment"]
         try:
-            self.verifier().verify_and_decode_notification(signed)
+            payload = self._jws(signed, environment)
+            named = next((payload[k] for k in ("data", "summary", "appData") if isinstance(payload.get(k), dict)),
+                         None)
+            token = payload.get("externalPurchaseToken")
+            if named is None and isinstance(token, dict):
+                sandbox = str(token.get("externalPurchaseId") or "").startswith("SANDBOX")
+                named = {**token, "environment": "Sandbox" if sandbox else "Production"}
+            named = named or {}
+            if named.get("bundleId") != self.config["bundle_id"] or (
+                    environment == "Production" and named.get("appAppleId") != self.config.get("app_apple_id")):
+                raise VerificationException(VerificationStatus.INVALID_APP_IDENTIFIER)
+            if named.get("environment") != environment:
+                raise VerificationException(VerificationStatus.INVALID_ENVIRONMENT)
         except VerificationException as exc:
             raise _bad_signature("a notification", exc) from None
-        payload = _payload(signed)
         info = (payload.get("data") or {}).get("signedTransactionInfo")
         payload["transaction"] = self.verify_transaction(info) if info else None
         return payload
+
+    def _jws(self, signed: str, environment: str) -> dict[str, Any]:
+        """A JWS's claims, decoded once, after its ES256 signature verified with the leaf key of its x5c chain.
+        A chain is verified by Apple's own chain verifier (roots, intermediates, Apple's OIDs) the first time it
+        is seen, and its key is kept while the JWS's date is within the chain's certificates' validity: Apple
+        signs every payload of a period with the same chain, so re-verifying it for each was most of a sync."""
+        from appstoreserverlibrary.signed_data_verifier import VerificationException, VerificationStatus
+
+        try:
+            head, body, signature = signed.split(".")
+            header, payload = json.loads(_b64(head)), json.loads(_b64(body))
+            raw_signature = _b64(signature)
+        except (ValueError, TypeError, binascii.Error):
+            raise VerificationException(VerificationStatus.VERIFICATION_FAILURE) from None
+        if not isinstance(header, dict) or not isinstance(payload, dict) or header.get("alg") != "ES256":
+            raise VerificationException(VerificationStatus.VERIFICATION_FAILURE)
+        x5c = header.get("x5c")
+        if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
+            raise VerificationException(VerificationStatus.VERIFICATION_FAILURE)
+        stamp = payload.get("signedDate") or payload.get("receiptCreationDate")
+        try:
+            when = int(stamp) // 1000 if stamp is not None else int(self.clock())
+        except (TypeError, ValueError):
+            raise VerificationException(VerificationStatus.VERIFICATION_FAILURE) from None
+        key = self._chain_key(tuple(x5c), when, environment)
+        if len(raw_signature) != 64:
+            raise VerificationException(VerificationStatus.VERIFICATION_FAILURE)
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        der = encode_dss_signature(int.from_bytes(raw_signature[:32], "big"), int.from_bytes(raw_signature[32:], "big"))
+        try:
+            key.verify(der, f"{head}.{body}".encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError):
+            raise VerificationException(VerificationStatus.VERIFICATION_FAILURE) from None
+        return payload
+
+    def _chain_key(self, x5c: tuple[str, ...], when: int, environment: str) -> Any:
+        with self._chains_lock:
+            cached = self._chains.get(x5c)
+        if cached is not None and cached[1] <= when <= cached[2]:
+            return cached[0]
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        chain = self.verifier(environment)._chain_verifier  # Apple's checks, not ours
+        key = load_pem_public_key(chain.verify_chain(list(x5c), False, when).encode())
+        certs = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in x5c[:2]]
+        start = max(int(c.not_valid_before_utc.timestamp()) for c in certs)
+        end = min(int(c.not_valid_after_utc.timestamp()) for c in certs)
+        with self._chains_lock:
+            if len(self._chains) >= MAX_CHAINS:
+                self._chains.clear()
+            self._chains[x5c] = (key, start, end)
+        return key
 
     def _transactions(self, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
         signed = require(STORE, body, "signedTransactions", list, what)
@@ -241,10 +329,8 @@ def _bad_signature(what: str, exc: Any) -> StoreBadSignature:
                              store_code=status)
 
 
-def _payload(verified: str) -> dict[str, Any]:
-    """The claims of a JWS Apple's verifier has just accepted (pyjwt would decode it a third time, slowly)."""
-    segment = verified.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+def _b64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 def _signed_payload(item: Any, what: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,6 +27,7 @@ import httpx
 from supportdesk.errors import ConfigError
 from supportdesk.stores.errors import StoreAuthFailed, StoreNotFound, StoreRejected
 from supportdesk.stores.http import StoreHttp, classify, new_client, require
+from supportdesk.stores.lookups import lookup_workers
 from supportdesk.stores.policy import TIMEOUT, UNAVAILABLE, RetryPolicy, Transient
 from supportdesk.stores.throttle import store_throttle
 
@@ -64,6 +66,8 @@ class GoogleClient:
         self.client = client or new_client()
         self.policy = policy or RetryPolicy()
         self._credentials: dict[str, Any] = {}
+        self._refreshing = threading.Lock()  # lookup workers share the token: one of them refreshes it
+        self.lookup_workers = lookup_workers(STORE, config)
         base = f"{config['base_url'].rstrip('/')}/androidpublisher/v3/applications/{_seg(config['package_name'])}"
         self.http = StoreHttp(STORE, base, self.policy, auth=self._auth(PUBLISHER_SCOPE),
                               read_error=read_google_error, client=self.client,
@@ -88,10 +92,11 @@ class GoogleClient:
 
     def _auth(self, scope: str) -> Callable[[bool], dict[str, str]]:
         def headers(refresh: bool) -> dict[str, str]:
-            creds = self.credentials(scope)
-            if refresh or not creds.valid:
-                self._refresh(creds)
-            return {"Authorization": f"Bearer {creds.token}"}
+            with self._refreshing:
+                creds = self.credentials(scope)
+                if refresh or not creds.valid:
+                    self._refresh(creds)
+                return {"Authorization": f"Bearer {creds.token}"}
 
         return headers
 

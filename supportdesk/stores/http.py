@@ -91,7 +91,12 @@ class StoreHttp:
         response = self._send(method, url, timeout, False, **kwargs)
         if response.status_code == 401 and self.auth is not None:
             response = self._send(method, url, timeout, True, **kwargs)
-        return classify(response, epoch_ms=self.retry_after_epoch_ms)
+        try:
+            return classify(response, epoch_ms=self.retry_after_epoch_ms)
+        except Transient as exc:
+            if self.throttle is not None and exc.retry_after:
+                self.throttle.hold(endpoint, exc.retry_after)  # the other lookup workers wait too
+            raise
 
     def _send(self, method: str, url: str, timeout: float, refresh: bool, *, headers: dict[str, str] | None = None,
               **kwargs: Any) -> httpx.Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -62,7 +62,11 @@ class NormalisedRecord:
                                                    f"below {MAX_MINOR:,}: the record was refused")
 
     def columns(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as columns, shallow: `asdict` would deep-copy `raw`, the store's whole answer, for nothing."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(NormalisedRecord))
 
 
 # -- Apple ------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sqlmodel import select
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Purchase, StoreRecord
 from supportdesk.stores.errors import StoreNotFound
+from supportdesk.stores.lookups import each
 from supportdesk.stores.records import (
     NormalisedRecord,
     _from_ms,
@@ -143,14 +144,20 @@ def apple_batches(client: Any, window: Window) -> Iterator[Batch]:
             for page in client.notification_history_pages(start, window.until, notification_type):
                 txns = [n["transaction"] for n in page if n.get("transaction")]
                 yield Batch(window.note([apple_record(t) for t in txns]))
-    for chunk in _chunks(window.unseen_purchases("apple"), LOOKUP_CHUNK):
-        records, absent = [], {}
-        for tid, _product in chunk:
-            try:
-                records.append(apple_record(client.get_transaction_info(tid)))
-            except StoreNotFound as exc:
-                absent[tid] = answer_of(exc)  # ours, unknown to Apple: reconcile reports it
-        yield Batch(window.note(records), not_found=len(absent), absent=absent)
+    for chunk in _chunks([tid for tid, _product in window.unseen_purchases("apple")], LOOKUP_CHUNK):
+        yield _apple_lookups(client, window, chunk)
+
+
+def _apple_lookups(client: Any, window: Window, ids: list[str]) -> Batch:
+    """Transactions by id, on the client's lookup pool; the ones Apple does not know, with its answer (ours,
+    unknown to Apple: reconcile reports them)."""
+    records, absent = [], {}
+    for tid, found in each(client, client.get_transaction_info, ids):
+        if isinstance(found, StoreNotFound):
+            absent[tid] = answer_of(found)
+        else:
+            records.append(apple_record(found))
+    return Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
 # -- Google -----------------------------------------------------------------------------------------------------
@@ -220,7 +227,8 @@ def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str
     if not order_ids:
         return [], {}
     orders = {o["orderId"]: o for o in client.batch_get_orders(order_ids) if o.get("orderId")}
-    records, absent = [], {}
+    absent: dict[str, str] = {}
+    wanted: list[tuple[str, str, str]] = []  # (order id, product, token), each then looked up on the pool
     for oid in order_ids:
         order = orders.get(oid)
         line = ((order or {}).get("lineItems") or [{}])[0]
@@ -231,12 +239,11 @@ def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str
         if not token or not line.get("productId"):
             absent[oid] = f"Google Play's order {oid} names no purchase token or product"
             continue
-        try:
-            purchase = client.get_product_purchase(line["productId"], token)
-        except StoreNotFound:
-            purchase = {}
-        records.append(google_record(purchase, order, voided.get(oid), product_id=line["productId"],
-                                     purchase_token=token))
+        wanted.append((oid, line["productId"], token))
+    records = []
+    for (oid, product, token), purchase in each(client, lambda w: client.get_product_purchase(w[1], w[2]), wanted):
+        records.append(google_record({} if isinstance(purchase, StoreNotFound) else purchase, orders[oid],
+                                     voided.get(oid), product_id=product, purchase_token=token))
     return records, absent
 
 
@@ -253,11 +260,11 @@ def web_batches(client: Any, window: Window) -> Iterator[Batch]:
     extra += [tid for tid, _ in window.unseen_purchases("web") if tid not in disputes]
     for chunk in _chunks(extra, LOOKUP_CHUNK):
         records, absent = [], {}
-        for cid in chunk:
-            try:
-                records.append(web_record(client.get_charge(cid), pick_dispute(disputes.get(cid, []))))
-            except StoreNotFound as exc:
-                absent[cid] = answer_of(exc)
+        for cid, charge in each(client, client.get_charge, chunk):
+            if isinstance(charge, StoreNotFound):
+                absent[cid] = answer_of(charge)
+            else:
+                records.append(web_record(charge, pick_dispute(disputes.get(cid, []))))
         yield Batch(window.note(records), not_found=len(absent), absent=absent)
 
 
@@ -310,13 +317,7 @@ def apple_account_batches(client: Any, window: Window) -> Iterator[Batch]:
     # edge): one by one, as a full sync would.
     rest = [tid for tid in needed if tid not in window.seen and tid not in missing]
     for chunk in _chunks(rest, LOOKUP_CHUNK):
-        records, absent = [], {}
-        for tid in chunk:
-            try:
-                records.append(apple_record(client.get_transaction_info(tid)))
-            except StoreNotFound as exc:
-                absent[tid] = answer_of(exc)
-        yield Batch(window.note(records), not_found=len(absent), absent=absent)
+        yield _apple_lookups(client, window, chunk)
 
 
 def google_account_batches(client: Any, window: Window) -> Iterator[Batch]:

@@ -38,16 +38,27 @@ class TokenBucket:
         self.tokens = self.capacity
         self.clock, self.sleep = clock, sleep
         self.stamp = clock()
+        self.held_until = 0.0  # a store's Retry-After: nobody sends on this endpoint before then
         self.lock = threading.Lock()
 
+    def hold(self, seconds: float) -> None:
+        """The store said to wait (429 with Retry-After): every caller of this bucket waits, not only one."""
+        with self.lock:
+            self.held_until = max(self.held_until, self.clock() + seconds)
+
     def take(self) -> float:
-        """Take one token, sleeping until there is one; returns the seconds waited."""
+        """Take one token, sleeping until there is one (and until a hold ends); returns the seconds waited."""
+        held = 0.0
         with self.lock:
             now = self.clock()
+            if self.held_until > now:
+                held = self.held_until - now
+                now = self.held_until
+                self.tokens = 0.0  # start again after the hold at the paced rate, not a burst
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             self.tokens -= 1
-            wait = -self.tokens / self.rate if self.tokens < 0 else 0.0
+            wait = held + (-self.tokens / self.rate if self.tokens < 0 else 0.0)
         if wait > 0:
             self.sleep(wait)
         return wait
@@ -63,6 +74,11 @@ class Throttle:
     def wait(self, endpoint: str | None) -> float:
         bucket = self.buckets.get(endpoint or "", self.default)
         return bucket.take() if bucket is not None else 0.0
+
+    def hold(self, endpoint: str | None, seconds: float) -> None:
+        bucket = self.buckets.get(endpoint or "", self.default)
+        if bucket is not None and seconds > 0:
+            bucket.hold(seconds)
 
 
 def store_throttle(store: str, config: Mapping[str, Any], **bucket: Any) -> Throttle:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func
 from sqlmodel import Session, select
 
 from supportdesk.db.engine import write_session
@@ -96,15 +97,25 @@ def _existing(session: Session, records: list[NormalisedRecord]) -> dict[tuple[s
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Dialect upsert (SQLite and PostgreSQL both have ON CONFLICT): a concurrent sync cannot duplicate a row."""
+    """Dialect upsert (SQLite and PostgreSQL both have ON CONFLICT): a concurrent sync cannot duplicate a row.
+    One statement of a fixed shape, run with the rows as parameters (executemany, batched into multi-row
+    VALUES by SQLAlchemy): compiled once per dialect, not once per batch size as `.values(rows)` was."""
+    session.execute(_upsert(session.get_bind().dialect.name), rows)
+
+
+@cache
+def _upsert(dialect: str) -> Any:
     table = StoreRecord.__table__  # type: ignore[attr-defined]
-    stmt = dialect_insert(session)(table).values(rows)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
     keys = ("store", "store_transaction_id", "id")
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["store", "store_transaction_id"],
         set_={col.name: stmt.excluded[col.name] for col in table.columns if col.name not in keys},
     )
-    session.execute(stmt)
 
 
 def dialect_insert(session: Session) -> Any:
@@ -142,8 +153,12 @@ def _apple_tokens(session: Session, records: list[NormalisedRecord]) -> dict[str
     tokens = {r.account_ref.lower() for r in records if r.store == "apple" and r.account_ref}
     if not tokens:
         return {}
-    column = func.lower(Account.apple_app_account_token)
-    rows = session.exec(select(column, Account.account_id).where(column.in_(tokens)))
+    column = func.lower(Account.apple_app_account_token)  # ix_accounts_apple_token_lower (migration 0012)
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter: the same statement every batch
+        where = column == any_(bindparam("tokens", sorted(tokens), type_=ARRAY(String())))
+    else:
+        where = column.in_(tokens)
+    rows = session.exec(select(column, Account.account_id).where(where))
     return {token: account for token, account in rows}
 
 

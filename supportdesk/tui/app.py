@@ -19,6 +19,7 @@ from supportdesk.tui.format import shown
 from supportdesk.tui.navigation import Desk, Open
 from supportdesk.tui.screens.account import AccountScreen
 from supportdesk.tui.screens.audit import AuditScreen
+from supportdesk.tui.screens.cashout import open_cashout
 from supportdesk.tui.screens.goodwill import open_credit, open_status
 from supportdesk.tui.screens.help import HelpScreen
 from supportdesk.tui.screens.new_ticket import open_new_ticket
@@ -204,6 +205,10 @@ class SupportDeskApp(App[None]):
     @on(Open.Status)
     def _open_status(self, m: Open.Status) -> None:
         open_status(m.account)
+
+    @on(Open.Cashout)
+    def _open_cashout(self, m: Open.Cashout) -> None:
+        open_cashout(m.account, m.action)
 
     @on(Open.NewTicket)
     def _open_new_ticket(self, m: Open.NewTicket) -> None:

@@ -5,13 +5,13 @@ Called from worker threads. Services are imported lazily so the app starts fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from supportdesk.desk import Desk
     from supportdesk.desk.context import AppContext
-    from supportdesk.domain.findings import Finding
-    from supportdesk.services.reconcile import ReconcileResult
     from supportdesk.stores.sync import SyncResult
 
 
@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 class Backend:
     def __init__(self, state: AppContext) -> None:
         self.state = state
+
+    @cached_property
+    def desk(self) -> Desk:
+        """The application layer (one per app): reconcile, audit, regions and stores go through it; the rest of
+        this class moves there use case by use case."""
+        from supportdesk.desk import Desk
+
+        return Desk.open(self.state)
 
     def search(self, text: str) -> list[dict[str, Any]]:
         """Account summaries matching `text`; raises InvalidInput for a malformed query."""
@@ -35,94 +43,31 @@ class Backend:
 
         return SEARCH_LIMIT
 
-    def story(self, query: str) -> dict[str, Any]:
-        """One account's money story (see `lookup.story`); raises NotFound."""
+    def story(self, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
+        """One account's money story (see `lookup.story`; without `check_ledger`, the cached balances and
+        `ledger_check` to follow); raises NotFound."""
         from supportdesk.db.engine import read_session
         from supportdesk.services import lookup
 
         with read_session(self.state.engine) as session:
-            return lookup.story(session, query)
+            return lookup.story(session, query, check_ledger=check_ledger)
+
+    def ledger_check(self, account_id: str) -> dict[str, Any]:
+        """Both balances summed from the ledger with drift, the debt and the entry count."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import lookup
+
+        with read_session(self.state.engine) as session:
+            return lookup.ledger_check(session, account_id)
 
     # --- reconcile -------------------------------------------------------------------------------------------
-
-    def configured_stores(self) -> list[str]:
-        from supportdesk.stores.sync import configured_stores
-
-        return configured_stores(self.state.settings)
 
     def sync_stores(self, account_id: str | None = None, *,
                     progress: Callable[[str, int, int | None], None] | None = None,
                     cancelled: Callable[[], bool] | None = None) -> SyncResult | None:
-        """Pull the stores' view first, as `reconcile` does (one account: only that customer); None: no stores.
-
-        A store that failed is in the result's `failed`: the others' findings still count."""
-        from supportdesk.services.reconcile import Scope
-        from supportdesk.services.sync_first import sync_before
-
-        return sync_before(self.state.engine, self.state.settings, Scope(account_id=account_id),
-                           progress=progress, cancelled=cancelled)
-
-    def reconcile(self, account_id: str | None, *, progress: Callable[[str, int, int], None] | None = None,
-                  cancelled: Callable[[], bool] | None = None) -> ReconcileResult:
-        """Findings for one account or all (no fixes: the agent fixes one finding at a time)."""
-        from supportdesk.services.reconcile import Scope, reconcile
-
-        return reconcile(self.state.engine, Scope(account_id=account_id), progress=progress, cancelled=cancelled)
-
-    def handles(self, account_ids: Iterable[str]) -> dict[str, str]:
-        """Account id -> handle, for labelling findings."""
-        from sqlalchemy import select
-
-        from supportdesk.db.engine import read_session
-        from supportdesk.db.models import Account
-
-        ids = sorted(set(account_ids))
-        out: dict[str, str] = {}
-        with read_session(self.state.engine) as session:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                rows = session.execute(select(Account.account_id, Account.handle)
-                                       .where(Account.account_id.in_(chunk)))  # type: ignore[attr-defined]
-                out.update({aid: handle for aid, handle in rows})
-        return out
-
-    def fix(self, finding: Finding, reason: str, ticket_id: str | None) -> dict[str, Any]:
-        """Apply the fix of exactly the finding shown and confirmed, as the configured actor: it is detected
-        again first, and one that changed or vanished meanwhile is skipped (`skipped` says why).
-
-        Returns the fix's result (with `replayed`) or `skipped`, and the account's balances afterwards."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import lookup
-        from supportdesk.services.reconcile import apply_one
-        from supportdesk.services.refunds import policy_of
-
-        ctx = self.state.action_context(None, reason, ticket_id)  # the configured role and limits apply
-        outcome, row = apply_one(self.state.engine, finding, ctx, refund_policy=policy_of(self.state.settings))
-        balances = None
-        if finding.account_id:
-            with read_session(self.state.engine) as session:
-                account = lookup.resolve_account(session, finding.account_id)
-                balances = lookup.balances(session, account)
-        return {"result": row if outcome == "applied" else None,
-                "skipped": row if outcome == "skipped" else None, "balances": balances}
-
-    # --- regions ---------------------------------------------------------------------------------------------
-
-    def region(self, country: str, at: str | None = None) -> dict[str, Any]:
-        """What a country (code or name) allows at `at` (ISO 8601 or a span such as 30d; None: now)."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services.regions import region
-
-        with read_session(self.state.engine) as session:
-            return region(session, country, at)
-
-    def countries(self, text: str) -> list[dict[str, Any]]:
-        """Countries for the region picker, best match first, each with `has_region`."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services.regions import find_countries
-
-        with read_session(self.state.engine) as session:
-            return find_countries(session, text)
+        """The reconcile screen's sync first (see `ReconcileDesk.sync_first`), kept here as the seam tests stub."""
+        desk = self.desk.reconcile
+        return desk.sync_first(desk.for_account(account_id), progress=progress, cancelled=cancelled)
 
     # --- refunds ---------------------------------------------------------------------------------------------
 
@@ -187,6 +132,28 @@ class Backend:
         return goodwill.change_status(self.state.engine, goodwill.plan_status(self.state.engine, account_id, move,
                                                                               ctx), ctx)
 
+    def ledger_page(self, account_id: str, before_seq: int | None) -> dict[str, Any]:
+        """The next page of an account's ledger, newest first (`entries`, `next`)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import lookup
+
+        with read_session(self.state.engine) as session:
+            return lookup.ledger_page(session, account_id, before_seq)
+
+    def cashout_plan(self, cashout_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
+        """hold, release or reject checked as the CLI checks it (status, role, ticket); the plan and its question."""
+        from supportdesk.services import cashouts
+
+        plan = cashouts.plan_action(self.state.engine, cashout_id, action,
+                                    self.state.action_context(None, reason, ticket_id))
+        return {**plan, "question": cashouts.question(plan)}
+
+    def cashout_act(self, plan: dict[str, Any]) -> dict[str, Any]:
+        from supportdesk.services import cashouts
+
+        ctx = self.state.action_context(None, plan["reason"], plan["ticket_id"])
+        return cashouts.act(self.state.engine, plan, ctx)
+
     def refund_words(self, view: dict[str, Any], reason: str, ticket_id: str | None) -> tuple[str, list[str]]:
         """The confirmation question and the clawback lines, in the CLI's words."""
         from supportdesk.services.refunds import clawback_lines, question
@@ -195,19 +162,32 @@ class Backend:
 
     # --- review ----------------------------------------------------------------------------------------------
 
-    def review_queue(self, rule: str | None = None, *, build: bool = True,
-                     decided: bool = False) -> list[dict[str, Any]]:
-        """The open flags (with `decided`, the decided and cleared ones too, as `review --all`); with `build`, run the
-        rules and refresh the queue first (decided flags stay decided)."""
-        from supportdesk.db.engine import read_session, write_session
+    def review_page(self, rule: str | None = None, *, decided: bool = False, after: tuple[int, str] | None = None,
+                    ascending: bool = False, limit: int = 100) -> dict[str, Any]:
+        """One keyset page of the stored queue (`flags`, without evidence; see `review.page`), and on the first
+        page `counts` (flags by rule, of the statuses shown). Nothing is rebuilt: `review_rebuild` does that."""
+        from supportdesk.db.engine import read_session
         from supportdesk.services import review
 
-        only = [rule] if rule else None
-        if build:
-            with write_session(self.state.engine) as session:
-                review.build(session, self.state.settings.policy.get("review"), only)
+        statuses = ("open", "cleared", *review.DECIDED) if decided else ("open",)
         with read_session(self.state.engine) as session:
-            return review.queue(session, rule, ("open", "cleared", *review.DECIDED) if decided else ("open",))
+            flags = review.page(session, rule, statuses, after=after, limit=limit, ascending=ascending)
+            return {"flags": flags, "counts": review.counts(session, statuses) if after is None else None}
+
+    def review_flag(self, flag_id: str) -> dict[str, Any]:
+        """One flag with its evidence (the highlighted one)."""
+        from supportdesk.db.engine import read_session
+        from supportdesk.services import review
+
+        with read_session(self.state.engine) as session:
+            return review.get_flag(session, flag_id)
+
+    def review_rebuild(self) -> dict[str, int]:
+        """Run the rules and refresh the queue (decided flags stay decided): the rules read in one read
+        transaction, the changes are written in short chunks, so other agents' writes hardly wait."""
+        from supportdesk.services import review
+
+        return review.rebuild(self.state.engine, self.state.settings.policy.get("review")).to_json()
 
     def review_act(self, flag_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
         """Decide a flag once (as the configured actor and role); the flag afterwards and what was applied."""
@@ -312,22 +292,6 @@ class Backend:
         ctx = self.state.action_context(None, note, ticket_id)
         with write_session(self.state.engine) as session:
             return tickets.resolve(session, ticket_id, note, ctx)
-
-    def trail(self, ticket_id: str | None = None, account_id: str | None = None) -> list[dict[str, Any]]:
-        """Audit records, newest first (at most `trail.TRAIL_LIMIT`)."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import trail
-
-        with read_session(self.state.engine) as session:
-            return list(trail.entries(session, ticket_id=ticket_id, account_id=account_id)["entries"])
-
-    def verify_chain(self) -> dict[str, Any]:
-        """`verified`, `records`, and `first_bad` (`seq`, `problem`) when the chain is broken."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import trail
-
-        with read_session(self.state.engine) as session:
-            return trail.verified(session)
 
     # --- home ------------------------------------------------------------------------------------------------
 

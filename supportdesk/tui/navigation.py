@@ -81,6 +81,12 @@ class AccountView(Protocol):
     def query_one(self, selector: str, expect_type: type[W]) -> W: ...
 
 
+class CashoutView(AccountView, Protocol):
+    """The account screen as the cashout actions see it: the cashout under the cursor too."""
+
+    def chosen_cashout(self) -> dict[str, Any] | None: ...
+
+
 class Open:
     """Ask the App to open a screen (or start a dialog flow over the screen that asks)."""
 
@@ -136,6 +142,14 @@ class Open:
         def __init__(self, account: AccountView) -> None:
             super().__init__()
             self.account = account
+
+    class Cashout(Message):
+        """Hold, release or reject the cashout under the account screen's cursor (`action`)."""
+
+        def __init__(self, account: CashoutView, action: str) -> None:
+            super().__init__()
+            self.account = account
+            self.action = action
 
     class NewTicket(Message):
         """A new ticket on the account on screen; the ticket opens once created."""

@@ -63,6 +63,8 @@ def test_every_planted_flag_raised_and_none_on_clean_accounts(loaded):
     velocity = cli_json("review", "--rule", "velocity", db=loaded.db)
     assert {f["rule"] for f in velocity["flags"]} == {"velocity"}
     assert velocity["built"]["raised"] == 0  # the same flags, found again
+    stored = cli_json("review", "--no-rebuild", db=loaded.db)  # the queue as stored: the rules not run
+    assert stored["built"] is None and [f["flag_id"] for f in stored["flags"]] == [f["flag_id"] for f in body["flags"]]
 
 
 def test_confirm_laundering_holds_cashouts_once_and_survives_rebuilds(loaded):

@@ -286,6 +286,36 @@ def test_rebuild_finds_the_same_flag_and_never_reopens_a_dismissed_one(load):
         assert s.exec(select(func.count()).select_from(ReviewFlag)).one() == 1
 
 
+def test_rebuild_in_chunks_and_keyset_pages(load):
+    """`rebuild` (rules in a read transaction, writes in chunks, here of one flag) leaves what `build` leaves, keeps
+    a decision taken meanwhile, and `page` walks the queue by (score desc, flag_id) without evidence."""
+    w = World()
+    w.buy(0, T0)
+    w.buy(0, T0 + timedelta(seconds=30))  # duplicate_charge
+    for i in (1, 2, 3):
+        w.accounts[i]["country"] = "KR"
+        w.buy(i, T0)  # storefront_mismatch, three of them (equal scores: ties by flag id)
+    engine = load(w)
+    result = review.rebuild(engine, chunk=1)
+    assert (result.raised, result.cleared) == (4, 0)
+    with read_session(engine) as s:
+        whole = review.queue(s)
+        first = review.page(s, limit=2)
+        rest = review.page(s, after=(first[-1]["score"], first[-1]["flag_id"]), limit=2)
+        assert review.page(s, after=(rest[-1]["score"], rest[-1]["flag_id"]), limit=2) == []
+        assert [f["flag_id"] for f in first + rest] == [f["flag_id"] for f in whole]
+        assert "evidence" not in first[0] and first[0]["headline"] == review.headline(whole[0])
+        up = review.page(s, limit=10, ascending=True)
+        assert [(f["score"], f["flag_id"]) for f in up] == sorted((f["score"], f["flag_id"]) for f in whole)
+        assert review.counts(s) == {"duplicate_charge": 1, "storefront_mismatch": 3}
+    with write_session(engine) as s:
+        review.act(s, whole[0]["flag_id"], "dismiss", AGENT)
+    again = review.rebuild(engine, chunk=1)
+    assert (again.raised, again.refreshed, again.decided, again.unchanged) == (0, 0, 1, 3)
+    with read_session(engine) as s:
+        assert review.get_flag(s, whole[0]["flag_id"])["status"] == "dismissed"
+
+
 def test_unknown_rule_and_flag_are_refused(load):
     engine = load(World())
     with write_session(engine) as s, pytest.raises(InvalidInput):

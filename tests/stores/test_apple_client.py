@@ -282,3 +282,22 @@ def test_consumption_information_is_a_put_with_apple_fields(client: AppleClient)
     assert json.loads(route.calls[0].request.content) == {
         "customerConsented": True, "deliveryStatus": "DELIVERED", "sampleContentProvided": False,
         "refundPreference": "GRANT_PRORATED", "consumptionPercentage": 25000}
+
+
+@respx.mock
+def test_a_chain_is_verified_once_and_a_forged_payload_on_it_still_refused(client: AppleClient,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    chain = client.verifier()._chain_verifier
+    calls = []
+    real = chain.verify_chain
+    monkeypatch.setattr(chain, "verify_chain", lambda *a, **k: calls.append(1) or real(*a, **k))
+    pki = make_pki()
+    respx.get(TXN_URL).mock(side_effect=[httpx.Response(200, json={"signedTransactionInfo": pki.sign(
+        transaction(price=p))}) for p in (1, 2, 3)])
+    assert [client.get_transaction_info("2000000001")["price"] for _ in range(3)] == [1, 2, 3]
+    assert len(calls) == 1  # the same chain: its key kept, each payload's signature still checked
+    head, _, sig = pki.sign(transaction(price=4)).split(".")
+    forged = pki.sign(transaction(price=999)).split(".")[1]
+    respx.get(TXN_URL).mock(return_value=httpx.Response(200, json={"signedTransactionInfo": f"{head}.{forged}.{sig}"}))
+    with pytest.raises(StoreBadSignature, match="refuse to trust"):
+        client.get_transaction_info("2000000001")

@@ -48,3 +48,37 @@ def test_google_spends_a_minutes_quota_at_once_then_paces() -> None:
     throttle = store_throttle("google", {}, clock=time.clock, sleep=time.sleep)
     assert sum(throttle.wait("orders") for _ in range(2700)) == 0.0
     assert throttle.wait("orders") > 0 and throttle.wait("purchases") == 0.0
+
+
+def test_retry_after_holds_the_endpoint_for_every_caller() -> None:
+    time = FakeTime()
+    throttle = Throttle({"a": 10.0, "b": 10.0}, clock=time.clock, sleep=time.sleep)
+    throttle.hold("a", 2.0)  # one lookup worker was told 429, Retry-After: 2
+    assert throttle.wait("a") == pytest.approx(2.0)  # another worker's next request waits it out too
+    assert throttle.wait("b") == 0.0  # another endpoint is not held
+
+
+def test_lookups_run_on_the_pool_in_order_with_not_found_as_answers() -> None:
+    import threading
+
+    from supportdesk.stores.errors import StoreNotFound
+    from supportdesk.stores.lookups import each, lookup_workers
+
+    class Client:
+        lookup_workers = 4
+
+    threads = set()
+
+    def get(i: int) -> int:
+        threads.add(threading.get_ident())
+        if i == 3:
+            raise StoreNotFound("web", "no such charge")
+        return i * 10
+
+    got = each(Client(), get, list(range(20)))
+    assert [i for i, _ in got] == list(range(20))
+    assert got[2] == (2, 20) and isinstance(got[3][1], StoreNotFound)
+    assert threading.get_ident() not in threads
+    assert lookup_workers("web", {}) == 8
+    with pytest.raises(ConfigError, match=r"\[stores.apple\] lookup_workers must be a whole number from 1 to 32"):
+        lookup_workers("apple", {"lookup_workers": 0})

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from supportdesk.cli.context import AppContext
 from supportdesk.config import Settings
 from supportdesk.db.engine import make_engine, write_session
-from supportdesk.db.models import StoreRecord
+from supportdesk.db.models import Account, Cashout, LedgerEntry, ReviewFlag, StoreRecord
 from supportdesk.db.schema import ensure_schema
 from supportdesk.services.importer import run_import
 from supportdesk.tui.app import SupportDeskApp
@@ -169,3 +169,28 @@ def reconcile_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def make_reconcile_app(reconcile_engine: Engine) -> Callable[..., SupportDeskApp]:
     return app_factory(reconcile_engine)
+
+
+# --- cashouts: a creator with one requested cashout and one a review flag holds -------------------------------------
+
+FLAG = "gift_laundering:pur_0002"
+
+
+@pytest.fixture
+def creator_engine(tui_engine: Engine) -> Engine:
+    """@dan (acc_0004) cashed out twice: co_1 requested (100 diamonds, 0.50 USD), co_2 held by a review flag on
+    @cleo's purchase (50 diamonds, 0.25 USD); each took its diamonds from the ledger."""
+    at = datetime(2026, 9, 28, 12, tzinfo=UTC)
+    with write_session(tui_engine) as s:
+        s.add(ReviewFlag(flag_id=FLAG, rule="gift_laundering", account_id="acc_0003", purchase_id="pur_0002",
+                         score=85, evidence={"creator_id": "acc_0004"}, created_at=at))
+        s.add(Cashout(cashout_id="co_1", creator_id="acc_0004", diamonds=100, amount_minor=50, currency="USD",
+                      status="requested", at=at.replace(day=29)))
+        s.add(Cashout(cashout_id="co_2", creator_id="acc_0004", diamonds=50, amount_minor=25, currency="USD",
+                      status="held", at=at, hold_flag_id=FLAG, status_reason="laundering confirmed",
+                      status_by="lee", status_at=at))
+        for cid, d in (("co_1", 100), ("co_2", 50)):
+            s.add(LedgerEntry(entry_id=f"le_{cid}", account_id="acc_0004", asset="diamond", amount=-d,
+                              kind="cashout", ref=cid, at=at, actor="system"))
+        s.get(Account, "acc_0004").diamond_balance = 50
+    return tui_engine

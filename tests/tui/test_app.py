@@ -146,7 +146,7 @@ async def test_failed_load_shows_the_error_modal(make_app) -> None:
 async def test_unexpected_exception_shows_type_and_message(make_app) -> None:
     app = make_app()
 
-    def broken(query: str) -> dict[str, object]:
+    def broken(query: str, **_: object) -> dict[str, object]:
         raise KeyError("balances")
 
     app.backend.story = broken  # type: ignore[method-assign]
@@ -235,14 +235,14 @@ def test_importing_the_app_loads_no_database_code() -> None:
 
 async def test_truncated_ledger_says_how_much_is_shown(make_app) -> None:
     app = make_app()
-    real_story = app.backend.story
+    real_check = app.backend.ledger_check
 
-    def long_story(query: str) -> dict[str, object]:
-        story = real_story(query)
-        story["ledger_total"] = 1234  # as if 1,234 entries and the service sent the newest few
-        return story
+    def long_ledger(account_id: str) -> dict[str, object]:
+        checked = real_check(account_id)
+        checked["ledger_total"] = 1234  # as if 1,234 entries and the service sent the newest few
+        return checked
 
-    app.backend.story = long_story  # type: ignore[method-assign]
+    app.backend.ledger_check = long_ledger  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await open_by_typing(pilot, "@cleo")
         await pilot.press("2")

@@ -7,17 +7,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import delete, select
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from supportdesk.cli.context import AppContext
 from supportdesk.config import Settings
-from supportdesk.db.engine import make_engine, read_session
+from supportdesk.db.engine import make_engine, read_session, write_session
 from supportdesk.db.models import Account, AuditRecord, ReviewFlag
 from supportdesk.db.schema import ensure_schema
 from supportdesk.domain.review import RULES
+from supportdesk.services import review
 from supportdesk.services.importer import run_import
 from supportdesk.tui.screens.account import AccountScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
@@ -52,6 +53,7 @@ def review_app(tmp_path: Path, request: pytest.FixtureRequest):
     engine = make_engine(f"sqlite:///{tmp_path / 'review.db'}")
     ensure_schema(engine)
     run_import(engine, write_dataset(tmp_path / "ds", w.files()))
+    review.rebuild(engine)  # the queue as a schedule or `supportdesk review` left it: opening does not rebuild
     state = AppContext(_settings=Settings(database_url=str(engine.url), actor="tester"))
     state.engine = engine  # type: ignore[misc]
     app = QuietApp(state)
@@ -131,6 +133,24 @@ async def test_palette_and_escape(review_app):
         assert isinstance(app.screen, ReviewScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, ReviewScreen)
+
+
+async def test_opening_does_not_rebuild_and_r_does(review_app):
+    app, engine = review_app
+    with write_session(engine) as s:  # a flag the rules no longer raise, and none of those they do
+        s.execute(delete(ReviewFlag))
+        s.add(ReviewFlag(flag_id="flg_stale", rule="velocity", account_id="acc_0002", score=10, evidence={
+            "count": 6, "usd_minor": 600, "window_hours": 24, "purchases": []}, created_at=T0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_queue(pilot)
+        assert [f["flag_id"] for f in screen.shown] == ["flg_stale"]  # as stored: the rules did not run
+        assert "1 open flag " in text(screen, "#rv-status")
+        await pilot.press("r")
+        await loaded(pilot)
+        assert [f["rule"] for f in screen.shown] == ["duplicate_charge", "storefront_mismatch"]
+        assert "1 cleared" in text(screen, "#rv-status")
+    with read_session(engine) as s:
+        assert s.get(ReviewFlag, "flg_stale").status == "cleared"
 
 
 three_flags = pytest.mark.parametrize("review_app", ["three"], ids=["three_flags"], indirect=True)

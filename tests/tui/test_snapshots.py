@@ -144,3 +144,38 @@ def test_reply_editor_from_a_macro(make_app, snap_compare) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=reply)
+
+
+def test_account_screen_wide(creator_engine, snap_compare) -> None:
+    """At 160x45 @dan's summary, flags and cashouts (one held by a review flag) sit beside the history."""
+    from tests.tui.test_cashouts import factory
+
+    async def open_dan(pilot: Pilot[None]) -> None:
+        pilot.app.open_account("acc_0004")  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    assert snap_compare(factory(creator_engine)(), terminal_size=(160, 45), run_before=open_dan)
+
+
+def test_cashout_reason_dialog(creator_engine, snap_compare) -> None:
+    """Release on a review hold: what the cashout is, that only a lead may lift it, the reason typed."""
+    from tests.tui.test_cashouts import factory, open_cashouts
+    from tests.tui.test_goodwill import paste
+
+    async def fill(pilot: Pilot[None]) -> None:
+        await open_cashouts(pilot, row=1)
+        await pilot.press("l")
+        await paste(pilot, "gifts were genuine")
+
+    assert snap_compare(factory(creator_engine, role="lead")(), terminal_size=(80, 24), run_before=fill)
+
+
+def test_cashout_confirmation(creator_engine, snap_compare) -> None:
+    """The lead's release confirmed in the service's words: what moves, the flag lifted, who acts."""
+    from tests.tui.test_cashouts import ask, factory, open_cashouts
+
+    async def confirm(pilot: Pilot[None]) -> None:
+        await open_cashouts(pilot, row=1)
+        await ask(pilot, "l", "gifts were genuine")
+
+    assert snap_compare(factory(creator_engine, role="lead")(), terminal_size=(80, 24), run_before=confirm)

@@ -198,6 +198,7 @@ async def test_new_ticket_on_an_account(make_app, tui_engine) -> None:
             assert (audit.action, audit.actor) == ("ticket.create", "tester")
         await pilot.press("escape")
         await settle(pilot)
+        await pilot.press("5")  # the Tickets tab fills when shown
         assert app.screen is account and ticket.ticket_id in rows(account, "#tickets-table")
 
 

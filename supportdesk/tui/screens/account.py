@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.domain.glance import cashout_why, glance_line, refunds_line, spend_line, status_why
 from supportdesk.domain.tickets import deadlines_first
 from supportdesk.tui.format import answer_due, money, plural, shown, when
 from supportdesk.tui.navigation import Open
@@ -25,15 +27,21 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 STATUS_STYLE = {"active": "$success", "limited": "$warning"}  # anything else (suspended, banned...) is an error
-TABS = ("purchases", "ledger", "gifts", "cashouts", "tickets")
+TABS = ("purchases", "ledger", "gifts", "cashouts", "tickets", "summary")
+# At a wide terminal these sit in a panel beside the history instead of in tabs.
+SIDE = ("cashouts", "summary")
+WIDE = (140, 40)  # columns, rows
 COLUMNS = {
     # What an agent reads first comes first; long ids last (the table scrolls sideways at 80 columns).
     "purchases": ("purchase", "store", "coins", "price", "status", "rgn", "when", "product", "store txn", "refund"),
     "ledger": ("entry", "asset", "amount", "kind", "when", "ref", "actor", "reason", "ticket"),
     "gifts": ("event", "dir", "gift", "qty", "coins", "diamonds", "when", "with"),
-    "cashouts": ("cashout", "diamonds", "amount", "status", "when"),
+    "cashouts": ("cashout", "diamonds", "amount", "status", "when", "why"),
     "tickets": ("ticket", "due", "status", "category", "subject", "created"),
+    "summary": ("rule", "score", "status", "by", "reason", "flag"),  # the review flags
 }
+CASHOUT_KEYS = "h hold · l release · x reject (a hold a review flag caused: leads only)"
+SIDE_COLUMNS = {"side-flags": COLUMNS["summary"], "side-cashouts": ("cashout", "diamonds", "amount", "status", "why")}
 
 
 class AccountScreen(DeskScreen):
@@ -48,6 +56,10 @@ class AccountScreen(DeskScreen):
         Binding("a", "audit_trail", "Audit", id="audit_trail"),
         Binding("plus", "credit", "Credit", show=False, id="credit"),
         Binding("S", "change_status", "Status", show=False, id="change_status"),
+        Binding("h", "cashout('hold')", "Hold", show=False, id="cashout_hold"),
+        Binding("l", "cashout('release')", "Release", show=False, id="cashout_release"),
+        Binding("x", "cashout('reject')", "Reject", show=False, id="cashout_reject"),
+        Binding("m", "more_ledger", "More", show=False, id="more_ledger"),
         *(Binding(str(i), f"show_tab({name!r})", name.title(), show=False, id=f"tab_{name}")
           for i, name in enumerate(TABS, start=1)),
     ]
@@ -57,28 +69,85 @@ class AccountScreen(DeskScreen):
             super().__init__()
             self.story = story
 
+    class Checked(Message):
+        def __init__(self, checked: dict[str, Any]) -> None:
+            super().__init__()
+            self.checked = checked
+
+    class MoreLedger(Message):
+        def __init__(self, page: dict[str, Any]) -> None:
+            super().__init__()
+            self.page = page
+
     def __init__(self, backend: Backend, account_id: str) -> None:
         super().__init__()
         self.backend = backend
         self.account_id = account_id
         self.story: dict[str, Any] | None = None
+        self.filled: set[str] = set()  # tabs (and "side") filled from the story: the rest fill on first view
+        self.laid_wide: bool | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="story"):
             yield Static(Content(shown(self.account_id)), id="who")
             yield Static("", id="balances")
-            with TabbedContent(id="tabs"):
-                for name in TABS:
-                    with TabPane(name.title(), id=name):
-                        if name == "ledger":
-                            yield Static("", id="ledger-note")
-                        table = KeyedTable(id=f"{name}-table")
-                        table.add_columns(*COLUMNS[name])
-                        yield table
+            yield Static("", id="glance")
+            with Horizontal(id="body"):
+                with TabbedContent(id="tabs"):
+                    for name in TABS:
+                        with TabPane(name.title(), id=name):
+                            if name == "ledger":
+                                yield Static("", id="ledger-note")
+                            if name == "cashouts":
+                                yield Static(CASHOUT_KEYS, classes="keys-note")
+                            if name == "summary":
+                                yield Static("", id="summary-text", classes="glance-text")
+                            table = KeyedTable(id=f"{name}-table")
+                            table.add_columns(*COLUMNS[name])
+                            yield table
+                yield Vertical(id="side")  # its widgets are made the first time the terminal is wide
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.lay_out()
         self.action_refresh()
+
+    def side_widgets(self) -> list[Widget]:
+        tables = []
+        for name, columns in SIDE_COLUMNS.items():
+            table = KeyedTable(id=f"{name}-table")
+            table.add_columns(*columns)
+            tables.append(table)
+        return [Static("", id="side-text", classes="glance-text"), *tables,
+                Static(CASHOUT_KEYS, classes="keys-note")]
+
+    @property
+    def wide(self) -> bool:
+        return self.size.width >= WIDE[0] and self.size.height >= WIDE[1]
+
+    def on_resize(self) -> None:
+        self.lay_out()
+
+    def lay_out(self) -> None:
+        """Wide: summary, flags and cashouts in the side panel beside the history tabs; else they are tabs.
+        Only a change of width class touches the layout (a resize within one costs nothing)."""
+        wide, before = self.wide, self.laid_wide
+        if wide == before:
+            return
+        self.laid_wide = wide
+        self.set_class(wide, "-wide")
+        side = self.query_one("#side", Vertical)
+        if wide and not side.children:
+            side.mount(*self.side_widgets())
+        tabs = self.query_one(TabbedContent)
+        for name in SIDE:
+            if wide:
+                tabs.hide_tab(name)
+            elif before is not None:
+                tabs.show_tab(name)
+        if wide and tabs.active in SIDE:
+            tabs.active = "purchases"
+        self.fill_visible()
 
     def action_refresh(self) -> None:
         self.query_one("#story").loading = True
@@ -136,8 +205,67 @@ class AccountScreen(DeskScreen):
             self.post_message(Open.Ticket(event.row_key.value, self.action_refresh))
 
     def action_show_tab(self, name: str) -> None:
+        if self.wide and name in SIDE:
+            self.query_one("#side-cashouts-table" if name == "cashouts" else "#side-flags-table").focus()
+            return
         self.query_one(TabbedContent).active = name
+        self.fill_visible()
         self.active_table.focus()
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_shown(self) -> None:
+        self.fill_visible()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The cashout keys where cashouts are shown, `m` where the ledger has more (not in the footer: the
+        Cashouts tab and the ledger note say them; each footer refresh costs a recompose)."""
+        if action == "cashout":
+            return self.cashouts_table is not None
+        if action == "more_ledger":
+            return self.query_one(TabbedContent).active == "ledger" and bool(self.story and self.story["ledger_next"])
+        return True
+
+    @property
+    def cashouts_table(self) -> KeyedTable | None:
+        """The cashouts list the agent looks at: the side panel's when focused (wide), else the tab's when shown."""
+        if self.wide:
+            side = self.query_one("#side-cashouts-table", KeyedTable)
+            return side if self.focused is side else None
+        return self.query_one("#cashouts-table", KeyedTable) if self.query_one(TabbedContent).active == "cashouts" \
+            else None
+
+    def chosen_cashout(self) -> Row | None:
+        table = self.cashouts_table
+        key = table.focused_key if table is not None else None
+        chosen = next((c for c in (self.story or {}).get("cashouts", []) if c["cashout_id"] == key), None)
+        if chosen is None:
+            where = "in the Cashouts panel" if self.wide else "on the Cashouts tab (4)"
+            self.notify(f"Pick a cashout {where} first.", severity="warning")
+        return chosen
+
+    def action_cashout(self, action: str) -> None:
+        self.post_message(Open.Cashout(self, action))
+
+    def action_more_ledger(self) -> None:
+        if self.story is None or self.story["ledger_next"] is None:
+            return
+        self.load_more(self.story["account"]["account_id"], self.story["ledger_next"])
+
+    @work(thread=True, exclusive=True, group="ledger-more", exit_on_error=False)
+    def load_more(self, account_id: str, before_seq: int) -> None:
+        page = self.backend.ledger_page(account_id, before_seq)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.MoreLedger(page))
+
+    def on_account_screen_more_ledger(self, message: MoreLedger) -> None:
+        if self.story is None:
+            return
+        self.story["ledger"] += message.page["entries"]
+        self.story["ledger_next"] = message.page["next"]
+        table = self.query_one("#ledger-table", KeyedTable)
+        for e in message.page["entries"]:
+            table.add_row(*entry_cells(e), key=e["entry_id"])
+        self.label_ledger(self.story)
 
     def action_copy_id(self) -> None:
         self.active_table.action_copy_id()
@@ -149,9 +277,24 @@ class AccountScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="story", exit_on_error=False)
     def load(self, account_id: str) -> None:
-        story = self.backend.story(account_id)
+        """The story with the cached balances first, then the ledger's sums and drift (a long ledger's sum
+        must not hold the screen back)."""
+        story = self.backend.story(account_id, check_ledger=False)
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(self.Loaded(story))
+        checked = self.backend.ledger_check(story["account"]["account_id"])
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(story))
+            self.post_message(self.Checked(checked))
+
+    def on_account_screen_checked(self, message: Checked) -> None:
+        if self.story is None:
+            return
+        checked = message.checked
+        self.story.update(balances=checked["balances"], ledger_total=checked["ledger_total"])
+        self.story["account"]["debt"] = checked["debt"]
+        self.query_one("#balances", Static).update(balance_lines(checked["balances"], checked["debt"]))
+        self.label_ledger(self.story)
 
     def worker_failed(self, worker: Worker[object]) -> None:
         self.query_one("#story").loading = False
@@ -163,35 +306,81 @@ class AccountScreen(DeskScreen):
         self.story = story = message.story
         self.query_one("#who", Static).update(who_line(story["account"]))
         self.query_one("#balances", Static).update(balance_lines(story["balances"], story["account"]["debt"]))
-        self.fill_tables(story)
+        self.query_one("#glance", Static).update(Content(shown(glance_text(story["summary"]))))
+        viewed, self.filled = self.filled, set()
+        self.label_tabs(story)
+        self.fill_visible()
+        for name in viewed - self.filled:  # a reload refills what the agent has looked at, cursors kept
+            self.filled.add(name)
+            self.fill_part(name, story)
         self.query_one("#story").loading = False
-        self.active_table.focus()
+        if not (self.wide and self.focused is not None and self.focused.id in ("side-flags-table",
+                                                                             "side-cashouts-table")):
+            self.active_table.focus()
 
-    def fill_tables(self, story: dict[str, Any]) -> None:
-        gifts = gift_rows(story["gifts"])
-        refunds = {r["purchase_id"]: r for r in story["refunds"]}
-        self.fill("purchases", story["purchases"], "purchase_id", lambda p: purchase_cells(p, refunds))
-        self.fill("ledger", story["ledger"], "entry_id", entry_cells)
-        self.fill("gifts", gifts, "event_id", gift_cells)
-        self.fill("cashouts", story["cashouts"], "cashout_id", cashout_cells)
-        self.fill("tickets", deadlines_first(story["tickets"]), "ticket_id", ticket_cells)
-        listed, total = len(story["ledger"]), story["ledger_total"]
-        note = self.query_one("#ledger-note", Static)
-        note.display = listed < total
-        note.update(f"Newest {listed:,} of {plural(total, 'entry', 'entries')}.")
+    def label_tabs(self, story: dict[str, Any]) -> None:
         tabs = self.query_one(TabbedContent)
-        counts = {"purchases": len(story["purchases"]), "gifts": len(gifts),
+        flags = story["summary"]["flags"]
+        counts = {"purchases": len(story["purchases"]), "gifts": len(gift_rows(story["gifts"])),
                   "cashouts": len(story["cashouts"]), "tickets": len(story["tickets"])}
         for name, n in counts.items():
             tabs.get_tab(name).label = f"{name.title()} {n:,}"
-        ledger_label = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
-        tabs.get_tab("ledger").label = f"Ledger {ledger_label}"
+        tabs.get_tab("summary").label = f"Summary {len(flags['open']):,}" if flags["open"] else "Summary"
+        self.label_ledger(story)
+
+    def label_ledger(self, story: dict[str, Any]) -> None:
+        """`Ledger 200 of 200,000` (`200+` until the ledger check has counted them)."""
+        listed, total, more = len(story["ledger"]), story["ledger_total"], story["ledger_next"] is not None
+        note = self.query_one("#ledger-note", Static)
+        note.display = more or (total is not None and listed < total)
+        of = f" of {plural(total, 'entry', 'entries')}" if total is not None else " entries"
+        note.update(f"Newest {listed:,}{of}.{' m loads more.' if more else ''}")
+        if total is None:
+            ledger_label = f"{listed:,}+" if more else f"{listed:,}"
+        else:
+            ledger_label = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
+        self.query_one(TabbedContent).get_tab("ledger").label = f"Ledger {ledger_label}"
+
+    def fill_visible(self) -> None:
+        """Fill the tab in view (and the side panel when wide) once per load: opening a long account renders
+        one table, not all of them."""
+        if self.story is None:
+            return
+        shown_now = {self.query_one(TabbedContent).active} | ({"side"} if self.wide else set())
+        for name in shown_now - self.filled:
+            self.filled.add(name)
+            self.fill_part(name, self.story)
+
+    def fill_part(self, name: str, story: dict[str, Any]) -> None:
+        if name == "purchases":
+            refunds = {r["purchase_id"]: r for r in story["refunds"]}
+            self.fill("purchases", story["purchases"], "purchase_id", lambda p: purchase_cells(p, refunds))
+        elif name == "ledger":
+            self.fill("ledger", story["ledger"], "entry_id", entry_cells)
+        elif name == "gifts":
+            self.fill("gifts", gift_rows(story["gifts"]), "event_id", gift_cells)
+        elif name == "cashouts":
+            self.fill("cashouts", story["cashouts"], "cashout_id", cashout_cells)
+        elif name == "tickets":
+            self.fill("tickets", deadlines_first(story["tickets"]), "ticket_id", ticket_cells)
+        elif name == "summary":
+            self.query_one("#summary-text", Static).update(Content(shown(summary_text(story["summary"]),
+                                                                         lines=True)))
+            self.fill("summary", flag_rows(story["summary"]), "flag_id", flag_cells)
+        elif name == "side":
+            self.query_one("#side-text", Static).update(Content(shown(summary_text(story["summary"]), lines=True)))
+            self.fill("side-flags", flag_rows(story["summary"]), "flag_id", flag_cells)
+            self.fill("side-cashouts", story["cashouts"], "cashout_id", side_cashout_cells)
 
     def fill(self, name: str, rows: Iterable[Row], key: str, cells: Callable[[Row], tuple[object, ...]]) -> None:
+        """(Re)fill a table; the cursor stays on the row it was on (by database key) after a reload."""
         table = self.query_one(f"#{name}-table", KeyedTable)
+        kept = table.focused_key
         table.clear()
         for row in rows:
             table.add_row(*cells(row), key=row[key])
+        if kept is not None and kept in table.rows:
+            table.move_cursor(row=table.get_row_index(kept), animate=False)
 
 
 def who_line(a: Row) -> Content:
@@ -204,12 +393,14 @@ def who_line(a: Row) -> Content:
 
 
 def balance_lines(balances: dict[str, Row], debt: dict[str, int]) -> Content:
+    """Ledger and cached balance per asset, drift and debt; `checking…` while the ledger is being summed."""
     lines = []
-    width = max(len(f"{b[k]:,}") for b in balances.values() for k in ("ledger", "cached"))
+    width = max(len(f"{b[k]:,}") for b in balances.values() for k in ("ledger", "cached") if b[k] is not None)
     for asset, label in (("coin", "coins   "), ("diamond", "diamonds")):
         b = balances[asset]
+        ledger = "checking…" if b["ledger"] is None else f"{b['ledger']:>{width},}"
         line = Content.from_markup(f"{label}  ledger [b]$ledger[/b]  cached $cached",
-                                   ledger=f"{b['ledger']:>{width},}", cached=f"{b['cached']:>{width},}")
+                                   ledger=ledger, cached=f"{b['cached']:>{width},}")
         if b["drift"]:
             line += Content.from_markup("  [b $error]drift $drift[/]", drift=f"{b['drift']:+,}")
         if debt.get(asset):
@@ -248,7 +439,35 @@ def gift_cells(g: Row) -> tuple[str, ...]:
 
 def cashout_cells(c: Row) -> tuple[str, ...]:
     return (c["cashout_id"], f"{c['diamonds']:,}", money(c["amount_minor"], c["currency"]), c["status"],
-            when(c["at"]))
+            when(c["at"]), cashout_why(c))
+
+
+def side_cashout_cells(c: Row) -> tuple[str, ...]:
+    return (c["cashout_id"], f"{c['diamonds']:,}", money(c["amount_minor"], c["currency"]), c["status"],
+            cashout_why(c))
+
+
+def flag_rows(summary: Row) -> list[Row]:
+    return summary["flags"]["open"] + summary["flags"]["decided"]
+
+
+def flag_cells(f: Row) -> tuple[object, ...]:
+    return (f["rule"], f"{f['score']:,}", f["status"], f["decided_by"] or "", f["reason"] or "", f["flag_id"])
+
+
+def glance_text(summary: Row) -> str:
+    """The one line under the balances: why a status that is not active, then the rest at a glance."""
+    st = summary["status"]
+    why = f"{st['status']}: {st['reason']} · " if st["source"] == "audit" and st["status"] != "active" else ""
+    return why + glance_line(summary)
+
+
+def summary_text(summary: Row) -> str:
+    flags = summary["flags"]
+    return "\n".join((f"Status   {status_why(summary['status'])}",
+                      f"Refunds  {refunds_line(summary['refunds'])}",
+                      f"Spend    {spend_line(summary['spend'])}",
+                      f"Flags    {len(flags['open']):,} open, {len(flags['decided']):,} decided"))
 
 
 def ticket_cells(t: Row) -> tuple[object, ...]:

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.desk.audit import Verification
 from supportdesk.tui.format import change_text, plain, plural, shown, when
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
@@ -45,7 +46,7 @@ class AuditScreen(DeskScreen):
             self.records = records
 
     class Verified(Message):
-        def __init__(self, result: Row) -> None:
+        def __init__(self, result: Verification) -> None:
             super().__init__()
             self.result = result
 
@@ -53,6 +54,7 @@ class AuditScreen(DeskScreen):
                  label: str | None = None, verify: bool = False) -> None:
         super().__init__()
         self.backend = backend
+        self.desk = backend.desk.audit
         self.account_id = account_id
         self.ticket_id = ticket_id
         self.label = label or ticket_id or account_id or "· every record"
@@ -95,13 +97,11 @@ class AuditScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="audit", exit_on_error=False)
     def load(self) -> None:
-        records = self.backend.trail(ticket_id=self.ticket_id, account_id=self.account_id)
+        records = self.desk.trail(self.ticket_id, account_id=self.account_id).entries
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(records))
 
     def on_audit_screen_loaded(self, message: Loaded) -> None:
-        from supportdesk.services.trail import TRAIL_LIMIT
-
         self.records, self.loaded = message.records, True
         table = self.query_one("#au-table", KeyedTable)
         table.loading = False
@@ -109,7 +109,7 @@ class AuditScreen(DeskScreen):
         for r in self.records:
             table.add_row(*record_cells(r, self.bad_seq), key=str(r["seq"]))
         n = len(self.records)
-        if n >= TRAIL_LIMIT:
+        if n >= self.desk.limit:
             self.status(f"The newest {n:,} records · v verify the chain")
         else:
             self.status(f"{plural(n, 'record')}, newest first · v verify the chain"
@@ -149,18 +149,18 @@ class AuditScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
     def verify(self) -> None:
-        self.post_message(self.Verified(self.backend.verify_chain()))
+        self.post_message(self.Verified(self.desk.verify()))
 
     def on_audit_screen_verified(self, message: Verified) -> None:
         self.verifying = False
         self.refresh_bindings()
         result = message.result
-        if result["verified"]:
+        if result.verified:
             self.bad_seq = None
-            self.status(Text(f"✓ Verified: {plural(result['records'], 'record')}, the chain is intact.",
+            self.status(Text(f"✓ Verified: {plural(result.records, 'record')}, the chain is intact.",
                              style="bold green"))
             return
-        bad = result["first_bad"]
+        bad = result.first_bad or {"seq": None, "problem": "unknown"}
         self.bad_seq = bad["seq"]
         where = f"record #{bad['seq']}" if bad["seq"] is not None else "the log"
         self.status(plain(f"✗ NOT verified: {where}: {bad['problem']}", style="bold red"))

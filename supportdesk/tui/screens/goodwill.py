@@ -103,6 +103,7 @@ def open_credit(screen: AccountView) -> None:
         return
     account, form = screen.story["account"], Form()
     coins = screen.story["balances"]["coin"]["ledger"]
+    coins = screen.story["balances"]["coin"]["cached"] if coins is None else coins  # the ledger not summed yet
     dialog = CreditScreen(f"{_who(account)} has {coins:,} coins. A goodwill credit posts a grant, once.", form)
 
     def question(answer: Answer) -> ConfirmScreen:

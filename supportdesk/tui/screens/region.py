@@ -74,6 +74,7 @@ class RegionScreen(DeskScreen):
                  purchase: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.backend = backend
+        self.desk = backend.desk.regions
         self.country = country
         self.at = at
         self.purchase = purchase  # opened from a purchase: its verdict heads the summary
@@ -138,7 +139,7 @@ class RegionScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="countries", exit_on_error=False)
     def find(self, text: str) -> None:
-        found = self.backend.countries(text)
+        found = self.desk.countries(text)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Found(text, found))
 
@@ -203,7 +204,7 @@ class RegionScreen(DeskScreen):
     @work(thread=True, exclusive=True, group="region", exit_on_error=False)
     def load(self, country: str, at: str | None) -> None:
         try:
-            message = self.Loaded(self.backend.region(country, at))
+            message = self.Loaded(self.desk.region(country, at))
         except SupportdeskError as exc:  # a bad country or time is an answer, shown inline
             message = self.Loaded(None, exc.message)
         if not get_current_worker().is_cancelled:

@@ -6,13 +6,13 @@ to anyone who is not a member of `supportdesk_lead` (or an administrator), as 00
 clawbacks and large credits, so a modified client cannot override as an agent. SQLite: nothing to do.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
