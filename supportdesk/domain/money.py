@@ -6,10 +6,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
-import pycountry
-from babel.core import get_global
-from babel.numbers import get_territory_currencies
-
 from supportdesk.errors import InvalidInput
 
 # Sanity bounds: no single bundle costs more than this many minor units, no posting moves more coins.
@@ -21,6 +17,10 @@ MAX_COINS = 10**9
 def _known_currencies() -> frozenset[str]:
     """ISO 4217 codes that are money: legal tender in some territory since 2000 (CLDR), which leaves out
     precious metals (XAU, XAG), the test and no-currency codes (XTS, XXX), SDRs and funds codes (XDR, USN)."""
+    import pycountry  # CLDR and ISO tables (~0.1 s): loaded on the first amount, so importing a rule stays cheap
+    from babel.core import get_global
+    from babel.numbers import get_territory_currencies
+
     since, until = date(2000, 1, 1), date(2100, 1, 1)
     tender = {
         code
@@ -36,6 +36,8 @@ def check_currency(code: str) -> str:
         raise InvalidInput(f"{code!r} is not an ISO 4217 currency code")
     upper = code.upper()
     if upper not in _known_currencies():
+        import pycountry  # loaded by _known_currencies already
+
         known = any(c.alpha_3 == upper for c in pycountry.currencies)
         raise InvalidInput(f"{upper!r} is not money (an ISO 4217 code for no currency, a metal or a fund)"
                            if known else f"unknown currency {upper!r}")
@@ -45,6 +47,8 @@ def check_currency(code: str) -> str:
 @cache
 def minor_digits(currency: str) -> int:
     """ISO 4217 minor unit digits (JPY, KRW, VND: 0), from babel's CLDR data."""
+    from babel.core import get_global  # loaded by check_currency's first call already
+
     fractions = get_global("currency_fractions")
     code = check_currency(currency)
     return int(fractions.get(code, fractions["DEFAULT"])[0])

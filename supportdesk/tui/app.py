@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -14,8 +16,20 @@ from textual.widgets import Input
 from supportdesk.tui.backend import Backend
 from supportdesk.tui.commands import AccountsProvider
 from supportdesk.tui.format import shown
+from supportdesk.tui.navigation import Desk, Open
+from supportdesk.tui.screens.account import AccountScreen
+from supportdesk.tui.screens.audit import AuditScreen
+from supportdesk.tui.screens.cashout import open_cashout
+from supportdesk.tui.screens.goodwill import open_credit, open_status
 from supportdesk.tui.screens.help import HelpScreen
+from supportdesk.tui.screens.new_ticket import open_new_ticket
+from supportdesk.tui.screens.purchase import PurchaseScreen
+from supportdesk.tui.screens.reconcile import ReconcileScreen
+from supportdesk.tui.screens.refund import RefundScreen, open_refund
+from supportdesk.tui.screens.region import RegionScreen
+from supportdesk.tui.screens.review import ReviewScreen
 from supportdesk.tui.screens.search import SearchInput, SearchScreen
+from supportdesk.tui.screens.tickets import TicketScreen, TicketsScreen
 from supportdesk.tui.widgets.ticket_bar import Working
 
 if TYPE_CHECKING:
@@ -80,18 +94,23 @@ class SupportDeskApp(App[None]):
     def search_screen(self) -> SearchScreen:
         return next(s for s in self.screen_stack if isinstance(s, SearchScreen))
 
-    def open_account(self, account_id: str) -> None:
-        """Show an account over the search screen (replacing any account already open)."""
-        from supportdesk.tui.screens.account import AccountScreen
+    # --- navigation: screens post Open.X (tui/navigation.py), the App pushes -------------------------------
 
-        self.back_to_search()
+    def open_account(self, account_id: str, *, from_search: bool = True, back_if_below: bool = False) -> None:
+        """Show an account: over the search screen (replacing any account already open), or, not `from_search`,
+        over the current screen; `back_if_below`: back to that account's screen when it is the one below."""
+        if back_if_below:
+            below = self.screen_stack[-2] if len(self.screen_stack) > 1 else None
+            if isinstance(below, AccountScreen) and account_id in (
+                    below.account_id, below.story and below.story["account"]["account_id"]):
+                self.screen.dismiss()  # as Esc would: the screen's callback runs
+                return
+        if from_search:
+            self.back_to_search()
         self.push_screen(AccountScreen(self.backend, account_id))
 
     def open_reconcile(self, account_id: str | None = None, handle: str | None = None) -> None:
         """Reconcile everything (from the search screen) or one account (over its account screen)."""
-        from supportdesk.tui.screens.account import AccountScreen
-        from supportdesk.tui.screens.reconcile import ReconcileScreen
-
         if account_id is None:
             # Kept (installed) once opened: Esc and back again finds the last run's findings, not a new run.
             self.back_to_search()
@@ -111,6 +130,115 @@ class SupportDeskApp(App[None]):
                 opener.action_refresh()  # balances moved: show them as they are now
 
         self.push_screen(screen, returned)
+
+    def open_ticket(self, ticket_id: str, changed: Callable[[], object] | None = None) -> None:
+        """One ticket over the current screen; `changed` runs when it comes back after a resolve.
+
+        Opened from the account its view jumped to (o), it goes back to that view instead of stacking another."""
+        below = self.screen_stack[-2] if len(self.screen_stack) > 1 else None
+        if isinstance(below, TicketScreen) and below.ticket_id == ticket_id:
+            self.pop_screen()
+            below.action_refresh()
+            return
+        screen = TicketScreen(self.backend, ticket_id)
+
+        def closed(_: object) -> None:
+            if screen.changed and changed is not None:
+                changed()
+
+        self.push_screen(screen, closed)
+
+    def open_tickets(self) -> None:
+        """The ticket list over the current screen (Esc comes back)."""
+        self.push_screen(TicketsScreen(self.backend))
+
+    def open_review(self, rule: str | None = None) -> None:
+        """The review queue over the current screen (Esc comes back), of one rule (f picks another) or all."""
+        review = ReviewScreen(self.backend)
+        if rule is not None:
+            review.rule = rule
+        self.push_screen(review)
+
+    def open_region(self, country: str | None = None, at: str | None = None,
+                    purchase: dict[str, Any] | None = None) -> None:
+        """The region screen over the current one (Esc comes back)."""
+        self.push_screen(RegionScreen(self.backend, country, at, purchase))
+
+    def open_audit(self, *, account_id: str | None = None, ticket_id: str | None = None, label: str | None = None,
+                   verify: bool = False) -> None:
+        """The trail over the current screen (Esc comes back); `verify` checks the chain as soon as it opens."""
+        self.push_screen(AuditScreen(self.backend, account_id=account_id, ticket_id=ticket_id, label=label,
+                                     verify=verify))
+
+    def open_refund(self, purchase_id: str, settled: Callable[[], None] | None = None) -> None:
+        """The refund panel of one purchase; `settled` runs (from the apply worker's thread) when it ends."""
+        self.push_screen(RefundScreen(self.backend, purchase_id, settled))
+
+    @on(Open.Home)
+    def _open_home(self) -> None:
+        self.action_home()
+
+    @on(Open.Search)
+    def _open_search(self) -> None:
+        self.action_search()
+
+    @on(Open.Account)
+    def _open_account(self, m: Open.Account) -> None:
+        self.open_account(m.account_id, from_search=m.from_search, back_if_below=m.back_if_below)
+
+    @on(Open.Purchase)
+    def _open_purchase(self, m: Open.Purchase) -> None:
+        self.push_screen(PurchaseScreen(self.backend, m.purchase_id, m.money_moved))
+
+    @on(Open.Refund)
+    def _open_refund(self, m: Open.Refund) -> None:
+        self.open_refund(m.purchase_id, m.settled)
+
+    @on(Open.AccountRefund)
+    def _open_account_refund(self, m: Open.AccountRefund) -> None:
+        open_refund(m.account)
+
+    @on(Open.Credit)
+    def _open_credit(self, m: Open.Credit) -> None:
+        open_credit(m.account)
+
+    @on(Open.Status)
+    def _open_status(self, m: Open.Status) -> None:
+        open_status(m.account)
+
+    @on(Open.Cashout)
+    def _open_cashout(self, m: Open.Cashout) -> None:
+        open_cashout(m.account, m.action)
+
+    @on(Open.NewTicket)
+    def _open_new_ticket(self, m: Open.NewTicket) -> None:
+        open_new_ticket(m.account)
+
+    @on(Open.Ticket)
+    def _open_ticket(self, m: Open.Ticket) -> None:
+        self.open_ticket(m.ticket_id, m.changed)
+
+    @on(Open.Tickets)
+    def _open_tickets(self) -> None:
+        self.open_tickets()
+
+    @on(Open.Review)
+    def _open_review(self, m: Open.Review) -> None:
+        self.open_review(m.rule)
+
+    @on(Open.Region)
+    def _open_region(self, m: Open.Region) -> None:
+        self.open_region(m.country, m.at, m.purchase)
+
+    @on(Open.Audit)
+    def _open_audit(self, m: Open.Audit) -> None:
+        self.open_audit(account_id=m.account_id, ticket_id=m.ticket_id, label=m.label, verify=m.verify)
+
+    @on(Open.Reconcile)
+    def _open_reconcile(self, m: Open.Reconcile) -> None:
+        self.open_reconcile(m.account_id, m.handle)
+
+    # --- the ticket being worked ------------------------------------------------------------------------------
 
     @property
     def working_ticket(self) -> str | None:
@@ -145,16 +273,15 @@ class SupportDeskApp(App[None]):
         self.open_reconcile()
 
     def action_regions(self) -> None:
-        from supportdesk.tui.screens.region import open_region
-
-        open_region(self)
+        self.open_region()
 
     def action_review_queue(self) -> None:
-        from supportdesk.tui.screens.review import open_review
-
-        open_review(self)
+        self.open_review()
 
     def action_tickets(self) -> None:
-        from supportdesk.tui.screens.tickets import open_tickets
+        self.open_tickets()
 
-        open_tickets(self)
+
+if TYPE_CHECKING:
+    def _is_a_desk(app: SupportDeskApp) -> Desk:
+        return app  # what screens and the palette may ask of the App (tui/navigation.py): checked here

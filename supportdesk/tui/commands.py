@@ -1,21 +1,25 @@
-"""Command palette: jump to an account by any key, or go to the search box."""
+"""Command palette: jump to an account by any key, or go to the search box.
+
+It opens screens as any screen does, by posting `Open.X` to the App (tui/navigation.py); it does not import the
+App: what else it needs of it (the backend, the ticket being worked) comes through the `Desk` protocol."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
+from textual.message import Message
 
 from supportdesk.domain.tickets import TICKET_ID, ticket_id_of
 from supportdesk.errors import SupportdeskError
 from supportdesk.tui.format import shown
-
-if TYPE_CHECKING:
-    from supportdesk.tui.app import SupportDeskApp
+from supportdesk.tui.navigation import Desk, Open, desk_of
+from supportdesk.tui.screens.account import AccountScreen
+from supportdesk.tui.screens.tickets import TicketScreen
 
 HOME = "Home"
 HOME_HELP = "Open tickets (mine and unassigned) and their deadlines, open flags by rule, stale stores (Ctrl+O)"
@@ -39,30 +43,28 @@ MAX_HITS = 20
 
 class AccountsProvider(Provider):
     @property
-    def desk(self) -> SupportDeskApp:
-        return cast("SupportDeskApp", self.app)
+    def desk(self) -> Desk:
+        return desk_of(self.app)
+
+    def open(self, message: Callable[[], Message]) -> Callable[[], object]:
+        """A command that asks the App to open a screen (the message is made when the command runs)."""
+        return lambda: self.app.post_message(message())
 
     def commands(self) -> list[tuple[str, Callable[[], object], str]]:
         """Fixed commands: search, reconcile all, and reconcile the account on screen (if one is)."""
-        from supportdesk.tui.screens.account import AccountScreen
-        from supportdesk.tui.screens.audit import open_audit
-        from supportdesk.tui.screens.region import open_region
-        from supportdesk.tui.screens.review import open_review
-        from supportdesk.tui.screens.tickets import open_ticket, open_tickets
-
         out: list[tuple[str, Callable[[], object], str]] = [
-            (HOME, self.desk.action_home, HOME_HELP),
-            (SEARCH_COMMAND, self.desk.action_search, SEARCH_HELP),
-            (RECONCILE_ALL, self.desk.open_reconcile, RECONCILE_ALL_HELP),
-            (REGIONS, partial(open_region, self.desk), REGIONS_HELP),
-            (REVIEW, partial(open_review, self.desk), REVIEW_HELP),
-            (TICKETS, partial(open_tickets, self.desk), TICKETS_HELP),
-            (AUDIT, partial(open_audit, self.desk), AUDIT_HELP),
-            (VERIFY, partial(open_audit, self.desk, verify=True), VERIFY_HELP),
+            (HOME, self.open(Open.Home), HOME_HELP),
+            (SEARCH_COMMAND, self.open(Open.Search), SEARCH_HELP),
+            (RECONCILE_ALL, self.open(Open.Reconcile), RECONCILE_ALL_HELP),
+            (REGIONS, self.open(Open.Region), REGIONS_HELP),
+            (REVIEW, self.open(Open.Review), REVIEW_HELP),
+            (TICKETS, self.open(Open.Tickets), TICKETS_HELP),
+            (AUDIT, self.open(Open.Audit), AUDIT_HELP),
+            (VERIFY, self.open(partial(Open.Audit, verify=True)), VERIFY_HELP),
         ]
         working = self.desk.working_ticket
         if working:
-            out.append((f"Open {working}", partial(open_ticket, self.desk, working), "The ticket you are working"))
+            out.append((f"Open {working}", self.open(partial(Open.Ticket, working)), "The ticket you are working"))
             out.append((f"Stop working {working}", self.desk.action_stop_working,
                         "Actions you start no longer carry it"))
         screen = self.screen  # the screen the palette was opened over
@@ -85,14 +87,12 @@ class AccountsProvider(Provider):
                 yield Hit(score, matcher.highlight(markup(name)), action, help=markup(text))
         ticket_id = ticket_id_of(query)
         if TICKET_ID.match(ticket_id):
-            from supportdesk.tui.screens.tickets import open_ticket
-
-            yield Hit(1.0, markup(f"Open ticket {ticket_id}"), partial(open_ticket, self.desk, ticket_id),
+            yield Hit(1.0, markup(f"Open ticket {ticket_id}"), self.open(partial(Open.Ticket, ticket_id)),
                       help="The ticket, everything done under it; w works it")
         for account in await self.find(query):
             label = f"{account['handle']}  {account['account_id']}"
             yield Hit(max(matcher.match(label), 0.5), markup(label),
-                      partial(self.desk.open_account, account["account_id"]),
+                      self.open(partial(Open.Account, account["account_id"], from_search=True)),
                       help=markup(f"Open account · {account['email']} · {account['country']} · {account['status']}"))
 
     async def find(self, query: str) -> list[dict[str, Any]]:
@@ -108,8 +108,6 @@ class AccountsProvider(Provider):
 
 def ticket_commands(screen: object) -> list[tuple[str, Callable[[], object], str]]:
     """On an open ticket: reply, note, take, and a reply from each macro (filled for the ticket, then edited)."""
-    from supportdesk.tui.screens.tickets import TicketScreen
-
     if not isinstance(screen, TicketScreen) or screen.ticket is None:
         return []
     tid = screen.ticket_id

@@ -7,6 +7,7 @@ with control and bidi characters shown visibly (supportdesk.domain.text.shown).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rich.highlighter import Highlighter
 from rich.text import Text
@@ -14,8 +15,8 @@ from rich.text import Text
 from supportdesk.domain.text import day, due, pictured, plural, shown, time_left, when
 from supportdesk.domain.tickets import awaiting_answer
 
-__all__ = ["VisibleControls", "answer_due", "cell", "coins", "day", "deadline", "money", "plain", "plural", "shown",
-           "when"]
+__all__ = ["VisibleControls", "answer_due", "cell", "change_text", "coins", "day", "deadline", "decision_text", "money",
+           "plain", "plural", "shown", "when"]
 
 
 def money(minor: int | None, currency: str | None) -> str:
@@ -64,3 +65,60 @@ class VisibleControls(Highlighter):
 
     def highlight(self, text: Text) -> None:
         text.plain = pictured(text.plain)
+
+
+Row = dict[str, Any]
+
+
+def change_text(before: Row | None, after: Row | None) -> str:
+    """What moved, in one line: "+70 coin, ledger 0 → 70, cached 0 → 70", "status open → resolved",
+    "amount 49.99 USD" (an `*_minor` field beside a `currency` is money)."""
+    before, after = before or {}, after or {}
+    parts = []
+    entry = after.get("entry")
+    if isinstance(entry, dict) and isinstance(entry.get("amount"), int):
+        parts.append(f"{entry['amount']:+,} {entry.get('asset', '')}".rstrip())
+    money_keys = {k for k in (*before, *after) if k.endswith("_minor")}
+    for key in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(key), after.get(key)
+        if key in ("entry", "asset") or old == new or (key == "currency" and money_keys):
+            continue
+        name = key.removesuffix("_minor")
+        if isinstance(old, (dict, list)) or isinstance(new, (dict, list)):
+            parts.append(key)  # nested: in the detail pane
+        elif key not in before:
+            parts.append(f"{name} {value(new, key, after)}")
+        else:
+            parts.append(f"{name} {value(old, key, before)} → {value(new, key, after)}")
+    return ", ".join(parts)
+
+
+def value(v: Any, key: str = "", record: Row | None = None) -> str:
+    if v is None:
+        return "–"
+    currency = (record or {}).get("currency")
+    if key.endswith("_minor") and isinstance(v, int) and isinstance(currency, str):
+        return money(v, currency)
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+OUTCOME_STYLE = {"refund": "bold green", "store_decides": "bold yellow", "deny": "bold red"}
+
+
+def decision_text(d: dict[str, Any]) -> Text:
+    text = Text.assemble((d["outcome"], OUTCOME_STYLE.get(d["outcome"], "bold")), "  ", (d["rule"], "dim"), "\n",
+                         shown(d["explanation"]))
+    if d.get("overridden"):
+        text.append(f"\nA lead's override of {d['overridden']}", style="bold yellow")
+    elif d.get("overridable"):
+        text.append("\nA lead may override this (o).", style="yellow")
+    if d.get("window") and d["rule"].split(".")[0] in ("web", "google"):  # the stores whose refunds have a window
+        text.append(f"\nWindow {d['window']}", style="dim")
+    if d["outcome"] == "refund":
+        text.append(f"\nRefund {money(d['refund_minor'], d['currency'])}, claw back "
+                    f"{d['coins_clawback']:,} coins")
+    if d.get("consumption"):
+        a = d["consumption"]
+        text.append(f"\nIf Apple asks: {a['refund_preference']} ({a['why']}), "
+                    f"{a['consumption_percentage'] / 1000:g}% consumed, {a['delivery_status']}")
+    return text

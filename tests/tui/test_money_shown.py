@@ -102,11 +102,7 @@ async def rows_seen(pilot: Pilot[None], table: KeyedTable) -> str:
 
 
 async def test_every_screen_shows_amounts_in_major_units(money_engine) -> None:
-    from supportdesk.tui.screens.audit import open_audit
     from supportdesk.tui.screens.refund import open_refund
-    from supportdesk.tui.screens.region import open_region
-    from supportdesk.tui.screens.review import open_review
-    from supportdesk.tui.screens.tickets import open_ticket
 
     app: SupportDeskApp = app_factory(money_engine)(initial_query="@buyer")
     app.backend.refund_now = lambda: NOW  # type: ignore[method-assign]
@@ -120,23 +116,23 @@ async def test_every_screen_shows_amounts_in_major_units(money_engine) -> None:
         assert_right(await seen(pilot), "4.99 USD")
         app.pop_screen()
 
-        open_review(app)
+        app.open_review()
         await shown_now(pilot)
         assert_right(await rows_seen(pilot, app.screen.query_one(KeyedTable)), "4.99 USD", "160 JPY", "1,200 KRW")
         app.pop_screen()
 
-        open_audit(app, account_id="acc_0005")
+        app.open_audit(account_id="acc_0005")
         assert_right(await seen(pilot), "amount 4.99 USD", "amount 160 JPY")
         changes = [str(c) for c in app.screen.query_one(KeyedTable).get_column_at(5)]
         assert not any("_minor" in c for c in changes), changes  # the raw record stays in the detail pane only
         app.pop_screen()
 
-        open_ticket(app, "T-3001")
+        app.open_ticket("T-3001")
         assert_right(await seen(pilot), "amount 4.99 USD", "amount 160 JPY")
         app.pop_screen()
 
         for country, price in (("US", "0.99 USD"), ("JP", "160 JPY"), ("KR", "1,200 KRW")):
-            open_region(app, country)
+            app.open_region(country)
             assert_right(await seen(pilot), price)
             app.pop_screen()
 
@@ -159,7 +155,7 @@ async def test_reconcile_findings_show_amounts_in_major_units(make_reconcile_app
 
 def test_the_change_column_and_the_velocity_headline_format_money() -> None:
     from supportdesk.domain.review import headline
-    from supportdesk.tui.screens.audit import change_text
+    from supportdesk.tui.format import change_text
 
     assert change_text(None, {"purchase_id": "pur_m1", "amount_minor": 499, "currency": "USD"}) == \
         "purchase_id pur_m1, amount 4.99 USD"

@@ -78,22 +78,19 @@ async def test_the_account_opens_and_shows_its_text_as_stored(hostile_engine) ->
 
 
 async def test_ticket_and_audit_screens_show_the_text_as_stored(hostile_engine) -> None:
-    from supportdesk.tui.screens.audit import open_audit
-    from supportdesk.tui.screens.tickets import open_ticket, open_tickets
-
     app = app_factory(hostile_engine)()
     async with app.run_test(size=SIZE) as pilot:
-        open_tickets(app)
+        app.open_tickets()
         await settle(pilot)
         assert shown(SUBJECT) in contents(app)
         assert_safe(app)
-        open_ticket(app, "T-1002")
+        app.open_ticket("T-1002")
         await settle(pilot)
         text = contents(app)
         assert shown(SUBJECT) in text and shown(REASON) in text and shown(HANDLE) in text
         assert "[bold red]x[/]" in rendered(app)
         assert_safe(app)
-        open_audit(app, account_id="acc_0003", label=HANDLE)
+        app.open_audit(account_id="acc_0003", label=HANDLE)
         await settle(pilot)
         text = contents(app)
         assert shown(ACTOR) in text and shown(REASON) in text and shown(f"open {MARKUP}") in text

@@ -18,6 +18,7 @@ from textual.worker import Worker, get_current_worker
 from supportdesk.domain.glance import cashout_why, glance_line, refunds_line, spend_line, status_why
 from supportdesk.domain.tickets import deadlines_first
 from supportdesk.tui.format import answer_due, money, plural, shown, when
+from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
@@ -158,12 +159,10 @@ class AccountScreen(DeskScreen):
     def action_reconcile_account(self) -> None:
         handle = self.story["account"]["handle"] if self.story else None
         account_id = self.story["account"]["account_id"] if self.story else self.account_id
-        self.app.open_reconcile(account_id, handle)  # type: ignore[attr-defined]
+        self.post_message(Open.Reconcile(account_id, handle))
 
     def action_region_at_purchase(self) -> None:
         """The region of the purchase under the cursor, as of its time (rgn: was coin purchase allowed then)."""
-        from supportdesk.tui.screens.region import open_region
-
         table = self.query_one("#purchases-table", KeyedTable)
         chosen = next((p for p in (self.story or {}).get("purchases", []) if p["purchase_id"] == table.focused_key),
                       None)
@@ -171,53 +170,39 @@ class AccountScreen(DeskScreen):
             self.notify("Pick a purchase on the Purchases tab first.", severity="warning")
             return
         at = chosen["purchased_at"].isoformat().replace("+00:00", "Z")
-        open_region(self.app, chosen["country"], at, chosen)
+        self.post_message(Open.Region(chosen["country"], at, chosen))
 
     def action_refund_purchase(self) -> None:
-        from supportdesk.tui.screens.refund import open_refund
-
-        open_refund(self)
+        self.post_message(Open.AccountRefund(self))
 
     def action_new_ticket(self) -> None:
-        from supportdesk.tui.screens.new_ticket import open_new_ticket
-
-        open_new_ticket(self)
+        self.post_message(Open.NewTicket(self))
 
     def action_credit(self) -> None:
-        from supportdesk.tui.screens.goodwill import open_credit
-
-        open_credit(self)
+        self.post_message(Open.Credit(self))
 
     def action_change_status(self) -> None:
-        from supportdesk.tui.screens.goodwill import open_status
-
-        open_status(self)
+        self.post_message(Open.Status(self))
 
     def action_audit_trail(self) -> None:
-        from supportdesk.tui.screens.audit import open_audit
-
         if self.story is None:
             self.notify("Wait for the account to load.", severity="warning")
             return
         a = self.story["account"]
-        open_audit(self.app, account_id=a["account_id"], label=f"{a['handle']} {a['account_id']}")
+        self.post_message(Open.Audit(account_id=a["account_id"], label=f"{a['handle']} {a['account_id']}"))
 
     @on(DataTable.RowSelected, "#purchases-table")
     def _purchase_chosen(self, event: DataTable.RowSelected) -> None:
-        from supportdesk.tui.screens.purchase import PurchaseScreen
-
         if event.row_key.value:
-            self.app.push_screen(PurchaseScreen(self.backend, event.row_key.value, self._reload_from_thread))
+            self.post_message(Open.Purchase(event.row_key.value, self._reload_from_thread))
 
     def _reload_from_thread(self) -> None:
         self.app.call_from_thread(lambda: self.action_refresh() if self.is_attached else None)
 
     @on(DataTable.RowSelected, "#tickets-table")
     def _ticket_chosen(self, event: DataTable.RowSelected) -> None:
-        from supportdesk.tui.screens.tickets import open_ticket
-
         if event.row_key.value:
-            open_ticket(self.app, event.row_key.value, self.action_refresh)
+            self.post_message(Open.Ticket(event.row_key.value, self.action_refresh))
 
     def action_show_tab(self, name: str) -> None:
         if self.wide and name in SIDE:
@@ -259,9 +244,7 @@ class AccountScreen(DeskScreen):
         return chosen
 
     def action_cashout(self, action: str) -> None:
-        from supportdesk.tui.screens.cashout import open_cashout
-
-        open_cashout(self, action)
+        self.post_message(Open.Cashout(self, action))
 
     def action_more_ledger(self) -> None:
         if self.story is None or self.story["ledger_next"] is None:

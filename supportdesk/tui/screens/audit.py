@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.coordinate import Coordinate
@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.desk.audit import Verification
-from supportdesk.tui.format import money, plain, plural, shown, when
+from supportdesk.tui.format import change_text, plain, plural, shown, when
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
@@ -25,13 +25,6 @@ if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
 
 Row = dict[str, Any]
-
-
-def open_audit(app: App[Any], *, account_id: str | None = None, ticket_id: str | None = None,
-               label: str | None = None, verify: bool = False) -> None:
-    """The trail over the current screen (Esc comes back); `verify` checks the chain as soon as it opens."""
-    backend = app.backend  # type: ignore[attr-defined]
-    app.push_screen(AuditScreen(backend, account_id=account_id, ticket_id=ticket_id, label=label, verify=verify))
 
 
 class AuditScreen(DeskScreen):
@@ -199,38 +192,6 @@ def record_detail(r: Row) -> Text:
     text.append_text(Text.assemble(("before ", "dim"), shown(compact(r["before"])), "\n", ("after ", "dim"),
                                    shown(compact(r["after"]))))
     return text
-
-
-def change_text(before: Row | None, after: Row | None) -> str:
-    """What moved, in one line: "+70 coin, ledger 0 → 70, cached 0 → 70", "status open → resolved",
-    "amount 49.99 USD" (an `*_minor` field beside a `currency` is money)."""
-    before, after = before or {}, after or {}
-    parts = []
-    entry = after.get("entry")
-    if isinstance(entry, dict) and isinstance(entry.get("amount"), int):
-        parts.append(f"{entry['amount']:+,} {entry.get('asset', '')}".rstrip())
-    money_keys = {k for k in (*before, *after) if k.endswith("_minor")}
-    for key in [*before, *(k for k in after if k not in before)]:
-        old, new = before.get(key), after.get(key)
-        if key in ("entry", "asset") or old == new or (key == "currency" and money_keys):
-            continue
-        name = key.removesuffix("_minor")
-        if isinstance(old, (dict, list)) or isinstance(new, (dict, list)):
-            parts.append(key)  # nested: in the detail pane
-        elif key not in before:
-            parts.append(f"{name} {value(new, key, after)}")
-        else:
-            parts.append(f"{name} {value(old, key, before)} → {value(new, key, after)}")
-    return ", ".join(parts)
-
-
-def value(v: Any, key: str = "", record: Row | None = None) -> str:
-    if v is None:
-        return "–"
-    currency = (record or {}).get("currency")
-    if key.endswith("_minor") and isinstance(v, int) and isinstance(currency, str):
-        return money(v, currency)
-    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
 def compact(d: Row | None) -> str:

@@ -12,7 +12,7 @@ from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen
 
 if TYPE_CHECKING:
-    from supportdesk.tui.screens.account import AccountScreen
+    from supportdesk.tui.navigation import CashoutView
 
 TITLES = {"hold": "Hold cashout", "release": "Release cashout", "reject": "Reject cashout"}
 WHAT = {"hold": "A hold stops the payout until someone releases it.",
@@ -28,14 +28,14 @@ def describe(c: dict[str, Any], action: str) -> str:
             f"{c['status']}{' (' + why + ')' if why else ''}.\n{WHAT[action]}{lead}")
 
 
-def open_cashout(screen: AccountScreen, action: str) -> None:
+def open_cashout(screen: CashoutView, action: str) -> None:
     chosen = screen.chosen_cashout()
     if chosen is None:
         return
     ask(screen, ReasonScreen(TITLES[action], describe(chosen, action)), chosen["cashout_id"], action)
 
 
-def ask(screen: AccountScreen, dialog: ReasonScreen, cashout_id: str, action: str) -> None:
+def ask(screen: CashoutView, dialog: ReasonScreen, cashout_id: str, action: str) -> None:
     """Reason, then the plan (a worker), then the confirmation; n goes back to the reason as typed."""
 
     def given(answer: Answer | None) -> None:

@@ -17,7 +17,7 @@ from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_con
 from supportdesk.tui.widgets.one_line import OneLineInput
 
 if TYPE_CHECKING:
-    from supportdesk.tui.screens.account import AccountScreen
+    from supportdesk.tui.navigation import AccountView
 
 # The move an agent most likely wants from each status comes first in the list.
 MOVES = ("limit", "unlimit", "suspend", "reactivate")
@@ -97,7 +97,7 @@ def _ticket(ticket: str | None) -> str:
     return f", ticket {ticket}" if ticket else ", no ticket"
 
 
-def open_credit(screen: AccountScreen) -> None:
+def open_credit(screen: AccountView) -> None:
     if screen.story is None:
         screen.notify("Wait for the account to load.", severity="warning")
         return
@@ -113,7 +113,7 @@ def open_credit(screen: AccountScreen) -> None:
     _ask(screen, dialog, question, lambda a: screen.backend.credit(account["account_id"], form.coins, *a), _credited)
 
 
-def open_status(screen: AccountScreen) -> None:
+def open_status(screen: AccountView) -> None:
     if screen.story is None:
         screen.notify("Wait for the account to load.", severity="warning")
         return
@@ -129,7 +129,7 @@ def open_status(screen: AccountScreen) -> None:
          lambda a: screen.backend.change_status(account["account_id"], form.move, *a), _status_changed)
 
 
-def _ask(screen: AccountScreen, dialog: ReasonScreen, question: Callable[[Answer], ConfirmScreen],
+def _ask(screen: AccountView, dialog: ReasonScreen, question: Callable[[Answer], ConfirmScreen],
          call: Callable[[Answer], dict[str, Any]], said: Callable[[dict[str, Any]], str]) -> None:
     """Reason, confirmation, then the call in a worker of the account screen (failures: its error modal); the
     account reloads with what happened said first."""

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from supportdesk.domain.overview import due_words
 from supportdesk.tui.format import plain, shown
+from supportdesk.tui.navigation import Open
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 
@@ -124,21 +125,15 @@ class HomePanel(Vertical):
         return f"{synced}; {fixed}" + (f"; stale: {', '.join(stale)} (Ctrl+R)" if stale else "")
 
     @on(DataTable.RowSelected)
-    async def _chosen(self, event: DataTable.RowSelected) -> None:
+    def _chosen(self, event: DataTable.RowSelected) -> None:
         event.stop()
         key = event.row_key.value
         if not key:
             return
         table_id = event.data_table.id
         if table_id == "home-tickets":
-            from supportdesk.tui.screens.tickets import open_ticket
-
-            open_ticket(self.app, key, self.reload)
+            self.post_message(Open.Ticket(key, self.reload))
         elif table_id == "home-flags":
-            from supportdesk.tui.screens.review import ReviewScreen
-
-            review = ReviewScreen(self.backend)
-            review.rule = key  # the queue of that rule (f picks another)
-            self.app.push_screen(review)
+            self.post_message(Open.Review(rule=key))  # the queue of that rule (f picks another)
         else:
-            await self.app.run_action("app.reconcile_all")
+            self.post_message(Open.Reconcile())

@@ -15,11 +15,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from supportdesk.tui.format import VisibleControls, shown
+from supportdesk.tui.navigation import Open
 from supportdesk.tui.widgets.note_area import NoteArea
 from supportdesk.tui.widgets.one_line import OneLineInput
 
 if TYPE_CHECKING:
-    from supportdesk.tui.screens.account import AccountScreen
+    from supportdesk.tui.navigation import AccountView
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +92,8 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
         self.dismiss(None)
 
 
-def open_new_ticket(screen: AccountScreen) -> None:
+def open_new_ticket(screen: AccountView) -> None:
     """Ask for the ticket, create it in a worker of the account screen (failures: its error modal), open it."""
-    from supportdesk.tui.screens.tickets import open_ticket
-
     if screen.story is None:
         screen.notify("Wait for the account to load.", severity="warning")
         return
@@ -103,7 +102,7 @@ def open_new_ticket(screen: AccountScreen) -> None:
     def created(ticket: dict[str, Any]) -> None:
         screen.notify(f"Opened {shown(ticket['ticket_id'])}. w works it.", markup=False)
         screen.action_refresh()
-        open_ticket(screen.app, ticket["ticket_id"], screen.action_refresh)
+        screen.app.post_message(Open.Ticket(ticket["ticket_id"], screen.action_refresh))
 
     def create(form: NewTicket) -> None:
         ticket = screen.backend.create_ticket(account["account_id"], form.subject, form.body, form.category)

@@ -13,9 +13,9 @@ from textual.message import Message
 from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 
-from supportdesk.tui.format import coins, money, plain, shown, when
+from supportdesk.tui.format import coins, decision_text, money, plain, shown, when
+from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
-from supportdesk.tui.screens.refund import decision_text
 from supportdesk.tui.widgets.keyed_table import PlainTable
 
 if TYPE_CHECKING:
@@ -104,28 +104,22 @@ class PurchaseScreen(DeskScreen):
         return self.body
 
     def action_refund(self) -> None:
-        from supportdesk.tui.screens.refund import RefundScreen
-
         def settled() -> None:  # from the apply worker's thread: show the purchase as it is now
             self.app.call_from_thread(lambda: self.action_refresh() if self.is_attached else None)
             if self.settled is not None:
                 self.settled()
 
-        self.app.push_screen(RefundScreen(self.backend, self.purchase_id, settled))
+        self.post_message(Open.Refund(self.purchase_id, settled))
 
     def action_region(self) -> None:
-        from supportdesk.tui.screens.region import open_region
-
         if (body := self._loaded()) is not None:
             p = body["purchase"]
-            open_region(self.app, p["country"], p["purchased_at"].isoformat().replace("+00:00", "Z"), p)
+            self.post_message(Open.Region(p["country"], p["purchased_at"].isoformat().replace("+00:00", "Z"), p))
 
     def action_audit(self) -> None:
-        from supportdesk.tui.screens.audit import open_audit
-
         if (body := self._loaded()) is not None:
             p = body["purchase"]
-            open_audit(self.app, account_id=p["account_id"], label=f"{p['handle']} {p['account_id']}")
+            self.post_message(Open.Audit(account_id=p["account_id"], label=f"{p['handle']} {p['account_id']}"))
 
     def action_copy_id(self) -> None:
         self.app.copy_to_clipboard(self.purchase_id)

@@ -23,6 +23,7 @@ from textual.worker import Worker, get_current_worker
 
 from supportdesk.domain.findings import KINDS, Finding, summarise
 from supportdesk.tui.format import plain, plural, shown
+from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.fix_dialog import FixDialog
 from supportdesk.tui.screens.reason import Answer
@@ -329,12 +330,10 @@ class ReconcileScreen(DeskScreen):
         self.notify(f"Copied {shown(key)}", markup=False)
 
     def action_open_account(self) -> None:
-        from supportdesk.tui.screens.account import AccountScreen
-
         if self.current is None or not self.findings[self.current].account_id:
             self.notify("Highlight a finding with an account first.", severity="warning")
             return
-        self.app.push_screen(AccountScreen(self.backend, self.findings[self.current].account_id or ""))
+        self.post_message(Open.Account(self.findings[self.current].account_id or ""))
 
     # --- the detail pane -----------------------------------------------------------------------------------
 

@@ -24,23 +24,20 @@ from textual.widgets import Footer, Static, TabbedContent
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.domain.refunds import CAUSE_WORDS
-from supportdesk.tui.format import coins, money, plain, shown
+from supportdesk.tui.format import coins, decision_text, money, plain, shown
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer
 from supportdesk.tui.screens.refund_dialogs import CausePicker, RefundAnswer, RefundDialog
+from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
-    from supportdesk.tui.screens.account import AccountScreen
-
-OUTCOME_STYLE = {"refund": "bold green", "store_decides": "bold yellow", "deny": "bold red"}
+    from supportdesk.tui.navigation import AccountView
 
 
-def open_refund(screen: AccountScreen) -> None:
+def open_refund(screen: AccountView) -> None:
     """From the account screen: the panel of the purchase under the cursor; reload the account if money moved."""
-    from supportdesk.tui.widgets.keyed_table import KeyedTable
-
     purchase_id = screen.query_one("#purchases-table", KeyedTable).focused_key
     if purchase_id is None or screen.query_one(TabbedContent).active != "purchases":
         screen.notify("Pick a purchase on the Purchases tab first (1).", severity="warning")
@@ -252,25 +249,6 @@ class RefundScreen(DeskScreen):
         self.status(applied_text(self.applied))
         self.notify("Refund " + ("already done (replayed)." if message.result["replayed"] else "applied."))
         self.action_refresh()
-
-
-def decision_text(d: dict[str, Any]) -> Text:
-    text = Text.assemble((d["outcome"], OUTCOME_STYLE.get(d["outcome"], "bold")), "  ", (d["rule"], "dim"), "\n",
-                         shown(d["explanation"]))
-    if d.get("overridden"):
-        text.append(f"\nA lead's override of {d['overridden']}", style="bold yellow")
-    elif d.get("overridable"):
-        text.append("\nA lead may override this (o).", style="yellow")
-    if d.get("window") and d["rule"].split(".")[0] in ("web", "google"):  # the stores whose refunds have a window
-        text.append(f"\nWindow {d['window']}", style="dim")
-    if d["outcome"] == "refund":
-        text.append(f"\nRefund {money(d['refund_minor'], d['currency'])}, claw back "
-                    f"{d['coins_clawback']:,} coins")
-    if d.get("consumption"):
-        a = d["consumption"]
-        text.append(f"\nIf Apple asks: {a['refund_preference']} ({a['why']}), "
-                    f"{a['consumption_percentage'] / 1000:g}% consumed, {a['delivery_status']}")
-    return text
 
 
 def applied_text(a: dict[str, Any]) -> Text:

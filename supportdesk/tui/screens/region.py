@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -32,12 +32,6 @@ if TYPE_CHECKING:
 DEBOUNCE_SECONDS = 0.15
 PRICE_COLUMNS = ("store", "bundle", "coins", "bonus", "price", "from", "to")
 RIGHT = {2, 3, 4}  # the numbers
-
-
-def open_region(app: App[Any], country: str | None = None, at: str | None = None,
-                purchase: dict[str, Any] | None = None) -> None:
-    """Show the region screen over the current one (Esc comes back)."""
-    app.push_screen(RegionScreen(app.backend, country, at, purchase))  # type: ignore[attr-defined]
 
 
 def _mark(flag: bool) -> str:

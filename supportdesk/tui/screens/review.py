@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from supportdesk.domain.review import creator, describe, headline
 from supportdesk.tui.format import money, plain, plural, shown
+from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
@@ -28,11 +29,6 @@ from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
-
-
-def open_review(app: App[Any]) -> None:
-    """Show the review queue over the current screen (Esc comes back)."""
-    app.push_screen(ReviewScreen(app.backend))  # type: ignore[attr-defined]
 
 
 class ReviewScreen(DeskScreen):
@@ -242,9 +238,7 @@ class ReviewScreen(DeskScreen):
         if f is None:
             self.notify("Highlight a flag first (↑ ↓).", severity="warning")
             return
-        from supportdesk.tui.screens.account import AccountScreen
-
-        self.app.push_screen(AccountScreen(self.backend, f["account_id"]))  # Esc comes back to the queue
+        self.post_message(Open.Account(f["account_id"]))  # Esc comes back to the queue
 
     def action_sort(self) -> None:
         self.ascending = not self.ascending

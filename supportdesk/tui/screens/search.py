@@ -3,7 +3,7 @@ box is empty, the home panel (my open tickets, flags by rule, stale stores) in t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,13 +16,13 @@ from textual.worker import get_current_worker
 from supportdesk.domain.text import matches
 from supportdesk.errors import SupportdeskError
 from supportdesk.tui.format import shown
+from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.home import HomePanel
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 from supportdesk.tui.widgets.query_input import QueryInput
 
 if TYPE_CHECKING:
-    from supportdesk.tui.app import SupportDeskApp
     from supportdesk.tui.backend import Backend
 
 DEBOUNCE_SECONDS = 0.15
@@ -183,7 +183,7 @@ class SearchScreen(DeskScreen):
             self.query_one("#results", KeyedTable).focus()
 
     def open_account(self, account_id: str) -> None:
-        cast("SupportDeskApp", self.app).open_account(account_id)
+        self.post_message(Open.Account(account_id, from_search=True))
 
     def action_focus_results(self) -> None:
         home = self.query_one(HomePanel)

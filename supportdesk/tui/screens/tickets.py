@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -19,8 +19,8 @@ from textual.worker import Worker, get_current_worker
 
 from supportdesk.domain.conversation import REPLY
 from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED, awaiting_answer, deadlines_first
-from supportdesk.tui.format import answer_due, plain, plural, shown, when
-from supportdesk.tui.screens.audit import change_text
+from supportdesk.tui.format import answer_due, change_text, plain, plural, shown, when
+from supportdesk.tui.navigation import Desk, Open, desk_of
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
@@ -28,36 +28,12 @@ from supportdesk.tui.screens.reply import Draft, Picker, ReplyScreen, macro_pick
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
-    from supportdesk.tui.app import SupportDeskApp
     from supportdesk.tui.backend import Backend
 
 Row = dict[str, Any]
 STATUS_STYLE = {"new": "bold magenta", "open": "bold yellow", "pending": "bold cyan", "on-hold": "cyan",
                 "solved": "green", "closed": "dim"}
 TICK = 30.0  # seconds between redraws of the time left to a store's deadline
-
-
-def open_tickets(app: App[Any]) -> None:
-    """The ticket list over the current screen (Esc comes back)."""
-    app.push_screen(TicketsScreen(app.backend))  # type: ignore[attr-defined]
-
-
-def open_ticket(app: App[Any], ticket_id: str, on_changed: Callable[[], object] | None = None) -> None:
-    """One ticket over the current screen; `on_changed` runs when it comes back after a resolve.
-
-    Opened from the account its view jumped to (o), it goes back to that view instead of stacking another."""
-    below = app.screen_stack[-2] if len(app.screen_stack) > 1 else None
-    if isinstance(below, TicketScreen) and below.ticket_id == ticket_id:
-        app.pop_screen()
-        below.action_refresh()
-        return
-    screen = TicketScreen(app.backend, ticket_id)  # type: ignore[attr-defined]
-
-    def closed(_: object) -> None:
-        if screen.changed and on_changed is not None:
-            on_changed()
-
-    app.push_screen(screen, closed)
 
 
 def filter_words(name: str, total: int = 2) -> str:
@@ -169,7 +145,7 @@ class TicketsScreen(DeskScreen):
     @on(DataTable.RowSelected, "#tl-table")
     def _chosen(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
-            open_ticket(self.app, event.row_key.value, self.action_refresh)
+            self.post_message(Open.Ticket(event.row_key.value, self.action_refresh))
 
 
 class TicketScreen(DeskScreen):
@@ -225,8 +201,8 @@ class TicketScreen(DeskScreen):
         self.changed = False  # resolved or written to here: whoever opened this screen reloads
 
     @property
-    def desk(self) -> SupportDeskApp:
-        return cast("SupportDeskApp", self.app)
+    def desk(self) -> Desk:
+        return desk_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(plain(self.ticket_id), id="tk-head")
@@ -371,21 +347,11 @@ class TicketScreen(DeskScreen):
 
     def action_open_account(self) -> None:
         """The ticket's account: back to it when it is the screen below, else over this one."""
-        from supportdesk.tui.screens.account import AccountScreen
-
-        if self.ticket is None:
-            return
-        below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else None
-        if isinstance(below, AccountScreen) and self.ticket["account_id"] in (
-                below.account_id, below.story and below.story["account"]["account_id"]):
-            self.action_back()
-            return
-        self.app.push_screen(AccountScreen(self.backend, self.ticket["account_id"]))
+        if self.ticket is not None:
+            self.post_message(Open.Account(self.ticket["account_id"], back_if_below=True))
 
     def action_audit_trail(self) -> None:
-        from supportdesk.tui.screens.audit import open_audit
-
-        open_audit(self.app, ticket_id=self.ticket_id)
+        self.post_message(Open.Audit(ticket_id=self.ticket_id))
 
     # --- the conversation: reply, macro, note, take, status, copy -------------------------------------------
 
