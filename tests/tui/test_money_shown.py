@@ -17,7 +17,7 @@ from textual.widgets import Tree
 
 from supportdesk.db.engine import make_engine, write_session
 from supportdesk.db.schema import ensure_schema
-from supportdesk.services import audit
+from supportdesk.services import audit, review
 from supportdesk.services.importer import run_import
 from supportdesk.tui.app import SupportDeskApp
 from supportdesk.tui.screens.reconcile import ReconcileScreen
@@ -76,6 +76,7 @@ def money_engine(tmp_path: Path) -> Iterator[Engine]:
         for pid, minor, currency in (("pur_m1", 499, "USD"), ("pur_m3", 160, "JPY")):
             audit.append(s, ctx, action="refund.request", target=f"rf_{pid}", account_id="acc_0005",
                          after={"purchase_id": pid, "amount_minor": minor, "currency": currency, "coins": 70})
+    review.rebuild(engine)  # the queue as stored: the screen opens it without running the rules
     yield engine
     engine.dispose()
 

@@ -257,7 +257,6 @@ def test_audit_screen(make_app, tui_engine, monkeypatch, snap_compare) -> None:
     from supportdesk.services import audit
     from supportdesk.services.accounts import set_status
     from supportdesk.services.audit import ActionContext
-    from supportdesk.tui.screens.audit import open_audit
 
     class Frozen(datetime):
         @classmethod
@@ -273,7 +272,7 @@ def test_audit_screen(make_app, tui_engine, monkeypatch, snap_compare) -> None:
                    key="snap-unlimit")
 
     async def open_trail(pilot: Pilot[None]) -> None:
-        open_audit(pilot.app, account_id="acc_0000", label="@user0")
+        pilot.app.open_audit(account_id="acc_0000", label="@user0")  # type: ignore[attr-defined]
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_trail)
