@@ -40,6 +40,7 @@ from supportdesk.services.accounts import limit_if_in_debt
 from supportdesk.services.audit import ActionContext, check_ticket, plain
 from supportdesk.services.ledger import ledger_balance, lock_account, new_id, post_entries
 from supportdesk.services.once import check_context, request_hash, run_once
+from supportdesk.services.refund_words import STORE_WAY, clawback_lines, question  # noqa: F401 (re-exported)
 from supportdesk.services.roles import require_lead
 from supportdesk.stores.errors import store_name
 
@@ -48,7 +49,6 @@ WEB_REASON = {"duplicate": "duplicate", "fraud": "fraudulent"}  # else requested
 NEW_STATUS = {"apple": "revoked"}  # else refunded
 APPLE_HISTORY_DAYS = 180
 APPLE_SANDBOX_HISTORY_DAYS = 30  # Sandbox keeps 30 days of notification history
-STORE_WAY = {"web": "to the card of", "google": "through Google Play to"}
 
 
 class RefundDenied(Conflict):
@@ -660,52 +660,3 @@ def _answer_apple(engine: Any, step: dict[str, Any], ctx: ActionContext, setting
         result = run_once(session, key=step["key"], action="refund.apply", request=step["request"], ctx=ctx,
                           perform=perform)
     return {**result, "applied": {**result["applied"], "replayed": result["replayed"]}}
-
-
-# -- in words: the CLI's confirmation and the TUI panel say the same --------------------------------------------
-def question(view: dict[str, Any], reason: str, ticket: str | None, consented: bool) -> str:
-    """Exactly what money moves, in one question."""
-    d, p, c = view["decision"], view["purchase"], view["clawback"]
-    why = f"; reason {reason!r}{f', ticket {ticket}' if ticket else ''}?"
-    if d["outcome"] == "store_decides":
-        a = d["consumption"]
-        if not consented:
-            return f"Check whether Apple asked about {p['purchase_id']} (nothing is sent without consent){why}"
-        return (f"Answer Apple's consumption request for {p['purchase_id']} of {p['handle']}: "
-                f"{a['refund_preference']}, {a['consumption_percentage'] / 1000:g}% of the coins spent, customer "
-                f"consented; no money moves here{why}")
-    money = format_money(d["refund_minor"], d["currency"])
-    if d.get("partial_of"):
-        money += f" (part of {format_money(d['partial_of'], d['currency'])})"
-    text = f"Refund {money} {STORE_WAY.get(p['store'], 'to')} {p['handle']} for {p['purchase_id']}"
-    if p["store"] == "google":
-        text += " (revoked)"
-    text += f" and claw back {c['coins']:,} coins from {p['handle']}"
-    if c["debt"]:
-        text += f" (leaves a debt of {c['debt']:,} coins{' and limits the account' if c['limits_account'] else ''})"
-    for creator in c["creators"]:
-        if creator["clawback"]:
-            text += f", {creator['clawback']:,} diamonds from {creator['handle']}"
-    if d["rule"] == "any.refund_in_progress":
-        text = "Finish the refund already started: " + text[0].lower() + text[1:] + \
-            " (the store is asked again with the same key, so it refunds at most once)"
-    if d.get("overridden"):
-        text = f"Override {d['overridden']} (audited as a lead's override): " + text[0].lower() + text[1:]
-    return text + why
-
-
-def clawback_lines(c: dict[str, Any]) -> list[str]:
-    """The clawback preview in plain lines (the TUI panel shows the same)."""
-    lines = [f"coins: {c['credited']:,} credited, {c['spent']:,} spent, {c['unspent']:,} unspent; "
-             f"claw back {c['coins']:,} (balance {c['balance_before']:,} -> {c['balance_after']:,}"
-             f"{', a debt: the account is limited' if c['limits_account'] else ''})"]
-    for g in c["gifted"]:
-        lines.append(f"gifted: {g['coins']:,} coins to {g['handle'] or g['creator_id']} ({g['gift_id']}, "
-                     f"{g['event_id']}), {g['diamonds']:,} diamonds earned")
-    for s in c["other_spending"]:
-        lines.append(f"also used: {s['coins']:,} coins by {s['kind']} {s['ref'] or ''}".rstrip())
-    for cr in c["creators"]:
-        taken = f"claw back {cr['clawback']:,}" if cr["clawback"] else "no diamond clawback (policy)"
-        lines.append(f"creator {cr['handle'] or cr['creator_id']}: {cr['diamonds_credited']:,} diamonds, "
-                     f"{cr['cashed_out']:,} cashed out, {cr['not_cashed_out']:,} not; {taken}")
-    return lines
