@@ -38,43 +38,32 @@ def refund_cmd(
     json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Decide a refund by the store's rules and our policy: the rule, why, and what would be clawed back."""
-    from datetime import UTC, datetime
-
-    from supportdesk.db.engine import read_session
+    from supportdesk.desk import Desk
+    from supportdesk.desk.refunds import question
     from supportdesk.domain.tickets import ticket_id_of
-    from supportdesk.services import refunds
-    from supportdesk.services.once import caller_key
-    from supportdesk.services.roles import require_lead
-    from supportdesk.stores.sync import store_clock
 
     with handled(json_mode):
         state = ctx.obj
-        key = caller_key(key)
+        refunds = Desk.open(state).refunds
+        key = refunds.caller_key(key)
         if apply and not (reason and reason.strip()):
             raise InvalidInput(f"{'--override' if override else '--apply'} needs --reason TEXT: every refund is "
                                "audited with its reason")
         ticket_id = ticket_id_of(ticket) if ticket else None
         who = state.action_context(actor, reason, ticket_id) if apply else None
         if override and who is not None:
-            require_lead(who, "overriding the refund policy")  # said before anything is asked or written
-        now = store_clock(state.settings) or datetime.now(UTC)
-        policy = refunds.policy_of(state.settings)
-        ask = refunds.Ask(cause, override, amount)
-        with read_session(state.engine) as session:
-            view = refunds.decide(session, target, now, policy, cause=cause, ticket_id=ticket_id, override=override,
-                                  amount_minor=amount)
-            first = refunds.replay(session, view["purchase"]["purchase_id"], key, ask=ask) if apply else None
-        if not apply or first is not None:
-            emit(refunds.plain(first or view), json_mode, _print_applied if first else _print)
+            refunds.require_override(who)  # said before anything is asked or written
+        check = refunds.check(target, cause=cause, ticket_id=ticket_id, override=override, amount_minor=amount,
+                              key=key, applying=apply)
+        if not apply or check.first is not None:
+            emit(check.to_json(), json_mode, _print_applied if check.first else _print)
             return
-        decision = view["decision"]
-        if decision["outcome"] == "deny":
-            raise refunds.RefundDenied(decision["explanation"], details={"decision": decision})
+        refunds.deny(check)
         assert who is not None
-        confirm(refunds.question(view, reason or "", who.ticket_id, consented), yes, json_mode)
-        done = refunds.apply(state.engine, target, who, state.settings, key=key, now=now, cause=cause,
-                             customer_consented=consented, override=override, amount_minor=amount)
-        emit(refunds.plain(done), json_mode, _print_applied)
+        confirm(question(check.view, reason or "", who.ticket_id, consented), yes, json_mode)
+        done = refunds.apply(target, who, key=key, cause=cause, customer_consented=consented, override=override,
+                             amount_minor=amount, now=check.now)
+        emit(done, json_mode, _print_applied)
 
 
 def _print(body: dict[str, Any]) -> None:
@@ -98,7 +87,7 @@ def _print(body: dict[str, Any]) -> None:
         a = d["consumption"]
         say(f"  if Apple asks: {a['refund_preference']} ({a['why']}), "
             f"{a['consumption_percentage'] / 1000:g}% consumed, {a['delivery_status']}")
-    from supportdesk.services.refunds import clawback_lines
+    from supportdesk.desk.refunds import clawback_lines
 
     for line in clawback_lines(c):
         say(f"  {line}")

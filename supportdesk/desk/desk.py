@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from supportdesk.desk.audit import AuditDesk
     from supportdesk.desk.context import AppContext
     from supportdesk.desk.reconcile import ReconcileDesk
+    from supportdesk.desk.refunds import RefundDesk
     from supportdesk.desk.regions import RegionDesk
     from supportdesk.desk.stores import StoreDesk
     from supportdesk.domain.refunds import Policy
@@ -98,3 +99,9 @@ class Desk:
         from supportdesk.desk.stores import StoreDesk
 
         return StoreDesk(self)
+
+    @cached_property
+    def refunds(self) -> RefundDesk:
+        from supportdesk.desk.refunds import RefundDesk
+
+        return RefundDesk(self)
