@@ -71,27 +71,9 @@ class Backend:
 
     # --- refunds ---------------------------------------------------------------------------------------------
 
-    refund_clients: dict[str, Any] | None = None  # store clients to use instead of the configured ones (tests)
-
     def refund_now(self) -> Any:
-        """The stores' clock when the config fixes it (the emulator), else now: refund windows count from it."""
-        from datetime import UTC, datetime
-
-        from supportdesk.stores.sync import store_clock
-
-        return store_clock(self.state.settings) or datetime.now(UTC)
-
-    def refund_decision(self, purchase_id: str, cause: str = "remorse", *, ticket_id: str | None = None,
-                        override: bool = False, amount_minor: int | None = None) -> dict[str, Any]:
-        """`decision`, `purchase`, `clawback` for one purchase (see `services.refunds.decide`): the window counted
-        to `ticket_id`'s creation, what a lead's `override` would do, a part of the amount."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import refunds
-
-        with read_session(self.state.engine) as session:
-            return refunds.plain(refunds.decide(session, purchase_id, self.refund_now(),
-                                                refunds.policy_of(self.state.settings), cause, ticket_id=ticket_id,
-                                                override=override, amount_minor=amount_minor))
+        """The stores' clock (the desk's; a pass-through Pilot tests patch): refund windows count from it."""
+        return self.desk.now()
 
     def purchase_detail(self, purchase_id: str) -> dict[str, Any]:
         """One purchase's timeline, region then and refund decision now (see `services.purchase_detail`)."""
@@ -101,15 +83,6 @@ class Backend:
         with read_session(self.state.engine) as session:
             return purchase_detail.detail(session, purchase_id, self.refund_now(),
                                           refunds.policy_of(self.state.settings))
-
-    def apply_refund(self, purchase_id: str, reason: str, ticket_id: str | None, cause: str = "remorse", *,
-                     override: bool = False, amount_minor: int | None = None) -> dict[str, Any]:
-        """Carry the refund out once (store call, clawback) as the configured actor; raises the store's errors."""
-        from supportdesk.services import refunds
-
-        ctx = self.state.action_context(None, reason, ticket_id)
-        return refunds.apply(self.state.engine, purchase_id, ctx, self.state.settings, self.refund_clients,
-                             now=self.refund_now(), cause=cause, override=override, amount_minor=amount_minor)
 
     @property
     def role(self) -> str:
@@ -153,12 +126,6 @@ class Backend:
 
         ctx = self.state.action_context(None, plan["reason"], plan["ticket_id"])
         return cashouts.act(self.state.engine, plan, ctx)
-
-    def refund_words(self, view: dict[str, Any], reason: str, ticket_id: str | None) -> tuple[str, list[str]]:
-        """The confirmation question and the clawback lines, in the CLI's words."""
-        from supportdesk.services.refunds import clawback_lines, question
-
-        return question(view, reason, ticket_id, False), clawback_lines(view["clawback"])
 
     # --- review ----------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from supportdesk.config import Settings
 from supportdesk.db.engine import make_engine, write_session
 from supportdesk.db.models import Account, Cashout, LedgerEntry, ReviewFlag, StoreRecord
 from supportdesk.db.schema import ensure_schema
+from supportdesk.desk import Desk
 from supportdesk.services.importer import run_import
 from supportdesk.tui.app import SupportDeskApp
 from tests.service.factories import account, minimal, write_dataset
@@ -77,11 +78,14 @@ def tui_engine(tmp_path: Path) -> Iterator[Engine]:
 
 def app_factory(engine: Engine) -> Callable[..., SupportDeskApp]:
     def make(keys: dict[str, str] | None = None, initial_query: str | None = None,
-             stores: dict[str, Any] | None = None) -> SupportDeskApp:
+             stores: dict[str, Any] | None = None, clients: dict[str, Any] | None = None) -> SupportDeskApp:
+        """`clients`: fake store clients, injected through the app's desk (as the CLI tests do)."""
         settings = Settings(database_url=str(engine.url), actor="tester", keys=keys or {}, stores=stores or {})
         state = AppContext(_settings=settings)
         state.engine = engine  # type: ignore[misc]  # share the test's engine (cached_property slot)
         app = QuietApp(state, initial_query=initial_query)
+        if clients:
+            app.backend.desk = Desk.open(state, clients=clients)  # the app's one desk, with the fakes
         app.animation_level = "none"
         return app
 

@@ -175,8 +175,7 @@ async def apply_refund(pilot: Pilot[None], reason: str) -> None:
 
 
 async def test_after_a_refund_the_panel_says_refunded_first(make_app) -> None:
-    app = make_app()
-    app.backend.refund_clients = {"web": FakeWeb()}
+    app = make_app(clients={"web": FakeWeb()})
     async with app.run_test(size=SIZE) as pilot:
         panel = await open_panel(pilot, "acc_0000", "pur_0001")
         await apply_refund(pilot, "double charge")
@@ -191,8 +190,7 @@ async def test_after_a_refund_the_panel_says_refunded_first(make_app) -> None:
 
 
 async def test_a_failed_refund_shows_the_account_as_it_is(make_app) -> None:
-    app = make_app()
-    app.backend.refund_clients = {"web": FakeWeb(fail=StoreUnavailable("web", "The processor is unavailable"))}
+    app = make_app(clients={"web": FakeWeb(fail=StoreUnavailable("web", "The processor is unavailable"))})
     async with app.run_test(size=SIZE) as pilot:
         panel = await open_panel(pilot, "acc_0000", "pur_0001")
         account = app.screen_stack[-2]
@@ -209,9 +207,8 @@ async def test_a_failed_refund_shows_the_account_as_it_is(make_app) -> None:
 
 
 async def test_a_refund_left_running_updates_the_account_when_it_ends(make_app) -> None:
-    app = make_app()
     web = SlowWeb()
-    app.backend.refund_clients = {"web": web}
+    app = make_app(clients={"web": web})
     async with app.run_test(size=SIZE) as pilot:
         await open_panel(pilot, "acc_0000", "pur_0001")
         await apply_refund(pilot, "double charge")

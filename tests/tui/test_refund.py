@@ -51,9 +51,8 @@ async def open_panel(pilot: Pilot[None], account_id: str, purchase_id: str) -> R
 
 
 async def test_apply_a_web_refund_with_a_reason_and_a_confirmation(make_app, tui_engine) -> None:
-    app = make_app()
     web = FakeWeb()
-    app.backend.refund_clients = {"web": web}
+    app = make_app(clients={"web": web})
     async with app.run_test(size=SIZE) as pilot:
         panel = await open_panel(pilot, "acc_0000", "pur_0001")
         decision = text_of(panel, "#rf-decision")
@@ -94,8 +93,7 @@ async def test_apply_a_web_refund_with_a_reason_and_a_confirmation(make_app, tui
 
 
 async def test_store_down_shows_the_error_and_keeps_the_request(make_app, tui_engine) -> None:
-    app = make_app()
-    app.backend.refund_clients = {"web": FakeWeb(fail=StoreUnavailable("web", "The processor is unavailable"))}
+    app = make_app(clients={"web": FakeWeb(fail=StoreUnavailable("web", "The processor is unavailable"))})
     async with app.run_test(size=SIZE) as pilot:
         panel = await open_panel(pilot, "acc_0000", "pur_0001")
         await pilot.press("a", "tab")

@@ -44,9 +44,8 @@ async def fill_refund(pilot, amount: str | None, reason: str) -> None:
 
 
 async def test_a_duplicate_refunded_in_part(make_app, tui_engine) -> None:
-    app = make_app()
     web = FakeWeb()
-    app.backend.refund_clients = {"web": web}
+    app = make_app(clients={"web": web})
     async with app.run_test(size=SIZE) as pilot:
         panel = await open_panel(pilot, "acc_0000", "pur_0001")
         await pick_cause(pilot, panel, 1)
@@ -76,8 +75,7 @@ async def test_an_amount_over_the_refund_is_refused_in_the_dialog(make_app, tui_
 
 
 async def test_the_window_counts_to_the_worked_ticket_and_only_a_lead_overrides(make_app, tui_engine) -> None:
-    app = make_app()
-    app.backend.refund_clients = {"web": FakeWeb()}
+    app = make_app(clients={"web": FakeWeb()})
     async with app.run_test(size=SIZE) as pilot:
         panel = await open_panel(pilot, "acc_0000", "pur_0001")
         app.backend.refund_now = lambda: LATE  # type: ignore[method-assign]

@@ -239,8 +239,7 @@ def test_refund_screen(make_app, snap_compare) -> None:
     from tests.service.test_refunds import FakeWeb
     from tests.tui.test_refund import open_panel
 
-    app = make_app()
-    app.backend.refund_clients = {"web": FakeWeb()}  # type: ignore[attr-defined]
+    app = make_app(clients={"web": FakeWeb()})
 
     async def open_it(pilot: Pilot[None]) -> None:
         await open_panel(pilot, "acc_0000", "pur_0001")  # the refund clock fixed two days after the purchase

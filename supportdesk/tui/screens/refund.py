@@ -132,8 +132,8 @@ class RefundScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="refund", exit_on_error=False)
     def load(self) -> None:
-        view = self.backend.refund_decision(self.purchase_id, self.cause, ticket_id=self.ticket_id,
-                                            override=self.override)
+        view = self.backend.desk.refunds.decision(self.purchase_id, self.cause, ticket_id=self.ticket_id,
+                                                  override=self.override, now=self.backend.refund_now())
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(view))
 
@@ -186,7 +186,7 @@ class RefundScreen(DeskScreen):
         if self.applied is not None:  # refunded here: the rule now is already_refunded, said as the state now
             decision = Text("Decision now: ", style="dim") + decision
         self.query_one("#rf-decision", Static).update(decision)
-        _, lines = self.backend.refund_words(view, "", None)
+        _, lines = self.backend.desk.refunds.words(view, "", None)
         self.query_one("#rf-clawback", Static).update(Text.assemble(("Clawback\n", "bold"), shown("\n".join(lines), lines=True)))
         self.query_one("#rf-body").loading = False
         self.refresh_bindings()
@@ -212,13 +212,14 @@ class RefundScreen(DeskScreen):
     @work(thread=True, exclusive=True, group="refund-check", exit_on_error=False)
     def check(self, answer: RefundAnswer) -> None:
         """The decision with the amount and the ticket typed: what the confirmation states is what is applied."""
-        view = self.backend.refund_decision(self.purchase_id, self.cause, ticket_id=answer.ticket,
-                                            override=self.override, amount_minor=answer.amount_minor)
+        view = self.backend.desk.refunds.decision(self.purchase_id, self.cause, ticket_id=answer.ticket,
+                                                  override=self.override, amount_minor=answer.amount_minor,
+                                                  now=self.backend.refund_now())
         self.post_message(self.Checked(view, answer))
 
     def on_refund_screen_checked(self, message: Checked) -> None:
         answer = message.answer
-        question, _ = self.backend.refund_words(message.view, answer.reason, answer.ticket)
+        question, _ = self.backend.desk.refunds.words(message.view, answer.reason, answer.ticket)
 
         def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -234,9 +235,9 @@ class RefundScreen(DeskScreen):
     @work(thread=True, exclusive=True, group="refund-apply", exit_on_error=False)
     def apply_refund(self, answer: RefundAnswer) -> None:
         try:
-            self.post_message(self.Applied(self.backend.apply_refund(
+            self.post_message(self.Applied(self.backend.desk.refunds.apply_as_agent(
                 self.purchase_id, answer.reason, answer.ticket, self.cause, override=self.override,
-                amount_minor=answer.amount_minor)))
+                amount_minor=answer.amount_minor, now=self.backend.refund_now())))
         finally:
             if self.settled is not None:
                 self.settled()
