@@ -16,9 +16,11 @@ documented JSON and the TUI renders:
   amount_mismatch, fix one finding (re-checked first);
 - ``desk.audit`` (:mod:`.audit`): the trail, verify the chain (and signed checkpoints), sign a checkpoint;
 - ``desk.regions`` (:mod:`.regions`): what a country allows at a time, the country picker;
-- ``desk.stores`` (:mod:`.stores`): sync the stores' records over a window.
+- ``desk.stores`` (:mod:`.stores`): sync the stores' records over a window;
+- ``desk.tickets`` (:mod:`.tickets`): tickets (list, show, create, resolve, take, assign, status), their
+  conversation (reply to the outbox, note, what the customer wrote) and the macros (list, fill for a ticket).
 
-Search, story, refunds, review, tickets and goodwill still go through ``tui/backend.py`` and the CLI commands'
+Search, story, refunds, review and goodwill still go through ``tui/backend.py`` and the CLI commands'
 own sessions; they move here one by one.
 
 Services are imported inside the calls, so importing the desk costs the app's start nothing.

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from supportdesk.desk.reconcile import ReconcileDesk
     from supportdesk.desk.regions import RegionDesk
     from supportdesk.desk.stores import StoreDesk
+    from supportdesk.desk.tickets import TicketDesk
     from supportdesk.domain.refunds import Policy
     from supportdesk.services.audit import ActionContext
 
@@ -98,3 +99,9 @@ class Desk:
         from supportdesk.desk.stores import StoreDesk
 
         return StoreDesk(self)
+
+    @cached_property
+    def tickets(self) -> TicketDesk:
+        from supportdesk.desk.tickets import TicketDesk
+
+        return TicketDesk(self)
