@@ -4,17 +4,15 @@ and workflow. Each is audited and done once; a refusal writes nothing."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from supportdesk.cli.output import emit, handled, say
+from supportdesk.desk import Desk
 from supportdesk.domain.conversation import REPLY_STATUSES
 from supportdesk.domain.text import when
 from supportdesk.domain.tickets import STATUSES
-
-if TYPE_CHECKING:
-    from supportdesk.cli.context import AppContext
 
 macro_app = typer.Typer(help="Reply templates ([macros.NAME] in the config, over the defaults).")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -38,46 +36,16 @@ def reply_cmd(ctx: typer.Context, ticket_id: TicketArg, body: BodyOpt = None,
               = False,
               actor: ActorOpt = None, key: KeyOpt = None, json_mode: JsonOpt = False) -> None:
     """Reply to the customer (recorded, then appended to the outbox once) from --body or a --macro."""
-    from supportdesk.db.engine import read_session
-    from supportdesk.errors import InvalidInput
-    from supportdesk.services import conversation
+    from supportdesk.desk.tickets import Preview
 
-    state: AppContext = ctx.obj
     with handled(json_mode):
-        if (body is None) == (macro is None):
-            raise InvalidInput("give the reply as --body TEXT or --macro NAME (one of them)")
-        who = state.action_context(actor, None, ticket_id)
-        text = _text(body)
-        if macro is not None:
-            with read_session(state.engine) as session:
-                text = _render(state, session, ticket_id, macro, purchase, who.actor)["body"]
-        if dry_run:
-            with read_session(state.engine) as session:
-                t, account, text, after = conversation.check(session, ticket_id, "reply", text, status)
-            emit({"dry_run": True, "ticket_id": t.ticket_id, "to": account.email, "macro": macro, "body": text,
-                  "status": after or t.status}, json_mode, _print_preview)
+        result = Desk.open(ctx.obj).tickets.reply(ticket_id, None if body is None else _text(body), macro=macro,
+                                                  purchase=purchase, status=status, dry_run=dry_run, actor=actor,
+                                                  key=key)
+        if isinstance(result, Preview):
+            emit(result.to_json(), json_mode, _print_preview)
             return
-        result = conversation.reply(state.engine, ticket_id, text, who, _outbox(state), status=status, macro=macro,
-                                    key=key)
-    emit({**result, "outbox": str(state.settings.outbox)}, json_mode, _print_sent)
-
-
-def _outbox(state: AppContext) -> Any:
-    from supportdesk.services.outbox import FileOutbox
-
-    return FileOutbox(state.settings.outbox)
-
-
-def _render(state: AppContext, session: Any, ticket_id: str, macro: str, purchase: str | None,
-            agent: str) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    from supportdesk.services import conversation, refunds
-    from supportdesk.stores.sync import store_clock
-
-    now = store_clock(state.settings) or datetime.now(UTC)
-    return conversation.render_macro(session, ticket_id, macro, state.settings.macros, agent=agent,
-                                     purchase=purchase, now=now, policy=refunds.policy_of(state.settings))
+    emit(result, json_mode, _print_sent)
 
 
 def _print_preview(body: dict[str, Any]) -> None:
@@ -96,14 +64,8 @@ def _print_sent(body: dict[str, Any]) -> None:
 def _message(kind: str) -> Any:
     def command(ctx: typer.Context, ticket_id: TicketArg, body: BodyOpt = None, actor: ActorOpt = None,
                 key: KeyOpt = None, json_mode: JsonOpt = False) -> None:
-        from supportdesk.db.engine import write_session
-        from supportdesk.services import conversation
-
-        state: AppContext = ctx.obj
         with handled(json_mode):
-            who = state.action_context(actor, None, ticket_id)
-            with write_session(state.engine) as session:
-                result = conversation.record(session, ticket_id, kind, _text(body), who, key=key)
+            result = Desk.open(ctx.obj).tickets.record(ticket_id, kind, _text(body), actor=actor, key=key)
         emit(result, json_mode, lambda b: say(
             f"{b['ticket']['ticket_id']}: {kind} {b['message']['message_id']} "
             f"{'already recorded (replayed)' if b['replayed'] else 'added'}; ticket {b['ticket']['status']}"))
@@ -116,7 +78,9 @@ def _message(kind: str) -> Any:
 
 def take_cmd(ctx: typer.Context, ticket_id: TicketArg, actor: ActorOpt = None, json_mode: JsonOpt = False) -> None:
     """Assign the ticket to yourself (an agent takes unassigned tickets; a lead takes any)."""
-    _assign(ctx, ticket_id, None, actor, json_mode, me=True)
+    with handled(json_mode):
+        result = Desk.open(ctx.obj).tickets.take(ticket_id, actor=actor)
+    _print_assigned(result, json_mode)
 
 
 def assign_cmd(ctx: typer.Context, ticket_id: TicketArg,
@@ -124,22 +88,12 @@ def assign_cmd(ctx: typer.Context, ticket_id: TicketArg,
                nobody: Annotated[bool, typer.Option("--nobody", help="Unassign it.")] = False,
                actor: ActorOpt = None, json_mode: JsonOpt = False) -> None:
     """Assign the ticket to an agent, or --nobody (taking it from another agent is a lead's)."""
-    _assign(ctx, ticket_id, to, actor, json_mode, me=False, nobody=nobody)
-
-
-def _assign(ctx: typer.Context, ticket_id: str, to: str | None, actor: str | None, json_mode: bool, *,
-            me: bool, nobody: bool = False) -> None:
-    from supportdesk.db.engine import write_session
-    from supportdesk.errors import InvalidInput
-    from supportdesk.services import tickets
-
-    state: AppContext = ctx.obj
     with handled(json_mode):
-        who = state.action_context(actor, None, ticket_id)
-        if not me and (to is None) == (not nobody):
-            raise InvalidInput("say who: --to NAME, or --nobody to unassign")
-        with write_session(state.engine) as session:
-            result = tickets.assign(session, ticket_id, who.actor if me else to, who)
+        result = Desk.open(ctx.obj).tickets.assign(ticket_id, to, nobody=nobody, actor=actor)
+    _print_assigned(result, json_mode)
+
+
+def _print_assigned(result: dict[str, Any], json_mode: bool) -> None:
     emit(result, json_mode, lambda b: say(
         f"{b['ticket']['ticket_id']} is {'now' if b['changed'] else 'already'} "
         f"{'assigned to ' + b['ticket']['assignee'] if b['ticket']['assignee'] else 'unassigned'}"
@@ -151,14 +105,8 @@ def status_cmd(ctx: typer.Context, ticket_id: TicketArg,
                reason: Annotated[str, typer.Option(help="Why (audited; for solved: the resolution).")],
                actor: ActorOpt = None, json_mode: JsonOpt = False) -> None:
     """Move a ticket to pending, on-hold, open, solved or (a lead) closed; the same status again changes nothing."""
-    from supportdesk.db.engine import write_session
-    from supportdesk.services import tickets
-
-    state: AppContext = ctx.obj
     with handled(json_mode):
-        who = state.action_context(actor, reason, ticket_id)
-        with write_session(state.engine) as session:
-            result = tickets.set_status(session, ticket_id, status, who)
+        result = Desk.open(ctx.obj).tickets.set_status(ticket_id, status, reason, actor=actor)
     emit(result, json_mode, lambda b: say(
         f"{b['ticket']['ticket_id']} is {'now' if b['changed'] else 'already'} {b['ticket']['status']}"))
 
@@ -166,11 +114,8 @@ def status_cmd(ctx: typer.Context, ticket_id: TicketArg,
 @macro_app.command("list")
 def macro_list_cmd(ctx: typer.Context, json_mode: JsonOpt = False) -> None:
     """Every macro: name, title, placeholders (an unknown one is named)."""
-    from supportdesk.services import conversation
-
-    state: AppContext = ctx.obj
     with handled(json_mode):
-        body = conversation.macro_list(state.settings.macros)
+        body = Desk.open(ctx.obj).tickets.macro_list()
     emit(body, json_mode, _print_macros)
 
 
@@ -180,11 +125,8 @@ def macro_show_cmd(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
                    purchase: Annotated[str | None, typer.Option(help="The purchase it is about.")] = None,
                    json_mode: JsonOpt = False) -> None:
     """A macro filled for a ticket, as `ticket reply --macro` would send it (nothing is written)."""
-    from supportdesk.db.engine import read_session
-
-    state: AppContext = ctx.obj
-    with handled(json_mode), read_session(state.engine) as session:
-        body = _render(state, session, ticket, name, purchase, state.identity.actor)
+    with handled(json_mode):
+        body = Desk.open(ctx.obj).tickets.render_macro(ticket, name, purchase=purchase)
     emit(body, json_mode, _print_body)
 
 

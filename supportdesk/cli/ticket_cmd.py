@@ -8,6 +8,7 @@ import typer
 
 from supportdesk.cli.conversation_cmd import print_conversation, register
 from supportdesk.cli.output import emit, handled, say
+from supportdesk.desk import Desk
 from supportdesk.domain.text import plural, when
 from supportdesk.domain.tickets import DEFAULT_FILTER, FILTERS, UNSOLVED
 
@@ -25,14 +26,8 @@ def list_cmd(ctx: typer.Context,
              mine: Annotated[bool, typer.Option("--mine", help="Only the tickets assigned to me.")] = False,
              json_mode: JsonOpt = False) -> None:
     """Tickets, newest first."""
-    from supportdesk.db.engine import read_session
-    from supportdesk.services import lookup, tickets
-
-    with handled(json_mode), read_session(ctx.obj.engine) as session:
-        account_id = lookup.resolve_account(session, account).account_id if account else None
-        assignee = ctx.obj.identity.actor if mine else None
-        emit(tickets.list_tickets(session, status=status, account_id=account_id, assignee=assignee), json_mode,
-             _print_list)
+    with handled(json_mode):
+        emit(Desk.open(ctx.obj).tickets.list(status, account=account, mine=mine).to_json(), json_mode, _print_list)
 
 
 def _print_list(body: dict[str, Any]) -> None:
@@ -48,11 +43,8 @@ def _print_list(body: dict[str, Any]) -> None:
 def show_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(help="T-1234")],
              json_mode: JsonOpt = False) -> None:
     """One ticket and everything done under it."""
-    from supportdesk.db.engine import read_session
-    from supportdesk.services import tickets
-
-    with handled(json_mode), read_session(ctx.obj.engine) as session:
-        emit(tickets.show(session, ticket_id), json_mode, _print_ticket)
+    with handled(json_mode):
+        emit(Desk.open(ctx.obj).tickets.show(ticket_id), json_mode, _print_ticket)
 
 
 def _print_ticket(body: dict[str, Any]) -> None:
@@ -76,13 +68,8 @@ def create_cmd(ctx: typer.Context, account: Annotated[str, typer.Argument(help="
                actor: Annotated[str | None, typer.Option(help="Acting agent.")] = None,
                json_mode: JsonOpt = False) -> None:
     """Open a new ticket on an account."""
-    from supportdesk.db.engine import write_session
-    from supportdesk.services import lookup, tickets
-
-    with handled(json_mode), write_session(ctx.obj.engine) as session:
-        account_id = lookup.resolve_account(session, account).account_id
-        result = tickets.create(session, account_id, subject, body, category,
-                                ctx.obj.action_context(actor, "new ticket", None))
+    with handled(json_mode):
+        result = Desk.open(ctx.obj).tickets.create(account, subject, body, category, actor=actor)
     emit(result, json_mode, lambda b: say(f"opened {b['ticket']['ticket_id']}"))
 
 
@@ -92,11 +79,8 @@ def resolve_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(hel
                 actor: Annotated[str | None, typer.Option(help="Acting agent.")] = None,
                 json_mode: JsonOpt = False) -> None:
     """Resolve a ticket with a note: it becomes solved (once: repeating it replays)."""
-    from supportdesk.db.engine import write_session
-    from supportdesk.services import tickets
-
-    with handled(json_mode), write_session(ctx.obj.engine) as session:
-        result = tickets.resolve(session, ticket_id, note, ctx.obj.action_context(actor, note, ticket_id))
+    with handled(json_mode):
+        result = Desk.open(ctx.obj).tickets.resolve(ticket_id, note, actor=actor)
     emit(result, json_mode, lambda b: say(
         f"{b['ticket']['ticket_id']} solved{' (already, replayed)' if b['replayed'] else ''}"))
 

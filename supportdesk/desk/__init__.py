@@ -18,9 +18,11 @@ documented JSON and the TUI renders:
 - ``desk.regions`` (:mod:`.regions`): what a country allows at a time, the country picker;
 - ``desk.stores`` (:mod:`.stores`): sync the stores' records over a window;
 - ``desk.refunds`` (:mod:`.refunds`): decide a refund (cause, ticket window, override, part), apply it once
-  (crash-safe store protocol), the question and clawback in words.
+  (crash-safe store protocol), the question and clawback in words;
+- ``desk.tickets`` (:mod:`.tickets`): tickets (list, show, create, resolve, take, assign, status), their
+  conversation (reply to the outbox, note, what the customer wrote) and the macros (list, fill for a ticket).
 
-Search, story, review, tickets and goodwill still go through ``tui/backend.py`` and the CLI commands'
+Search, story, review and goodwill still go through ``tui/backend.py`` and the CLI commands'
 own sessions; they move here one by one.
 
 Services are imported inside the calls, so importing the desk costs the app's start nothing.

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from supportdesk.desk.refunds import RefundDesk
     from supportdesk.desk.regions import RegionDesk
     from supportdesk.desk.stores import StoreDesk
+    from supportdesk.desk.tickets import TicketDesk
     from supportdesk.domain.refunds import Policy
     from supportdesk.services.audit import ActionContext
 
@@ -105,3 +106,9 @@ class Desk:
         from supportdesk.desk.refunds import RefundDesk
 
         return RefundDesk(self)
+
+    @cached_property
+    def tickets(self) -> TicketDesk:
+        from supportdesk.desk.tickets import TicketDesk
+
+        return TicketDesk(self)

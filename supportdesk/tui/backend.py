@@ -22,7 +22,7 @@ class Backend:
 
     @cached_property
     def desk(self) -> Desk:
-        """The application layer (one per app): reconcile, audit, regions and stores go through it; the rest of
+        """The application layer (one per app): reconcile, audit, regions, stores and tickets go through it; the rest of
         this class moves there use case by use case."""
         from supportdesk.desk import Desk
 
@@ -166,99 +166,6 @@ class Backend:
             applied = review.act(session, flag_id, action, ctx)
         with read_session(self.state.engine) as session:
             return {"flag": review.get_flag(session, flag_id), "applied": applied}
-
-    # --- tickets and the audit trail -------------------------------------------------------------------------
-
-    def tickets(self, status: str | None = None, account_id: str | None = None, mine: bool = False
-                ) -> dict[str, Any]:
-        """`tickets` (newest first, at most 200) and `total`, as `ticket list` shows them; `status` is a filter
-        name (domain.tickets.FILTERS; None: unsolved); `mine`: only those assigned to me (`--mine`)."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import tickets
-
-        with read_session(self.state.engine) as session:
-            return tickets.list_tickets(session, status=status, account_id=account_id,
-                                        assignee=self.state.identity.actor if mine else None)
-
-    # --- the conversation ------------------------------------------------------------------------------------
-
-    def record_message(self, ticket_id: str, kind: str, body: str) -> dict[str, Any]:
-        """An internal note (`note`) or what the customer wrote (`customer`), as `ticket note` records it."""
-        from supportdesk.db.engine import write_session
-        from supportdesk.services import conversation
-
-        ctx = self.state.action_context(None, None, ticket_id)
-        with write_session(self.state.engine) as session:
-            return conversation.record(session, ticket_id, kind, body, ctx)
-
-    def send_reply(self, ticket_id: str, body: str, status: str | None, macro: str | None) -> dict[str, Any]:
-        """Record the reply and hand it to the outbox once, as `ticket reply` does."""
-        from supportdesk.services import conversation
-        from supportdesk.services.outbox import FileOutbox
-
-        ctx = self.state.action_context(None, None, ticket_id)
-        return conversation.reply(self.state.engine, ticket_id, body, ctx, FileOutbox(self.state.settings.outbox),
-                                  status=status, macro=macro)
-
-    def take_ticket(self, ticket_id: str) -> dict[str, Any]:
-        """Assign the ticket to me (`ticket take`)."""
-        from supportdesk.db.engine import write_session
-        from supportdesk.services import tickets
-
-        ctx = self.state.action_context(None, None, ticket_id)
-        with write_session(self.state.engine) as session:
-            return tickets.assign(session, ticket_id, ctx.actor, ctx)
-
-    def set_ticket_status(self, ticket_id: str, status: str, reason: str) -> dict[str, Any]:
-        """`ticket status`: pending, on-hold, open, solved (closed: leads)."""
-        from supportdesk.db.engine import write_session
-        from supportdesk.services import tickets
-
-        ctx = self.state.action_context(None, reason, ticket_id)
-        with write_session(self.state.engine) as session:
-            return tickets.set_status(session, ticket_id, status, ctx)
-
-    def macros(self) -> list[dict[str, Any]]:
-        """Every macro (name, title, body, placeholders), as `macro list` shows them; no database call."""
-        from supportdesk.services import conversation
-
-        return list(conversation.macro_list(self.state.settings.macros)["macros"])
-
-    def render_macro(self, ticket_id: str, name: str) -> dict[str, Any]:
-        """The macro filled for the ticket (`macro`, `title`, `body`); raises naming a placeholder nothing fills."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import conversation, refunds
-
-        with read_session(self.state.engine) as session:
-            return conversation.render_macro(session, ticket_id, name, self.state.settings.macros,
-                                             agent=self.state.identity.actor, now=self.refund_now(),
-                                             policy=refunds.policy_of(self.state.settings))
-
-    def ticket(self, ticket_id: str) -> dict[str, Any]:
-        """One ticket with `actions` (its audit records) and `entries` (ledger entries under it); raises NotFound."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import tickets
-
-        with read_session(self.state.engine) as session:
-            return tickets.show(session, ticket_id)["ticket"]
-
-    def create_ticket(self, account_id: str, subject: str, body: str, category: str) -> dict[str, Any]:
-        """Open a ticket on an account as the configured actor (audited); the new ticket."""
-        from supportdesk.db.engine import write_session
-        from supportdesk.services import tickets
-
-        ctx = self.state.action_context(None, "new ticket", None)
-        with write_session(self.state.engine) as session:
-            return tickets.create(session, account_id, subject, body, category, ctx)["ticket"]
-
-    def resolve_ticket(self, ticket_id: str, note: str) -> dict[str, Any]:
-        """Resolve once with a note (the same note again replays); the result with `replayed`."""
-        from supportdesk.db.engine import write_session
-        from supportdesk.services import tickets
-
-        ctx = self.state.action_context(None, note, ticket_id)
-        with write_session(self.state.engine) as session:
-            return tickets.resolve(session, ticket_id, note, ctx)
 
     # --- home ------------------------------------------------------------------------------------------------
 

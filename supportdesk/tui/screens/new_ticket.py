@@ -47,7 +47,7 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
         self.who = who
 
     def compose(self) -> ComposeResult:
-        from supportdesk.services.tickets import CATEGORIES  # the service's list, loaded when first asked
+        from supportdesk.desk.tickets import categories  # the service's list, loaded when first asked
 
         with Vertical(id="dialog", classes="dialog") as dialog:
             dialog.border_title = Content(f"New ticket on {shown(self.who)}")
@@ -55,7 +55,7 @@ class NewTicketScreen(ModalScreen[NewTicket | None]):
             yield OneLineInput(placeholder="e.g. paid but coins never arrived", id="nt-subject", max_length=200,
                                compact=True, highlighter=VisibleControls())
             yield Label("Category:")
-            yield Select([(c.replace("_", " "), c) for c in CATEGORIES], value="other", allow_blank=False,
+            yield Select([(c.replace("_", " "), c) for c in categories()], value="other", allow_blank=False,
                          id="nt-category", compact=True)
             yield Label("What the customer wrote (optional):")
             yield NoteArea(placeholder="paste their message: every line is kept", id="nt-body",
@@ -105,7 +105,8 @@ def open_new_ticket(screen: AccountView) -> None:
         screen.app.post_message(Open.Ticket(ticket["ticket_id"], screen.action_refresh))
 
     def create(form: NewTicket) -> None:
-        ticket = screen.backend.create_ticket(account["account_id"], form.subject, form.body, form.category)
+        ticket = screen.backend.desk.tickets.create(None, form.subject, form.body, form.category,
+                                                    account_id=account["account_id"])["ticket"]
         screen.app.call_from_thread(created, ticket)
 
     def given(form: NewTicket | None) -> None:

@@ -111,7 +111,7 @@ class TicketsScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="tickets", exit_on_error=False)
     def load(self, status: str, mine: bool = False) -> None:
-        body = self.backend.tickets(status, mine=mine)
+        body = self.backend.desk.tickets.list(status, mine=mine).to_json()
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(status, body, mine))
 
@@ -269,7 +269,7 @@ class TicketScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="ticket", exit_on_error=False)
     def load(self, ticket_id: str) -> None:
-        ticket = self.backend.ticket(ticket_id)
+        ticket = self.backend.desk.tickets.show(ticket_id)["ticket"]
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(ticket))
 
@@ -371,8 +371,8 @@ class TicketScreen(DeskScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.write(lambda: sent_words(self.backend.send_reply(self.ticket_id, draft.body, draft.status,
-                                                                      draft.macro)), "Sending…")
+                self.write(lambda: sent_words(self.backend.desk.tickets.send(
+                    self.ticket_id, draft.body, status=draft.status, macro=draft.macro)), "Sending…")
             else:  # back to the editor with the text as it was
                 self.action_reply(draft.body, draft.macro)
 
@@ -386,14 +386,14 @@ class TicketScreen(DeskScreen):
             if name:
                 self.start_macro(name)
 
-        self.app.push_screen(macro_picker(self.backend.macros()), picked)
+        self.app.push_screen(macro_picker(self.backend.desk.tickets.macro_list()["macros"]), picked)
 
     def start_macro(self, name: str) -> None:
         """Fill the macro for this ticket in a worker, then open the reply editor with it (the palette's way too)."""
         self.run_worker(lambda: self.fill_macro(name), thread=True, group="macro", exit_on_error=False)
 
     def fill_macro(self, name: str) -> None:
-        filled = self.backend.render_macro(self.ticket_id, name)
+        filled = self.backend.desk.tickets.render_macro(self.ticket_id, name)
         self.app.call_from_thread(self.action_reply, filled["body"], filled["macro"])
 
     def action_note(self) -> None:
@@ -402,7 +402,7 @@ class TicketScreen(DeskScreen):
 
         def drafted(draft: Draft | None) -> None:
             if draft is not None:
-                self.write(lambda: note_words(self.backend.record_message(self.ticket_id, "note", draft.body)),
+                self.write(lambda: note_words(self.backend.desk.tickets.record(self.ticket_id, "note", draft.body)),
                            "Saving the note…")
 
         self.app.push_screen(ReplyScreen("note", self.ticket_id, "", ""), drafted)
@@ -410,7 +410,7 @@ class TicketScreen(DeskScreen):
     def action_take(self) -> None:
         if self.ticket is None or self.writing:
             return
-        self.write(lambda: take_words(self.backend.take_ticket(self.ticket_id)), "Taking it…")
+        self.write(lambda: take_words(self.backend.desk.tickets.take(self.ticket_id)), "Taking it…")
 
     def action_status(self) -> None:
         if self.ticket is None or self.writing:
@@ -427,8 +427,8 @@ class TicketScreen(DeskScreen):
 
             def given(answer: Answer | None) -> None:
                 if answer is not None:
-                    self.write(lambda: status_words(self.backend.set_ticket_status(self.ticket_id, status,
-                                                                                   answer[0])), "Saving…")
+                    self.write(lambda: status_words(self.backend.desk.tickets.set_status(
+                        self.ticket_id, status, answer[0])), "Saving…")
 
             self.app.push_screen(dialog, given)
 
@@ -476,7 +476,7 @@ class TicketScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="resolve", exit_on_error=False)
     def resolve(self, note: str) -> None:
-        self.post_message(self.Resolved(self.backend.resolve_ticket(self.ticket_id, note)))
+        self.post_message(self.Resolved(self.backend.desk.tickets.resolve(self.ticket_id, note)))
 
     def on_ticket_screen_resolved(self, message: Resolved) -> None:
         self.resolving = False
