@@ -16,9 +16,12 @@ documented JSON and the TUI renders:
   amount_mismatch, fix one finding (re-checked first);
 - ``desk.audit`` (:mod:`.audit`): the trail, verify the chain (and signed checkpoints), sign a checkpoint;
 - ``desk.regions`` (:mod:`.regions`): what a country allows at a time, the country picker;
-- ``desk.stores`` (:mod:`.stores`): sync the stores' records over a window.
+- ``desk.stores`` (:mod:`.stores`): sync the stores' records over a window;
+- ``desk.goodwill`` (:mod:`.goodwill`): credit coins, change an account's status; ``desk.cashouts``
+  (:mod:`.cashouts`): plan and act on a cashout (hold, release, reject); ``desk.review`` (:mod:`.review`): the
+  review queue (rebuild, keyset page, one flag's evidence, decide a flag).
 
-Search, story, refunds, review, tickets and goodwill still go through ``tui/backend.py`` and the CLI commands'
+Search, story, refunds and tickets still go through ``tui/backend.py`` and the CLI commands'
 own sessions; they move here one by one.
 
 Services are imported inside the calls, so importing the desk costs the app's start nothing.
