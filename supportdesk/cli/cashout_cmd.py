@@ -8,6 +8,8 @@ import typer
 
 from supportdesk.cli.goodwill_cmd import Actor, Json, Reason, Ticket, Yes
 from supportdesk.cli.output import confirm, emit, handled, say
+from supportdesk.desk import Desk
+from supportdesk.desk.goodwill import caller_key
 from supportdesk.domain.money import format_money
 
 cashout_app = typer.Typer(help="A creator's cashout: hold it, release a hold, or reject it (diamonds go back).")
@@ -18,17 +20,14 @@ Key = Annotated[str | None, typer.Option("--idempotency-key",
 
 def _run(ctx: typer.Context, cashout_id: str, action: str, reason: str, ticket: str | None, actor: str | None,
          key: str | None, yes: bool, json_mode: bool) -> None:
-    from supportdesk.services import cashouts
-    from supportdesk.services.once import caller_key
-
     with handled(json_mode):
-        state = ctx.obj
         key = caller_key(key)
-        who = state.action_context(actor, reason, ticket)
-        plan = cashouts.plan_action(state.engine, cashout_id, action, who)
-        if plan["before"] != plan["after"]:
-            confirm(cashouts.question(plan), yes, json_mode)
-        emit(cashouts.act(state.engine, plan, who, key=key), json_mode, _print)
+        desk = Desk.open(ctx.obj)
+        who = desk.acting(actor, reason, ticket)
+        plan = desk.cashouts.plan(cashout_id, action, who)
+        if plan.changes:
+            confirm(plan.question, yes, json_mode)
+        emit(desk.cashouts.act(plan, who, key=key).to_json(), json_mode, _print)
 
 
 @cashout_app.command("hold")

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from supportdesk.cli.output import confirm, emit, handled, say
+from supportdesk.desk import Desk
+from supportdesk.desk.goodwill import caller_key
 
 Reason = Annotated[str, typer.Option("--reason", help="Why (required; audited).")]
 Ticket = Annotated[str | None, typer.Option("--ticket", help="The ticket this belongs to (must exist).")]
@@ -28,16 +30,13 @@ def credit_cmd(
     json_mode: Json = False,
 ) -> None:
     """Credit goodwill coins (a grant): above `[policy.roles] lead_only_credit_over` only a lead may."""
-    from supportdesk.services import goodwill
-    from supportdesk.services.once import caller_key
-
     with handled(json_mode):
-        state = ctx.obj
         key = caller_key(key)
-        who = state.action_context(actor, reason, ticket)
-        plan = goodwill.plan_credit(state.engine, account, coins, who)
-        confirm(goodwill.credit_question(plan), yes, json_mode)
-        emit(goodwill.credit(state.engine, plan, who, key=key), json_mode, _print_credit)
+        desk = Desk.open(ctx.obj)
+        who = desk.acting(actor, reason, ticket)
+        plan = desk.goodwill.plan_credit(account, coins, who)
+        confirm(plan.question, yes, json_mode)
+        emit(desk.goodwill.credit(plan, who, key=key).to_json(), json_mode, _print_credit)
 
 
 def status_cmd(
@@ -51,15 +50,13 @@ def status_cmd(
     json_mode: Json = False,
 ) -> None:
     """Limit, unlimit, suspend or reactivate an account, with a reason; the same change again changes nothing."""
-    from supportdesk.services import goodwill
-
     with handled(json_mode):
-        state = ctx.obj
-        who = state.action_context(actor, reason, ticket)
-        plan = goodwill.plan_status(state.engine, account, move, who)
-        if plan["before"] != plan["after"]:
-            confirm(goodwill.status_question(plan), yes, json_mode)
-        emit(goodwill.change_status(state.engine, plan, who), json_mode, _print_status)
+        desk = Desk.open(ctx.obj)
+        who = desk.acting(actor, reason, ticket)
+        plan = desk.goodwill.plan_status(account, move, who)
+        if plan.changes:
+            confirm(plan.question, yes, json_mode)
+        emit(desk.goodwill.status(plan, who).to_json(), json_mode, _print_status)
 
 
 def _print_credit(body: dict[str, Any]) -> None:

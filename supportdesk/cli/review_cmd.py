@@ -7,6 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from supportdesk.cli.output import confirm, emit, handled, say
+from supportdesk.desk import Desk
+from supportdesk.desk.goodwill import caller_key
 from supportdesk.domain.text import plural
 
 review_app = typer.Typer(help="The suspicious-charge review queue.", no_args_is_help=False)
@@ -30,17 +32,9 @@ def review_cmd(
     queue fresh: the TUI shows the queue as stored and rebuilds only on `r`."""
     if ctx.invoked_subcommand is not None:
         return
-    from supportdesk.db.engine import read_session
-    from supportdesk.services import review
-
     with handled(json_mode):
-        state = ctx.obj
-        built = (review.rebuild(state.engine, state.settings.policy.get("review"), [rule] if rule else None)
-                 if rebuild else None)
-        statuses = ("open", "cleared", *review.DECIDED) if decided else ("open",)
-        with read_session(state.engine) as session:
-            flags = review.queue(session, rule, statuses)
-        emit({"flags": flags, "built": built.to_json() if built else None}, json_mode, _print_queue)
+        desk = Desk.open(ctx.obj)
+        emit(desk.review.queue(rule, decided=decided, rebuild=rebuild).to_json(), json_mode, _print_queue)
 
 
 def _print_queue(body: dict[str, Any]) -> None:
@@ -73,29 +67,15 @@ def act_cmd(
     json_mode: JsonOpt = False,
 ) -> None:
     """Decide a flag: dismiss it, confirm it, or confirm it and limit or suspend the account (once)."""
-    from supportdesk.db.engine import read_session, write_session
-    from supportdesk.domain.review import ACTIONS
-    from supportdesk.errors import InvalidInput
-    from supportdesk.services import review
-    from supportdesk.services.once import caller_key
-
     with handled(json_mode):
-        if action not in ACTIONS:
-            raise InvalidInput(f"--action must be one of {', '.join(ACTIONS)}, not {action!r}")
-        if not (reason and reason.strip()):
-            raise InvalidInput("--reason TEXT is required: every review decision is audited with its reason")
-        state = ctx.obj
+        desk = Desk.open(ctx.obj)
+        desk.review.check(action, reason)
         key = caller_key(key)
-        with read_session(state.engine) as session:
-            flag = review.get_flag(session, flag_id)
-        who = state.action_context(actor, reason, ticket)
-        confirm(f"{review.describe(flag, action)}; reason {reason!r}{f', ticket {who.ticket_id}' if ticket else ''}?",
-                yes, json_mode)
-        with write_session(state.engine) as session:
-            applied = review.act(session, flag_id, action, who, key=key)
-        with read_session(state.engine) as session:
-            flag = review.get_flag(session, flag_id)
-        emit({"flag": flag, "applied": applied}, json_mode, _print_act)
+        flag = desk.review.flag(flag_id)
+        who = desk.acting(actor, reason, ticket)
+        confirm(f"{desk.review.describe(flag, action)}; reason {reason!r}"
+                f"{f', ticket {who.ticket_id}' if ticket else ''}?", yes, json_mode)
+        emit(desk.review.act(flag_id, action, who, key=key).to_json(), json_mode, _print_act)
 
 
 def _print_act(body: dict[str, Any]) -> None:

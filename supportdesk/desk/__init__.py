@@ -20,9 +20,12 @@ documented JSON and the TUI renders:
 - ``desk.refunds`` (:mod:`.refunds`): decide a refund (cause, ticket window, override, part), apply it once
   (crash-safe store protocol), the question and clawback in words;
 - ``desk.tickets`` (:mod:`.tickets`): tickets (list, show, create, resolve, take, assign, status), their
-  conversation (reply to the outbox, note, what the customer wrote) and the macros (list, fill for a ticket).
+  conversation (reply to the outbox, note, what the customer wrote) and the macros (list, fill for a ticket);
+- ``desk.goodwill`` (:mod:`.goodwill`): credit coins, change an account's status; ``desk.cashouts``
+  (:mod:`.cashouts`): plan and act on a cashout (hold, release, reject); ``desk.review`` (:mod:`.review`): the
+  review queue (rebuild, keyset page, one flag's evidence, decide a flag).
 
-Search, story, review and goodwill still go through ``tui/backend.py`` and the CLI commands'
+Search and the story still go through ``tui/backend.py`` and the CLI commands'
 own sessions; they move here one by one.
 
 Services are imported inside the calls, so importing the desk costs the app's start nothing.

@@ -12,10 +12,13 @@ if TYPE_CHECKING:
 
     from supportdesk.config import Settings
     from supportdesk.desk.audit import AuditDesk
+    from supportdesk.desk.cashouts import CashoutDesk
     from supportdesk.desk.context import AppContext
+    from supportdesk.desk.goodwill import GoodwillDesk
     from supportdesk.desk.reconcile import ReconcileDesk
     from supportdesk.desk.refunds import RefundDesk
     from supportdesk.desk.regions import RegionDesk
+    from supportdesk.desk.review import ReviewDesk
     from supportdesk.desk.stores import StoreDesk
     from supportdesk.desk.tickets import TicketDesk
     from supportdesk.domain.refunds import Policy
@@ -112,3 +115,21 @@ class Desk:
         from supportdesk.desk.tickets import TicketDesk
 
         return TicketDesk(self)
+
+    @cached_property
+    def goodwill(self) -> GoodwillDesk:
+        from supportdesk.desk.goodwill import GoodwillDesk
+
+        return GoodwillDesk(self)
+
+    @cached_property
+    def cashouts(self) -> CashoutDesk:
+        from supportdesk.desk.cashouts import CashoutDesk
+
+        return CashoutDesk(self)
+
+    @cached_property
+    def review(self) -> ReviewDesk:
+        from supportdesk.desk.review import ReviewDesk
+
+        return ReviewDesk(self)

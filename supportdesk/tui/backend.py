@@ -86,24 +86,8 @@ class Backend:
 
     @property
     def role(self) -> str:
-        """The acting role (read once before the app starts, so no query here)."""
-        return self.state.identity.role
-
-    def credit(self, account_id: str, coins: int, reason: str, ticket_id: str | None) -> dict[str, Any]:
-        """A goodwill grant as the configured actor, checked as the CLI checks it (role limit, ticket, amount)."""
-        from supportdesk.services import goodwill
-
-        ctx = self.state.action_context(None, reason, ticket_id)
-        plan = goodwill.plan_credit(self.state.engine, account_id, coins, ctx)
-        return goodwill.credit(self.state.engine, plan, ctx)
-
-    def change_status(self, account_id: str, move: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
-        """limit, unlimit, suspend or reactivate as the configured actor (suspensions: leads only)."""
-        from supportdesk.services import goodwill
-
-        ctx = self.state.action_context(None, reason, ticket_id)
-        return goodwill.change_status(self.state.engine, goodwill.plan_status(self.state.engine, account_id, move,
-                                                                              ctx), ctx)
+        """The acting role (read once before the app starts, so no query here); the refund screen asks it."""
+        return self.desk.ctx.identity.role
 
     def ledger_page(self, account_id: str, before_seq: int | None) -> dict[str, Any]:
         """The next page of an account's ledger, newest first (`entries`, `next`)."""
@@ -113,59 +97,11 @@ class Backend:
         with read_session(self.state.engine) as session:
             return lookup.ledger_page(session, account_id, before_seq)
 
-    def cashout_plan(self, cashout_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
-        """hold, release or reject checked as the CLI checks it (status, role, ticket); the plan and its question."""
-        from supportdesk.services import cashouts
-
-        plan = cashouts.plan_action(self.state.engine, cashout_id, action,
-                                    self.state.action_context(None, reason, ticket_id))
-        return {**plan, "question": cashouts.question(plan)}
-
-    def cashout_act(self, plan: dict[str, Any]) -> dict[str, Any]:
-        from supportdesk.services import cashouts
-
-        ctx = self.state.action_context(None, plan["reason"], plan["ticket_id"])
-        return cashouts.act(self.state.engine, plan, ctx)
-
     # --- review ----------------------------------------------------------------------------------------------
 
-    def review_page(self, rule: str | None = None, *, decided: bool = False, after: tuple[int, str] | None = None,
-                    ascending: bool = False, limit: int = 100) -> dict[str, Any]:
-        """One keyset page of the stored queue (`flags`, without evidence; see `review.page`), and on the first
-        page `counts` (flags by rule, of the statuses shown). Nothing is rebuilt: `review_rebuild` does that."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import review
-
-        statuses = ("open", "cleared", *review.DECIDED) if decided else ("open",)
-        with read_session(self.state.engine) as session:
-            flags = review.page(session, rule, statuses, after=after, limit=limit, ascending=ascending)
-            return {"flags": flags, "counts": review.counts(session, statuses) if after is None else None}
-
-    def review_flag(self, flag_id: str) -> dict[str, Any]:
-        """One flag with its evidence (the highlighted one)."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import review
-
-        with read_session(self.state.engine) as session:
-            return review.get_flag(session, flag_id)
-
-    def review_rebuild(self) -> dict[str, int]:
-        """Run the rules and refresh the queue (decided flags stay decided): the rules read in one read
-        transaction, the changes are written in short chunks, so other agents' writes hardly wait."""
-        from supportdesk.services import review
-
-        return review.rebuild(self.state.engine, self.state.settings.policy.get("review")).to_json()
-
     def review_act(self, flag_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
-        """Decide a flag once (as the configured actor and role); the flag afterwards and what was applied."""
-        from supportdesk.db.engine import read_session, write_session
-        from supportdesk.services import review
-
-        ctx = self.state.action_context(None, reason, ticket_id)
-        with write_session(self.state.engine) as session:
-            applied = review.act(session, flag_id, action, ctx)
-        with read_session(self.state.engine) as session:
-            return {"flag": review.get_flag(session, flag_id), "applied": applied}
+        """`desk.review.act` as the configured actor: kept here as the seam tests patch (a refused decision)."""
+        return self.desk.review.act(flag_id, action, self.desk.acting(None, reason, ticket_id)).to_json()
 
     # --- home ------------------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen
 
 if TYPE_CHECKING:
+    from supportdesk.desk.cashouts import CashoutPlan
     from supportdesk.tui.navigation import CashoutView
 
 TITLES = {"hold": "Hold cashout", "release": "Release cashout", "reject": "Reject cashout"}
@@ -43,20 +44,20 @@ def ask(screen: CashoutView, dialog: ReasonScreen, cashout_id: str, action: str)
             screen.run_worker(lambda: planned(answer), thread=True, group="cashout-plan", exit_on_error=False)
 
     def planned(answer: Answer) -> None:
-        plan = screen.backend.cashout_plan(cashout_id, action, *answer)
+        plan = screen.backend.desk.cashouts.plan(cashout_id, action, screen.backend.desk.acting(None, *answer))
         screen.app.call_from_thread(confirm, answer, plan)
 
-    def confirm(answer: Answer, plan: dict[str, Any]) -> None:
+    def confirm(answer: Answer, plan: CashoutPlan) -> None:
         def confirmed(yes: bool | None) -> None:
             if yes:
                 screen.run_worker(lambda: act(plan), thread=True, group="account-action", exit_on_error=False)
             else:
                 ask(screen, dialog.again(answer), cashout_id, action)
 
-        screen.app.push_screen(ConfirmScreen(plan["question"], title=f"{TITLES[action]}?"), confirmed)
+        screen.app.push_screen(ConfirmScreen(plan.question, title=f"{TITLES[action]}?"), confirmed)
 
-    def act(plan: dict[str, Any]) -> None:
-        result = screen.backend.cashout_act(plan)
+    def act(plan: CashoutPlan) -> None:
+        result = screen.backend.desk.cashouts.act(plan).to_json()
         screen.app.call_from_thread(done, result)
 
     def done(result: dict[str, Any]) -> None:

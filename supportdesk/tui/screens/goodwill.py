@@ -110,7 +110,8 @@ def open_credit(screen: AccountView) -> None:
         return ConfirmScreen(f"Credit {form.coins:,} coins to {_who(account)}, reason {answer[0]!r}"
                              f"{_ticket(answer[1])}?", title="Credit coins?")
 
-    _ask(screen, dialog, question, lambda a: screen.backend.credit(account["account_id"], form.coins, *a), _credited)
+    _ask(screen, dialog, question, lambda a: screen.backend.desk.goodwill.credit_now(account["account_id"], form.coins, *a).to_json(),
+         _credited)
 
 
 def open_status(screen: AccountView) -> None:
@@ -126,7 +127,8 @@ def open_status(screen: AccountView) -> None:
                              title="Change status?")
 
     _ask(screen, dialog, question,
-         lambda a: screen.backend.change_status(account["account_id"], form.move, *a), _status_changed)
+         lambda a: screen.backend.desk.goodwill.status_now(account["account_id"], form.move, *a).to_json(),
+         _status_changed)
 
 
 def _ask(screen: AccountView, dialog: ReasonScreen, question: Callable[[Answer], ConfirmScreen],

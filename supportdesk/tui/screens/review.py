@@ -129,21 +129,21 @@ class ReviewScreen(DeskScreen):
         self.load(None, self.query_one(KeyedTable).focused_key, rebuild=True)
 
     def _page(self, after: tuple[int, str] | None) -> dict[str, Any]:
-        return self.backend.review_page(self.rule, decided=self.decided, after=after, ascending=self.ascending,
-                                        limit=self.PAGE)
+        return self.backend.desk.review.page(self.rule, decided=self.decided, after=after,
+                                            ascending=self.ascending, limit=self.PAGE).to_json()
 
     @work(thread=True, exclusive=True, group="review", exit_on_error=False)
     def load(self, after: tuple[int, str] | None, keep: str | None = None, rebuild: bool = False) -> None:
         """A page of the stored queue (after `after`), with the evidence of the flag the cursor will be on; with
         `rebuild`, the rules run first."""
-        built = self.backend.review_rebuild() if rebuild else None
+        built = self.backend.desk.review.rebuild().to_json() if rebuild else None
         if get_current_worker().is_cancelled:
             return
         page = self._page(after)
         detail = None
         if after is None and page["flags"]:
             ids: list[str] = [f["flag_id"] for f in page["flags"]]
-            detail = self.backend.review_flag(keep if keep is not None and keep in ids else ids[0])
+            detail = self.backend.desk.review.flag(keep if keep is not None and keep in ids else ids[0])
         self.post_message(self.Loaded(page, after is not None, detail, built))
 
     def on_review_screen_loaded(self, message: Loaded) -> None:
@@ -272,7 +272,7 @@ class ReviewScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="review-detail", exit_on_error=False)
     def read_detail(self, flag_id: str) -> None:
-        self.post_message(self.Detail(self.backend.review_flag(flag_id)))
+        self.post_message(self.Detail(self.backend.desk.review.flag(flag_id)))
 
     def on_review_screen_detail(self, message: Detail) -> None:
         self.detail = message.flag
