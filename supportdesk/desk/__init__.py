@@ -17,6 +17,7 @@ documented JSON and the TUI renders:
 - ``desk.audit`` (:mod:`.audit`): the trail, verify the chain (and signed checkpoints), sign a checkpoint;
 - ``desk.regions`` (:mod:`.regions`): what a country allows at a time, the country picker;
 - ``desk.stores`` (:mod:`.stores`): sync the stores' records over a window.
+- ``desk.accounts`` (:mod:`.accounts`): search, account story, ledger check/page, purchase story, home, batches.
 
 Search, story, refunds, review, tickets and goodwill still go through ``tui/backend.py`` and the CLI commands'
 own sessions; they move here one by one.

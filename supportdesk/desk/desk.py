@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from supportdesk.config import Settings
+    from supportdesk.desk.accounts import AccountDesk
     from supportdesk.desk.audit import AuditDesk
     from supportdesk.desk.context import AppContext
     from supportdesk.desk.reconcile import ReconcileDesk
@@ -98,3 +99,9 @@ class Desk:
         from supportdesk.desk.stores import StoreDesk
 
         return StoreDesk(self)
+
+    @cached_property
+    def accounts(self) -> AccountDesk:
+        from supportdesk.desk.accounts import AccountDesk
+
+        return AccountDesk(self)

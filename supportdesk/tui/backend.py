@@ -28,37 +28,13 @@ class Backend:
 
         return Desk.open(self.state)
 
-    def search(self, text: str) -> list[dict[str, Any]]:
-        """Account summaries matching `text`; raises InvalidInput for a malformed query."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import lookup
-
-        with read_session(self.state.engine) as session:
-            return list(lookup.search(session, text)["accounts"])
-
-    @property
-    def search_limit(self) -> int:
-        """How many accounts a search returns at most (a full list means there may be more)."""
-        from supportdesk.services.lookup import SEARCH_LIMIT
-
-        return SEARCH_LIMIT
-
     def story(self, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
-        """One account's money story (see `lookup.story`; without `check_ledger`, the cached balances and
-        `ledger_check` to follow); raises NotFound."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import lookup
-
-        with read_session(self.state.engine) as session:
-            return lookup.story(session, query, check_ledger=check_ledger)
+        """`desk.accounts.story`, kept here because tests patch it."""
+        return self.desk.accounts.story(query, check_ledger=check_ledger)
 
     def ledger_check(self, account_id: str) -> dict[str, Any]:
-        """Both balances summed from the ledger with drift, the debt and the entry count."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import lookup
-
-        with read_session(self.state.engine) as session:
-            return lookup.ledger_check(session, account_id)
+        """`desk.accounts.ledger_check`, kept here because tests patch it."""
+        return self.desk.accounts.ledger_check(account_id)
 
     # --- reconcile -------------------------------------------------------------------------------------------
 
@@ -93,15 +69,6 @@ class Backend:
                                                 refunds.policy_of(self.state.settings), cause, ticket_id=ticket_id,
                                                 override=override, amount_minor=amount_minor))
 
-    def purchase_detail(self, purchase_id: str) -> dict[str, Any]:
-        """One purchase's timeline, region then and refund decision now (see `services.purchase_detail`)."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import purchase_detail, refunds
-
-        with read_session(self.state.engine) as session:
-            return purchase_detail.detail(session, purchase_id, self.refund_now(),
-                                          refunds.policy_of(self.state.settings))
-
     def apply_refund(self, purchase_id: str, reason: str, ticket_id: str | None, cause: str = "remorse", *,
                      override: bool = False, amount_minor: int | None = None) -> dict[str, Any]:
         """Carry the refund out once (store call, clawback) as the configured actor; raises the store's errors."""
@@ -131,14 +98,6 @@ class Backend:
         ctx = self.state.action_context(None, reason, ticket_id)
         return goodwill.change_status(self.state.engine, goodwill.plan_status(self.state.engine, account_id, move,
                                                                               ctx), ctx)
-
-    def ledger_page(self, account_id: str, before_seq: int | None) -> dict[str, Any]:
-        """The next page of an account's ledger, newest first (`entries`, `next`)."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import lookup
-
-        with read_session(self.state.engine) as session:
-            return lookup.ledger_page(session, account_id, before_seq)
 
     def cashout_plan(self, cashout_id: str, action: str, reason: str, ticket_id: str | None) -> dict[str, Any]:
         """hold, release or reject checked as the CLI checks it (status, role, ticket); the plan and its question."""
@@ -292,15 +251,3 @@ class Backend:
         ctx = self.state.action_context(None, note, ticket_id)
         with write_session(self.state.engine) as session:
             return tickets.resolve(session, ticket_id, note, ctx)
-
-    # --- home ------------------------------------------------------------------------------------------------
-
-    def overview(self) -> dict[str, Any]:
-        """The home screen: my open tickets and their deadlines, open flags by rule, stale stores, last reconcile."""
-        from supportdesk.db.engine import read_session
-        from supportdesk.services import overview
-        from supportdesk.stores.sync import configured_stores
-
-        with read_session(self.state.engine) as session:  # deadlines on the stores' clock, as refunds count
-            return overview.overview(session, self.state.identity.actor, self.refund_now(),
-                                     configured_stores(self.state.settings))
