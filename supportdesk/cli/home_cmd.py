@@ -15,19 +15,10 @@ def home_cmd(
     json_mode: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """What needs you first: open tickets (store deadlines first), flags by rule, stale stores, the last reconcile."""
-    from datetime import UTC, datetime
-
-    from supportdesk.db.engine import read_session
-    from supportdesk.services import overview
-    from supportdesk.services.audit import plain
-    from supportdesk.stores.sync import configured_stores, store_clock
+    from supportdesk.desk import Desk
 
     with handled(json_mode):
-        state = ctx.obj
-        now = store_clock(state.settings) or datetime.now(UTC)
-        with read_session(state.engine) as session:
-            body = overview.overview(session, state.identity.actor, now, configured_stores(state.settings))
-        emit(plain(body), json_mode, _print)
+        emit(Desk.open(ctx.obj).accounts.overview().to_json(), json_mode, _print)
 
 
 def _print(body: dict[str, Any]) -> None:

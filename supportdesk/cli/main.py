@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import typer
 from typer.core import TyperGroup
@@ -204,10 +204,10 @@ QueryArg = Annotated[str | None, typer.Argument(help="Handle, email, id or store
 StdinOpt = Annotated[bool, typer.Option("--stdin", help="Batch: one query per line on stdin, one JSON line out each.")]
 
 
-def _one_or_batch(ctx: typer.Context, query: str | None, batch: bool, json_mode: bool, lookup: Any,
-                  human: Any) -> None:
+def _one_or_batch(ctx: typer.Context, query: str | None, batch: bool, json_mode: bool,
+                  kind: Literal["search", "story"], human: Any) -> None:
     """One query (a table, or --json), or with --stdin every line of stdin on one engine and one session."""
-    from supportdesk.db.engine import read_session
+    from supportdesk.desk import Desk
 
     if batch == (query is not None):
         raise typer.BadParameter("give one query, or --stdin for one query per line on stdin (not both)",
@@ -215,19 +215,18 @@ def _one_or_batch(ctx: typer.Context, query: str | None, batch: bool, json_mode:
     if batch:
         from supportdesk.cli.batch import run_batch
 
-        with handled(True):
-            run_batch(_state(ctx).engine, lookup)
+        with handled(True), Desk.open(_state(ctx)).accounts.batch(kind) as ask:
+            run_batch(ask)
         return
-    with handled(json_mode), read_session(_state(ctx).engine) as session:
-        emit(lookup(session, query), json_mode, human)
+    with handled(json_mode):
+        accounts, text = Desk.open(_state(ctx)).accounts, query or ""
+        emit(accounts.search(text).to_json() if kind == "search" else accounts.story(text), json_mode, human)
 
 
 @app.command()
 def search(ctx: typer.Context, text: QueryArg = None, json_mode: JsonOpt = False, batch: StdinOpt = False) -> None:
     """Accounts matching a handle (prefix), email, account id, purchase id, store order or transaction id."""
-    from supportdesk.services import lookup
-
-    _one_or_batch(ctx, text, batch, json_mode, lookup.search, _print_search)
+    _one_or_batch(ctx, text, batch, json_mode, "search", _print_search)
 
 
 def _print_search(result: dict[str, Any]) -> None:
@@ -249,9 +248,8 @@ def _print_search(result: dict[str, Any]) -> None:
 def account(ctx: typer.Context, query: QueryArg = None, json_mode: JsonOpt = False, batch: StdinOpt = False) -> None:
     """One account's whole money story: purchases, ledger, gifts, cashouts, tickets, balances."""
     from supportdesk.cli.story import print_story
-    from supportdesk.services import lookup
 
-    _one_or_batch(ctx, query, batch, json_mode, lookup.story, print_story)
+    _one_or_batch(ctx, query, batch, json_mode, "story", print_story)
 
 
 @app.command()

@@ -17,18 +17,10 @@ def purchase_cmd(
 ) -> None:
     """A purchase's story: the store's record, notifications, refund, ledger entries, flags and audit records in
     time order, the region verdict at its time and the refund decision now."""
-    from datetime import UTC, datetime
+    from supportdesk.desk import Desk
 
-    from supportdesk.db.engine import read_session
-    from supportdesk.services import purchase_detail, refunds
-    from supportdesk.stores.sync import store_clock
-
-    with handled(json_mode):
-        state = ctx.obj
-        now = store_clock(state.settings) or datetime.now(UTC)  # refund windows count on the stores' clock
-        with read_session(state.engine) as session:
-            body = purchase_detail.detail(session, target, now, refunds.policy_of(state.settings))
-        emit(refunds.plain(body), json_mode, print_purchase)
+    with handled(json_mode):  # refund windows count on the stores' clock (the desk's)
+        emit(Desk.open(ctx.obj).accounts.purchase(target).to_json(), json_mode, print_purchase)
 
 
 def amount(minor: int | None, currency: str | None) -> str:

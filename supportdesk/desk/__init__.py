@@ -23,10 +23,11 @@ documented JSON and the TUI renders:
   conversation (reply to the outbox, note, what the customer wrote) and the macros (list, fill for a ticket);
 - ``desk.goodwill`` (:mod:`.goodwill`): credit coins, change an account's status; ``desk.cashouts``
   (:mod:`.cashouts`): plan and act on a cashout (hold, release, reject); ``desk.review`` (:mod:`.review`): the
-  review queue (rebuild, keyset page, one flag's evidence, decide a flag).
+  review queue (rebuild, keyset page, one flag's evidence, decide a flag);
+- ``desk.accounts`` (:mod:`.accounts`): search, account story, ledger check/page, purchase story, home, batches.
 
-Search and the story still go through ``tui/backend.py`` and the CLI commands'
-own sessions; they move here one by one.
+Every use case of the CLI and the TUI goes through it; ``tui/backend.py`` keeps only one-line seams that Pilot
+tests patch.
 
 Services are imported inside the calls, so importing the desk costs the app's start nothing.
 """

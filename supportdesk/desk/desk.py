@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from supportdesk.config import Settings
+    from supportdesk.desk.accounts import AccountDesk
     from supportdesk.desk.audit import AuditDesk
     from supportdesk.desk.cashouts import CashoutDesk
     from supportdesk.desk.context import AppContext
@@ -133,3 +134,9 @@ class Desk:
         from supportdesk.desk.review import ReviewDesk
 
         return ReviewDesk(self)
+
+    @cached_property
+    def accounts(self) -> AccountDesk:
+        from supportdesk.desk.accounts import AccountDesk
+
+        return AccountDesk(self)

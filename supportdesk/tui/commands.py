@@ -100,7 +100,7 @@ class AccountsProvider(Provider):
         if len(query.strip()) < 2:
             return []
         try:
-            accounts = await asyncio.to_thread(self.desk.backend.search, query)
+            accounts = await asyncio.to_thread(lambda: self.desk.backend.desk.accounts.search(query).accounts)
         except SupportdeskError:
             return []  # a half-typed id is not an error worth showing in the palette
         return accounts[:MAX_HITS]

@@ -24,6 +24,7 @@ async def settle(pilot: Pilot[None]) -> None:
 async def open_purchase(pilot: Pilot[None], account_id: str, purchase_id: str) -> PurchaseScreen:
     app = pilot.app
     app.backend.refund_now = lambda: NOW  # type: ignore[attr-defined, method-assign]
+    app.backend.desk.clock = NOW  # type: ignore[attr-defined]
     app.open_account(account_id)  # type: ignore[attr-defined]
     await settle(pilot)
     assert isinstance(app.screen, AccountScreen)

@@ -253,7 +253,7 @@ class AccountScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="ledger-more", exit_on_error=False)
     def load_more(self, account_id: str, before_seq: int) -> None:
-        page = self.backend.ledger_page(account_id, before_seq)
+        page = self.backend.desk.accounts.ledger_page(account_id, before_seq)
         if not get_current_worker().is_cancelled:
             self.post_message(self.MoreLedger(page))
 

@@ -74,7 +74,7 @@ class HomePanel(Vertical):
 
     @work(thread=True, exclusive=True, group="home", exit_on_error=False)
     def load(self) -> None:
-        home = self.backend.overview()
+        home = self.backend.desk.accounts.overview().body
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(home))
 

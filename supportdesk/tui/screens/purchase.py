@@ -75,7 +75,7 @@ class PurchaseScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="purchase", exit_on_error=False)
     def load(self) -> None:
-        body = self.backend.purchase_detail(self.purchase_id)
+        body = self.backend.desk.accounts.purchase(self.purchase_id).body
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(body))
 

@@ -140,7 +140,7 @@ class SearchScreen(DeskScreen):
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def search(self, text: str) -> None:
         try:
-            message = self.Results(text, self.backend.search(text))
+            message = self.Results(text, self.backend.desk.accounts.search(text).accounts)
         except SupportdeskError as exc:  # an invalid query is an answer, shown inline
             message = self.Results(text, [], exc.message)
         if not get_current_worker().is_cancelled:
@@ -153,7 +153,7 @@ class SearchScreen(DeskScreen):
             self.show([], message.text, message.error, error=True)
             self.waiting_for = None
             return
-        status = matches(len(message.accounts), message.text, self.backend.search_limit)
+        status = matches(len(message.accounts), message.text, self.backend.desk.accounts.limit)
         self.show(message.accounts, message.text, status)
         if self.waiting_for == message.text:
             self.waiting_for = None
