@@ -90,7 +90,7 @@ class SupportDeskApp(App[None]):
             self.sub_title = self.acting_as
         else:
             self.sub_title = "connecting…"
-            self.connect()
+            self.call_after_refresh(self.connect)  # after the first paint: the import of the database code takes the GIL
 
     @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
     def connect(self) -> None:
