@@ -149,9 +149,9 @@ def main(
 def _open_tui(state: AppContext, initial_query: str | None = None) -> None:
     from supportdesk.tui.app import SupportDeskApp
 
-    state.engine  # noqa: B018 - connect and check the schema before the screen takes over
-    state.identity  # noqa: B018 - who acts (the database login on PostgreSQL), shown in the app
-    SupportDeskApp(state, initial_query=initial_query).run()
+    # The screen draws first; the app connects, checks the schema and reads the policy and who acts in a worker.
+    # A database that cannot be used ends the app and its error is raised here, reported as before (exit 1).
+    SupportDeskApp(state, initial_query=initial_query).run_checked()
 
 
 def _state(ctx: typer.Context) -> AppContext:
@@ -343,12 +343,53 @@ def db_upgrade(ctx: typer.Context) -> None:
         say(f"schema: {before or 'empty'} -> {head_revision()}")
 
 
+def _bare_tui_args(args: list[str]) -> dict[str, str] | None:
+    """`--db URL` / `--config PATH` (either form, each at most once) and nothing else: what a bare `supportdesk`
+    takes. None for anything else (a command, --help, an unknown or repeated option): typer handles that."""
+    options: dict[str, str] = {}
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        name, eq, value = arg.partition("=")
+        if name not in ("--db", "--config") or name in options:
+            return None
+        if not eq:
+            if not rest or rest[0].startswith("-"):
+                return None  # a missing value: typer says so
+            value = rest.pop(0)
+        if not value:
+            return None
+        options[name] = value
+    return options
+
+
+def _open_tui_directly(options: dict[str, str]) -> None:
+    """A bare `supportdesk`: the app, without building the typer app first (first paint is most of what an agent
+    waits for). Same settings, environment variables and error reporting as the root callback."""
+    import os
+
+    from supportdesk.cli.output import handled
+
+    config = options.get("--config") or os.environ.get("SUPPORTDESK_CONFIG") or None
+    state = AppContext(config_path=Path(config) if config else None,
+                       db_url=options.get("--db") or os.environ.get("SUPPORTDESK_DATABASE_URL") or None)
+    try:
+        with handled(False):
+            _open_tui(state)
+    except typer.Exit as exc:  # what `handled` raises after printing the error, as under typer
+        sys.exit(exc.exit_code)
+
+
 def run() -> None:
     """The console script: even a failure outside a command's own handling is one line (or the error JSON)."""
     from supportdesk.cli.output import report
     from supportdesk.errors import internal_error
 
     try:
+        options = _bare_tui_args(sys.argv[1:])
+        if options is not None:
+            _open_tui_directly(options)
+            return
         app()
     except Exception as exc:  # noqa: BLE001 - typer and click handled theirs; this is everything else
         report(internal_error(exc), "--json" in sys.argv)

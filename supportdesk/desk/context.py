@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from supportdesk.config import Settings, load_settings
 from supportdesk.domain.tickets import ticket_id_of
@@ -15,6 +16,34 @@ if TYPE_CHECKING:
 
     from supportdesk.db.identity import Identity
     from supportdesk.services.audit import ActionContext
+
+T = TypeVar("T")
+_CONNECTING = threading.RLock()  # the engine and the identity are made once, whichever thread asks first
+
+
+class once(Generic[T]):  # noqa: N801 - used as a decorator, like functools.cached_property
+    """functools.cached_property under one lock: the TUI reads the engine and the identity from its workers (the
+    App's connect worker and the first screens' loads at once), which must wait for one connect, not each open
+    their own. Stored in the instance's __dict__ like cached_property (tests assign `state.engine = engine`)."""
+
+    def __init__(self, make: Callable[[Any], T]) -> None:
+        self.make = make
+        self.__doc__ = make.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> once[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> T | once[T]:
+        if obj is None:
+            return self
+        with _CONNECTING:
+            if self.name not in obj.__dict__:
+                obj.__dict__[self.name] = self.make(obj)
+            return obj.__dict__[self.name]  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -34,12 +63,17 @@ class AppContext:
             self._settings = load_settings(self.config_path, database_url=self.db_url)
         return self._settings
 
-    @cached_property
+    @once
     def identity(self) -> Identity:
         """On PostgreSQL the connected role and its membership decide; the config and flags cannot."""
         from supportdesk.db.identity import connected
 
         return connected(self.engine, self.settings.actor, self.settings.role)
+
+    @property
+    def connected(self) -> bool:
+        """The engine and the identity are read (the app draws before they are; tui/app.py)."""
+        return "engine" in self.__dict__ and "identity" in self.__dict__
 
     def action_context(self, actor: str | None, reason: str | None, ticket: str | None) -> ActionContext:
         """Who acts, why, under which ticket, with the role and the policy's limits.
@@ -63,7 +97,7 @@ class AppContext:
             policy_version=self.settings.policy_version,
         )
 
-    @cached_property
+    @once
     def engine(self) -> Engine:
         from supportdesk.db.engine import make_engine
         from supportdesk.db.schema import ensure_schema

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Input
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from supportdesk.tui.backend import Backend
 from supportdesk.tui.commands import AccountsProvider
@@ -28,7 +29,7 @@ from supportdesk.tui.screens.reconcile import ReconcileScreen
 from supportdesk.tui.screens.refund import RefundScreen, open_refund
 from supportdesk.tui.screens.region import RegionScreen
 from supportdesk.tui.screens.review import ReviewScreen
-from supportdesk.tui.screens.search import SearchInput, SearchScreen
+from supportdesk.tui.screens.search import HINT, SearchInput, SearchScreen
 from supportdesk.tui.screens.tickets import TicketScreen, TicketsScreen
 from supportdesk.tui.widgets.ticket_bar import Working
 
@@ -65,6 +66,9 @@ class SupportDeskApp(App[None]):
         self.state = state
         self.backend = Backend(state)
         self.initial_query = initial_query
+        # Connecting, checking the schema and reading the policy and the identity happen in a worker once the first
+        # screen is drawn (`connect`); a failure there ends the app and is raised again by `run_checked`.
+        self.startup_error: BaseException | None = None
         # A key map entry is `binding id = "keys"`; anything else in [keys] is ignored rather than fatal.
         self.keymap = {k: v for k, v in state.settings.keys.items() if isinstance(v, str)}
 
@@ -80,14 +84,52 @@ class SupportDeskApp(App[None]):
         return SearchScreen(self.backend, self.initial_query, cursor_blink=self.CURSOR_BLINK)
 
     def on_mount(self) -> None:
-        self.sub_title = self.acting_as
         if self.keymap:
             self.set_keymap(self.keymap)
+        if self.state.connected:
+            self.sub_title = self.acting_as
+        else:
+            self.sub_title = "connecting…"
+            self.call_after_refresh(self.connect)  # after the first paint: the import of the database code takes the GIL
+
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
+    def connect(self) -> None:
+        """The engine (schema checked, policy read) and who acts: off the event loop, after the first paint.
+        Whatever needs the engine meanwhile (the home panel, a search) waits for it in its own worker
+        (desk/context.py makes it once, under a lock)."""
+        self.state.engine  # noqa: B018
+        self.state.identity  # noqa: B018
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "connect":
+            return
+        if event.state is WorkerState.SUCCESS:
+            self.sub_title = self.acting_as
+            try:
+                status = self.search_screen.query_one("#status", Static)
+            except Exception:  # noqa: BLE001 - no search screen (a test's own screen): nothing to say there
+                return
+            if str(status.render()) == HINT:  # still the first hint: now it can say who acts
+                status.update(self.search_screen.hint)
+        elif event.state is WorkerState.ERROR:
+            # The database cannot be used: nothing here can work. The caller prints the error as the CLI does.
+            self.startup_error = event.worker.error
+            self.exit(return_code=1)
+
+    def run_checked(self) -> None:
+        """Run the app; an error met while connecting (after the screen was drawn) is raised again here, once
+        the terminal is back, so the CLI reports it as it reports any other (message and exit code)."""
+        self.run()
+        if self.startup_error is not None:
+            raise self.startup_error
 
     @property
     def acting_as(self) -> str:
-        """Who the audit trail will name for the actions taken here, and with which role's limits."""
-        me = self.state.identity  # read before the app starts (cli/main.py), so no query on the event loop
+        """Who the audit trail will name for the actions taken here, and with which role's limits ("" until the
+        connect worker has read it: never a query on the event loop)."""
+        if not self.state.connected:
+            return ""
+        me = self.state.identity
         return f"as {me.actor} ({me.role})"
 
     @property

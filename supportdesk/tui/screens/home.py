@@ -63,7 +63,7 @@ class HomePanel(Vertical):
                 stores = KeyedTable(id="home-stores")
                 stores.add_columns("store", "last sync", "state")
                 yield stores
-        yield Static("", id="home-reconcile")
+        yield Static("loading…", id="home-reconcile")  # until the overview arrives (the app may still be connecting)
 
     def on_mount(self) -> None:
         if self.display:  # hidden under a query given on the command line: loaded when it shows
