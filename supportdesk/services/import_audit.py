@@ -11,7 +11,7 @@ import getpass
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, exists, func, text
 from sqlmodel import Session, col, select
@@ -45,7 +45,8 @@ class LedgerDigest:
 
 
 def max_seq(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(col(LedgerEntry.seq)), 0))).scalar_one())
+    highest = conn.execute(select(func.coalesce(func.max(col(LedgerEntry.seq)), 0))).scalar_one()
+    return int(cast(int, highest))  # coalesce: never None, though the column is typed `int | None`
 
 
 def _actor(conn: Connection) -> str:
