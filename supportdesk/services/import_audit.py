@@ -11,7 +11,7 @@ import getpass
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, exists, func, text
 from sqlmodel import Session, col, select
@@ -24,7 +24,7 @@ MOD = 2**256
 ACTION = "import.ledger"
 
 
-def entry_hash(row: Mapping[str, Any]) -> int:
+def entry_hash(row: Mapping[Any, Any]) -> int:
     line = "\x1f".join("" if row.get(f) is None else str(row[f]) for f in FIELDS)
     return int.from_bytes(hashlib.sha256(line.encode()).digest(), "big")
 
@@ -34,7 +34,7 @@ class LedgerDigest:
     count: int = 0
     total: int = field(default=0)
 
-    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def add(self, rows: Iterable[Mapping[Any, Any]]) -> None:
         for row in rows:
             self.count += 1
             self.total = (self.total + entry_hash(row)) % MOD
@@ -45,7 +45,8 @@ class LedgerDigest:
 
 
 def max_seq(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(LedgerEntry.seq), 0))).scalar_one())
+    highest = conn.execute(select(func.coalesce(func.max(col(LedgerEntry.seq)), 0))).scalar_one()
+    return int(cast(int, highest))  # coalesce: never None, though the column is typed `int | None`
 
 
 def _actor(conn: Connection) -> str:
@@ -73,7 +74,7 @@ def imported_mismatch(session: Session) -> tuple[int, str] | None:
     """Each import's entries (in its seq range, without an audit record of their own) against its digest."""
     for rec in session.exec(select(AuditRecord).where(AuditRecord.action == ACTION).order_by(col(AuditRecord.seq))):
         said = rec.after or {}
-        own = exists().where(AuditRecord.target == LedgerEntry.entry_id, col(AuditRecord.action).like("ledger.%"))
+        own = exists().where(col(AuditRecord.target) == LedgerEntry.entry_id, col(AuditRecord.action).like("ledger.%"))
         rows = session.execute(select(*(getattr(LedgerEntry, f) for f in FIELDS)).where(
             col(LedgerEntry.seq) > said.get("first_seq", 0) - 1, col(LedgerEntry.seq) <= said.get("last_seq", 0),
             ~own)).mappings()

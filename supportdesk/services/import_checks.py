@@ -15,6 +15,7 @@ from sqlalchemy import ARRAY, Column, Connection, String, Table, any_, bindparam
 from sqlalchemy.types import NullType
 
 from supportdesk.db import models as m
+from supportdesk.db.tables import table_of
 from supportdesk.domain.records import LedgerRow
 
 LOOKUP_CHUNK = 2_000  # values per IN (...): well under SQLite's and psycopg's parameter limits
@@ -61,7 +62,7 @@ def stored_rows(conn: Connection, table: Table, key: tuple[str, ...], keys: Iter
     """The stored rows (those columns) whose key is among `keys`, by key."""
     cols = [table.c[c] for c in columns]
     key_expr = table.c[key[0]] if len(key) == 1 else tuple_(*(table.c[k] for k in key))
-    found: dict[Any, Mapping[str, Any]] = {}
+    found: dict[Any, Mapping[Any, Any]] = {}
     conditions = among(conn, key_expr, set(keys)) if len(key) == 1 else (key_expr.in_(p) for p in chunks(set(keys)))
     for condition in conditions:
         for row in conn.execute(select(*cols).where(condition)).mappings():
@@ -102,7 +103,7 @@ class UniqueHandles:
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
         wanted = {r.handle.lower() for r in recs if r.handle.lower() not in self.lines}
         self.stored = {}
-        t = m.Account.__table__
+        t = table_of(m.Account)
         for where in among(conn, func.lower(t.c.handle), wanted):
             rows = conn.execute(select(t.c.account_id, t.c.handle).where(where))
             self.stored.update({h.lower(): (a, h) for a, h in rows})
@@ -130,7 +131,7 @@ class UniqueStoreTransactions:
         self.batch: set[tuple[str, str]] = set()
 
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
-        t = m.Purchase.__table__
+        t = table_of(m.Purchase)
         self.stored, self.batch = set(), set()
         for where in among(conn, t.c.store_transaction_id, {r.store_transaction_id for r in recs}):
             query = select(t.c.store, t.c.store_transaction_id).where(where)
@@ -154,7 +155,7 @@ class LedgerMeaning:
     than an existing entry of the same account and asset; a clawback takes back no more than was bought."""
 
     def __init__(self, conn: Connection) -> None:
-        pp = m.PricePoint.__table__
+        pp = table_of(m.PricePoint)
         query = select(pp.c.country, pp.c.store, pp.c.product_id, pp.c.coins, pp.c.bonus_coins, pp.c.valid_from,
                        pp.c.valid_to).where(pp.c.bonus_coins > 0)
         self.promos: dict[tuple[str, str, str], list[tuple[int, int, datetime, datetime | None]]] = {}
@@ -168,9 +169,9 @@ class LedgerMeaning:
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
         purchases = {r.ref for r in recs if r.ref and r.kind in ("purchase", "refund_clawback")}
         targets = {_target(r) for r in recs if r.kind == "reversal"} - {None}
-        self.purchases = stored_rows(conn, m.Purchase.__table__, ("purchase_id",), purchases, PURCHASE_COLUMNS)
-        self.entries = stored_rows(conn, m.LedgerEntry.__table__, ("entry_id",), targets, ENTRY_COLUMNS)
-        le = m.LedgerEntry.__table__
+        self.purchases = stored_rows(conn, table_of(m.Purchase), ("purchase_id",), purchases, PURCHASE_COLUMNS)
+        self.entries = stored_rows(conn, table_of(m.LedgerEntry), ("entry_id",), targets, ENTRY_COLUMNS)
+        le = table_of(m.LedgerEntry)
         self.reversed = {}
         for where in among(conn, le.c.reverses, targets):
             query = select(le.c.reverses, func.sum(le.c.amount)).where(where).group_by(le.c.reverses)

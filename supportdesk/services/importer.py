@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from supportdesk.db import models as m
+from supportdesk.db.tables import table_of
 from supportdesk.domain import records as r
 from supportdesk.errors import ImportFailed, InvalidInput
 from supportdesk.services import import_audit
@@ -59,23 +60,23 @@ class FileSpec:
         return record_fields(self.model, self.table, self.mutable)
 
 
-ACCOUNT = m.Account.__table__.c.account_id
+ACCOUNT = table_of(m.Account).c.account_id
 SPECS = (
-    FileSpec("regions.jsonl", r.RegionRow, m.Region.__table__, ("country", "valid_from")),
-    FileSpec("price_points.jsonl", r.PricePointRow, m.PricePoint.__table__,
+    FileSpec("regions.jsonl", r.RegionRow, table_of(m.Region), ("country", "valid_from")),
+    FileSpec("price_points.jsonl", r.PricePointRow, table_of(m.PricePoint),
              ("country", "store", "product_id", "valid_from", "price_minor", "bonus_coins")),
-    FileSpec("gifts.jsonl", r.GiftRow, m.Gift.__table__, ("gift_id",)),
-    FileSpec("accounts.jsonl", r.AccountRow, m.Account.__table__, ("account_id",),
+    FileSpec("gifts.jsonl", r.GiftRow, table_of(m.Gift), ("gift_id",)),
+    FileSpec("accounts.jsonl", r.AccountRow, table_of(m.Account), ("account_id",),
              rule=lambda _: UniqueHandles(), mutable=("status", "coin_balance", "diamond_balance")),
-    FileSpec("purchases.jsonl", r.PurchaseRow, m.Purchase.__table__, ("purchase_id",), {"account_id": ACCOUNT},
+    FileSpec("purchases.jsonl", r.PurchaseRow, table_of(m.Purchase), ("purchase_id",), {"account_id": ACCOUNT},
              rule=lambda _: UniqueStoreTransactions(), mutable=("status",)),
-    FileSpec("ledger.jsonl", r.LedgerRow, m.LedgerEntry.__table__, ("entry_id",), {"account_id": ACCOUNT},
+    FileSpec("ledger.jsonl", r.LedgerRow, table_of(m.LedgerEntry), ("entry_id",), {"account_id": ACCOUNT},
              rule=LedgerMeaning),
-    FileSpec("gift_events.jsonl", r.GiftEventRow, m.GiftEvent.__table__, ("event_id",),
-             {"sender_id": ACCOUNT, "creator_id": ACCOUNT, "gift_id": m.Gift.__table__.c.gift_id}, required=False),
-    FileSpec("cashouts.jsonl", r.CashoutRow, m.Cashout.__table__, ("cashout_id",), {"creator_id": ACCOUNT},
+    FileSpec("gift_events.jsonl", r.GiftEventRow, table_of(m.GiftEvent), ("event_id",),
+             {"sender_id": ACCOUNT, "creator_id": ACCOUNT, "gift_id": table_of(m.Gift).c.gift_id}, required=False),
+    FileSpec("cashouts.jsonl", r.CashoutRow, table_of(m.Cashout), ("cashout_id",), {"creator_id": ACCOUNT},
              required=False),
-    FileSpec("tickets.jsonl", r.TicketRow, m.Ticket.__table__, ("ticket_id",), {"account_id": ACCOUNT},
+    FileSpec("tickets.jsonl", r.TicketRow, table_of(m.Ticket), ("ticket_id",), {"account_id": ACCOUNT},
              required=False, mutable=("status",)),
 )
 # A JSON key: a string followed by a colon. Counting these bounds the keys of a line (a string value may hold one).
@@ -180,7 +181,8 @@ class _Writer:
         # Only date/time columns need converting: decide per column once, not per value.
         convert = [_sqlite_value if _is_temporal(table.c[c]) else None for c in cols]
         plan = list(zip(cols, convert, strict=True))
-        cursor.executemany(sql, ([row[c] if f is None else f(row[c]) for c, f in plan] for row in rows))
+        # sqlite3 takes any iterable of rows: a generator, not a second copy of the batch
+        cursor.executemany(sql, ([row[c] if f is None else f(row[c]) for c, f in plan] for row in rows))  # type: ignore[arg-type]
 
     def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
         cols = [c.name for c in table.columns if c.name != "seq"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, String, and_, bindparam, func, literal_column, union_all
+from sqlalchemy import ColumnElement, Dialect, Select, String, and_, bindparam, func, literal_column, union_all
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
@@ -21,6 +21,7 @@ from supportdesk.db.models import (
     StoreRecord,
     Ticket,
 )
+from supportdesk.db.tables import table_of
 from supportdesk.domain.query import Query, parse_query
 from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services import glance
@@ -35,7 +36,7 @@ SUMMARY = ("account_id", "handle", "email", "country", "kind", "status", "coin_b
 # Keys that name one account at most (a primary key, or handles unique in any case): an exact lookup by them needs
 # no ORDER BY and LIMIT to see a second account.
 _UNIQUE = frozenset({"account_id", "handle", "purchase_id", "ticket_id"})
-_SUMMARY_COLUMNS = tuple(Account.__table__.c[name] for name in SUMMARY)  # type: ignore[attr-defined]
+_SUMMARY_COLUMNS = tuple(table_of(Account).c[name] for name in SUMMARY)
 
 
 def account_summary(a: Account) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def _handle_prefix(dialect: str, n: str = "") -> Any:
     (migration 0005 gives PostgreSQL's a pattern operator class; SQLite needs the range to use its)."""
     lowered = func.lower(bindparam(f"v{n}", type_=String))
     column = func.lower(Account.handle)
-    where = column.like(func.lower(bindparam(f"pattern{n}", type_=String)), escape="\\")
+    where: ColumnElement[bool] = column.like(func.lower(bindparam(f"pattern{n}", type_=String)), escape="\\")
     if dialect == "sqlite":
         where = and_(column >= lowered, column < lowered.concat(func.char(0x10FFFF)), where)
     return where
@@ -68,7 +69,7 @@ def _statements(key: str, exact: bool, dialect: str, n: str = "") -> tuple[Any, 
         return accounts.join(model, model.account_id == Account.account_id).where(column == value)
 
     if key == "account_id":
-        found: tuple[Any, ...] = (accounts.where(Account.account_id == value),)
+        found: tuple[Any, ...] = (accounts.where(col(Account.account_id) == value),)
     elif key == "handle" and exact:
         found = (accounts.where(func.lower(Account.handle) == func.lower(value)),)
     elif key == "handle":
@@ -121,7 +122,7 @@ def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[_Compiled, ...]:
 def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
     """Every statement a search of a query with these keys runs, as one (UNION ALL, each part with its own limit),
     so a search is one round trip: rows come in the parts' order (likeliest key first), by handle within a part."""
-    parts = []
+    parts: list[Select[Any]] = []
     for i, key in enumerate(keys):
         for stmt in _statements(key, False, dialect.name, str(i)):
             sub = stmt.subquery()
@@ -157,6 +158,9 @@ class _Rows:
     """Runs compiled statements on the session's own connection (its transaction, held for the session) through
     one driver cursor kept for the transaction: no ORM objects, no per-call statement building. Driver errors
     become SQLAlchemy's, as they would through the session."""
+
+    cursor: Any  # the driver's cursor
+    dialect: Dialect
 
     def __init__(self, session: Session) -> None:
         session.flush()  # what the session holds unwritten is seen, as a query through the session would see it
@@ -240,7 +244,7 @@ def ledger_page(session: Session, account_id: str, before_seq: int | None = None
     """Entries newest first, `limit` at a time (keyset on seq, the (account_id, seq) index): `next` is the cursor
     for the page after this one, None at the oldest entry."""
     limit = limit or LEDGER_PAGE
-    stmt = select(*LedgerEntry.__table__.c).where(LedgerEntry.account_id == account_id)  # type: ignore[attr-defined]
+    stmt = select(*table_of(LedgerEntry).c).where(LedgerEntry.account_id == account_id)
     if before_seq is not None:
         stmt = stmt.where(col(LedgerEntry.seq) < before_seq)
     rows = [dict(r) for r in session.execute(stmt.order_by(col(LedgerEntry.seq).desc()).limit(limit + 1)).mappings()]

@@ -66,13 +66,13 @@ def resolve_purchase(session: Session, target: str) -> Purchase:
     q = parse_query(target)
     purchase = session.get(Purchase, q.text) if "purchase_id" in q.keys else None
     if purchase is None and "store_id" in q.keys:
-        purchase = session.execute(select(Purchase).where(Purchase.store_transaction_id == q.text)).scalars().first()
+        purchase = session.execute(select(Purchase).where(col(Purchase.store_transaction_id) == q.text)).scalars().first()
         if purchase is None:
-            order = session.execute(select(StoreRecord).where(StoreRecord.order_id == q.text)).scalars().first()
+            order = session.execute(select(StoreRecord).where(col(StoreRecord.order_id) == q.text)).scalars().first()
             if order is not None:
                 purchase = session.execute(select(Purchase).where(
-                    Purchase.store == order.store,
-                    Purchase.store_transaction_id == order.store_transaction_id)).scalars().first()
+                    col(Purchase.store) == order.store,
+                    col(Purchase.store_transaction_id) == order.store_transaction_id)).scalars().first()
     if purchase is None and q.kind in ("handle", "email", "account_id", "ticket_id"):
         raise InvalidInput(f"{q.text!r} looks like a {q.kind.replace('_', ' ')}: a refund needs a purchase id "
                            "(pur_...) or the store's transaction or order id")
@@ -83,36 +83,37 @@ def resolve_purchase(session: Session, target: str) -> Purchase:
 
 # -- facts ----------------------------------------------------------------------------------------------------------
 def spending(session: Session, purchase: Purchase) -> rules.Spending:
-    rows = session.execute(select(LedgerEntry.amount, LedgerEntry.kind, LedgerEntry.ref).where(
-        LedgerEntry.account_id == purchase.account_id, LedgerEntry.asset == "coin").order_by(LedgerEntry.seq))
+    rows = session.execute(select(col(LedgerEntry.amount), col(LedgerEntry.kind), col(LedgerEntry.ref)).where(
+        col(LedgerEntry.account_id) == purchase.account_id, col(LedgerEntry.asset) == "coin").order_by(
+        col(LedgerEntry.seq)))
     return rules.attribute_spending([rules.CoinMove(int(a), k, r) for a, k, r in rows], purchase.purchase_id)
 
 
 def _store_record(session: Session, purchase: Purchase) -> StoreRecord | None:
     return session.execute(select(StoreRecord).where(
-        StoreRecord.store == purchase.store,
-        StoreRecord.store_transaction_id == purchase.store_transaction_id)).scalars().first()
+        col(StoreRecord.store) == purchase.store,
+        col(StoreRecord.store_transaction_id) == purchase.store_transaction_id)).scalars().first()
 
 
 def _refund_row(session: Session, purchase_id: str) -> Refund | None:
-    return session.execute(select(Refund).where(Refund.purchase_id == purchase_id)).scalars().first()
+    return session.execute(select(Refund).where(col(Refund.purchase_id) == purchase_id)).scalars().first()
 
 
 def _refund_dates(session: Session, purchase: Purchase) -> tuple[datetime, ...]:
     """When each other purchase of the account was refunded, revoked or charged back (the store's time first)."""
     rows = session.execute(
-        select(Purchase.purchase_id, Purchase.purchased_at, StoreRecord.refunded_at, Refund.completed_at,
-               Refund.created_at)
-        .outerjoin(StoreRecord, (StoreRecord.store == Purchase.store)
-                   & (StoreRecord.store_transaction_id == Purchase.store_transaction_id))
-        .outerjoin(Refund, Refund.purchase_id == Purchase.purchase_id)
-        .where(Purchase.account_id == purchase.account_id, Purchase.purchase_id != purchase.purchase_id,
+        select(col(Purchase.purchase_id), col(Purchase.purchased_at), col(StoreRecord.refunded_at),
+               col(Refund.completed_at), col(Refund.created_at))
+        .outerjoin(StoreRecord, (col(StoreRecord.store) == Purchase.store)
+                   & (col(StoreRecord.store_transaction_id) == Purchase.store_transaction_id))
+        .outerjoin(Refund, col(Refund.purchase_id) == Purchase.purchase_id)
+        .where(col(Purchase.account_id) == purchase.account_id, col(Purchase.purchase_id) != purchase.purchase_id,
                col(Purchase.status).in_(rules.TAKEN_BACK)))
     dates = []
     for pid, bought, store_at, done_at, asked_at in rows:
         when = store_at or done_at or asked_at or session.execute(
-            select(func.max(LedgerEntry.at)).where(LedgerEntry.ref == pid,
-                                                   LedgerEntry.kind == "refund_clawback")).scalar() or bought
+            select(func.max(col(LedgerEntry.at))).where(col(LedgerEntry.ref) == pid,
+                                                        col(LedgerEntry.kind) == "refund_clawback")).scalar() or bought
         dates.append(_aware(when))
     return tuple(dates)
 
@@ -202,7 +203,7 @@ def clawback_preview(session: Session, purchase: Purchase, f: rules.RefundFacts,
 
 
 def _handles(session: Session, ids: list[str]) -> dict[str, str]:
-    rows = session.execute(select(Account.account_id, Account.handle).where(col(Account.account_id).in_(ids)))
+    rows = session.execute(select(col(Account.account_id), col(Account.handle)).where(col(Account.account_id).in_(ids)))
     return {account_id: handle for account_id, handle in rows}
 
 
@@ -384,7 +385,7 @@ def _request(session: Session, target: str, ctx: ActionContext, key: str | None,
     lock_account(session, purchase.account_id)
     f = facts(session, purchase, now, cause, ctx.ticket_id)
     d = _decision(f, policy, purchase, ask.override, ask.amount_minor)
-    view = {"decision": d.to_json(), "purchase": purchase_json(session, purchase), "key": key,
+    view: dict[str, Any] = {"decision": d.to_json(), "purchase": purchase_json(session, purchase), "key": key,
             "request": request, "clawback": clawback_preview(session, purchase, f, d)}
     if d.outcome == rules.DENY:
         raise RefundDenied(d.explanation, details={"decision": d.to_json()})
@@ -426,11 +427,11 @@ def _record_request(session: Session, purchase: Purchase, failed: Refund | None,
                     ctx: ActionContext, refused: rules.Decision | None = None) -> Refund:
     """A new attempt: a fresh refund id, so a store that refused the last key sees a new request."""
     refund_id = new_id("rf")
-    values = {"refund_id": refund_id, "status": "requested", "initiated_by": "agent", "amount_minor": d.refund_minor,
+    values: dict[str, Any] = {"refund_id": refund_id, "status": "requested", "initiated_by": "agent", "amount_minor": d.refund_minor,
               "coins_clawed": d.coins_clawback, "diamonds_clawed": 0, "reason": cause, "store_refund_id": None,
               "created_at": datetime.now(UTC), "completed_at": None}
     if failed is not None:
-        session.execute(update(Refund).where(Refund.purchase_id == purchase.purchase_id).values(values))
+        session.execute(update(Refund).where(col(Refund.purchase_id) == purchase.purchase_id).values(values))
     else:
         session.add(Refund(purchase_id=purchase.purchase_id, store=purchase.store, currency=purchase.currency,
                            **values))
@@ -567,14 +568,14 @@ def _mark_failed(engine: Any, step: dict[str, Any], message: str) -> None:
     from supportdesk.db.engine import write_session
 
     with write_session(engine) as session:
-        session.execute(update(Refund).where(Refund.refund_id == step["refund_id"],
-                                             Refund.status == "requested").values(status="failed"))
+        session.execute(update(Refund).where(col(Refund.refund_id) == step["refund_id"],
+                                             col(Refund.status) == "requested").values(status="failed"))
 
 
 def _finished_before(session: Session, row: Refund) -> dict[str, Any]:
     """Who took this purchase's money back first, and when: the true reason nothing more is taken back."""
     first = session.execute(select(LedgerEntry).where(
-        LedgerEntry.ref == row.purchase_id, LedgerEntry.kind == "refund_clawback").order_by(LedgerEntry.seq)
+        col(LedgerEntry.ref) == row.purchase_id, col(LedgerEntry.kind) == "refund_clawback").order_by(col(LedgerEntry.seq))
     ).scalars().first()
     who = first.actor if first else None
     at = (first.at if first else row.completed_at or row.created_at)

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
+from supportdesk.db.tables import table_of
 from supportdesk.domain import review as rules
 from supportdesk.domain.review import RULES, Thresholds, describe, first_of_bursts, headline  # noqa: F401
 from supportdesk.errors import InvalidInput, NotFound
@@ -244,7 +245,7 @@ def plan(session: Session, policy: dict[str, Any] | None = None, only: Iterable[
     """Detect, and compare with the stored flags of those rules (nothing written)."""
     wanted = sorted(set(only or RULES))
     found = {f.flag_id: f for f in detect(session, policy, wanted)}
-    table = ReviewFlag.__table__
+    table = table_of(ReviewFlag)
     existing = {
         r.flag_id: r for r in session.execute(
             select(table.c.flag_id, table.c.status, table.c.score, table.c.evidence).where(table.c.rule.in_(wanted)))
@@ -271,7 +272,7 @@ def plan(session: Session, policy: dict[str, Any] | None = None, only: Iterable[
 def _apply(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]], gone: list[str]) -> None:
     """Write part of a plan. A flag an agent decided meanwhile stays decided: the updates touch only open and
     cleared flags, and another agent's build may have raised the same new flags (theirs stand)."""
-    table = ReviewFlag.__table__
+    table = table_of(ReviewFlag)
     if new:
         session.execute(_insert_new(session, table), new)
     if changed:
@@ -366,7 +367,7 @@ def _listing(session: Session, stmt: Any) -> list[dict[str, Any]]:
     flags = [_flag_json(f, p, h) for f, p, h in session.execute(stmt)]
     creators = {f["evidence"]["creator_id"] for f in flags if "creator_id" in f["evidence"]}
     if creators:  # the creator a gift_laundering flag names, by handle as agents know them
-        handles = dict(session.execute(select(Account.account_id, Account.handle)
+        handles = dict(session.execute(select(col(Account.account_id), col(Account.handle))
                                        .where(col(Account.account_id).in_(sorted(creators)))).all())
         for f in flags:
             if "creator_id" in f["evidence"]:
@@ -378,9 +379,9 @@ def queue(session: Session, rule: str | None = None, statuses: Sequence[str] = (
     """Flags, highest score first (ties: oldest purchase first, by id)."""
     if rule is not None and rule not in RULES:
         raise InvalidInput(f"unknown rule {rule!r}: the rules are {', '.join(RULES)}")
-    stmt = select(ReviewFlag, Purchase, Account.handle).where(col(ReviewFlag.status).in_(statuses))
+    stmt = select(ReviewFlag, Purchase, col(Account.handle)).where(col(ReviewFlag.status).in_(statuses))
     if rule:
-        stmt = stmt.where(ReviewFlag.rule == rule)
+        stmt = stmt.where(col(ReviewFlag.rule) == rule)
     return _listing(session, stmt.order_by(col(ReviewFlag.score).desc(), col(ReviewFlag.flag_id)))
 
 
@@ -399,9 +400,9 @@ def page(session: Session, rule: str | None = None, statuses: Sequence[str] = ("
     if rule is not None and rule not in RULES:
         raise InvalidInput(f"unknown rule {rule!r}: the rules are {', '.join(RULES)}")
     score, fid = col(ReviewFlag.score), col(ReviewFlag.flag_id)
-    stmt = select(ReviewFlag, Purchase, Account.handle).where(col(ReviewFlag.status).in_(statuses))
+    stmt = select(ReviewFlag, Purchase, col(Account.handle)).where(col(ReviewFlag.status).in_(statuses))
     if rule:
-        stmt = stmt.where(ReviewFlag.rule == rule)
+        stmt = stmt.where(col(ReviewFlag.rule) == rule)
     order = (score.asc() if ascending else score.desc(), fid)
     if after is None:
         rows = _listing(session, stmt.order_by(*order).limit(limit))
@@ -423,13 +424,13 @@ def page(session: Session, rule: str | None = None, statuses: Sequence[str] = ("
 
 def counts(session: Session, statuses: Sequence[str] = ("open",)) -> dict[str, int]:
     """How many flags each rule has (of these statuses): the rule list and the queue's total."""
-    stmt = (select(ReviewFlag.rule, func.count()).where(col(ReviewFlag.status).in_(statuses))
+    stmt = (select(col(ReviewFlag.rule), func.count()).where(col(ReviewFlag.status).in_(statuses))
             .group_by(ReviewFlag.rule))
     return {rule: n for rule, n in session.execute(stmt)}
 
 
 def get_flag(session: Session, flag_id: str) -> dict[str, Any]:
-    rows = _listing(session, select(ReviewFlag, Purchase, Account.handle).where(ReviewFlag.flag_id == flag_id))
+    rows = _listing(session, select(ReviewFlag, Purchase, col(Account.handle)).where(col(ReviewFlag.flag_id) == flag_id))
     if not rows:
         raise NotFound(f"no review flag {flag_id!r}: run `supportdesk review` to build the queue")
     return rows[0]
@@ -441,8 +442,8 @@ def act(session: Session, flag_id: str, action: str, ctx: ActionContext, *, key:
     """Decide a flag once per (flag, action): the flag's status, the account's, holds; all audited."""
     if action not in rules.ACTIONS:
         raise InvalidInput(f"--action must be one of {', '.join(rules.ACTIONS)}, not {action!r}")
-    if rules.ACCOUNT_STATUS[action]:
-        check_status(ctx, rules.ACCOUNT_STATUS[action])  # refused before anything is written
+    if status := rules.ACCOUNT_STATUS[action]:
+        check_status(ctx, status)  # refused before anything is written
     if session.get(ReviewFlag, flag_id) is None:
         raise NotFound(f"no review flag {flag_id!r}: run `supportdesk review` to build the queue")
     key = key or f"review:{flag_id}:{action}"
@@ -479,7 +480,7 @@ def hold_cashouts(session: Session, creator_id: str, ctx: ActionContext, key: st
                   flag_id: str | None = None) -> list[str]:
     """Hold every cashout the creator has requested and not yet been paid (audited, one record each); the flag
     that caused the hold is kept on the cashout, so only a lead lifts it (services/cashouts.py, migration 0010)."""
-    stmt = (select(Cashout).where(Cashout.creator_id == creator_id, Cashout.status == "requested")
+    stmt = (select(Cashout).where(col(Cashout.creator_id) == creator_id, col(Cashout.status) == "requested")
             .order_by(col(Cashout.at)).with_for_update())
     held = []
     for cashout in session.execute(stmt).scalars():

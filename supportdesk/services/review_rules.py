@@ -41,17 +41,18 @@ from supportdesk.db.models import (
     Region,
     StoreRecord,
 )
+from supportdesk.db.tables import table_of
 from supportdesk.domain.review import CHARGED, Thresholds
 
-P = Purchase.__table__
-A = Account.__table__
-R = Region.__table__
-PP = PricePoint.__table__
-G = GiftEvent.__table__
-C = Cashout.__table__
-LE = LedgerEntry.__table__
-SR = StoreRecord.__table__
-RF = Refund.__table__
+P = table_of(Purchase)
+A = table_of(Account)
+R = table_of(Region)
+PP = table_of(PricePoint)
+G = table_of(GiftEvent)
+C = table_of(Cashout)
+LE = table_of(LedgerEntry)
+SR = table_of(StoreRecord)
+RF = table_of(Refund)
 BATCH = 5000
 STORE_TAKEN_BACK = ("refunded", "charged_back")
 
@@ -170,7 +171,7 @@ def _timed(*cols: Any, usd: bool = False, where: Any = None) -> Any:
 def duplicates(session: Session, t: Thresholds) -> Iterator[Any]:
     """The same account and product charged again within the window: the later charge, with the one before."""
     base = _timed(P.c.purchase_id, P.c.account_id, P.c.product_id)
-    w = {"partition_by": (base.c.account_id, base.c.product_id), "order_by": (base.c.t, base.c.purchase_id)}
+    w: dict[str, Any] = {"partition_by": (base.c.account_id, base.c.product_id), "order_by": (base.c.t, base.c.purchase_id)}
     inner = select(
         base.c.purchase_id, base.c.account_id, base.c.t,
         func.lag(base.c.purchase_id).over(**w).label("prev_id"), func.lag(base.c.t).over(**w).label("prev_t"),

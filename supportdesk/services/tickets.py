@@ -42,7 +42,7 @@ def list_tickets(session: Session, *, status: str | None = None, account_id: str
     """Newest first; `status` is a filter name (see domain.tickets.FILTERS; default: unsolved); `assignee`: only
     the tickets assigned to that agent (my tickets)."""
     statuses = filter_statuses(status)
-    stmt = select(Ticket, Account.handle).join(Account, Account.account_id == Ticket.account_id)
+    stmt = select(Ticket, Account.handle).join(Account, col(Account.account_id) == Ticket.account_id)
     if statuses is not None:
         stmt = stmt.where(col(Ticket.status).in_(statuses))
     if account_id:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Purchase, StoreRecord
@@ -101,7 +101,7 @@ class Window:
         if self.account is not None:
             query = query.where(Purchase.account_id == self.account.account_id)
         with read_session(self.engine) as session:
-            rows = session.exec(query.order_by(Purchase.purchased_at)).all()
+            rows = session.exec(query.order_by(col(Purchase.purchased_at))).all()
         return [(tid, pid) for tid, pid in rows if tid not in self.seen]
 
     def known(self, store: str) -> list[Known]:

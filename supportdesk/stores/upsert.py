@@ -9,10 +9,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from supportdesk.db.engine import write_session
 from supportdesk.db.models import Account, Purchase, StoreRecord
+from supportdesk.db.tables import table_of
 from supportdesk.stores.records import NormalisedRecord, version_of
 
 # A later state is not overwritten by an earlier one unless the store signed the payload later (a reversal).
@@ -91,7 +92,7 @@ def _existing(session: Session, records: list[NormalisedRecord]) -> dict[tuple[s
     for store in {r.store for r in records}:
         ids = [r.store_transaction_id for r in records if r.store == store]
         rows = session.exec(select(StoreRecord).where(
-            StoreRecord.store == store, StoreRecord.store_transaction_id.in_(ids)))  # type: ignore[attr-defined]
+            StoreRecord.store == store, col(StoreRecord.store_transaction_id).in_(ids)))
         out.update({(row.store, row.store_transaction_id): row for row in rows})
     return out
 
@@ -105,12 +106,8 @@ def _write(session: Session, rows: list[dict[str, Any]]) -> None:
 
 @cache
 def _upsert(dialect: str) -> Any:
-    table = StoreRecord.__table__  # type: ignore[attr-defined]
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
+    table = table_of(StoreRecord)
+    stmt = _insert(dialect)(table)
     keys = ("store", "store_transaction_id", "id")
     return stmt.on_conflict_do_update(
         index_elements=["store", "store_transaction_id"],
@@ -120,25 +117,29 @@ def _upsert(dialect: str) -> Any:
 
 def dialect_insert(session: Session) -> Any:
     """The engine's own INSERT (SQLite and PostgreSQL both have ON CONFLICT)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return _insert(session.get_bind().dialect.name)
+
+
+def _insert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert
 
 
 def resolve_accounts(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:
     """store_transaction_id -> our account id, from each store's account reference; else our own purchase."""
     out: dict[str, str] = {}
     refs = {r.account_ref for r in records if r.account_ref}
-    by_id = set(session.exec(select(Account.account_id).where(Account.account_id.in_(refs)))) if refs else set()  # type: ignore[attr-defined]
+    by_id = set(session.exec(select(Account.account_id).where(col(Account.account_id).in_(refs)))) if refs else set()
     by_token, by_customer = _apple_tokens(session, records), _web_customers(session, records)
     for rec in records:
         ref = rec.account_ref
         if rec.store == "apple" and ref:
             account = by_token.get(ref.lower())
         elif rec.store == "web":
-            customer = (rec.raw.get("charge") or {}).get("customer")
+            customer: Any = (rec.raw.get("charge") or {}).get("customer")
             account = ref if ref in by_id else by_customer.get(customer)
         else:
             account = ref if ref in by_id else None
@@ -167,7 +168,7 @@ def _web_customers(session: Session, records: list[NormalisedRecord]) -> dict[st
     if not customers:
         return {}
     rows = session.exec(select(Account.web_customer_id, Account.account_id).where(
-        Account.web_customer_id.in_(customers)))  # type: ignore[union-attr]
+        col(Account.web_customer_id).in_(customers)))
     return {customer: account for customer, account in rows if customer}
 
 
@@ -176,6 +177,6 @@ def _purchase_accounts(session: Session, records: list[NormalisedRecord]) -> dic
     for store in {r.store for r in records}:
         ids = [r.store_transaction_id for r in records if r.store == store]
         rows = session.exec(select(Purchase.store_transaction_id, Purchase.account_id).where(
-            Purchase.store == store, Purchase.store_transaction_id.in_(ids)))  # type: ignore[attr-defined]
+            Purchase.store == store, col(Purchase.store_transaction_id).in_(ids)))
         out.update(dict(rows.all()))
     return out
