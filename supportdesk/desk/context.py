@@ -43,7 +43,8 @@ class once(Generic[T]):  # noqa: N801 - used as a decorator, like functools.cach
         with _CONNECTING:
             if self.name not in obj.__dict__:
                 obj.__dict__[self.name] = self.make(obj)
-            return obj.__dict__[self.name]  # type: ignore[no-any-return]
+            value: T = obj.__dict__[self.name]
+            return value
 
 
 @dataclass
