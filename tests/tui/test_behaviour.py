@@ -333,6 +333,8 @@ async def test_the_help_shows_the_ticket_bar_as_it_is_and_the_app_says_who_acts(
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()  # who acts is read in the connect worker, after the first paint
+        await pilot.pause()
         assert "Acting as tester (agent)." in text_of(app.screen, "#status")
         app.working = Working("T-1001", "@ana · subject")
         await pilot.pause()
