@@ -8,23 +8,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from supportdesk.desk.desk import Desk
     from supportdesk.services.audit import ActionContext
+    from supportdesk.services.review import BuildResult
 
 Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Built:
-    """What a rebuild did: `raised`, `refreshed`, `cleared`, `unchanged`, `decided` (already decided, kept)."""
-
-    raised: int
-    refreshed: int
-    cleared: int
-    unchanged: int
-    decided: int
-
-    def to_json(self) -> dict[str, int]:
-        return {"raised": self.raised, "refreshed": self.refreshed, "cleared": self.cleared,
-                "unchanged": self.unchanged, "decided": self.decided}
 
 
 @dataclass(frozen=True)
@@ -32,7 +18,7 @@ class Queue:
     """The queue listed whole, highest score first (`review` on the command line), and the rebuild before it."""
 
     flags: list[Row]
-    built: Built | None
+    built: BuildResult | None  # what the rebuild did (the service's own result, with its to_json)
 
     def to_json(self) -> Row:
         return {"flags": self.flags, "built": self.built.to_json() if self.built else None}
@@ -71,13 +57,12 @@ class ReviewDesk:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
 
-    def rebuild(self, rule: str | None = None) -> Built:
+    def rebuild(self, rule: str | None = None) -> BuildResult:
         """Run the rules (only `rule`'s when given) and refresh the queue; decided flags stay decided. The rules
         read in one read transaction, the changes are written in short chunks, so other agents hardly wait."""
         from supportdesk.services import review
 
-        b = review.rebuild(self.desk.engine, self.desk.settings.policy.get("review"), [rule] if rule else None)
-        return Built(b.raised, b.refreshed, b.cleared, b.unchanged, b.decided)
+        return review.rebuild(self.desk.engine, self.desk.settings.policy.get("review"), [rule] if rule else None)
 
     def queue(self, rule: str | None = None, *, decided: bool = False, rebuild: bool = True) -> Queue:
         """The whole queue by score (after a rebuild unless `rebuild` is False)."""
