@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from platformdirs import user_data_dir, user_downloads_dir
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
@@ -38,6 +39,12 @@ if TYPE_CHECKING:
 
 
 RECONCILE_ALL = "reconcile_all"  # the installed screen's name
+
+
+def screenshot_folder() -> Path:
+    """The Downloads folder when there is one, else `<data folder>/screenshots`."""
+    downloads = Path(user_downloads_dir())
+    return downloads if downloads.is_dir() else Path(user_data_dir("supportdesk", appauthor=False)) / "screenshots"
 
 
 class SupportDeskApp(App[None]):
@@ -289,6 +296,19 @@ class SupportDeskApp(App[None]):
     def work_ticket(self, ticket_id: str, about: str) -> None:
         """Remember the ticket: reasons asked from now on start with it (shown at the top of every screen)."""
         self.working = Working(ticket_id, about)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Textual saves a screenshot in the Downloads folder, which a server reached over SSH seldom has ("Failed
+        to save screenshot"): there when it exists, else in supportdesk's data folder; the notice names the file."""
+        if path is None:
+            path = str(screenshot_folder())
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self.notify(shown(f"Cannot save a screenshot in {path}: {e.strerror or e}."), severity="error",
+                        markup=False)
+            return
+        self.deliver_screenshot(filename, path)
 
     def action_stop_working(self) -> None:
         if self.working is not None:
