@@ -101,6 +101,7 @@ async def test_take_then_my_tickets(make_app, tui_engine) -> None:
         await settle(pilot)
         assert rows(tickets, "#tl-table") == ["T-1002"]
         assert "assigned to you" in text_of(tickets, "#tl-status")
+        assert tickets.query_one("#tl-status").size.height == 2  # wrapped at 80 columns, "Enter opens" not cut
         await pilot.press("m")
         await settle(pilot)
         assert rows(tickets, "#tl-table") == ["T-1001", "T-1002"]

@@ -53,7 +53,7 @@ def about(t: Row) -> str:
 
 class TicketsScreen(DeskScreen):
     DEFAULT_CSS = """
-    #tl-status { height: 1; padding: 0 1; background: $boost; }
+    #tl-status { height: auto; max-height: 2; padding: 0 1; background: $boost; }  /* wraps, never cut, at 80 columns */
     #tl-table { height: 1fr; }
     """
     BINDINGS = [
