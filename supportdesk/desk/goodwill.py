@@ -97,6 +97,15 @@ class GoodwillDesk:
 
     # --- one call each, for the TUI (the reason and ticket asked in its dialogs, the question already confirmed)
 
+    def check_credit(self, account: str, coins: int, reason: str, ticket: str | None) -> CreditPlan:
+        """The credit checked as the agent asked it (coins, the role's limit, the account, the ticket), before the
+        confirmation: a refusal comes first. Nothing written; `credit_now` checks again when it writes."""
+        return self.plan_credit(account, coins, self.desk.acting(None, reason, ticket))
+
+    def check_status(self, account: str, move: str, reason: str, ticket: str | None) -> StatusPlan:
+        """The move checked (role, the account's status), before the confirmation; nothing written."""
+        return self.plan_status(account, move, self.desk.acting(None, reason, ticket))
+
     def credit_now(self, account: str, coins: int, reason: str, ticket: str | None) -> Credited:
         who = self.desk.acting(None, reason, ticket)
         return self.credit(self.plan_credit(account, coins, who), who)

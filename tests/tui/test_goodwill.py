@@ -11,7 +11,6 @@ from supportdesk.db.engine import read_session
 from supportdesk.db.models import Account, AuditRecord, LedgerEntry
 from supportdesk.tui.screens.account import AccountScreen
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.error import ErrorScreen
 from supportdesk.tui.screens.goodwill import CreditScreen, StatusScreen
 from tests.tui.test_refund import SIZE, settle, text_of
 
@@ -34,6 +33,15 @@ async def open_credit(pilot: Pilot[None], coins: str, reason: str, ticket: str =
         await paste(pilot, ticket)
 
 
+async def until(pilot: Pilot[None], ready, tries: int = 200) -> None:
+    """Settle until `ready()`: a chain of dialog, worker, callback and reload takes several turns under load."""
+    for _ in range(tries):
+        if ready():
+            return
+        await settle(pilot)
+    raise AssertionError("the app never got there")
+
+
 def counts(engine) -> tuple[int, int]:
     with read_session(engine) as s:
         return tuple(s.exec(select(func.count()).select_from(t)).one() for t in (LedgerEntry, AuditRecord))
@@ -44,14 +52,15 @@ async def test_credit_confirms_then_posts_and_reloads(make_app, tui_engine) -> N
     async with app.run_test(size=SIZE) as pilot:
         await open_credit(pilot, "700", "late coins", "T-1001")
         await pilot.press("enter")
-        assert isinstance(app.screen, ConfirmScreen)
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # checked in a worker first
         assert app.screen.text == "Credit 700 coins to @user0 (acc_0000), reason 'late coins', ticket T-1001?"
         await pilot.press("n")  # back to the dialog as typed
         assert isinstance(app.screen, CreditScreen)
         await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await settle(pilot)
-        assert isinstance(app.screen, AccountScreen)
+        await until(pilot, lambda: bool(app._notifications) and isinstance(app.screen, AccountScreen)
+                    and "770" in text_of(app.screen, "#balances"))
         assert app._notifications and "Credited 700 coins to @user0: balance 770" in list(app._notifications)[-1].message
         assert "770" in text_of(app.screen, "#balances")
     with read_session(tui_engine) as s:
@@ -69,15 +78,27 @@ async def test_bad_coins_stay_in_the_dialog(make_app, tui_engine) -> None:
         assert "whole number" in text_of(app.screen, "#reason-error")
 
 
-async def test_agent_over_the_limit_gets_the_error_and_nothing_moves(make_app, tui_engine) -> None:
+async def test_agent_over_the_limit_is_refused_before_the_confirmation_and_nothing_moves(make_app, tui_engine) -> None:
     app = make_app()
     before = counts(tui_engine)
     async with app.run_test(size=SIZE) as pilot:
         await open_credit(pilot, "6000", "goodwill")
-        await pilot.press("enter", "y")
+        await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(app.screen, ErrorScreen)
-        assert "lead role" in app.screen.text and "5,000" in app.screen.text
+        # no confirmation to say yes to: the dialog is back as typed, with the refusal
+        assert isinstance(app.screen, CreditScreen)
+        error = text_of(app.screen, "#reason-error")
+        assert "lead role" in error and "5,000" in error
+        assert app.screen.query_one("#coins").value == "6000"
+        assert app.screen.query_one("#reason").value == "goodwill"
+        app.screen.query_one("#coins").value = "500"  # within the limit: on to the confirmation
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.text.startswith("Credit 500 coins to @user0")
+        await pilot.press("n")
+        assert isinstance(app.screen, CreditScreen)
+        await pilot.press("escape")
     assert counts(tui_engine) == before
 
 
@@ -92,6 +113,7 @@ async def test_status_limit_then_lead_only_suspend_refused(make_app, tui_engine)
         await pilot.press("tab")
         await paste(pilot, "chargeback pending")
         await pilot.press("enter")
+        await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.text == "Limit @user0 (acc_0000), reason 'chargeback pending', no ticket?"
         await pilot.press("y")
@@ -103,9 +125,9 @@ async def test_status_limit_then_lead_only_suspend_refused(make_app, tui_engine)
         app.screen.query_one("#move", Select).value = "suspend"
         await pilot.press("tab")
         await paste(pilot, "fraud")
-        await pilot.press("enter", "y")
+        await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(app.screen, ErrorScreen) and "lead role" in app.screen.text
+        assert isinstance(app.screen, StatusScreen) and "lead role" in text_of(app.screen, "#reason-error")
     assert counts(tui_engine) == before
     with read_session(tui_engine) as s:
         assert s.get(Account, "acc_0000").status == "limited"

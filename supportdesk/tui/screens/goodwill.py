@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Label, Select
 
 from supportdesk.domain.money import MAX_COINS
+from supportdesk.errors import SupportdeskError
 from supportdesk.tui.format import VisibleControls
 from supportdesk.tui.screens.confirm import ConfirmScreen
-from supportdesk.tui.screens.reason import Answer, ReasonScreen, reason_then_confirm
+from supportdesk.tui.screens.reason import Answer, ReasonScreen
 from supportdesk.tui.widgets.one_line import OneLineInput
 
 if TYPE_CHECKING:
@@ -110,8 +111,9 @@ def open_credit(screen: AccountView) -> None:
         return ConfirmScreen(f"Credit {form.coins:,} coins to {_who(account)}, reason {answer[0]!r}"
                              f"{_ticket(answer[1])}?", title="Credit coins?")
 
-    _ask(screen, dialog, question, lambda a: screen.backend.desk.goodwill.credit_now(account["account_id"], form.coins, *a).to_json(),
-         _credited)
+    goodwill = screen.backend.desk.goodwill
+    _ask(screen, dialog, question, lambda a: goodwill.check_credit(account["account_id"], form.coins, *a),
+         lambda a: goodwill.credit_now(account["account_id"], form.coins, *a).to_json(), _credited)
 
 
 def open_status(screen: AccountView) -> None:
@@ -126,15 +128,44 @@ def open_status(screen: AccountView) -> None:
         return ConfirmScreen(f"{form.move.capitalize()} {_who(account)}, reason {answer[0]!r}{_ticket(answer[1])}?",
                              title="Change status?")
 
-    _ask(screen, dialog, question,
-         lambda a: screen.backend.desk.goodwill.status_now(account["account_id"], form.move, *a).to_json(),
+    goodwill = screen.backend.desk.goodwill
+    _ask(screen, dialog, question, lambda a: goodwill.check_status(account["account_id"], form.move, *a),
+         lambda a: goodwill.status_now(account["account_id"], form.move, *a).to_json(),
          _status_changed)
 
 
 def _ask(screen: AccountView, dialog: ReasonScreen, question: Callable[[Answer], ConfirmScreen],
-         call: Callable[[Answer], dict[str, Any]], said: Callable[[dict[str, Any]], str]) -> None:
-    """Reason, confirmation, then the call in a worker of the account screen (failures: its error modal); the
-    account reloads with what happened said first."""
+         check: Callable[[Answer], object], call: Callable[[Answer], dict[str, Any]],
+         said: Callable[[dict[str, Any]], str]) -> None:
+    """Reason; the action checked in a worker (coins, the agent's limit, the move, the account): a refusal comes
+    back in the dialog as typed, before any confirmation; then the confirmation, and the call in a worker of the
+    account screen (failures: its error modal); the account reloads with what happened said first."""
+
+    def given(answer: Answer | None) -> None:
+        if answer is not None:
+            screen.run_worker(lambda: checked(answer), thread=True, group="account-action", exit_on_error=False)
+
+    def checked(answer: Answer) -> None:
+        try:
+            check(answer)
+        except SupportdeskError as refusal:
+            screen.app.call_from_thread(refused, answer, refusal.message)
+        else:
+            screen.app.call_from_thread(confirm, answer)
+
+    def refused(answer: Answer, message: str) -> None:
+        again = dialog.again(answer)
+        again.problem = message
+        screen.app.push_screen(again, given)
+
+    def confirm(answer: Answer) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                screen.run_worker(lambda: run(answer), thread=True, group="account-action", exit_on_error=False)
+            else:
+                screen.app.push_screen(dialog.again(answer), given)
+
+        screen.app.push_screen(question(answer), confirmed)
 
     def done(result: dict[str, Any]) -> None:
         screen.notify(said(result), markup=False)
@@ -144,9 +175,7 @@ def _ask(screen: AccountView, dialog: ReasonScreen, question: Callable[[Answer],
         result = call(answer)
         screen.app.call_from_thread(done, result)
 
-    reason_then_confirm(screen.app, dialog, question,
-                        lambda answer: screen.run_worker(lambda: run(answer), thread=True, group="account-action",
-                                                         exit_on_error=False))
+    screen.app.push_screen(dialog, given)
 
 
 def _credited(r: dict[str, Any]) -> str:

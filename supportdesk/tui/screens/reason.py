@@ -67,7 +67,7 @@ class ReasonScreen(ModalScreen[Answer | None]):
                         "Ticket (the one you are working; optional):" if working else "Ticket (optional):")
             yield OneLineInput(working or self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True,
                                disabled=self.ticket_locked, highlighter=VisibleControls())
-            yield Static("", id="reason-error")
+            yield Static(Content(shown(self.problem)), id="reason-error")
             yield Static(self.hint, classes="hint")
         yield Footer(compact=True)
 
@@ -79,6 +79,7 @@ class ReasonScreen(ModalScreen[Answer | None]):
         return " · ".join([*keys, "Esc cancel"])
 
     FIRST_FIELD = "#reason"
+    problem = ""  # why the last answer was refused (shown with the dialog back as typed)
 
     def extra_fields(self) -> ComposeResult:
         """Fields a dialog asks before the reason (a credit's coins); none here."""
@@ -94,7 +95,9 @@ class ReasonScreen(ModalScreen[Answer | None]):
     @on(Input.Changed, "#reason")
     @on(TextArea.Changed, "#reason")
     def _typed(self) -> None:
-        if self.reason_text:  # the message asked for a reason: gone once there is one
+        # the message asked for a reason: gone once there is one (a refusal shown with the answer as typed stays
+        # until the reason is changed or the dialog is submitted again: the box reports its first value too)
+        if self.reason_text and self.reason_text != self.reason.strip():
             self.query_one("#reason-error", Static).update("")
 
     @property
