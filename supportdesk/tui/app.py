@@ -293,9 +293,10 @@ class SupportDeskApp(App[None]):
     def working_ticket(self) -> str | None:
         return self.working.ticket_id if self.working else None
 
-    def work_ticket(self, ticket_id: str, about: str) -> None:
-        """Remember the ticket: reasons asked from now on start with it (shown at the top of every screen)."""
-        self.working = Working(ticket_id, about)
+    def work_ticket(self, ticket_id: str, about: str, account_id: str | None = None) -> None:
+        """Remember the ticket: reasons asked from now on start with it when the action is on its account (shown
+        at the top of every screen)."""
+        self.working = Working(ticket_id, about, account_id)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Textual saves a screenshot in the Downloads folder, which a server reached over SSH seldom has ("Failed

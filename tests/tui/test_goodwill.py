@@ -55,7 +55,7 @@ async def test_credit_confirms_then_posts_and_reloads(make_app, tui_engine) -> N
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # checked in a worker first
         assert app.screen.text == "Credit 700 coins to @user0 (acc_0000), reason 'late coins', ticket T-1001?"
         await pilot.press("n")  # back to the dialog as typed
-        assert isinstance(app.screen, CreditScreen)
+        await until(pilot, lambda: isinstance(app.screen, CreditScreen))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
@@ -131,3 +131,23 @@ async def test_status_limit_then_lead_only_suspend_refused(make_app, tui_engine)
     assert counts(tui_engine) == before
     with read_session(tui_engine) as s:
         assert s.get(Account, "acc_0000").status == "limited"
+
+
+async def test_the_worked_ticket_starts_the_dialog_only_on_its_own_account(make_app, tui_engine) -> None:
+    from textual.widgets import Input, Label
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.work_ticket("T-1002", "@cleo · My coins went negative", "acc_0003")
+        for account, ticket, label in (
+                ("acc_0000", "", "Ticket (optional; you work T-1002, another account's):"),
+                ("acc_0003", "T-1002", "Ticket (the one you are working; optional):")):
+            app.open_account(account)
+            await settle(pilot)
+            await pilot.press("plus")
+            assert isinstance(app.screen, CreditScreen)
+            assert app.screen.query_one("#ticket", Input).value == ticket
+            assert label in [str(w.render()) for w in app.screen.query(Label)]
+            await pilot.press("escape")
+            await pilot.press("escape")
+            await settle(pilot)

@@ -33,7 +33,9 @@ def open_cashout(screen: CashoutView, action: str) -> None:
     chosen = screen.chosen_cashout()
     if chosen is None:
         return
-    ask(screen, ReasonScreen(TITLES[action], describe(chosen, action)), chosen["cashout_id"], action)
+    account = screen.story["account"]["account_id"] if screen.story else None
+    ask(screen, ReasonScreen(TITLES[action], describe(chosen, action), account_id=account), chosen["cashout_id"],
+        action)
 
 
 def ask(screen: CashoutView, dialog: ReasonScreen, cashout_id: str, action: str) -> None:

@@ -30,8 +30,8 @@ class FixDialog:
 
     def open(self) -> None:
         reason, ticket = self.answer
-        self.app.push_screen(ReasonScreen(self.title, describe(self.finding), reason, ticket or ""),
-                             self._reason_given)
+        self.app.push_screen(ReasonScreen(self.title, describe(self.finding), reason, ticket or "",
+                                          account_id=self.finding.account_id), self._reason_given)
 
     def _reason_given(self, answer: Answer | None) -> None:
         if answer is None or not self.current():
@@ -47,6 +47,7 @@ class FixDialog:
             return
         if not yes:  # n or Esc: back to the reason as typed
             self.app.push_screen(ReasonScreen(self.title, describe(self.finding), reason, ticket or "",
-                                              ticket_as_typed=True), self._reason_given)
+                                              ticket_as_typed=True, account_id=self.finding.account_id),
+                                 self._reason_given)
             return
         self.confirmed(reason, ticket)

@@ -40,12 +40,14 @@ class CreditScreen(ReasonScreen):
     FIRST_FIELD = "#coins"
 
     def __init__(self, what: str, form: Form, reason: str = "", ticket: str = "", *,
-                 ticket_as_typed: bool = False) -> None:
-        super().__init__("Goodwill credit", what, reason, ticket, ticket_as_typed=ticket_as_typed)
+                 ticket_as_typed: bool = False, account_id: str | None = None) -> None:
+        super().__init__("Goodwill credit", what, reason, ticket, ticket_as_typed=ticket_as_typed,
+                         account_id=account_id)
         self.form = form
 
     def again(self, answer: Answer) -> CreditScreen:
-        return CreditScreen(self.what, self.form, answer[0], answer[1] or "", ticket_as_typed=True)
+        return CreditScreen(self.what, self.form, answer[0], answer[1] or "", ticket_as_typed=True,
+                            account_id=self.account_id)
 
     def extra_fields(self) -> ComposeResult:
         yield Label("Coins to credit:")
@@ -74,12 +76,14 @@ class StatusScreen(ReasonScreen):
     FIRST_FIELD = "#move"
 
     def __init__(self, what: str, form: Form, reason: str = "", ticket: str = "", *,
-                 ticket_as_typed: bool = False) -> None:
-        super().__init__("Change status", what, reason, ticket, ticket_as_typed=ticket_as_typed)
+                 ticket_as_typed: bool = False, account_id: str | None = None) -> None:
+        super().__init__("Change status", what, reason, ticket, ticket_as_typed=ticket_as_typed,
+                         account_id=account_id)
         self.form = form
 
     def again(self, answer: Answer) -> StatusScreen:
-        return StatusScreen(self.what, self.form, answer[0], answer[1] or "", ticket_as_typed=True)
+        return StatusScreen(self.what, self.form, answer[0], answer[1] or "", ticket_as_typed=True,
+                            account_id=self.account_id)
 
     def extra_fields(self) -> ComposeResult:
         yield Label("Change (suspend and reactivate: leads only):")
@@ -105,7 +109,8 @@ def open_credit(screen: AccountView) -> None:
     account, form = screen.story["account"], Form()
     coins = screen.story["balances"]["coin"]["ledger"]
     coins = screen.story["balances"]["coin"]["cached"] if coins is None else coins  # the ledger not summed yet
-    dialog = CreditScreen(f"{_who(account)} has {coins:,} coins. A goodwill credit posts a grant, once.", form)
+    dialog = CreditScreen(f"{_who(account)} has {coins:,} coins. A goodwill credit posts a grant, once.", form,
+                          account_id=account["account_id"])
 
     def question(answer: Answer) -> ConfirmScreen:
         return ConfirmScreen(f"Credit {form.coins:,} coins to {_who(account)}, reason {answer[0]!r}"
@@ -122,7 +127,7 @@ def open_status(screen: AccountView) -> None:
         return
     account = screen.story["account"]
     form = Form(move=LIKELY.get(account["status"], "limit"))
-    dialog = StatusScreen(f"{_who(account)} is {account['status']}.", form)
+    dialog = StatusScreen(f"{_who(account)} is {account['status']}.", form, account_id=account["account_id"])
 
     def question(answer: Answer) -> ConfirmScreen:
         return ConfirmScreen(f"{form.move.capitalize()} {_who(account)}, reason {answer[0]!r}{_ticket(answer[1])}?",

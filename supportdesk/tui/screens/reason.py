@@ -17,6 +17,7 @@ from supportdesk.tui.format import VisibleControls, shown
 from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.widgets.note_area import NoteArea
 from supportdesk.tui.widgets.one_line import OneLineInput
+from supportdesk.tui.widgets.ticket_bar import Working
 
 Answer = tuple[str, str | None]  # (reason, ticket id or None)
 NOTE_LIMIT = 2000
@@ -32,9 +33,11 @@ class ReasonScreen(ModalScreen[Answer | None]):
                 Binding("ctrl+s", "submit", "Save", id="submit_reason")]
 
     def __init__(self, title: str, what: str, reason: str = "", ticket: str = "", *, note: str = "reason",
-                 ticket_locked: bool = False, multiline: bool = False, ticket_as_typed: bool = False) -> None:
+                 ticket_locked: bool = False, multiline: bool = False, ticket_as_typed: bool = False,
+                 account_id: str | None = None) -> None:
         """`ticket` is the last one typed; the ticket the agent works (the app's) takes its place unless locked
-        or `ticket_as_typed` (back from a declined confirmation: what the agent typed stays)."""
+        or `ticket_as_typed` (back from a declined confirmation: what the agent typed stays), or unless the action
+        is on another account than the worked ticket's (`account_id`: the account the action is on)."""
         super().__init__()
         self.dialog_title = title
         self.what = what
@@ -44,11 +47,13 @@ class ReasonScreen(ModalScreen[Answer | None]):
         self.ticket_locked = ticket_locked
         self.multiline = multiline
         self.ticket_as_typed = ticket_as_typed
+        self.account_id = account_id
 
     def again(self, answer: Answer) -> ReasonScreen:
         """The same dialog with the answer typed in it (the confirmation was declined)."""
         return ReasonScreen(self.dialog_title, self.what, answer[0], answer[1] or "", note=self.note,
-                            ticket_locked=self.ticket_locked, multiline=self.multiline, ticket_as_typed=True)
+                            ticket_locked=self.ticket_locked, multiline=self.multiline, ticket_as_typed=True,
+                            account_id=self.account_id)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog -reason") as dialog:
@@ -62,14 +67,26 @@ class ReasonScreen(ModalScreen[Answer | None]):
             else:
                 yield OneLineInput(self.reason, placeholder=f"e.g. {example}", id="reason", max_length=NOTE_LIMIT,
                                    compact=True, highlighter=VisibleControls())
-            working = None if self.ticket_locked or self.ticket_as_typed else getattr(self.app, "working_ticket", None)
+            working, elsewhere = self.worked_ticket()
             yield Label("Ticket:" if self.ticket_locked else
-                        "Ticket (the one you are working; optional):" if working else "Ticket (optional):")
+                        "Ticket (the one you are working; optional):" if working else
+                        f"Ticket (optional; you work {elsewhere}, another account's):" if elsewhere else
+                        "Ticket (optional):")
             yield OneLineInput(working or self.ticket, placeholder="T-1234", id="ticket", max_length=64, compact=True,
                                disabled=self.ticket_locked, highlighter=VisibleControls())
             yield Static(Content(shown(self.problem)), id="reason-error")
             yield Static(self.hint, classes="hint")
         yield Footer(compact=True)
+
+    def worked_ticket(self) -> tuple[str | None, str | None]:
+        """(the ticket to start with, the worked ticket not taken): the worked ticket is taken when the action is
+        on its account (or either is unknown); on another account's action it is only named, never prefilled."""
+        working: Working | None = getattr(self.app, "working", None)
+        if working is None or self.ticket_locked or self.ticket_as_typed:
+            return None, None
+        if self.account_id and working.account_id and self.account_id != working.account_id:
+            return None, working.ticket_id
+        return working.ticket_id, None
 
     @property
     def hint(self) -> str:

@@ -200,7 +200,8 @@ class RefundScreen(DeskScreen):
             return
         d, p = self.view["decision"], self.view["purchase"]
         what = f"{d['rule']}: {d['explanation']}\nCause {self.cause}" + (", a lead's override" if self.override else "")
-        dialog = RefundDialog(what, d["refund_minor"], d["currency"], p["store"], self.last_answer)
+        dialog = RefundDialog(what, d["refund_minor"], d["currency"], p["store"], self.last_answer,
+                              account_id=p.get("account_id"))
 
         def answered(given: Answer | None) -> None:
             if given is not None:

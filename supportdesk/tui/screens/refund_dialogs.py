@@ -67,9 +67,10 @@ class RefundDialog(ReasonScreen):
 
     FIRST_FIELD = "#amount"
 
-    def __init__(self, what: str, full_minor: int, currency: str, store: str, last: RefundAnswer | None) -> None:
+    def __init__(self, what: str, full_minor: int, currency: str, store: str, last: RefundAnswer | None, *,
+                 account_id: str | None = None) -> None:
         super().__init__("Refund", what, last.reason if last else "", (last.ticket or "") if last else "",
-                         ticket_as_typed=last is not None)
+                         ticket_as_typed=last is not None, account_id=account_id)
         self.full_minor, self.currency, self.store = full_minor, currency, store
         self.amount_text = last.amount_text if last else format_money(full_minor, currency).rsplit(" ", 1)[0]
         self.amount_minor: int | None = None

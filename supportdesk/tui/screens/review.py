@@ -292,7 +292,8 @@ class ReviewScreen(DeskScreen):
         read = self.detail is not None and self.detail["flag_id"] == f["flag_id"]
         f = {**f, "evidence": self.detail["evidence"] if read and self.detail else {"creator_id": f.get("creator_id")}}
         reason, ticket = self.last_answer
-        dialog = ReasonScreen(f"{action.title()} flag", describe(f, action), reason, ticket or "")
+        dialog = ReasonScreen(f"{action.title()} flag", describe(f, action), reason, ticket or "",
+                              account_id=f["account_id"])
         reason_then_confirm(self.app, dialog, partial(self._question, f, action),
                             partial(self._confirmed, f["flag_id"], action))
 

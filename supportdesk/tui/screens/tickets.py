@@ -338,7 +338,7 @@ class TicketScreen(DeskScreen):
     def action_work_ticket(self) -> None:
         if self.ticket is None or self.resolved:
             return
-        self.desk.work_ticket(self.ticket_id, about(self.ticket))
+        self.desk.work_ticket(self.ticket_id, about(self.ticket), self.ticket.get("account_id"))
         self.notify(shown(f"Working {self.ticket_id}: o opens its account; actions you start carry the ticket."),
                     markup=False)
 

@@ -14,6 +14,7 @@ from supportdesk.tui.format import shown
 class Working:
     ticket_id: str
     about: str  # the account's handle and the subject, to recognise it by
+    account_id: str | None = None  # the ticket's account: reasons on another account's actions don't take it
 
 
 class TicketBar(Static):
