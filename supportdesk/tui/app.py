@@ -144,7 +144,7 @@ class SupportDeskApp(App[None]):
         if back_if_below:
             below = self.screen_stack[-2] if len(self.screen_stack) > 1 else None
             if isinstance(below, AccountScreen) and account_id in (
-                    below.account_id, below.story and below.story["account"]["account_id"]):
+                    below.account_id, below.story and below.story.account.account_id):
                 self.screen.dismiss()  # as Esc would: the screen's callback runs
                 return
         if from_search:
