@@ -1,4 +1,5 @@
-"""Opening one account with a long history: `lookup.story` (what `supportdesk account` and the TUI load) vs the same
+"""Opening one account with a long history: `desk.accounts.story` (what `supportdesk account` and the TUI load: its
+session and the typed result included) vs the same
 reads done the simplest fast way, raw SQL on a raw DBAPI connection, in the same run; and the TUI from
 `open_account` to idle (story loaded, the visible tab filled) vs a bare Textual app filling one table with the same
 page of rows.
@@ -32,6 +33,9 @@ from sqlalchemy import create_engine, make_url, text  # noqa: E402
 
 from supportdesk.db.engine import make_engine, normalise_url, read_session  # noqa: E402
 from supportdesk.db.schema import ensure_schema  # noqa: E402
+from supportdesk.desk import Desk  # noqa: E402
+from supportdesk.desk.accounts import AccountStory, LedgerCheck  # noqa: E402
+from supportdesk.desk.context import AppContext  # noqa: E402
 from supportdesk.services import lookup  # noqa: E402
 from supportdesk.services.importer import run_import  # noqa: E402
 
@@ -127,20 +131,21 @@ def measure(url: str, root: Path, rounds: int) -> None:
     print(f"{name}: imported in {time.perf_counter() - t0:.1f} s; @big has {total:,} ledger entries")
     param = "?" if name == "sqlite" else "%s"
 
-    def opened() -> dict:  # type: ignore[type-arg]
-        with read_session(engine) as session:
-            return lookup.story(session, BIG, check_ledger=False)
+    ctx = AppContext(db_url=url)
+    ctx.engine = engine  # type: ignore[misc]
+    accounts = Desk(ctx).accounts  # what the CLI and the TUI call: the typed story, its session included
 
-    def checked() -> dict:  # type: ignore[type-arg]
-        with read_session(engine) as session:
-            return lookup.ledger_check(session, BIG)
+    def opened() -> AccountStory:
+        return accounts.story(BIG, check_ledger=False)
 
-    def whole() -> dict:  # type: ignore[type-arg]
-        with read_session(engine) as session:
-            return lookup.story(session, BIG)
+    def checked() -> LedgerCheck:
+        return accounts.ledger_check(BIG)
+
+    def whole() -> AccountStory:
+        return accounts.story(BIG)
 
     story = whole()
-    assert len(story["ledger"]) == lookup.LEDGER_PAGE and story["ledger_total"] == total
+    assert len(story.ledger) == lookup.LEDGER_PAGE and story.ledger_total == total
     for label, ours, statements in (("story (opens the screen)", opened, FLOOR),
                                     ("ledger check (after it)", checked, [(CHECK, 1)]),
                                     ("story --json (both)", whole, [*FLOOR, (CHECK, 1)])):
@@ -195,7 +200,7 @@ def tui(engine, rounds: int) -> None:  # type: ignore[no-untyped-def]
             start = time.perf_counter()
             app.open_account(BIG)
             shown = None
-            while (story := getattr(app.screen, "story", None)) is None or story["ledger_total"] is None:
+            while (story := getattr(app.screen, "story", None)) is None or story.ledger_total is None:
                 if story is not None and shown is None:
                     shown = time.perf_counter() - start
                 await pilot.pause(0.001)
