@@ -10,13 +10,16 @@ import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import typer
 from typer.core import TyperGroup
 
 from supportdesk.cli.context import AppContext
 from supportdesk.cli.output import cells, emit, err_console, handled, say
+
+if TYPE_CHECKING:
+    from supportdesk.desk.accounts import Matches
 
 # Group -> command name -> (module, attribute, "command" | "group"), in the order `--help` lists them.
 LAZY: dict[str, dict[str, tuple[str, str, str]]] = {
@@ -220,7 +223,8 @@ def _one_or_batch(ctx: typer.Context, query: str | None, batch: bool, json_mode:
         return
     with handled(json_mode):
         accounts, text = Desk.open(_state(ctx)).accounts, query or ""
-        emit(accounts.search(text).to_json() if kind == "search" else accounts.story(text), json_mode, human)
+        result = accounts.search(text) if kind == "search" else accounts.story(text)
+        emit(result.to_json(), json_mode, lambda _: human(result))
 
 
 @app.command()
@@ -229,16 +233,16 @@ def search(ctx: typer.Context, text: QueryArg = None, json_mode: JsonOpt = False
     _one_or_batch(ctx, text, batch, json_mode, "search", _print_search)
 
 
-def _print_search(result: dict[str, Any]) -> None:
+def _print_search(result: Matches) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from supportdesk.domain.text import matches
     from supportdesk.services.lookup import SEARCH_LIMIT
 
-    title = matches(len(result["accounts"]), result["query"]["text"], SEARCH_LIMIT)
+    title = matches(len(result.accounts), result.text, SEARCH_LIMIT)
     table = Table("account", "handle", "email", "country", "status", "coins", "diamonds", title=Text(title))
-    for a in result["accounts"]:
+    for a in result.accounts:
         table.add_row(*cells(a["account_id"], a["handle"], a["email"], a["country"], a["status"],
                              f"{a['coin_balance']:,}", f"{a['diamond_balance']:,}"))
     err_console.print(table)

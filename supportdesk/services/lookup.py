@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, String, and_, bindparam, func, literal_column, union_all
 from sqlalchemy import select as core_select
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from supportdesk.db.models import (
@@ -22,10 +21,15 @@ from supportdesk.db.models import (
     Ticket,
 )
 from supportdesk.db.tables import table_of
+from supportdesk.domain import regions as rg
 from supportdesk.domain.query import Query, parse_query
 from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services import glance
-from supportdesk.services.regions import availability_for_purchases
+from supportdesk.services.reads import Compiled, Rows, prepared
+
+if TYPE_CHECKING:
+    from supportdesk.services.reads import AnySelect
+from supportdesk.services.regions import region_rows, verdict_json
 from supportdesk.services.tickets import with_deadlines
 
 SEARCH_LIMIT = 50
@@ -92,34 +96,15 @@ def _statements(key: str, exact: bool, dialect: str, n: str = "") -> tuple[Any, 
     return tuple(s.limit(SEARCH_LIMIT + 1) for s in found)
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """One statement as the driver takes it: its SQL, and where each value goes (positional drivers) or None."""
-
-    sql: str
-    order: tuple[str, ...] | None
-    fixed: dict[str, Any]
-
-    @classmethod
-    def of(cls, stmt: Any, dialect: Dialect) -> _Compiled:
-        compiled = stmt.compile(dialect=dialect)
-        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        return cls(compiled.string, order, dict(compiled.params))
-
-    def args(self, values: dict[str, str]) -> Any:
-        given = {**self.fixed, **values}
-        return given if self.order is None else tuple(map(given.__getitem__, self.order))
-
-
 @lru_cache(maxsize=512)  # keyed by the dialect object: one per engine
-def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[_Compiled, ...]:
+def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[Compiled, ...]:
     """The statements for one key compiled once per database (dialect) and kept: a lookup then costs the driver's
     execute and nothing else (sqlite3 and psycopg keep their own prepared statements for the same SQL text)."""
-    return tuple(_Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
+    return tuple(Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
 
 
 @lru_cache(maxsize=512)
-def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
+def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> Compiled:
     """Every statement a search of a query with these keys runs, as one (UNION ALL, each part with its own limit),
     so a search is one round trip: rows come in the parts' order (likeliest key first), by handle within a part."""
     parts: list[Select[Any]] = []
@@ -127,7 +112,7 @@ def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
         for stmt in _statements(key, False, dialect.name, str(i)):
             sub = stmt.subquery()
             parts.append(core_select(literal_column(str(len(parts))).label("part"), *sub.c))
-    return _Compiled.of(union_all(*parts).order_by(literal_column("part"), literal_column("handle")), dialect)
+    return Compiled.of(union_all(*parts).order_by(literal_column("part"), literal_column("handle")), dialect)
 
 
 def _search_values(q: Query) -> dict[str, str]:
@@ -139,7 +124,7 @@ def _search_values(q: Query) -> dict[str, str]:
     return values
 
 
-def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, _Compiled, dict[str, str]]]:
+def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, Compiled, dict[str, str]]]:
     """(key, statement, its values) for the accounts holding the text under every key it could be, likeliest
     first."""
     for key in q.keys:
@@ -151,35 +136,11 @@ def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, 
             yield key, stmt, values
 
 
-_HELD = "supportdesk.lookup.cursor"  # session.info key: (the session's transaction, its driver cursor, dialect)
+class _Rows(Rows):
+    """Account summaries by the compiled lookup statements (on the held cursor, see `reads.Rows`)."""
 
-
-class _Rows:
-    """Runs compiled statements on the session's own connection (its transaction, held for the session) through
-    one driver cursor kept for the transaction: no ORM objects, no per-call statement building. Driver errors
-    become SQLAlchemy's, as they would through the session."""
-
-    cursor: Any  # the driver's cursor
-    dialect: Dialect
-
-    def __init__(self, session: Session) -> None:
-        session.flush()  # what the session holds unwritten is seen, as a query through the session would see it
-        transaction = session.get_transaction()
-        held = session.info.get(_HELD)
-        if held is None or transaction is None or held[0] is not transaction or not transaction.is_active:
-            conn = session.connection()
-            held = session.info[_HELD] = (session.get_transaction(), conn.connection.cursor(), conn.dialect)
-        _, self.cursor, self.dialect = held
-
-    def __call__(self, stmt: _Compiled, values: dict[str, str], skip: int = 0) -> list[dict[str, Any]]:
-        args = stmt.args(values)
-        try:
-            self.cursor.execute(stmt.sql, args)
-            rows = self.cursor.fetchall()
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(stmt.sql, args, exc, self.dialect.loaded_dbapi.Error,
-                                      dialect=self.dialect) from exc
-        return [dict(zip(SUMMARY, row[skip:], strict=True)) for row in rows]
+    def __call__(self, stmt: Compiled, values: dict[str, str], skip: int = 0) -> list[dict[str, Any]]:
+        return [dict(zip(SUMMARY, row[skip:], strict=True)) for row in self.raw(stmt, values)]
 
 
 def search(session: Session, text: str) -> dict[str, Any]:
@@ -226,17 +187,54 @@ def _sums(session: Session, account_id: str) -> dict[str, tuple[int, int]]:
 
 def balances(session: Session, account: Account, sums: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
     sums = _sums(session, account.account_id) if sums is None else sums
+    return _balances(account.coin_balance, account.diamond_balance, sums)
+
+
+def _balances(coin: int, diamond: int, sums: dict[str, tuple[int, int]]) -> dict[str, Any]:
     out = {}
-    for asset, cached in (("coin", account.coin_balance), ("diamond", account.diamond_balance)):
+    for asset, cached in (("coin", coin), ("diamond", diamond)):
         ledger = sums.get(asset, (0, 0))[0]
         out[asset] = {"ledger": ledger, "cached": cached, "drift": cached - ledger}
     return out
 
 
-def _rows(session: Session, stmt: Any) -> list[dict[str, Any]]:
-    """The rows as dicts, read as plain rows (no ORM objects: a long account's page costs what its rows cost)."""
-    table = stmt.column_descriptions[0]["entity"].__table__  # the model selected, whatever it is joined to
-    return [dict(row) for row in session.execute(stmt.with_only_columns(*table.c).limit(STORY_LIMIT)).mappings()]
+# The story's reads, each built once and compiled once per database (`reads.prepared`): :a is the account id.
+def _account_row() -> AnySelect:
+    return select(*table_of(Account).c).where(Account.account_id == bindparam("a"))
+
+
+def _ledger_newest() -> AnySelect:
+    return (select(*table_of(LedgerEntry).c).where(LedgerEntry.account_id == bindparam("a"))
+            .order_by(col(LedgerEntry.seq).desc()).limit(bindparam("n")))
+
+
+def _ledger_before() -> AnySelect:
+    return _ledger_newest().where(col(LedgerEntry.seq) < bindparam("before"))
+
+
+def _purchases() -> AnySelect:
+    return (select(*table_of(Purchase).c).where(Purchase.account_id == bindparam("a"))
+            .order_by(col(Purchase.purchased_at).desc()).limit(STORY_LIMIT))
+
+
+def _gifts_sent() -> AnySelect:
+    return (select(*table_of(GiftEvent).c).where(GiftEvent.sender_id == bindparam("a"))
+            .order_by(col(GiftEvent.at).desc()).limit(STORY_LIMIT))
+
+
+def _gifts_received() -> AnySelect:
+    return (select(*table_of(GiftEvent).c).where(GiftEvent.creator_id == bindparam("a"))
+            .order_by(col(GiftEvent.at).desc()).limit(STORY_LIMIT))
+
+
+def _tickets() -> AnySelect:
+    return (select(*table_of(Ticket).c).where(Ticket.account_id == bindparam("a"))
+            .order_by(col(Ticket.created_at).desc()).limit(STORY_LIMIT))
+
+
+def _refunds() -> AnySelect:
+    return (select(*table_of(Refund).c).join(Purchase, col(Purchase.purchase_id) == Refund.purchase_id)
+            .where(Purchase.account_id == bindparam("a")).limit(STORY_LIMIT))
 
 
 def ledger_page(session: Session, account_id: str, before_seq: int | None = None,
@@ -244,12 +242,16 @@ def ledger_page(session: Session, account_id: str, before_seq: int | None = None
     """Entries newest first, `limit` at a time (keyset on seq, the (account_id, seq) index): `next` is the cursor
     for the page after this one, None at the oldest entry."""
     limit = limit or LEDGER_PAGE
-    stmt = select(*table_of(LedgerEntry).c).where(LedgerEntry.account_id == account_id)
-    if before_seq is not None:
-        stmt = stmt.where(col(LedgerEntry.seq) < before_seq)
-    rows = [dict(r) for r in session.execute(stmt.order_by(col(LedgerEntry.seq).desc()).limit(limit + 1)).mappings()]
-    more = len(rows) > limit
-    return {"entries": [_entry(e) for e in rows[:limit]], "next": rows[limit - 1]["seq"] if more else None}
+    rows = Rows(session)
+    if before_seq is None:
+        found = rows.tuples(_ledger_newest, a=account_id, n=limit + 1)
+    else:
+        found = rows.tuples(_ledger_before, a=account_id, n=limit + 1, before=before_seq)
+    names = prepared(_ledger_newest, rows.dialect).names
+    seq = names.index("seq")
+    kept = [i for i, name in enumerate(names) if name != "seq"]
+    entries = [{names[i]: r[i] for i in kept} for r in found[:limit]]
+    return {"entries": entries, "next": found[limit - 1][seq] if len(found) > limit else None}
 
 
 def ledger_check(session: Session, account_id: str) -> dict[str, Any]:
@@ -258,17 +260,43 @@ def ledger_check(session: Session, account_id: str) -> dict[str, Any]:
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound(f"no account {account_id!r}")
-    sums = _sums(session, account_id)
-    bal = balances(session, account, sums)
+    return _checked(account.coin_balance, account.diamond_balance, _sums(session, account_id))
+
+
+def _checked(coin: int, diamond: int, sums: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    bal = _balances(coin, diamond, sums)
     return {"balances": bal, "debt": {asset: max(0, -bal[asset]["ledger"]) for asset in ("coin", "diamond")},
             "ledger_total": sum(n for _, n in sums.values())}
 
 
-def _unchecked(a: Account) -> dict[str, Any]:
+def _unchecked(coin: int, diamond: int) -> dict[str, Any]:
     """The cached balances only (ledger and drift None): summing a long ledger waits for `ledger_check`."""
     return {"balances": {asset: {"ledger": None, "cached": cached, "drift": None}
-                         for asset, cached in (("coin", a.coin_balance), ("diamond", a.diamond_balance))},
-            "debt": {"coin": max(0, -a.coin_balance), "diamond": max(0, -a.diamond_balance)}, "ledger_total": None}
+                         for asset, cached in (("coin", coin), ("diamond", diamond))},
+            "debt": {"coin": max(0, -coin), "diamond": max(0, -diamond)}, "ledger_total": None}
+
+
+def _verdicts(session: Session, purchases: list[dict[str, Any]], birth: date | None) -> list[dict[str, Any]]:
+    """Was buying coins allowed for each purchase (`regions.verdict_json`), worked out once per country, store,
+    region row in force and age (what the verdict depends on besides the time it names): a long history has
+    a handful of distinct verdicts, not one per purchase."""
+    rows = region_rows(session, {p["country"] for p in purchases})
+    starts = {country: [r.valid_from for r in found] for country, found in rows.items()}
+    ordered = {country: sorted(range(len(found)), key=lambda i: found[i].valid_from)
+               for country, found in rows.items()}
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    out = []
+    for p in purchases:
+        country, at = p["country"], p["purchased_at"]
+        in_force = [i for i in ordered[country] if starts[country][i] <= at]
+        row = rows[country][in_force[-1]] if in_force else None
+        key = (country, p["store"], row.valid_from if row else at.date(),
+               None if birth is None or row is None else rg.age_on(birth, at.date()) >= row.min_age)
+        verdict = seen.get(key)
+        if verdict is None:
+            verdict = seen[key] = verdict_json(p, rows[country], birth)
+        out.append({**verdict, "at": at})
+    return out
 
 
 def story(session: Session, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
@@ -276,18 +304,17 @@ def story(session: Session, query: str, *, check_ledger: bool = True) -> dict[st
     newest page; `ledger_next` pages on); `summary` is the account at a glance. Without `check_ledger` the
     balances are the cached ones (ledger, drift and ledger_total None) and the caller runs `ledger_check` next:
     a screen shows the account without waiting for a 200k-entry sum."""
-    a = resolve_account(session, query)
-    aid = a.account_id
-    checked = ledger_check(session, aid) if check_ledger else _unchecked(a)
-    account = a.model_dump()
+    aid = resolve(session, query)["account_id"]
+    rows = Rows(session)
+    (account,) = rows.dicts(_account_row, a=aid)
+    coin, diamond = account["coin_balance"], account["diamond_balance"]
+    checked = _checked(coin, diamond, _sums(session, aid)) if check_ledger else _unchecked(coin, diamond)
     account["debt"] = checked["debt"]  # the ledger is the truth (the cached balance until it is checked)
     page = ledger_page(session, aid)
     cashouts = glance.creator_cashouts(session, aid, STORY_LIMIT)
-    purchases = _rows(session, select(Purchase).where(Purchase.account_id == aid)
-                      .order_by(col(Purchase.purchased_at).desc()))
-    verdicts = availability_for_purchases(session, purchases, a.birth_date)  # one query for every purchase
-    for p in purchases:
-        p["region_at_purchase"] = verdicts[p["purchase_id"]]
+    purchases = rows.dicts(_purchases, a=aid)
+    for p, verdict in zip(purchases, _verdicts(session, purchases, account["birth_date"]), strict=True):
+        p["region_at_purchase"] = verdict
     return {
         "account": account,
         "balances": checked["balances"],
@@ -295,19 +322,9 @@ def story(session: Session, query: str, *, check_ledger: bool = True) -> dict[st
         "ledger": page["entries"],
         "ledger_total": checked["ledger_total"],
         "ledger_next": page["next"],
-        "gifts": {
-            "sent": _rows(session, select(GiftEvent).where(GiftEvent.sender_id == aid)
-                          .order_by(col(GiftEvent.at).desc())),
-            "received": _rows(session, select(GiftEvent).where(GiftEvent.creator_id == aid)
-                              .order_by(col(GiftEvent.at).desc())),
-        },
+        "gifts": {"sent": rows.dicts(_gifts_sent, a=aid), "received": rows.dicts(_gifts_received, a=aid)},
         "cashouts": cashouts,
-        "tickets": with_deadlines(session, _rows(session, select(Ticket).where(Ticket.account_id == aid)
-                                                 .order_by(col(Ticket.created_at).desc()))),
-        "refunds": _rows(session, select(Refund).join(Purchase).where(Purchase.account_id == aid)),
-        "summary": glance.summary(session, a, cashouts),
+        "tickets": with_deadlines(session, rows.dicts(_tickets, a=aid)),
+        "refunds": rows.dicts(_refunds, a=aid),
+        "summary": glance.summary(session, account, cashouts),
     }
-
-
-def _entry(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "seq"}

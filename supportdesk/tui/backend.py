@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from supportdesk.desk import Desk
+    from supportdesk.desk.accounts import AccountStory, LedgerCheck
     from supportdesk.desk.context import AppContext
     from supportdesk.stores.sync import SyncResult
 
@@ -24,11 +25,11 @@ class Backend:
 
         return Desk.open(self.state)
 
-    def story(self, query: str, *, check_ledger: bool = True) -> dict[str, Any]:
+    def story(self, query: str, *, check_ledger: bool = True) -> AccountStory:
         """`desk.accounts.story`, kept here because tests patch it."""
         return self.desk.accounts.story(query, check_ledger=check_ledger)
 
-    def ledger_check(self, account_id: str) -> dict[str, Any]:
+    def ledger_check(self, account_id: str) -> LedgerCheck:
         """`desk.accounts.ledger_check`, kept here because tests patch it."""
         return self.desk.accounts.ledger_check(account_id)
 

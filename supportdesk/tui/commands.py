@@ -70,7 +70,7 @@ class AccountsProvider(Provider):
         screen = self.screen  # the screen the palette was opened over
         out += ticket_commands(screen)
         if isinstance(screen, AccountScreen) and screen.story is not None:
-            handle = screen.story["account"]["handle"]
+            handle = screen.story.account.handle
             out.append((f"Reconcile {handle}", screen.action_reconcile_account, RECONCILE_ONE_HELP))
             out.append((f"New ticket on {handle}", screen.action_new_ticket, "Subject, category, what they wrote"))
             out.append((f"Audit trail of {handle}", screen.action_audit_trail, AUDIT_HELP))

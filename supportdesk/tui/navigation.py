@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from textual.widget import Widget
     from textual.worker import Worker
 
+    from supportdesk.desk.accounts import AccountStory, CashoutRow
     from supportdesk.desk.context import AppContext
     from supportdesk.tui.backend import Backend
     from supportdesk.tui.widgets.ticket_bar import Working
@@ -55,7 +56,7 @@ class AccountView(Protocol):
     """What the account screen offers the flows started from it (refund, credit, status, new ticket)."""
 
     @property
-    def story(self) -> dict[str, Any] | None: ...
+    def story(self) -> AccountStory | None: ...
 
     @property
     def backend(self) -> Backend: ...
@@ -84,7 +85,7 @@ class AccountView(Protocol):
 class CashoutView(AccountView, Protocol):
     """The account screen as the cashout actions see it: the cashout under the cursor too."""
 
-    def chosen_cashout(self) -> dict[str, Any] | None: ...
+    def chosen_cashout(self) -> CashoutRow | None: ...
 
 
 class Open:

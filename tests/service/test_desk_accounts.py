@@ -6,6 +6,7 @@ import pytest
 
 from supportdesk.db.engine import write_session
 from supportdesk.desk import Desk
+from supportdesk.desk.accounts import Balance
 from supportdesk.desk.context import AppContext
 from supportdesk.errors import InvalidInput, NotFound
 from tests.service.test_desk import account
@@ -24,9 +25,11 @@ def test_search_and_story_through_the_desk(desk: Desk) -> None:
     assert [a["account_id"] for a in found.accounts] == ["acc_1"] and found.limit == desk.accounts.limit
     assert found.to_json()["more"] is False
     story = desk.accounts.story("acc_1", check_ledger=False)
-    assert story["balances"]["coin"] == {"ledger": None, "cached": 5, "drift": None}
-    assert desk.accounts.ledger_check("acc_1")["balances"]["coin"]["drift"] == 5
-    assert desk.accounts.ledger_page("acc_1", None) == {"entries": [], "next": None}
+    assert story.balances.coin == Balance(ledger=None, cached=5, drift=None)
+    assert story.to_json()["balances"]["coin"] == {"ledger": None, "cached": 5, "drift": None}
+    checked = desk.accounts.ledger_check("acc_1")
+    assert checked.balances.coin.drift == 5 and story.checked(checked).ledger_total == 0
+    assert desk.accounts.ledger_page("acc_1", None).to_json() == {"entries": [], "next": None}
 
 
 def test_a_batch_goes_on_after_a_failed_query(desk: Desk) -> None:

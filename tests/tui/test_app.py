@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Markdown, Static, TabbedContent
 
+from supportdesk.desk.accounts import LedgerCheck
 from supportdesk.errors import NotFound
 from supportdesk.tui.app import SupportDeskApp
 from supportdesk.tui.screens.account import AccountScreen
@@ -43,7 +45,7 @@ def account_on_screen(app: SupportDeskApp) -> str:
     screen = app.screen
     assert isinstance(screen, AccountScreen), f"expected the account screen, got {screen!r}"
     assert screen.story is not None
-    return screen.story["account"]["account_id"]
+    return screen.story.account.account_id
 
 
 async def test_search_by_handle_opens_the_account(make_app) -> None:
@@ -237,10 +239,9 @@ async def test_truncated_ledger_says_how_much_is_shown(make_app) -> None:
     app = make_app()
     real_check = app.backend.ledger_check
 
-    def long_ledger(account_id: str) -> dict[str, object]:
-        checked = real_check(account_id)
-        checked["ledger_total"] = 1234  # as if 1,234 entries and the service sent the newest few
-        return checked
+    def long_ledger(account_id: str) -> LedgerCheck:
+        # as if 1,234 entries and the service sent the newest few
+        return dataclasses.replace(real_check(account_id), ledger_total=1234)
 
     app.backend.ledger_check = long_ledger  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:

@@ -116,7 +116,7 @@ async def test_reject_gives_the_diamonds_back(creator_engine) -> None:
         assert "0.50 USD is never paid; 100 diamonds go back to @dan's balance" in app.screen.text
         await pilot.press("y")
         await settle(pilot)
-        assert screen.story["balances"]["diamond"]["ledger"] == 150
+        assert screen.story.balances.diamond.ledger == 150
     assert cashout(creator_engine, "co_1").status == "rejected"
 
 
@@ -147,7 +147,7 @@ async def test_only_the_visible_tab_fills_and_m_loads_more(creator_engine, monke
         await settle(pilot)
         assert [ledger.coordinate_to_cell_key((i, 0))[0].value for i in range(ledger.row_count)] == [
             "le_0006", "le_0004", "le_0003", "le_0002"]
-        assert screen.story["ledger_next"] is None
+        assert screen.story.ledger_next is None
 
 
 async def test_wide_terminal_puts_summary_flags_and_cashouts_beside_the_history(creator_engine) -> None:

@@ -68,7 +68,7 @@ async def test_list_open_a_ticket_and_jump_to_its_account(make_app) -> None:
 
         await pilot.press("o")
         await settle(pilot)
-        assert isinstance(app.screen, AccountScreen) and app.screen.story["account"]["account_id"] == "acc_0003"
+        assert isinstance(app.screen, AccountScreen) and app.screen.story.account.account_id == "acc_0003"
         await pilot.press("5", "enter")  # the same ticket from the account's Tickets tab: back to its view
         await settle(pilot)
         assert app.screen is ticket and len(app.screen_stack) == 3

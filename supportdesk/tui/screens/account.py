@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,16 +19,31 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.domain.glance import cashout_why, glance_line, refunds_line, spend_line, status_why
-from supportdesk.domain.tickets import deadlines_first
-from supportdesk.tui.format import answer_due, money, plural, shown, when
+from supportdesk.tui.format import deadline, money, plural, shown, when
 from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 
 if TYPE_CHECKING:
+    from supportdesk.desk.accounts import (
+        AccountInfo,
+        AccountStory,
+        Balances,
+        CashoutRow,
+        Debt,
+        EntryRow,
+        FlagRow,
+        Gifts,
+        LedgerCheck,
+        LedgerPage,
+        PurchaseRow,
+        RefundRow,
+        Summary,
+        TicketRow,
+    )
     from supportdesk.tui.backend import Backend
 
-Row = dict[str, Any]
+Row = Any  # a row of the story (typed: supportdesk.desk.accounts)
 STATUS_STYLE = {"active": "$success", "limited": "$warning"}  # anything else (suspended, banned...) is an error
 TABS = ("purchases", "ledger", "gifts", "cashouts", "tickets", "summary")
 # At a wide terminal these sit in a panel beside the history instead of in tabs.
@@ -65,17 +83,17 @@ class AccountScreen(DeskScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, story: dict[str, Any]) -> None:
+        def __init__(self, story: AccountStory) -> None:
             super().__init__()
             self.story = story
 
     class Checked(Message):
-        def __init__(self, checked: dict[str, Any]) -> None:
+        def __init__(self, checked: LedgerCheck) -> None:
             super().__init__()
             self.checked = checked
 
     class MoreLedger(Message):
-        def __init__(self, page: dict[str, Any]) -> None:
+        def __init__(self, page: LedgerPage) -> None:
             super().__init__()
             self.page = page
 
@@ -83,7 +101,7 @@ class AccountScreen(DeskScreen):
         super().__init__()
         self.backend = backend
         self.account_id = account_id
-        self.story: dict[str, Any] | None = None
+        self.story: AccountStory | None = None
         self.filled: set[str] = set()  # tabs (and "side") filled from the story: the rest fill on first view
         self.laid_wide: bool | None = None
 
@@ -157,20 +175,20 @@ class AccountScreen(DeskScreen):
         self.dismiss()
 
     def action_reconcile_account(self) -> None:
-        handle = self.story["account"]["handle"] if self.story else None
-        account_id = self.story["account"]["account_id"] if self.story else self.account_id
+        handle = self.story.account.handle if self.story else None
+        account_id = self.story.account.account_id if self.story else self.account_id
         self.post_message(Open.Reconcile(account_id, handle))
 
     def action_region_at_purchase(self) -> None:
         """The region of the purchase under the cursor, as of its time (rgn: was coin purchase allowed then)."""
         table = self.query_one("#purchases-table", KeyedTable)
-        chosen = next((p for p in (self.story or {}).get("purchases", []) if p["purchase_id"] == table.focused_key),
-                      None)
+        purchases = self.story.purchases if self.story else ()
+        chosen = next((p for p in purchases if p.purchase_id == table.focused_key), None)
         if chosen is None or self.query_one(TabbedContent).active != "purchases":
             self.notify("Pick a purchase on the Purchases tab first.", severity="warning")
             return
-        at = chosen["purchased_at"].isoformat().replace("+00:00", "Z")
-        self.post_message(Open.Region(chosen["country"], at, chosen))
+        at = chosen.purchased_at.isoformat().replace("+00:00", "Z")
+        self.post_message(Open.Region(chosen.country, at, chosen.to_json()))
 
     def action_refund_purchase(self) -> None:
         self.post_message(Open.AccountRefund(self))
@@ -188,8 +206,8 @@ class AccountScreen(DeskScreen):
         if self.story is None:
             self.notify("Wait for the account to load.", severity="warning")
             return
-        a = self.story["account"]
-        self.post_message(Open.Audit(account_id=a["account_id"], label=f"{a['handle']} {a['account_id']}"))
+        a = self.story.account
+        self.post_message(Open.Audit(account_id=a.account_id, label=f"{a.handle} {a.account_id}"))
 
     @on(DataTable.RowSelected, "#purchases-table")
     def _purchase_chosen(self, event: DataTable.RowSelected) -> None:
@@ -222,7 +240,7 @@ class AccountScreen(DeskScreen):
         if action == "cashout":
             return self.cashouts_table is not None
         if action == "more_ledger":
-            return self.query_one(TabbedContent).active == "ledger" and bool(self.story and self.story["ledger_next"])
+            return self.query_one(TabbedContent).active == "ledger" and bool(self.story and self.story.ledger_next)
         return True
 
     @property
@@ -234,10 +252,10 @@ class AccountScreen(DeskScreen):
         return self.query_one("#cashouts-table", KeyedTable) if self.query_one(TabbedContent).active == "cashouts" \
             else None
 
-    def chosen_cashout(self) -> Row | None:
+    def chosen_cashout(self) -> CashoutRow | None:
         table = self.cashouts_table
         key = table.focused_key if table is not None else None
-        chosen = next((c for c in (self.story or {}).get("cashouts", []) if c["cashout_id"] == key), None)
+        chosen = next((c for c in (self.story.cashouts if self.story else ()) if c.cashout_id == key), None)
         if chosen is None:
             where = "in the Cashouts panel" if self.wide else "on the Cashouts tab (4)"
             self.notify(f"Pick a cashout {where} first.", severity="warning")
@@ -247,9 +265,9 @@ class AccountScreen(DeskScreen):
         self.post_message(Open.Cashout(self, action))
 
     def action_more_ledger(self) -> None:
-        if self.story is None or self.story["ledger_next"] is None:
+        if self.story is None or self.story.ledger_next is None:
             return
-        self.load_more(self.story["account"]["account_id"], self.story["ledger_next"])
+        self.load_more(self.story.account.account_id, self.story.ledger_next)
 
     @work(thread=True, exclusive=True, group="ledger-more", exit_on_error=False)
     def load_more(self, account_id: str, before_seq: int) -> None:
@@ -260,11 +278,10 @@ class AccountScreen(DeskScreen):
     def on_account_screen_more_ledger(self, message: MoreLedger) -> None:
         if self.story is None:
             return
-        self.story["ledger"] += message.page["entries"]
-        self.story["ledger_next"] = message.page["next"]
+        self.story = self.story.more(message.page)
         table = self.query_one("#ledger-table", KeyedTable)
-        for e in message.page["entries"]:
-            table.add_row(*entry_cells(e), key=e["entry_id"])
+        for e in message.page.entries:
+            table.add_row(*entry_cells(e), key=e.entry_id)
         self.label_ledger(self.story)
 
     def action_copy_id(self) -> None:
@@ -283,7 +300,7 @@ class AccountScreen(DeskScreen):
         if get_current_worker().is_cancelled:
             return
         self.post_message(self.Loaded(story))
-        checked = self.backend.ledger_check(story["account"]["account_id"])
+        checked = self.backend.ledger_check(story.account.account_id)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Checked(checked))
 
@@ -291,9 +308,8 @@ class AccountScreen(DeskScreen):
         if self.story is None:
             return
         checked = message.checked
-        self.story.update(balances=checked["balances"], ledger_total=checked["ledger_total"])
-        self.story["account"]["debt"] = checked["debt"]
-        self.query_one("#balances", Static).update(balance_lines(checked["balances"], checked["debt"]))
+        self.story = self.story.checked(checked)
+        self.query_one("#balances", Static).update(balance_lines(checked.balances, checked.debt))
         self.label_ledger(self.story)
 
     def worker_failed(self, worker: Worker[object]) -> None:
@@ -304,9 +320,9 @@ class AccountScreen(DeskScreen):
 
     def on_account_screen_loaded(self, message: Loaded) -> None:
         self.story = story = message.story
-        self.query_one("#who", Static).update(who_line(story["account"]))
-        self.query_one("#balances", Static).update(balance_lines(story["balances"], story["account"]["debt"]))
-        self.query_one("#glance", Static).update(Content(shown(glance_text(story["summary"]))))
+        self.query_one("#who", Static).update(who_line(story.account))
+        self.query_one("#balances", Static).update(balance_lines(story.balances, story.account.debt))
+        self.query_one("#glance", Static).update(Content(shown(glance_text(story.summary))))
         viewed, self.filled = self.filled, set()
         self.label_tabs(story)
         self.fill_visible()
@@ -318,19 +334,19 @@ class AccountScreen(DeskScreen):
                                                                              "side-cashouts-table")):
             self.active_table.focus()
 
-    def label_tabs(self, story: dict[str, Any]) -> None:
+    def label_tabs(self, story: AccountStory) -> None:
         tabs = self.query_one(TabbedContent)
-        flags = story["summary"]["flags"]
-        counts = {"purchases": len(story["purchases"]), "gifts": len(gift_rows(story["gifts"])),
-                  "cashouts": len(story["cashouts"]), "tickets": len(story["tickets"])}
+        flags = story.summary.flags
+        counts = {"purchases": len(story.purchases), "gifts": len(gift_rows(story.gifts)),
+                  "cashouts": len(story.cashouts), "tickets": len(story.tickets)}
         for name, n in counts.items():
             tabs.get_tab(name).label = f"{name.title()} {n:,}"
-        tabs.get_tab("summary").label = f"Summary {len(flags['open']):,}" if flags["open"] else "Summary"
+        tabs.get_tab("summary").label = f"Summary {len(flags.open):,}" if flags.open else "Summary"
         self.label_ledger(story)
 
-    def label_ledger(self, story: dict[str, Any]) -> None:
+    def label_ledger(self, story: AccountStory) -> None:
         """`Ledger 200 of 200,000` (`200+` until the ledger check has counted them)."""
-        listed, total, more = len(story["ledger"]), story["ledger_total"], story["ledger_next"] is not None
+        listed, total, more = len(story.ledger), story.ledger_total, story.ledger_next is not None
         note = self.query_one("#ledger-note", Static)
         note.display = more or (total is not None and listed < total)
         of = f" of {plural(total, 'entry', 'entries')}" if total is not None else " entries"
@@ -351,26 +367,25 @@ class AccountScreen(DeskScreen):
             self.filled.add(name)
             self.fill_part(name, self.story)
 
-    def fill_part(self, name: str, story: dict[str, Any]) -> None:
+    def fill_part(self, name: str, story: AccountStory) -> None:
         if name == "purchases":
-            refunds = {r["purchase_id"]: r for r in story["refunds"]}
-            self.fill("purchases", story["purchases"], "purchase_id", lambda p: purchase_cells(p, refunds))
+            refunds = {r.purchase_id: r for r in story.refunds}
+            self.fill("purchases", story.purchases, "purchase_id", lambda p: purchase_cells(p, refunds))
         elif name == "ledger":
-            self.fill("ledger", story["ledger"], "entry_id", entry_cells)
+            self.fill("ledger", story.ledger, "entry_id", entry_cells)
         elif name == "gifts":
-            self.fill("gifts", gift_rows(story["gifts"]), "event_id", gift_cells)
+            self.fill("gifts", gift_rows(story.gifts), "event_id", gift_cells)
         elif name == "cashouts":
-            self.fill("cashouts", story["cashouts"], "cashout_id", cashout_cells)
+            self.fill("cashouts", story.cashouts, "cashout_id", cashout_cells)
         elif name == "tickets":
-            self.fill("tickets", deadlines_first(story["tickets"]), "ticket_id", ticket_cells)
+            self.fill("tickets", deadlines_first(story.tickets), "ticket_id", ticket_cells)
         elif name == "summary":
-            self.query_one("#summary-text", Static).update(Content(shown(summary_text(story["summary"]),
-                                                                         lines=True)))
-            self.fill("summary", flag_rows(story["summary"]), "flag_id", flag_cells)
+            self.query_one("#summary-text", Static).update(Content(shown(summary_text(story.summary), lines=True)))
+            self.fill("summary", story.summary.flags.all(), "flag_id", flag_cells)
         elif name == "side":
-            self.query_one("#side-text", Static).update(Content(shown(summary_text(story["summary"]), lines=True)))
-            self.fill("side-flags", flag_rows(story["summary"]), "flag_id", flag_cells)
-            self.fill("side-cashouts", story["cashouts"], "cashout_id", side_cashout_cells)
+            self.query_one("#side-text", Static).update(Content(shown(summary_text(story.summary), lines=True)))
+            self.fill("side-flags", story.summary.flags.all(), "flag_id", flag_cells)
+            self.fill("side-cashouts", story.cashouts, "cashout_id", side_cashout_cells)
 
     def fill(self, name: str, rows: Iterable[Row], key: str, cells: Callable[[Row], tuple[object, ...]]) -> None:
         """(Re)fill a table; the cursor stays on the row it was on (by database key) after a reload."""
@@ -378,97 +393,113 @@ class AccountScreen(DeskScreen):
         kept = table.focused_key
         table.clear()
         for row in rows:
-            table.add_row(*cells(row), key=row[key])
+            table.add_row(*cells(row), key=getattr(row, key))
         if kept is not None and kept in table.rows:
             table.move_cursor(row=table.get_row_index(kept), animate=False)
 
 
-def who_line(a: Row) -> Content:
-    style = STATUS_STYLE.get(a["status"], "$error")
+def who_line(a: AccountInfo) -> Content:
+    style = STATUS_STYLE.get(a.status, "$error")
     return Content.from_markup(
         f"[b]$handle[/b]  $account_id  [b {style}]$status[/]  $country  $kind  [dim]$email[/]",
-        handle=shown(a["handle"]), account_id=shown(a["account_id"]), status=shown(a["status"]),
-        country=shown(a["country"]), kind=shown(a["kind"]), email=shown(a["email"]),
+        handle=shown(a.handle), account_id=shown(a.account_id), status=shown(a.status),
+        country=shown(a.country), kind=shown(a.kind), email=shown(a.email),
     )
 
 
-def balance_lines(balances: dict[str, Row], debt: dict[str, int]) -> Content:
+def balance_lines(balances: Balances, debt: Debt) -> Content:
     """Ledger and cached balance per asset, drift and debt; `checking…` while the ledger is being summed."""
     lines = []
-    width = max(len(f"{b[k]:,}") for b in balances.values() for k in ("ledger", "cached") if b[k] is not None)
-    for asset, label in (("coin", "coins   "), ("diamond", "diamonds")):
-        b = balances[asset]
-        ledger = "checking…" if b["ledger"] is None else f"{b['ledger']:>{width},}"
+    assets = (("coins   ", balances.coin, debt.coin), ("diamonds", balances.diamond, debt.diamond))
+    width = max(len(f"{n:,}") for _, b, _ in assets for n in (b.ledger, b.cached) if n is not None)
+    for label, b, owed in assets:
+        ledger = "checking…" if b.ledger is None else f"{b.ledger:>{width},}"
         line = Content.from_markup(f"{label}  ledger [b]$ledger[/b]  cached $cached",
-                                   ledger=ledger, cached=f"{b['cached']:>{width},}")
-        if b["drift"]:
-            line += Content.from_markup("  [b $error]drift $drift[/]", drift=f"{b['drift']:+,}")
-        if debt.get(asset):
-            line += Content.from_markup("  [b $error]debt $debt[/]", debt=f"{debt[asset]:,}")
+                                   ledger=ledger, cached=f"{b.cached:>{width},}")
+        if b.drift:
+            line += Content.from_markup("  [b $error]drift $drift[/]", drift=f"{b.drift:+,}")
+        if owed:
+            line += Content.from_markup("  [b $error]debt $debt[/]", debt=f"{owed:,}")
         lines.append(line)
     return Content("\n").join(lines)
 
 
-def gift_rows(gifts: dict[str, list[Row]]) -> list[Row]:
+@dataclass(frozen=True, slots=True)
+class GiftLine:
+    """A gift event in the one list of sent and received: its direction and the account on the other side."""
+
+    event_id: str
+    dir: str
+    gift_id: str
+    quantity: int
+    coins: int
+    diamonds: int
+    at: datetime
+    with_: str
+
+
+def gift_rows(gifts: Gifts) -> list[GiftLine]:
     """Sent and received in one list, newest first; an event seen twice (a self-gift) is listed once."""
-    rows: dict[str, Row] = {}
-    for direction, other in (("sent", "creator_id"), ("received", "sender_id")):
-        for g in gifts[direction]:
-            rows.setdefault(g["event_id"], {**g, "dir": direction, "with": g[other]})
-    return sorted(rows.values(), key=lambda g: g["at"], reverse=True)
+    rows: dict[str, GiftLine] = {}
+    for direction, found in (("sent", gifts.sent), ("received", gifts.received)):
+        for g in found:
+            if g.event_id not in rows:
+                rows[g.event_id] = GiftLine(g.event_id, direction, g.gift_id, g.quantity, g.coins, g.diamonds, g.at,
+                                            g.creator_id if direction == "sent" else g.sender_id)
+    return sorted(rows.values(), key=lambda g: g.at, reverse=True)
 
 
-def purchase_cells(p: Row, refunds: dict[str, Row]) -> tuple[str, ...]:
-    r = refunds.get(p["purchase_id"])
-    refund = f"{r['status']} {money(r['amount_minor'], r['currency'])}" if r else ""
-    verdict = p.get("region_at_purchase")
-    rgn = "" if verdict is None else "✓" if verdict["allowed"] else "✗"
-    return (p["purchase_id"], p["store"], f"{p['coins']:,}", money(p["price_minor"], p["currency"]), p["status"],
-            rgn, when(p["purchased_at"]), p["product_id"], p["store_transaction_id"], refund)
+def purchase_cells(p: PurchaseRow, refunds: dict[str, RefundRow]) -> tuple[str, ...]:
+    r = refunds.get(p.purchase_id)
+    refund = f"{r.status} {money(r.amount_minor, r.currency)}" if r else ""
+    rgn = "✓" if p.region_at_purchase.allowed else "✗"
+    return (p.purchase_id, p.store, f"{p.coins:,}", money(p.price_minor, p.currency), p.status, rgn,
+            when(p.purchased_at), p.product_id, p.store_transaction_id, refund)
 
 
-def entry_cells(e: Row) -> tuple[str, ...]:
-    return (e["entry_id"], e["asset"], f"{e['amount']:+,}", e["kind"], when(e["at"]), e["ref"] or "",
-            e["actor"], e["reason"] or "", e["ticket_id"] or "")
+def entry_cells(e: EntryRow) -> tuple[str, ...]:
+    return (e.entry_id, e.asset, f"{e.amount:+,}", e.kind, when(e.at), e.ref or "", e.actor, e.reason or "",
+            e.ticket_id or "")
 
 
-def gift_cells(g: Row) -> tuple[str, ...]:
-    return (g["event_id"], g["dir"], g["gift_id"], f"{g['quantity']:,}", f"{g['coins']:,}",
-            f"{g['diamonds']:,}", when(g["at"]), g["with"])
+def gift_cells(g: GiftLine) -> tuple[str, ...]:
+    return (g.event_id, g.dir, g.gift_id, f"{g.quantity:,}", f"{g.coins:,}", f"{g.diamonds:,}", when(g.at), g.with_)
 
 
-def cashout_cells(c: Row) -> tuple[str, ...]:
-    return (c["cashout_id"], f"{c['diamonds']:,}", money(c["amount_minor"], c["currency"]), c["status"],
-            when(c["at"]), cashout_why(c))
-
-
-def side_cashout_cells(c: Row) -> tuple[str, ...]:
-    return (c["cashout_id"], f"{c['diamonds']:,}", money(c["amount_minor"], c["currency"]), c["status"],
+def cashout_cells(c: CashoutRow) -> tuple[str, ...]:
+    return (c.cashout_id, f"{c.diamonds:,}", money(c.amount_minor, c.currency), c.status, when(c.at),
             cashout_why(c))
 
 
-def flag_rows(summary: Row) -> list[Row]:
-    return summary["flags"]["open"] + summary["flags"]["decided"]
+def side_cashout_cells(c: CashoutRow) -> tuple[str, ...]:
+    return (c.cashout_id, f"{c.diamonds:,}", money(c.amount_minor, c.currency), c.status, cashout_why(c))
 
 
-def flag_cells(f: Row) -> tuple[object, ...]:
-    return (f["rule"], f"{f['score']:,}", f["status"], f["decided_by"] or "", f["reason"] or "", f["flag_id"])
+def flag_cells(f: FlagRow) -> tuple[object, ...]:
+    return (f.rule, f"{f.score:,}", f.status, f.decided_by or "", f.reason or "", f.flag_id)
 
 
-def glance_text(summary: Row) -> str:
+def glance_text(summary: Summary) -> str:
     """The one line under the balances: why a status that is not active, then the rest at a glance."""
-    st = summary["status"]
-    why = f"{st['status']}: {st['reason']} · " if st["source"] == "audit" and st["status"] != "active" else ""
+    st = summary.status
+    why = f"{st.status}: {st.reason} · " if st.source == "audit" and st.status != "active" else ""
     return why + glance_line(summary)
 
 
-def summary_text(summary: Row) -> str:
-    flags = summary["flags"]
-    return "\n".join((f"Status   {status_why(summary['status'])}",
-                      f"Refunds  {refunds_line(summary['refunds'])}",
-                      f"Spend    {spend_line(summary['spend'])}",
-                      f"Flags    {len(flags['open']):,} open, {len(flags['decided']):,} decided"))
+def summary_text(summary: Summary) -> str:
+    flags = summary.flags
+    return "\n".join((f"Status   {status_why(summary.status)}",
+                      f"Refunds  {refunds_line(summary.refunds)}",
+                      f"Spend    {spend_line(summary.spend)}",
+                      f"Flags    {len(flags.open):,} open, {len(flags.decided):,} decided"))
 
 
-def ticket_cells(t: Row) -> tuple[object, ...]:
-    return (t["ticket_id"], answer_due(t), t["status"], t["category"], t["subject"], when(t["created_at"]))
+def deadlines_first(tickets: Iterable[TicketRow]) -> list[TicketRow]:
+    """Tickets with a store deadline still to meet first, the soonest first; the rest keep their order."""
+    waiting = sorted((t for t in tickets if t.awaiting_answer), key=lambda t: str(t.answer_due_at))
+    return waiting + [t for t in tickets if not t.awaiting_answer]
+
+
+def ticket_cells(t: TicketRow) -> tuple[object, ...]:
+    due = deadline(t.answer_due_at) if t.awaiting_answer else Text("")
+    return (t.ticket_id, due, t.status, t.category, t.subject, when(t.created_at))

@@ -12,6 +12,7 @@ from supportdesk.tui.screens.confirm import ConfirmScreen
 from supportdesk.tui.screens.reason import Answer, ReasonScreen
 
 if TYPE_CHECKING:
+    from supportdesk.desk.accounts import CashoutRow
     from supportdesk.desk.cashouts import CashoutPlan
     from supportdesk.tui.navigation import CashoutView
 
@@ -21,21 +22,20 @@ WHAT = {"hold": "A hold stops the payout until someone releases it.",
         "reject": "A rejection ends it: never paid, the diamonds go back to the creator."}
 
 
-def describe(c: dict[str, Any], action: str) -> str:
+def describe(c: CashoutRow, action: str) -> str:
     why = cashout_why(c)
     lead = ("\nA review flag caused this hold: only a lead may lift it."
-            if c.get("hold_flag_id") and c["status"] == "held" and action != "hold" else "")
-    return (f"{c['cashout_id']}: {c['diamonds']:,} diamonds, {money(c['amount_minor'], c['currency'])}, "
-            f"{c['status']}{' (' + why + ')' if why else ''}.\n{WHAT[action]}{lead}")
+            if c.hold_flag_id and c.status == "held" and action != "hold" else "")
+    return (f"{c.cashout_id}: {c.diamonds:,} diamonds, {money(c.amount_minor, c.currency)}, "
+            f"{c.status}{' (' + why + ')' if why else ''}.\n{WHAT[action]}{lead}")
 
 
 def open_cashout(screen: CashoutView, action: str) -> None:
     chosen = screen.chosen_cashout()
     if chosen is None:
         return
-    account = screen.story["account"]["account_id"] if screen.story else None
-    ask(screen, ReasonScreen(TITLES[action], describe(chosen, action), account_id=account), chosen["cashout_id"],
-        action)
+    account = screen.story.account.account_id if screen.story else None
+    ask(screen, ReasonScreen(TITLES[action], describe(chosen, action), account_id=account), chosen.cashout_id, action)
 
 
 def ask(screen: CashoutView, dialog: ReasonScreen, cashout_id: str, action: str) -> None:

@@ -18,6 +18,7 @@ from supportdesk.tui.screens.reason import Answer, ReasonScreen
 from supportdesk.tui.widgets.one_line import OneLineInput
 
 if TYPE_CHECKING:
+    from supportdesk.desk.accounts import AccountInfo
     from supportdesk.tui.navigation import AccountView
 
 # The move an agent most likely wants from each status comes first in the list.
@@ -94,8 +95,8 @@ class StatusScreen(ReasonScreen):
         return None
 
 
-def _who(account: dict[str, Any]) -> str:
-    return f"{account['handle']} ({account['account_id']})"
+def _who(account: AccountInfo) -> str:
+    return f"{account.handle} ({account.account_id})"
 
 
 def _ticket(ticket: str | None) -> str:
@@ -106,36 +107,36 @@ def open_credit(screen: AccountView) -> None:
     if screen.story is None:
         screen.notify("Wait for the account to load.", severity="warning")
         return
-    account, form = screen.story["account"], Form()
-    coins = screen.story["balances"]["coin"]["ledger"]
-    coins = screen.story["balances"]["coin"]["cached"] if coins is None else coins  # the ledger not summed yet
+    account, form = screen.story.account, Form()
+    coins = screen.story.balances.coin.ledger
+    coins = screen.story.balances.coin.cached if coins is None else coins  # the ledger not summed yet
     dialog = CreditScreen(f"{_who(account)} has {coins:,} coins. A goodwill credit posts a grant, once.", form,
-                          account_id=account["account_id"])
+                          account_id=account.account_id)
 
     def question(answer: Answer) -> ConfirmScreen:
         return ConfirmScreen(f"Credit {form.coins:,} coins to {_who(account)}, reason {answer[0]!r}"
                              f"{_ticket(answer[1])}?", title="Credit coins?")
 
     goodwill = screen.backend.desk.goodwill
-    _ask(screen, dialog, question, lambda a: goodwill.check_credit(account["account_id"], form.coins, *a),
-         lambda a: goodwill.credit_now(account["account_id"], form.coins, *a).to_json(), _credited)
+    _ask(screen, dialog, question, lambda a: goodwill.check_credit(account.account_id, form.coins, *a),
+         lambda a: goodwill.credit_now(account.account_id, form.coins, *a).to_json(), _credited)
 
 
 def open_status(screen: AccountView) -> None:
     if screen.story is None:
         screen.notify("Wait for the account to load.", severity="warning")
         return
-    account = screen.story["account"]
-    form = Form(move=LIKELY.get(account["status"], "limit"))
-    dialog = StatusScreen(f"{_who(account)} is {account['status']}.", form, account_id=account["account_id"])
+    account = screen.story.account
+    form = Form(move=LIKELY.get(account.status, "limit"))
+    dialog = StatusScreen(f"{_who(account)} is {account.status}.", form, account_id=account.account_id)
 
     def question(answer: Answer) -> ConfirmScreen:
         return ConfirmScreen(f"{form.move.capitalize()} {_who(account)}, reason {answer[0]!r}{_ticket(answer[1])}?",
                              title="Change status?")
 
     goodwill = screen.backend.desk.goodwill
-    _ask(screen, dialog, question, lambda a: goodwill.check_status(account["account_id"], form.move, *a),
-         lambda a: goodwill.status_now(account["account_id"], form.move, *a).to_json(),
+    _ask(screen, dialog, question, lambda a: goodwill.check_status(account.account_id, form.move, *a),
+         lambda a: goodwill.status_now(account.account_id, form.move, *a).to_json(),
          _status_changed)
 
 

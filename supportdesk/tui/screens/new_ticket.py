@@ -97,7 +97,7 @@ def open_new_ticket(screen: AccountView) -> None:
     if screen.story is None:
         screen.notify("Wait for the account to load.", severity="warning")
         return
-    account = screen.story["account"]
+    account_id, handle = screen.story.account.account_id, screen.story.account.handle
 
     def created(ticket: dict[str, Any]) -> None:
         screen.notify(f"Opened {shown(ticket['ticket_id'])}. w works it.", markup=False)
@@ -106,11 +106,11 @@ def open_new_ticket(screen: AccountView) -> None:
 
     def create(form: NewTicket) -> None:
         ticket = screen.backend.desk.tickets.create(None, form.subject, form.body, form.category,
-                                                    account_id=account["account_id"])["ticket"]
+                                                    account_id=account_id)["ticket"]
         screen.app.call_from_thread(created, ticket)
 
     def given(form: NewTicket | None) -> None:
         if form is not None:
             screen.run_worker(lambda: create(form), thread=True, group="new-ticket", exit_on_error=False)
 
-    screen.app.push_screen(NewTicketScreen(account["handle"]), given)
+    screen.app.push_screen(NewTicketScreen(handle), given)
