@@ -1,3 +1,3 @@
-from supportdesk.cli.main import run
+from supportdesk.cli.start import run
 
 run()

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import typer
 from typer.core import TyperGroup
 
+from supportdesk.cli import start
 from supportdesk.cli.context import AppContext
-from supportdesk.cli.output import cells, emit, err_console, handled, say
+from supportdesk.cli.output import cells, emit, err_console, handled, report, say
+from supportdesk.errors import internal_error
 
 if TYPE_CHECKING:
     from supportdesk.desk.accounts import Matches
@@ -150,11 +152,7 @@ def main(
 
 
 def _open_tui(state: AppContext, initial_query: str | None = None) -> None:
-    from supportdesk.tui.app import SupportDeskApp
-
-    # The screen draws first; the app connects, checks the schema and reads the policy and who acts in a worker.
-    # A database that cannot be used ends the app and its error is raised here, reported as before (exit 1).
-    SupportDeskApp(state, initial_query=initial_query).run_checked()
+    start.open_tui(state, initial_query)  # an error met while connecting is raised here, `handled` reports it
 
 
 def _state(ctx: typer.Context) -> AppContext:
@@ -347,54 +345,16 @@ def db_upgrade(ctx: typer.Context) -> None:
         say(f"schema: {before or 'empty'} -> {head_revision()}")
 
 
-def _bare_tui_args(args: list[str]) -> dict[str, str] | None:
-    """`--db URL` / `--config PATH` (either form, each at most once) and nothing else: what a bare `supportdesk`
-    takes. None for anything else (a command, --help, an unknown or repeated option): typer handles that."""
-    options: dict[str, str] = {}
-    rest = list(args)
-    while rest:
-        arg = rest.pop(0)
-        name, eq, value = arg.partition("=")
-        if name not in ("--db", "--config") or name in options:
-            return None
-        if not eq:
-            if not rest or rest[0].startswith("-"):
-                return None  # a missing value: typer says so
-            value = rest.pop(0)
-        if not value:
-            return None
-        options[name] = value
-    return options
-
-
-def _open_tui_directly(options: dict[str, str]) -> None:
-    """A bare `supportdesk`: the app, without building the typer app first (first paint is most of what an agent
-    waits for). Same settings, environment variables and error reporting as the root callback."""
-    import os
-
-    from supportdesk.cli.output import handled
-
-    config = options.get("--config") or os.environ.get("SUPPORTDESK_CONFIG") or None
-    state = AppContext(config_path=Path(config) if config else None,
-                       db_url=options.get("--db") or os.environ.get("SUPPORTDESK_DATABASE_URL") or None)
+def run_command() -> None:
+    """A command (or --help): even a failure outside a command's own handling is one line (or the error JSON).
+    A bare `supportdesk` never gets here (cli/start.py opens the app without typer)."""
     try:
-        with handled(False):
-            _open_tui(state)
-    except typer.Exit as exc:  # what `handled` raises after printing the error, as under typer
-        sys.exit(exc.exit_code)
-
-
-def run() -> None:
-    """The console script: even a failure outside a command's own handling is one line (or the error JSON)."""
-    from supportdesk.cli.output import report
-    from supportdesk.errors import internal_error
-
-    try:
-        options = _bare_tui_args(sys.argv[1:])
-        if options is not None:
-            _open_tui_directly(options)
-            return
         app()
     except Exception as exc:  # noqa: BLE001 - typer and click handled theirs; this is everything else
         report(internal_error(exc), "--json" in sys.argv)
         sys.exit(1)
+
+
+def run() -> None:
+    """The console script as installed before pyproject.toml named `supportdesk.cli.start:run`: the same entry."""
+    start.run()

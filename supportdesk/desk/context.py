@@ -60,9 +60,17 @@ class AppContext:
 
     @property
     def settings(self) -> Settings:
+        """Read and validated once (the TUI reads them in its connect worker, after the first paint: the
+        validation loads pydantic), under the lock the engine and the identity are made under."""
         if self._settings is None:
-            self._settings = load_settings(self.config_path, database_url=self.db_url)
+            with _CONNECTING:
+                if self._settings is None:
+                    self._settings = load_settings(self.config_path, database_url=self.db_url)
         return self._settings
+
+    @property
+    def settings_read(self) -> bool:
+        return self._settings is not None
 
     @once
     def identity(self) -> Identity:

@@ -1,4 +1,7 @@
-"""The Textual app: search accounts, read an account's money story. Calls services in workers, via Backend."""
+"""The Textual app: search accounts, read an account's money story. Calls services in workers, via Backend.
+
+Only the search screen is imported with the app: every other screen, the account screen's flows and the palette
+are loaded the first time they are opened (tui/registry.py), so the first paint waits for nothing else of ours."""
 
 from __future__ import annotations
 
@@ -17,22 +20,28 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from supportdesk.tui.backend import Backend
-from supportdesk.tui.commands import AccountsProvider
 from supportdesk.tui.format import shown
 from supportdesk.tui.navigation import Desk, Open
-from supportdesk.tui.screens.account import AccountScreen
-from supportdesk.tui.screens.audit import AuditScreen
-from supportdesk.tui.screens.cashout import open_cashout
-from supportdesk.tui.screens.goodwill import open_credit, open_status
-from supportdesk.tui.screens.help import HelpScreen
-from supportdesk.tui.screens.new_ticket import open_new_ticket
-from supportdesk.tui.screens.purchase import PurchaseScreen
-from supportdesk.tui.screens.reconcile import ReconcileScreen
-from supportdesk.tui.screens.refund import RefundScreen, open_refund
-from supportdesk.tui.screens.region import RegionScreen
-from supportdesk.tui.screens.review import ReviewScreen
+from supportdesk.tui.registry import (
+    ACCOUNT,
+    AUDIT,
+    HELP,
+    OPEN_ACCOUNT_REFUND,
+    OPEN_CASHOUT,
+    OPEN_CREDIT,
+    OPEN_NEW_TICKET,
+    OPEN_STATUS,
+    PALETTE,
+    PURCHASE,
+    RECONCILE,
+    REFUND,
+    REGION,
+    REVIEW,
+    TICKET,
+    TICKETS,
+    showing,
+)
 from supportdesk.tui.screens.search import HINT, SearchInput, SearchScreen
-from supportdesk.tui.screens.tickets import TicketScreen, TicketsScreen
 from supportdesk.tui.widgets.ticket_bar import Working
 
 if TYPE_CHECKING:
@@ -51,7 +60,7 @@ def screenshot_folder() -> Path:
 class SupportDeskApp(App[None]):
     TITLE = "supportdesk"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
-    COMMANDS = App.COMMANDS | {AccountsProvider}
+    COMMANDS = App.COMMANDS | {PALETTE.load}  # the palette's module loads when it first opens
     BINDINGS = [
         Binding("slash", "search", "Search", show=False, id="search"),
         Binding("question_mark", "help", "Help", id="help"),
@@ -77,8 +86,7 @@ class SupportDeskApp(App[None]):
         # Connecting, checking the schema and reading the policy and the identity happen in a worker once the first
         # screen is drawn (`connect`); a failure there ends the app and is raised again by `run_checked`.
         self.startup_error: BaseException | None = None
-        # A key map entry is `binding id = "keys"`; anything else in [keys] is ignored rather than fatal.
-        self.keymap = {k: v for k, v in state.settings.keys.items() if isinstance(v, str)}
+        self.keymap: dict[str, str] = {}  # the config file's [keys], set with the settings (`use_keymap`)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A dialog (help, error, a confirmation) must be answered or closed before the app moves on.
@@ -92,8 +100,8 @@ class SupportDeskApp(App[None]):
         return SearchScreen(self.backend, self.initial_query, cursor_blink=self.CURSOR_BLINK)
 
     def on_mount(self) -> None:
-        if self.keymap:
-            self.set_keymap(self.keymap)
+        if self.state.settings_read:
+            self.use_keymap()
         if self.state.connected:
             self.sub_title = self.acting_as
             gc.freeze()
@@ -103,9 +111,10 @@ class SupportDeskApp(App[None]):
 
     @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
     def connect(self) -> None:
-        """The engine (schema checked, policy read) and who acts: off the event loop, after the first paint.
-        Whatever needs the engine meanwhile (the home panel, a search) waits for it in its own worker
-        (desk/context.py makes it once, under a lock)."""
+        """The settings (the config file validated), the engine (schema checked, policy read) and who acts: off
+        the event loop, after the first paint. Whatever needs the engine meanwhile (the home panel, a search) waits
+        for it in its own worker (desk/context.py makes each once, under a lock)."""
+        self.state.settings  # noqa: B018
         self.state.engine  # noqa: B018
         self.state.identity  # noqa: B018
 
@@ -113,6 +122,7 @@ class SupportDeskApp(App[None]):
         if event.worker.group != "connect":
             return
         if event.state is WorkerState.SUCCESS:
+            self.use_keymap()
             self.sub_title = self.acting_as
             # What is alive once the app has started and connected (modules, classes, the engine) lives as long
             # as the app: out of the collector's generations, a full collection (a screen that builds thousands
@@ -128,6 +138,13 @@ class SupportDeskApp(App[None]):
             # The database cannot be used: nothing here can work. The caller prints the error as the CLI does.
             self.startup_error = event.worker.error
             self.exit(return_code=1)
+
+    def use_keymap(self) -> None:
+        """The config file's [keys]: an entry is `binding id = "keys"`; anything else there is ignored rather than
+        fatal. Read with the settings, so the keys a user remapped take effect once the app has connected."""
+        self.keymap = {k: v for k, v in self.state.settings.keys.items() if isinstance(v, str)}
+        if self.keymap:
+            self.set_keymap(self.keymap)
 
     def run_checked(self) -> None:
         """Run the app; an error met while connecting (after the screen was drawn) is raised again here, once
@@ -156,13 +173,13 @@ class SupportDeskApp(App[None]):
         over the current screen; `back_if_below`: back to that account's screen when it is the one below."""
         if back_if_below:
             below = self.screen_stack[-2] if len(self.screen_stack) > 1 else None
-            if isinstance(below, AccountScreen) and account_id in (
+            if showing(below, ACCOUNT) and account_id in (
                     below.account_id, below.story and below.story.account.account_id):
                 self.screen.dismiss()  # as Esc would: the screen's callback runs
                 return
         if from_search:
             self.back_to_search()
-        self.push_screen(AccountScreen(self.backend, account_id))
+        self.push_screen(ACCOUNT.load()(self.backend, account_id))
 
     def open_reconcile(self, account_id: str | None = None, handle: str | None = None) -> None:
         """Reconcile everything (from the search screen) or one account (over its account screen)."""
@@ -171,14 +188,14 @@ class SupportDeskApp(App[None]):
             self.back_to_search()
             if self.is_screen_installed(RECONCILE_ALL):
                 last = self.get_screen(RECONCILE_ALL)
-                if isinstance(last, ReconcileScreen) and last.finished_at is not None and not last.running:
+                if showing(last, RECONCILE) and last.finished_at is not None and not last.running:
                     self.notify(f"The findings of {last.finished_at:%H:%M}. r runs again.")
             else:
-                self.install_screen(ReconcileScreen(self.backend), RECONCILE_ALL)
+                self.install_screen(RECONCILE.load()(self.backend), RECONCILE_ALL)
             self.push_screen(RECONCILE_ALL)
             return
-        screen = ReconcileScreen(self.backend, account_id, handle)
-        opener = self.screen if isinstance(self.screen, AccountScreen) else None
+        screen = RECONCILE.load()(self.backend, account_id, handle)
+        opener = self.screen if showing(self.screen, ACCOUNT) else None
 
         def returned(_: object) -> None:
             if screen.changed and opener is not None and opener.is_attached:
@@ -191,11 +208,11 @@ class SupportDeskApp(App[None]):
 
         Opened from the account its view jumped to (o), it goes back to that view instead of stacking another."""
         below = self.screen_stack[-2] if len(self.screen_stack) > 1 else None
-        if isinstance(below, TicketScreen) and below.ticket_id == ticket_id:
+        if showing(below, TICKET) and below.ticket_id == ticket_id:
             self.pop_screen()
             below.action_refresh()
             return
-        screen = TicketScreen(self.backend, ticket_id)
+        screen = TICKET.load()(self.backend, ticket_id)
 
         def closed(_: object) -> None:
             if screen.changed and changed is not None:
@@ -205,11 +222,11 @@ class SupportDeskApp(App[None]):
 
     def open_tickets(self) -> None:
         """The ticket list over the current screen (Esc comes back)."""
-        self.push_screen(TicketsScreen(self.backend))
+        self.push_screen(TICKETS.load()(self.backend))
 
     def open_review(self, rule: str | None = None) -> None:
         """The review queue over the current screen (Esc comes back), of one rule (f picks another) or all."""
-        review = ReviewScreen(self.backend)
+        review = REVIEW.load()(self.backend)
         if rule is not None:
             review.rule = rule
         self.push_screen(review)
@@ -217,17 +234,17 @@ class SupportDeskApp(App[None]):
     def open_region(self, country: str | None = None, at: str | None = None,
                     purchase: dict[str, Any] | None = None) -> None:
         """The region screen over the current one (Esc comes back)."""
-        self.push_screen(RegionScreen(self.backend, country, at, purchase))
+        self.push_screen(REGION.load()(self.backend, country, at, purchase))
 
     def open_audit(self, *, account_id: str | None = None, ticket_id: str | None = None, label: str | None = None,
                    verify: bool = False) -> None:
         """The trail over the current screen (Esc comes back); `verify` checks the chain as soon as it opens."""
-        self.push_screen(AuditScreen(self.backend, account_id=account_id, ticket_id=ticket_id, label=label,
+        self.push_screen(AUDIT.load()(self.backend, account_id=account_id, ticket_id=ticket_id, label=label,
                                      verify=verify))
 
     def open_refund(self, purchase_id: str, settled: Callable[[], None] | None = None) -> None:
         """The refund panel of one purchase; `settled` runs (from the apply worker's thread) when it ends."""
-        self.push_screen(RefundScreen(self.backend, purchase_id, settled))
+        self.push_screen(REFUND.load()(self.backend, purchase_id, settled))
 
     @on(Open.Home)
     def _open_home(self) -> None:
@@ -243,7 +260,7 @@ class SupportDeskApp(App[None]):
 
     @on(Open.Purchase)
     def _open_purchase(self, m: Open.Purchase) -> None:
-        self.push_screen(PurchaseScreen(self.backend, m.purchase_id, m.money_moved))
+        self.push_screen(PURCHASE.load()(self.backend, m.purchase_id, m.money_moved))
 
     @on(Open.Refund)
     def _open_refund(self, m: Open.Refund) -> None:
@@ -251,23 +268,23 @@ class SupportDeskApp(App[None]):
 
     @on(Open.AccountRefund)
     def _open_account_refund(self, m: Open.AccountRefund) -> None:
-        open_refund(m.account)
+        OPEN_ACCOUNT_REFUND.load()(m.account)
 
     @on(Open.Credit)
     def _open_credit(self, m: Open.Credit) -> None:
-        open_credit(m.account)
+        OPEN_CREDIT.load()(m.account)
 
     @on(Open.Status)
     def _open_status(self, m: Open.Status) -> None:
-        open_status(m.account)
+        OPEN_STATUS.load()(m.account)
 
     @on(Open.Cashout)
     def _open_cashout(self, m: Open.Cashout) -> None:
-        open_cashout(m.account, m.action)
+        OPEN_CASHOUT.load()(m.account, m.action)
 
     @on(Open.NewTicket)
     def _open_new_ticket(self, m: Open.NewTicket) -> None:
-        open_new_ticket(m.account)
+        OPEN_NEW_TICKET.load()(m.account)
 
     @on(Open.Ticket)
     def _open_ticket(self, m: Open.Ticket) -> None:
@@ -335,8 +352,8 @@ class SupportDeskApp(App[None]):
         self.search_screen.focus_search()
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.keymap))
+        if not showing(self.screen, HELP):
+            self.push_screen(HELP.load()(self.keymap))
 
     def action_reconcile_all(self) -> None:
         self.open_reconcile()

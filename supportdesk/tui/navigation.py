@@ -1,9 +1,9 @@
 """Navigation: the messages a screen posts to have another screen opened, and what screens may ask of the App.
 
 A screen never imports a sibling screen: it posts `Open.X(...)` (messages bubble from a widget to its screen and
-from a screen to the App), and the App (tui/app.py), which imports every screen, pushes the screen asked for. A
-dialog that answers something returns it with `dismiss`. This module is a leaf: screens, the palette and the App
-all import it, and it imports none of them.
+from a screen to the App), and the App (tui/app.py), which loads every screen (on first use, through
+tui/registry.py), pushes the screen asked for. A dialog that answers something returns it with `dismiss`. This
+module is a leaf: screens, the palette and the App all import it, and it imports none of them.
 """
 
 from __future__ import annotations

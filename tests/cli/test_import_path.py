@@ -29,7 +29,7 @@ def loaded_after(code: str, prefixes: tuple[str, ...]) -> set[str]:
 
 def test_importing_the_cli_loads_no_command_module_and_nothing_heavy():
     loaded = loaded_after("import supportdesk.cli.main", (*HEAVY, "sqlalchemy", "supportdesk.cli."))
-    assert loaded == {"supportdesk.cli.main", "supportdesk.cli.context", "supportdesk.cli.output"}
+    assert loaded == {"supportdesk.cli.main", "supportdesk.cli.start", "supportdesk.cli.context", "supportdesk.cli.output"}
 
 
 def test_a_search_at_head_loads_neither_alembic_nor_the_screen(tmp_path):

@@ -67,7 +67,9 @@ class HomePanel(Vertical):
 
     def on_mount(self) -> None:
         if self.display:  # hidden under a query given on the command line: loaded when it shows
-            self.reload()
+            # After the first paint: the worker's first call imports the desk and the database code, which
+            # holds the GIL while the screen is drawn.
+            self.call_after_refresh(self.reload)
 
     def reload(self) -> None:
         self.load()
