@@ -20,7 +20,7 @@ from supportdesk.tui.screens.reason import ReasonScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
 from tests.service.test_cashouts import rows
 from tests.tui.conftest import QuietApp
-from tests.tui.test_goodwill import paste
+from tests.tui.test_goodwill import focused_on, paste
 from tests.tui.test_refund import SIZE, settle
 
 WIDE = (160, 45)
@@ -50,7 +50,7 @@ async def open_cashouts(pilot, row: int = 0) -> AccountScreen:
 
 async def ask(pilot, key: str, reason: str) -> None:
     await pilot.press(key)
-    await pilot.pause()
+    await focused_on(pilot, "reason")
     assert isinstance(pilot.app.screen, ReasonScreen)
     await paste(pilot, reason)
     await pilot.press("enter")

@@ -20,10 +20,22 @@ async def paste(pilot: Pilot[None], text: str) -> None:
     await pilot.pause()
 
 
+async def focused_on(pilot: Pilot[None], widget_id: str, tries: int = 200) -> None:
+    """Wait until the dialog just asked for is up with `widget_id` focused (a paste goes to the focused widget;
+    under load the dialog's mount can trail the key that asked for it)."""
+    for _ in range(tries):
+        focused = pilot.app.focused
+        if focused is not None and focused.id == widget_id:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"#{widget_id} never got the focus")
+
+
 async def open_credit(pilot: Pilot[None], coins: str, reason: str, ticket: str = "") -> None:
     pilot.app.open_account("acc_0000")  # type: ignore[attr-defined]
     await settle(pilot)
     await pilot.press("plus")
+    await focused_on(pilot, "coins")
     assert isinstance(pilot.app.screen, CreditScreen)
     await paste(pilot, coins)
     await pilot.press("tab")

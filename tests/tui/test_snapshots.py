@@ -213,11 +213,12 @@ def test_account_screen_wide(creator_engine, snap_compare) -> None:
 def test_cashout_reason_dialog(creator_engine, snap_compare) -> None:
     """Release on a review hold: what the cashout is, that only a lead may lift it, the reason typed."""
     from tests.tui.test_cashouts import factory, open_cashouts
-    from tests.tui.test_goodwill import paste
+    from tests.tui.test_goodwill import focused_on, paste
 
     async def fill(pilot: Pilot[None]) -> None:
         await open_cashouts(pilot, row=1)
         await pilot.press("l")
+        await focused_on(pilot, "reason")
         await paste(pilot, "gifts were genuine")
 
     assert snap_compare(factory(creator_engine, role="lead")(), terminal_size=(80, 24), run_before=fill)
