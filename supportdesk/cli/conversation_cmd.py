@@ -45,7 +45,7 @@ def reply_cmd(ctx: typer.Context, ticket_id: TicketArg, body: BodyOpt = None,
         if isinstance(result, Preview):
             emit(result.to_json(), json_mode, _print_preview)
             return
-    emit(result, json_mode, _print_sent)
+    emit(result.to_json(), json_mode, _print_sent)
 
 
 def _print_preview(body: dict[str, Any]) -> None:
@@ -66,7 +66,7 @@ def _message(kind: str) -> Any:
                 key: KeyOpt = None, json_mode: JsonOpt = False) -> None:
         with handled(json_mode):
             result = Desk.open(ctx.obj).tickets.record(ticket_id, kind, _text(body), actor=actor, key=key)
-        emit(result, json_mode, lambda b: say(
+        emit(result.to_json(), json_mode, lambda b: say(
             f"{b['ticket']['ticket_id']}: {kind} {b['message']['message_id']} "
             f"{'already recorded (replayed)' if b['replayed'] else 'added'}; ticket {b['ticket']['status']}"))
 
@@ -79,7 +79,7 @@ def _message(kind: str) -> Any:
 def take_cmd(ctx: typer.Context, ticket_id: TicketArg, actor: ActorOpt = None, json_mode: JsonOpt = False) -> None:
     """Assign the ticket to yourself (an agent takes unassigned tickets; a lead takes any)."""
     with handled(json_mode):
-        result = Desk.open(ctx.obj).tickets.take(ticket_id, actor=actor)
+        result = Desk.open(ctx.obj).tickets.take(ticket_id, actor=actor).to_json()
     _print_assigned(result, json_mode)
 
 
@@ -89,7 +89,7 @@ def assign_cmd(ctx: typer.Context, ticket_id: TicketArg,
                actor: ActorOpt = None, json_mode: JsonOpt = False) -> None:
     """Assign the ticket to an agent, or --nobody (taking it from another agent is a lead's)."""
     with handled(json_mode):
-        result = Desk.open(ctx.obj).tickets.assign(ticket_id, to, nobody=nobody, actor=actor)
+        result = Desk.open(ctx.obj).tickets.assign(ticket_id, to, nobody=nobody, actor=actor).to_json()
     _print_assigned(result, json_mode)
 
 
@@ -106,7 +106,7 @@ def status_cmd(ctx: typer.Context, ticket_id: TicketArg,
                actor: ActorOpt = None, json_mode: JsonOpt = False) -> None:
     """Move a ticket to pending, on-hold, open, solved or (a lead) closed; the same status again changes nothing."""
     with handled(json_mode):
-        result = Desk.open(ctx.obj).tickets.set_status(ticket_id, status, reason, actor=actor)
+        result = Desk.open(ctx.obj).tickets.set_status(ticket_id, status, reason, actor=actor).to_json()
     emit(result, json_mode, lambda b: say(
         f"{b['ticket']['ticket_id']} is {'now' if b['changed'] else 'already'} {b['ticket']['status']}"))
 
@@ -115,7 +115,7 @@ def status_cmd(ctx: typer.Context, ticket_id: TicketArg,
 def macro_list_cmd(ctx: typer.Context, json_mode: JsonOpt = False) -> None:
     """Every macro: name, title, placeholders (an unknown one is named)."""
     with handled(json_mode):
-        body = Desk.open(ctx.obj).tickets.macro_list()
+        body = Desk.open(ctx.obj).tickets.macro_list().to_json()
     emit(body, json_mode, _print_macros)
 
 
@@ -126,7 +126,7 @@ def macro_show_cmd(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
                    json_mode: JsonOpt = False) -> None:
     """A macro filled for a ticket, as `ticket reply --macro` would send it (nothing is written)."""
     with handled(json_mode):
-        body = Desk.open(ctx.obj).tickets.render_macro(ticket, name, purchase=purchase)
+        body = Desk.open(ctx.obj).tickets.render_macro(ticket, name, purchase=purchase).to_json()
     emit(body, json_mode, _print_body)
 
 

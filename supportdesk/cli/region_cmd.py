@@ -20,7 +20,7 @@ def region_cmd(
 ) -> None:
     """What a country allows (buy coins, send gifts, cash out), minimum age, stores and prices in force at a time."""
     with handled(json_mode):
-        emit(Desk.open(ctx.obj).regions.region(country, at), json_mode, print_region)
+        emit(Desk.open(ctx.obj).regions.region(country, at).to_json(), json_mode, print_region)
 
 
 def _yes(flag: bool) -> tuple[str, str]:

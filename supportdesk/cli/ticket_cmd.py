@@ -44,7 +44,7 @@ def show_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(help="
              json_mode: JsonOpt = False) -> None:
     """One ticket and everything done under it."""
     with handled(json_mode):
-        emit(Desk.open(ctx.obj).tickets.show(ticket_id), json_mode, _print_ticket)
+        emit(Desk.open(ctx.obj).tickets.show(ticket_id).to_json(), json_mode, _print_ticket)
 
 
 def _print_ticket(body: dict[str, Any]) -> None:
@@ -69,7 +69,7 @@ def create_cmd(ctx: typer.Context, account: Annotated[str, typer.Argument(help="
                json_mode: JsonOpt = False) -> None:
     """Open a new ticket on an account."""
     with handled(json_mode):
-        result = Desk.open(ctx.obj).tickets.create(account, subject, body, category, actor=actor)
+        result = Desk.open(ctx.obj).tickets.create(account, subject, body, category, actor=actor).to_json()
     emit(result, json_mode, lambda b: say(f"opened {b['ticket']['ticket_id']}"))
 
 
@@ -80,7 +80,7 @@ def resolve_cmd(ctx: typer.Context, ticket_id: Annotated[str, typer.Argument(hel
                 json_mode: JsonOpt = False) -> None:
     """Resolve a ticket with a note: it becomes solved (once: repeating it replays)."""
     with handled(json_mode):
-        result = Desk.open(ctx.obj).tickets.resolve(ticket_id, note, actor=actor)
+        result = Desk.open(ctx.obj).tickets.resolve(ticket_id, note, actor=actor).to_json()
     emit(result, json_mode, lambda b: say(
         f"{b['ticket']['ticket_id']} solved{' (already, replayed)' if b['replayed'] else ''}"))
 

@@ -64,9 +64,10 @@ class RefundDesk:
         amount. `now`: the desk's clock unless given."""
         from supportdesk.db.engine import read_session
         from supportdesk.services import refunds
+        from supportdesk.services.audit import plain
 
         with read_session(self.desk.engine) as session:
-            return dict(refunds.plain(refunds.decide(
+            return dict(plain(refunds.decide(
                 session, target, now or self.desk.now(), self.desk.refund_policy, cause, ticket_id=ticket_id,
                 override=override, amount_minor=amount_minor)))
 
@@ -76,14 +77,15 @@ class RefundDesk:
         (a different request under that key: Conflict), in one read. `key`: the caller's (checked and put in
         the caller namespace by `caller_key`), None for the default `refund:<purchase id>`."""
         from supportdesk.db.engine import read_session
-        from supportdesk.services import refunds
+        from supportdesk.services import refund_protocol, refunds
 
         now = self.desk.now()
         with read_session(self.desk.engine) as session:
             view = refunds.decide(session, target, now, self.desk.refund_policy, cause=cause,
                                   ticket_id=ticket_id, override=override, amount_minor=amount_minor)
-            first = refunds.replay(session, view["purchase"]["purchase_id"], key,
-                                   ask=refunds.Ask(cause, override, amount_minor)) if applying else None
+            first = refund_protocol.replay(session, view["purchase"]["purchase_id"], key,
+                                           ask=refund_protocol.Ask(cause, override, amount_minor)) \
+                if applying else None
         return RefundCheck(view, now, first)
 
     @staticmethod
@@ -115,12 +117,13 @@ class RefundDesk:
         """Carry the decision out once per key (store call, then clawback; crash-safe: a retry finishes a
         `requested` refund with the same store key), as `who`; raises RefundDenied or the store's typed errors.
         Returns `decision` and `applied` (with `replayed`), plain for JSON."""
-        from supportdesk.services import refunds
+        from supportdesk.services import refund_protocol
+        from supportdesk.services.audit import plain
 
-        done = refunds.apply(self.desk.engine, target, who, self.desk.settings, self.desk.clients, key=key,
-                             now=now or self.desk.now(), cause=cause, customer_consented=customer_consented,
-                             override=override, amount_minor=amount_minor)
-        return dict(refunds.plain(done))
+        done = refund_protocol.apply(self.desk.engine, target, who, self.desk.settings, self.desk.clients, key=key,
+                                     now=now or self.desk.now(), cause=cause, customer_consented=customer_consented,
+                                     override=override, amount_minor=amount_minor)
+        return dict(plain(done))
 
     def apply_as_agent(self, target: str, reason: str, ticket_id: str | None, cause: str = "remorse", *,
                        override: bool = False, amount_minor: int | None = None,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from supportdesk.errors import InvalidInput
+
+T = TypeVar("T")
 
 # What help desks use (Zendesk's set): new and open wait on us, pending on the customer, on-hold on a third party.
 STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")
@@ -63,12 +65,24 @@ def ticket_number(ticket_id: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def awaiting_answer(ticket: Mapping[str, Any]) -> bool:
+def waiting_on_store(status: str, answer_due_at: object) -> bool:
     """An unsolved ticket whose store asked a question with a deadline (an App Store consumption request)."""
-    return ticket["status"] not in DONE and bool(ticket.get("answer_due_at"))
+    return status not in DONE and bool(answer_due_at)
+
+
+def awaiting_answer(ticket: Mapping[str, Any]) -> bool:
+    """`waiting_on_store` for a ticket row."""
+    return waiting_on_store(ticket["status"], ticket.get("answer_due_at"))
+
+
+def due_first(tickets: Iterable[T], due: Callable[[T], object]) -> list[T]:
+    """Tickets with a store deadline still to meet (`due(t)`; None: none) first, the soonest first; the rest keep
+    their order."""
+    tickets = list(tickets)
+    waiting = sorted((t for t in tickets if due(t)), key=lambda t: str(due(t)))
+    return waiting + [t for t in tickets if not due(t)]
 
 
 def deadlines_first(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tickets with a store deadline still to meet first, the soonest first; the rest keep their order."""
-    waiting = sorted((t for t in tickets if awaiting_answer(t)), key=lambda t: str(t["answer_due_at"]))
-    return waiting + [t for t in tickets if not awaiting_answer(t)]
+    """`due_first` for ticket rows."""
+    return due_first(tickets, lambda t: t["answer_due_at"] if awaiting_answer(t) else None)

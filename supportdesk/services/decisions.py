@@ -13,7 +13,7 @@ from supportdesk.errors import InvalidInput
 from supportdesk.services.fixes import create_purchase
 from supportdesk.services.once import check_context, run_once
 from supportdesk.services.reconcile import finding_ref, recheck
-from supportdesk.services.refunds import record_store_refund, refund_charge_at_store
+from supportdesk.services.refund_protocol import record_store_refund, refund_charge_at_store
 
 
 def refund_charge(engine: Any, f: Finding, ctx: Any, settings: Any = None,

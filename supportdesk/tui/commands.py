@@ -116,9 +116,9 @@ def ticket_commands(screen: object) -> list[tuple[str, Callable[[], object], str
         (f"Note on {tid}", screen.action_note, "An internal note: agents only (n)"),
         (f"Take {tid}", screen.action_take, "Assign it to me (t)"),
     ]
-    for m in screen.backend.desk.tickets.macro_list()["macros"]:
-        out.append((f"Macro: {m['name']}", partial(screen.start_macro, m["name"]),
-                    f"{m['title']}: filled for {tid}, then edited and sent"))
+    for m in screen.backend.desk.tickets.macro_list().macros:
+        out.append((f"Macro: {m.name}", partial(screen.start_macro, m.name),
+                    f"{m.title}: filled for {tid}, then edited and sent"))
     return out
 
 

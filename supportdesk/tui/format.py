@@ -6,12 +6,14 @@ with control and bidi characters shown visibly (supportdesk.domain.text.shown).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.highlighter import Highlighter
 from rich.text import Text
 
+from supportdesk.desk.ticket_results import ListedTicket
 from supportdesk.domain.text import day, due, pictured, plural, shown, time_left, when
 from supportdesk.domain.tickets import awaiting_answer
 
@@ -54,9 +56,11 @@ def deadline(value: object, now: datetime | None = None) -> Text:
     return Text(due(value, now), style=style)
 
 
-def answer_due(ticket: dict[str, object]) -> Text:
+def answer_due(ticket: Mapping[str, Any] | ListedTicket) -> Text:
     """A ticket's store deadline while it is unsolved (`due 3h12m`, `overdue 5m`); empty otherwise."""
-    return deadline(ticket["answer_due_at"]) if awaiting_answer(ticket) else Text("")
+    if isinstance(ticket, Mapping):  # a row of an account's story or of the home screen
+        return deadline(ticket["answer_due_at"]) if awaiting_answer(ticket) else Text("")
+    return deadline(ticket.due)
 
 
 class VisibleControls(Highlighter):

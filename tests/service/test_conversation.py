@@ -14,7 +14,7 @@ from supportdesk.db.engine import read_session, write_session
 from supportdesk.db.models import AuditRecord, IdempotencyKey, Ticket, TicketMessage
 from supportdesk.domain.conversation import macros_from_config
 from supportdesk.errors import Conflict, Forbidden, InvalidInput, NotFound
-from supportdesk.services import conversation, refunds, tickets
+from supportdesk.services import conversation, refund_protocol, tickets
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.importer import run_import
 from supportdesk.services.outbox import FileOutbox
@@ -145,7 +145,7 @@ def test_status_moves_and_who_may_close(desk):
 
 def test_macros_fill_from_the_account_the_purchase_and_the_refund_decision(desk):
     ctx = ActionContext("ana", "charged by mistake", "T-1001")
-    refunds.apply(desk, "pur_0001", ctx, None, {"web": FakeWeb()}, now=NOW)
+    refund_protocol.apply(desk, "pur_0001", ctx, None, {"web": FakeWeb()}, now=NOW)
     with read_session(desk) as s:
         decided = conversation.render_macro(s, "T-1001", "refund-decision", {}, agent="ana")
         credited = conversation.render_macro(s, "T-1001", "goodwill", {}, agent="ana")

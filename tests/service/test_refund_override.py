@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from supportdesk.db.engine import read_session, write_session
 from supportdesk.db.models import AuditRecord, IdempotencyKey, LedgerEntry, Refund, Ticket
 from supportdesk.errors import Forbidden, InvalidInput
-from supportdesk.services import refunds
+from supportdesk.services import refund_protocol, refunds
 from supportdesk.services.audit import ActionContext
 from tests.service import test_refunds
 from tests.service.test_refunds import BUYER, CTX, LEAD, NOW, FakeGoogle, FakeWeb, apply, state
@@ -43,7 +43,7 @@ def test_the_window_is_counted_to_the_worked_tickets_creation(world):
     assert worked["counted"]["basis"] == "ticket" and worked["counted"]["end"] == datetime(2026, 10, 1, 18, tzinfo=UTC)
     web = FakeWeb()
     ctx = ActionContext(CTX.actor, "charged twice the same day", ticket)
-    out = refunds.apply(world, "pur_web", ctx, None, {"web": web}, now=LATE, cause="duplicate")
+    out = refund_protocol.apply(world, "pur_web", ctx, None, {"web": web}, now=LATE, cause="duplicate")
     assert out["applied"]["cause"] == "duplicate" and web.calls[0]["reason"] == "duplicate"
     with read_session(world) as s:
         record = s.exec(select(AuditRecord).where(AuditRecord.action == "refund.request")).one()
@@ -54,29 +54,29 @@ def test_an_agent_cannot_override_and_nothing_is_written(world):
     before = rows(world)
     web = FakeWeb()
     with pytest.raises(Forbidden, match="overriding the refund policy needs the lead role"):
-        refunds.apply(world, "pur_web", CTX, None, {"web": web}, now=LATE, override=True)
+        refund_protocol.apply(world, "pur_web", CTX, None, {"web": web}, now=LATE, override=True)
     assert rows(world) == before and web.calls == []
 
 
 def test_a_lead_overrides_the_window_audited_as_an_override(world):
     web = FakeWeb()
-    out = refunds.apply(world, "pur_web", LEAD, None, {"web": web}, now=LATE, override=True)
+    out = refund_protocol.apply(world, "pur_web", LEAD, None, {"web": web}, now=LATE, override=True)
     assert out["decision"]["overridden"] == "web.window" and out["applied"]["overridden"] == "web.window"
     assert web.calls[0]["amount"] == 456 and state(world, "pur_web")["clawbacks"] == [-320]
     with read_session(world) as s:
         record = s.exec(select(AuditRecord).where(AuditRecord.action == "refund.override")).one()
     assert (record.actor, record.reason) == ("lead-1", "card fraud confirmed")
     assert record.before["rule"] == "web.window" and record.after["overridden"] == "web.window"
-    again = refunds.apply(world, "pur_web", LEAD, None, {"web": web}, now=LATE, override=True)
+    again = refund_protocol.apply(world, "pur_web", LEAD, None, {"web": web}, now=LATE, override=True)
     assert again["replayed"] and len(web.calls) == 1
 
 
 def test_override_of_what_the_policy_allows_or_of_a_fact_is_refused_with_nothing_written(world):
     before = rows(world)
     with pytest.raises(InvalidInput, match="nothing to override"):
-        refunds.apply(world, "pur_web", LEAD, None, {"web": FakeWeb()}, now=NOW, override=True)
+        refund_protocol.apply(world, "pur_web", LEAD, None, {"web": FakeWeb()}, now=NOW, override=True)
     with pytest.raises(refunds.RefundDenied, match="not a policy a lead can override"):
-        refunds.apply(world, "pur_app", LEAD, None, {"apple": object()}, now=NOW, override=True)
+        refund_protocol.apply(world, "pur_app", LEAD, None, {"apple": object()}, now=NOW, override=True)
     assert rows(world) == before
 
 

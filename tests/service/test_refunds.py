@@ -11,7 +11,7 @@ from sqlmodel import select
 from supportdesk.db.engine import read_session, write_session
 from supportdesk.db.models import Account, AuditRecord, LedgerEntry, Purchase, Refund, StoreRecord
 from supportdesk.errors import Conflict, Forbidden, InvalidInput, NotFound
-from supportdesk.services import refunds
+from supportdesk.services import refund_protocol, refunds
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.importer import run_import
 from supportdesk.services.reconcile import Scope, reconcile
@@ -146,7 +146,7 @@ class FakeApple:
 
 
 def apply(engine, target, clients, ctx=CTX, **kw):
-    return refunds.apply(engine, target, ctx, None, clients, now=NOW, **kw)
+    return refund_protocol.apply(engine, target, ctx, None, clients, now=NOW, **kw)
 
 
 def state(engine, purchase_id: str) -> dict[str, Any]:
@@ -253,16 +253,16 @@ def test_a_retry_after_the_processor_pruned_our_key_finds_our_refund_and_refunds
 
 def test_crash_after_the_store_call_is_finished_by_a_retry(world, monkeypatch):
     web = FakeWeb()
-    real = refunds._finish
+    real = refund_protocol._finish
 
     def crash(*args: Any, **kw: Any) -> Any:
         raise SystemExit("killed between the store call and our write")
 
-    monkeypatch.setattr(refunds, "_finish", crash)
+    monkeypatch.setattr(refund_protocol, "_finish", crash)
     with pytest.raises(SystemExit):
         apply(world, "pur_web", {"web": web})
     assert state(world, "pur_web")["refund"] == "requested" and web.refunded == {"ch_web350": 456}
-    monkeypatch.setattr(refunds, "_finish", real)
+    monkeypatch.setattr(refund_protocol, "_finish", real)
     apply(world, "pur_web", {"web": web})
     assert web.refunded == {"ch_web350": 456} and state(world, "pur_web")["clawbacks"] == [-320]
 
@@ -414,7 +414,7 @@ def test_an_unconfigured_store_records_nothing(world):
     from supportdesk.errors import ConfigError
 
     with pytest.raises(ConfigError, match="stores.web"):
-        refunds.apply(world, "pur_web", CTX, None, None, now=NOW)
+        refund_protocol.apply(world, "pur_web", CTX, None, None, now=NOW)
     assert state(world, "pur_web")["refund"] is None
 
 

@@ -29,7 +29,7 @@ from supportdesk.db.schema import ensure_schema
 from supportdesk.domain.findings import Finding
 from supportdesk.domain.ledger import Posting
 from supportdesk.errors import ImportFailed, SupportdeskError
-from supportdesk.services import ledger, refunds, review
+from supportdesk.services import ledger, refund_protocol, refunds, review
 from supportdesk.services.audit import ActionContext
 from supportdesk.services.fixes import apply_fix
 from supportdesk.services.importer import run_import
@@ -261,7 +261,7 @@ class Simulation(RuleBasedStateMachine):
         with read_session(self.engine) as s:
             refunds.decide(s, purchase_id, NOW, cause=cause)
         try:
-            refunds.apply(self.engine, purchase_id, ctx, None, self.clients(), now=NOW, cause=cause, key=key)
+            refund_protocol.apply(self.engine, purchase_id, ctx, None, self.clients(), now=NOW, cause=cause, key=key)
         except SupportdeskError:  # denied, needs a lead, the store refused or did not answer: all allowed
             pass
 
@@ -376,7 +376,7 @@ class Simulation(RuleBasedStateMachine):
         def die(*args: Any, **kw: Any) -> Any:
             raise SimCrash("killed after the store call")
 
-        with mock.patch.object(refunds, "_finish", die):
+        with mock.patch.object(refund_protocol, "_finish", die):
             try:
                 self.refund(data.draw(st.sampled_from(targets)), "remorse", agent("lead"))
             except SimCrash:

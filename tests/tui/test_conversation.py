@@ -50,7 +50,7 @@ async def test_reply_from_a_macro_solves_the_ticket(make_app, tui_engine, tmp_pa
         assert "Send this reply to @user0 on T-1001 and solve it?" in text_of(app.screen, "#text")
         await pilot.press("y")
         await settle(pilot)
-        assert app.screen is ticket and ticket.ticket["status"] == "solved"
+        assert app.screen is ticket and ticket.ticket.status == "solved"
         assert any("Reply sent to the outbox" in n for n in notes(app))
         assert "── reply tester" in text_of(ticket, "#tk-subject") and "· sent" in text_of(ticket, "#tk-subject")
         await pilot.press("y")  # copy the reply (OSC 52)
@@ -92,7 +92,7 @@ async def test_take_then_my_tickets(make_app, tui_engine) -> None:
         ticket = await open_from_list(pilot, "T-1002")
         await pilot.press("t")
         await settle(pilot)
-        assert ticket.ticket["assignee"] == "tester" and "@tester" in text_of(ticket, "#tk-head")
+        assert ticket.ticket.assignee == "tester" and "@tester" in text_of(ticket, "#tk-head")
         await pilot.press("escape")
         await settle(pilot)
         tickets = app.screen
@@ -120,4 +120,4 @@ async def test_status_pending_from_the_ticket(make_app, tui_engine) -> None:
         await type_into(pilot, "asked for the receipt")
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen is ticket and ticket.ticket["status"] == "pending"
+        assert app.screen is ticket and ticket.ticket.status == "pending"

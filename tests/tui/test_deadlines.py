@@ -3,6 +3,7 @@ time left (overdue in red), on the ticket, and on the account's Tickets tab."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -45,7 +46,8 @@ async def test_the_list_puts_the_soonest_deadline_first(tui_engine, make_app) ->
         assert cell_text(screen, "#tl-table", 1, 1)[0].startswith("due 5h2")
         assert "2 store deadlines first ·" in text_of(screen, "#tl-status")[:78]  # seen at 80 columns
 
-        screen.tickets[1]["answer_due_at"] = datetime.now(UTC) - timedelta(minutes=1)  # as if 5h31m passed
+        past = datetime.now(UTC) - timedelta(minutes=1)  # as if 5h31m passed
+        screen.tickets[1] = replace(screen.tickets[1], answer_due_at=past)
         screen.tick()  # the redraw a timer makes every half minute
         assert cell_text(screen, "#tl-table", 1, 1)[0] == "overdue 1m"
 
@@ -59,7 +61,8 @@ async def test_the_ticket_and_its_account_show_the_deadline(tui_engine, make_app
         line = text_of(app.screen, "#tk-due")
         assert line.startswith("App Store consumption request: answer by 20") and " UTC · due 2h" in line
         assert len(line) <= 78  # one line at 80 columns
-        app.screen.ticket["answer_due_at"] = datetime.now(UTC) + timedelta(minutes=9, seconds=30)
+        soon = datetime.now(UTC) + timedelta(minutes=9, seconds=30)
+        app.screen.ticket = replace(app.screen.ticket, answer_due_at=soon)
         app.screen.tick()
         assert text_of(app.screen, "#tk-due").endswith("· due 9m")
 

@@ -91,7 +91,7 @@ async def test_pick_by_name_then_move_the_date_across_the_suspension(make_app) -
         assert [picker.get_option_at_index(i).id for i in range(picker.option_count)] == ["VN"]
         await pilot.press("enter")
         await settle(pilot)
-        assert screen.body is not None and screen.body["country"] == "VN"
+        assert screen.current is not None and screen.current.country == "VN"
         assert not picker.display  # closed once chosen
         prices = screen.query_one("#prices-table", DataTable)
         assert app.focused is prices and prices.row_count == 2
@@ -106,11 +106,11 @@ async def test_pick_by_name_then_move_the_date_across_the_suspension(make_app) -
         text = summary(screen)
         assert "Vietnam (VN) as of 2026-07-02 00:00 UTC: unavailable" in text
         assert "Coin sales suspended by local regulation" in text
-        assert screen.body["allows"] == {"buy_coins": False, "send_gifts": True, "cash_out": True}
+        assert screen.current.allows.to_json() == {"buy_coins": False, "send_gifts": True, "cash_out": True}
 
         await pilot.press("f", *"JP", "enter")  # f: back to the country box; a code typed goes straight there
         await settle(pilot)
-        assert screen.body["country"] == "JP" and "no region row: unavailable" in summary(screen)
+        assert screen.current.country == "JP" and "no region row: unavailable" in summary(screen)
 
 
 async def test_promotion_and_timeline(make_app) -> None:
@@ -133,7 +133,7 @@ async def test_promotion_and_timeline(make_app) -> None:
         await pilot.press("enter")  # the region as it was from the suspension
         await settle(pilot)
         assert screen.query_one("#at", Input).value == SUSPENDED
-        assert screen.body is not None and screen.body["available"] is False
+        assert screen.current is not None and screen.current.available is False
 
 
 @pytest.mark.parametrize(("country", "message"), [
@@ -182,7 +182,7 @@ async def test_from_a_purchase_opens_at_its_country_and_time(make_app) -> None:
         await pilot.press("g")
         await settle(pilot)
         screen = region_screen(pilot)
-        assert screen.body is not None and screen.body["country"] == "VN"
+        assert screen.current is not None and screen.current.country == "VN"
         assert screen.query_one("#at", Input).value == "2026-07-02T09:00:00Z"
         assert not screen.query_one("#countries", OptionList).display  # opened at a country: no picker
         text = summary(screen)

@@ -4,7 +4,7 @@ account screen, then opened."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
+from supportdesk.desk.ticket_results import Ticket
 from supportdesk.tui.format import VisibleControls, shown
 from supportdesk.tui.navigation import Open
 from supportdesk.tui.widgets.note_area import NoteArea
@@ -99,14 +100,14 @@ def open_new_ticket(screen: AccountView) -> None:
         return
     account_id, handle = screen.story.account.account_id, screen.story.account.handle
 
-    def created(ticket: dict[str, Any]) -> None:
-        screen.notify(f"Opened {shown(ticket['ticket_id'])}. w works it.", markup=False)
+    def created(ticket: Ticket) -> None:
+        screen.notify(f"Opened {shown(ticket.ticket_id)}. w works it.", markup=False)
         screen.action_refresh()
-        screen.app.post_message(Open.Ticket(ticket["ticket_id"], screen.action_refresh))
+        screen.app.post_message(Open.Ticket(ticket.ticket_id, screen.action_refresh))
 
     def create(form: NewTicket) -> None:
         ticket = screen.backend.desk.tickets.create(None, form.subject, form.body, form.category,
-                                                    account_id=account_id)["ticket"]
+                                                    account_id=account_id).ticket
         screen.app.call_from_thread(created, ticket)
 
     def given(form: NewTicket | None) -> None:

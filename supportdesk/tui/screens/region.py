@@ -27,6 +27,7 @@ from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.query_input import QueryInput
 
 if TYPE_CHECKING:
+    from supportdesk.desk.regions import CountryChoice, HistoryEntry, Price, Region
     from supportdesk.tui.backend import Backend
 
 DEBOUNCE_SECONDS = 0.15
@@ -59,13 +60,13 @@ class RegionScreen(DeskScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, body: dict[str, Any] | None, error: str | None = None) -> None:
+        def __init__(self, region: Region | None, error: str | None = None) -> None:
             super().__init__()
-            self.body = body
+            self.region = region
             self.error = error
 
     class Found(Message):
-        def __init__(self, text: str, countries: list[dict[str, Any]]) -> None:
+        def __init__(self, text: str, countries: list[CountryChoice]) -> None:
             super().__init__()
             self.text = text
             self.countries = countries
@@ -78,7 +79,7 @@ class RegionScreen(DeskScreen):
         self.country = country
         self.at = at
         self.purchase = purchase  # opened from a purchase: its verdict heads the summary
-        self.body: dict[str, Any] | None = None
+        self.current: Region | None = None  # the region shown
         self.shown: str | None = country  # what the screen itself put in the country box (not a search)
         self._debounce: Timer | None = None
 
@@ -149,8 +150,8 @@ class RegionScreen(DeskScreen):
         picker = self.query_one("#countries", OptionList)
         picker.clear_options()
         picker.add_options(Option(Content.from_markup(
-            "$code  $name" + ("" if c["has_region"] else "  [dim](no region rows)[/]"),
-            code=shown(c["code"]), name=shown(c["name"])), id=c["code"]) for c in message.countries)
+            "$code  $name" + ("" if c.has_region else "  [dim](no region rows)[/]"),
+            code=shown(c.code), name=shown(c.name)), id=c.code) for c in message.countries)
         if message.countries:
             picker.highlighted = 0
 
@@ -217,40 +218,40 @@ class RegionScreen(DeskScreen):
         self.query_one("#region").loading = False
         summary = self.query_one("#summary", Static)
         summary.set_class(message.error is not None, "-error")
-        if message.body is None:
+        if message.region is None:
             summary.update(Content(f"{shown(message.error)}. Press f to pick a country, d to change the date."))
             return
-        self.body = body = message.body
-        self.country = body["country"]
-        if self.purchase and self.purchase["country"] != body["country"]:
+        self.current = region = message.region
+        self.country = region.country
+        if self.purchase and self.purchase["country"] != region.country:
             self.purchase = None  # another country now: the purchase's verdict no longer applies
-        self.shown = f"{body['country']}  {body['name']}"
+        self.shown = f"{region.country}  {region.name}"
         self.query_one("#country", Input).value = self.shown
-        summary.update(summary_lines(body, self.purchase))
-        self.fill_prices(body["prices"])
-        self.fill_timeline(body["history"])
+        summary.update(summary_lines(region, self.purchase))
+        self.fill_prices(region.prices)
+        self.fill_timeline(region.history)
         tabs = self.query_one("#region-tabs", TabbedContent)
-        tabs.get_tab("prices").label = f"Prices {len(body['prices'])}"
-        tabs.get_tab("history").label = f"History {len(body['history'])}"
+        tabs.get_tab("prices").label = f"Prices {len(region.prices)}"
+        tabs.get_tab("history").label = f"History {len(region.history)}"
         self.query_one("#prices-table", DataTable).focus()
 
-    def fill_prices(self, prices: list[dict[str, Any]]) -> None:
+    def fill_prices(self, prices: tuple[Price, ...]) -> None:
         table = self.query_one("#prices-table", DataTable)
         table.clear()
         for p in prices:
-            style = "yellow" if p["promotion"] else "dim" if not p["store_offered"] else ""
-            cells = (p["store"] + ("" if p["store_offered"] else "*"), p["product_id"], f"{p['coins']:,}",
-                     f"+{p['bonus_coins']:,}" if p["bonus_coins"] else "", money(p["price_minor"], p["currency"]),
-                     day(p["valid_from"]), day(p["valid_to"]) or "open")
+            style = "yellow" if p.promotion else "dim" if not p.store_offered else ""
+            cells = (p.store + ("" if p.store_offered else "*"), p.product_id, f"{p.coins:,}",
+                     f"+{p.bonus_coins:,}" if p.bonus_coins else "", money(p.price_minor, p.currency),
+                     day(p.valid_from), day(p.valid_to) or "open")
             table.add_row(*(Text(shown(c), style=style, justify="right" if i in RIGHT else "left")
                             for i, c in enumerate(cells)),
-                          key=f"{p['store']}:{p['product_id']}:{p['valid_from'].isoformat()}:{p['bonus_coins']}")
+                          key=f"{p.store}:{p.product_id}:{p.valid_from.isoformat()}:{p.bonus_coins}")
 
-    def fill_timeline(self, history: list[dict[str, Any]]) -> None:
+    def fill_timeline(self, history: tuple[HistoryEntry, ...]) -> None:
         timeline = self.query_one("#timeline", OptionList)
         timeline.clear_options()
         for h in reversed(history):  # newest first, as the agent reads back from now
-            timeline.add_option(Option(timeline_entry(h), id=h["valid_from"].isoformat().replace("+00:00", "Z")))
+            timeline.add_option(Option(timeline_entry(h), id=h.valid_from.isoformat().replace("+00:00", "Z")))
 
     def action_show_tab(self, name: str) -> None:
         self.query_one("#region-tabs", TabbedContent).active = name
@@ -261,21 +262,21 @@ class RegionScreen(DeskScreen):
         self.dismiss()
 
 
-def timeline_entry(h: dict[str, Any]) -> Table:
+def timeline_entry(h: HistoryEntry) -> Table:
     """One row of the timeline: a dot, the date, and what changed, wrapped under itself."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=3)
     grid.add_column(width=10)
     grid.add_column(ratio=1)
-    what = plain(h["summary"])
-    if h["in_force"]:
+    what = plain(h.summary)
+    if h.in_force:
         what.append("  (in force)", style="dim")
-    dot = Text("▶ ●", style="bold") if h["in_force"] else Text("  ○")
-    grid.add_row(dot, Text(day(h["valid_from"]), style="bold"), what)
+    dot = Text("▶ ●", style="bold") if h.in_force else Text("  ○")
+    grid.add_row(dot, Text(day(h.valid_from), style="bold"), what)
     return grid
 
 
-def summary_lines(body: dict[str, Any], purchase: dict[str, Any] | None = None) -> Content:
+def summary_lines(region: Region, purchase: dict[str, Any] | None = None) -> Content:
     """Who and when, the verdict, what is allowed, and the row's note; a purchase's own verdict first."""
     lines: list[Content] = []
     said = None
@@ -284,18 +285,18 @@ def summary_lines(body: dict[str, Any], purchase: dict[str, Any] | None = None) 
         lines.append(Content.from_markup(
             f"{_mark(v['allowed'])} purchase $pid via $store: $reason",
             pid=shown(purchase["purchase_id"]), store=shown(purchase["store"]), reason=shown(v["reason"])))
-    state = "[b $success]available[/]" if body["available"] else "[b $error]unavailable[/]"
-    lines.append(Content.from_markup(f"[b]$name[/b] ($code) as of $at: {state}", name=shown(body["name"]),
-                                     code=shown(body["country"]), at=body["at"].strftime("%Y-%m-%d %H:%M UTC")))
-    if body["reason"] != said:
-        lines.append(Content(shown(body["reason"])))
-    row = body["in_force"]
+    state = "[b $success]available[/]" if region.available else "[b $error]unavailable[/]"
+    lines.append(Content.from_markup(f"[b]$name[/b] ($code) as of $at: {state}", name=shown(region.name),
+                                     code=shown(region.country), at=region.at.strftime("%Y-%m-%d %H:%M UTC")))
+    if region.reason != said:
+        lines.append(Content(shown(region.reason)))
+    row = region.in_force
     if row:
-        a = body["allows"]
+        a = region.allows
         lines.append(Content.from_markup(
-            f"buy coins {_mark(a['buy_coins'])}  send gifts {_mark(a['send_gifts'])}  "
-            f"cash out {_mark(a['cash_out'])}  min age $age  $currency  stores $stores",
-            age=str(row["min_age"]), currency=shown(row["currency"]), stores=shown(", ".join(row["stores"]) or "none")))
-        if row["note"] and row["note"] not in body["reason"]:
-            lines.append(Content.from_markup("[dim]note:[/] $note", note=shown(row["note"])))
+            f"buy coins {_mark(a.buy_coins)}  send gifts {_mark(a.send_gifts)}  "
+            f"cash out {_mark(a.cash_out)}  min age $age  $currency  stores $stores",
+            age=str(row.min_age), currency=shown(row.currency), stores=shown(", ".join(row.stores) or "none")))
+        if row.note and row.note not in region.reason:
+            lines.append(Content.from_markup("[dim]note:[/] $note", note=shown(row.note)))
     return Content("\n").join(lines)

@@ -3,8 +3,8 @@ multi-line editor; a macro's text arrives filled in, to edit before sending. Als
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from supportdesk.desk.ticket_results import MacroInfo
 from supportdesk.domain import limits
 from supportdesk.domain.conversation import REPLY, REPLY_STATUSES, check_body
 from supportdesk.errors import InvalidInput
@@ -135,5 +136,5 @@ class Picker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def macro_picker(macros: list[dict[str, Any]]) -> Picker:
-    return Picker("Reply from a macro", [(m["name"], f"{m['name']:<18} {m['title']}") for m in macros])
+def macro_picker(macros: Iterable[MacroInfo]) -> Picker:
+    return Picker("Reply from a macro", [(m.name, f"{m.name:<18} {m.title}") for m in macros])

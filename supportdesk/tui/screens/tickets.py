@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -17,8 +19,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
+from supportdesk.desk.ticket_results import Assigned, ListedTicket, Recorded, Sent, StatusSet, TicketDetail
+from supportdesk.desk.ticket_results import Resolved as Solved
+from supportdesk.desk.tickets import TicketList
 from supportdesk.domain.conversation import REPLY
-from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED, awaiting_answer, deadlines_first
+from supportdesk.domain.tickets import DEFAULT_FILTER, DONE, FILTERS, UNSOLVED, due_first
 from supportdesk.tui.format import answer_due, change_text, plain, plural, shown, when
 from supportdesk.tui.navigation import Desk, Open, desk_of
 from supportdesk.tui.screens.base import DeskScreen
@@ -30,7 +35,6 @@ from supportdesk.tui.widgets.keyed_table import KeyedTable
 if TYPE_CHECKING:
     from supportdesk.tui.backend import Backend
 
-Row = dict[str, Any]
 STATUS_STYLE = {"new": "bold magenta", "open": "bold yellow", "pending": "bold cyan", "on-hold": "cyan",
                 "solved": "green", "closed": "dim"}
 TICK = 30.0  # seconds between redraws of the time left to a store's deadline
@@ -46,9 +50,9 @@ def filter_words(name: str, total: int = 2) -> str:
     return f"{name} {tickets}"
 
 
-def about(t: Row) -> str:
+def about(t: TicketDetail) -> str:
     """How the working-ticket line names a ticket: whose, and what about."""
-    return f"{t.get('handle') or t['account_id']} · {t['subject']}"
+    return f"{t.handle or t.account_id} · {t.subject}"
 
 
 class TicketsScreen(DeskScreen):
@@ -64,16 +68,16 @@ class TicketsScreen(DeskScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, status: str, body: Row, mine: bool = False) -> None:
+        def __init__(self, status: str, found: TicketList, mine: bool = False) -> None:
             super().__init__()
-            self.status, self.body, self.mine = status, body, mine
+            self.status, self.found, self.mine = status, found, mine
 
     def __init__(self, backend: Backend, status: str = DEFAULT_FILTER, mine: bool = False) -> None:
         super().__init__()
         self.backend = backend
         self.status_filter = status
         self.mine = mine  # only the tickets assigned to me
-        self.tickets: list[Row] = []
+        self.tickets: list[ListedTicket] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Loading tickets…", id="tl-status")
@@ -91,8 +95,8 @@ class TicketsScreen(DeskScreen):
         """The time left to each store deadline, as the minutes pass (no database call)."""
         table = self.query_one("#tl-table", KeyedTable)
         for t in self.tickets:
-            if awaiting_answer(t) and t["ticket_id"] in table.rows:
-                table.update_cell(t["ticket_id"], self.due_column, answer_due(t))
+            if t.awaiting_answer and t.ticket_id in table.rows:
+                table.update_cell(t.ticket_id, self.due_column, answer_due(t))
 
     def action_back(self) -> None:
         self.dismiss()
@@ -111,9 +115,9 @@ class TicketsScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="tickets", exit_on_error=False)
     def load(self, status: str, mine: bool = False) -> None:
-        body = self.backend.desk.tickets.list(status, mine=mine).to_json()
+        found = self.backend.desk.tickets.list(status, mine=mine)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(status, body, mine))
+            self.post_message(self.Loaded(status, found, mine))
 
     def worker_failed(self, worker: Worker[object]) -> None:
         self.query_one("#tl-table").loading = False
@@ -123,20 +127,19 @@ class TicketsScreen(DeskScreen):
             return  # f or m was pressed again meanwhile
         table = self.query_one("#tl-table", KeyedTable)
         keep = table.focused_key
-        self.tickets = deadlines_first(message.body["tickets"])
+        self.tickets = due_first(message.found.tickets, lambda t: t.due)
         table.loading = False
         table.clear()
         for t in self.tickets:
-            table.add_row(t["ticket_id"], answer_due(t), plain(t["status"], style=STATUS_STYLE.get(t["status"], "")),
-                          when(t["created_at"]), t["handle"], t["subject"], t["category"], t.get("assignee") or "",
-                          key=t["ticket_id"])
-        keys = [t["ticket_id"] for t in self.tickets]
+            table.add_row(t.ticket_id, answer_due(t), plain(t.status, style=STATUS_STYLE.get(t.status, "")),
+                          when(t.created_at), t.handle, t.subject, t.category, t.assignee or "", key=t.ticket_id)
+        keys = [t.ticket_id for t in self.tickets]
         if keep in keys:
             table.move_cursor(row=keys.index(keep))
-        listed, total = len(self.tickets), message.body["total"]
+        listed, total = len(self.tickets), message.found.total
         which = filter_words(self.status_filter, total) + (" assigned to you" if self.mine else "")
         count = f"{listed:,} of {total:,}" if listed < total else f"{total:,}"
-        waiting = sum(1 for t in self.tickets if awaiting_answer(t))
+        waiting = sum(1 for t in self.tickets if t.awaiting_answer)
         order = f"{plural(waiting, 'store deadline')} first" if waiting else "newest first"
         self.query_one("#tl-status", Static).update(Content(
             f"{count} {which}, {order} · f status · m {'everyone' if self.mine else 'mine'} · Enter opens"))
@@ -174,12 +177,12 @@ class TicketScreen(DeskScreen):
     ]
 
     class Loaded(Message):
-        def __init__(self, ticket: Row) -> None:
+        def __init__(self, ticket: TicketDetail) -> None:
             super().__init__()
             self.ticket = ticket
 
     class Resolved(Message):
-        def __init__(self, result: Row) -> None:
+        def __init__(self, result: Solved) -> None:
             super().__init__()
             self.result = result
 
@@ -194,7 +197,7 @@ class TicketScreen(DeskScreen):
         super().__init__()
         self.backend = backend
         self.ticket_id = ticket_id
-        self.ticket: Row | None = None
+        self.ticket: TicketDetail | None = None
         self.resolving = False
         self.writing = False  # a reply, note, take or status change is being recorded
         self.show_newest = False  # scroll the conversation to its end on the next load
@@ -237,7 +240,7 @@ class TicketScreen(DeskScreen):
 
     @property
     def resolved(self) -> bool:
-        return self.ticket is not None and self.ticket["status"] in DONE
+        return self.ticket is not None and self.ticket.status in DONE
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "work_ticket":
@@ -252,10 +255,10 @@ class TicketScreen(DeskScreen):
             if self.ticket is None or self.writing:
                 return None
             if action == "take":
-                return self.ticket.get("assignee") != self.desk.state.identity.actor
-            return self.ticket["status"] != "closed" or action in ("note", "status")
+                return self.ticket.assignee != self.desk.state.identity.actor
+            return self.ticket.status != "closed" or action in ("note", "status")
         if action == "copy_reply":
-            return None if last_reply(self.ticket) is None else True
+            return None if self.ticket is None or self.ticket.last_reply is None else True
         return True
 
     def action_back(self) -> None:
@@ -269,7 +272,7 @@ class TicketScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="ticket", exit_on_error=False)
     def load(self, ticket_id: str) -> None:
-        ticket = self.backend.desk.tickets.show(ticket_id)["ticket"]
+        ticket = self.backend.desk.tickets.show(ticket_id)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(ticket))
 
@@ -290,27 +293,25 @@ class TicketScreen(DeskScreen):
     def on_ticket_screen_loaded(self, message: Loaded) -> None:
         self.ticket = t = message.ticket
         self.query_one("#tk-head", Static).update(Text.assemble(
-            (shown(t["ticket_id"]), "bold"), "  ", (shown(t["status"]), STATUS_STYLE.get(t["status"], "bold")), "  ",
-            shown(t["category"]), "  ", (shown(t["handle"] or ""), "bold"), f" {shown(t['account_id'])}  ",
-            (when(t["created_at"]), "dim"), "  ", (shown(f"@{t['assignee']}" if t.get("assignee") else "unassigned"),
-                                                   "italic")))
+            (shown(t.ticket_id), "bold"), "  ", (shown(t.status), STATUS_STYLE.get(t.status, "bold")), "  ",
+            shown(t.category), "  ", (shown(t.handle or ""), "bold"), f" {shown(t.account_id)}  ",
+            (when(t.created_at), "dim"), "  ", (shown(f"@{t.assignee}" if t.assignee else "unassigned"), "italic")))
         self.query_one("#tk-subject", Static).update(ticket_text(t))
         if self.show_newest:  # after a reply or note: the conversation's end, where it went
             self.show_newest = False
             self.call_after_refresh(self.query_one("#tk-text", VerticalScroll).scroll_end, animate=False)
         due = self.query_one("#tk-due", Static)
-        due.display = bool(t.get("answer_due_at"))
+        due.display = bool(t.answer_due_at)
         due.update(deadline_line(t))
         rows = action_rows(t)
         table = self.query_one("#tk-actions", KeyedTable)
         table.loading = False
         table.clear()
         for r in rows:
-            table.add_row(when(r["at"]), r["actor"], r["what"], r["target"], r["change"], r["reason"] or "",
-                          key=r["key"])
+            table.add_row(when(r.at), r.actor, r.what, r.target, r.change, r.reason or "", key=r.key)
         self.query_one("#tk-actions-head", Static).update(plain(
-            f"{plural(len(rows), 'action')} under {t['ticket_id']}, oldest first"
-            if rows else f"Nothing done under {t['ticket_id']} yet"))
+            f"{plural(len(rows), 'action')} under {t.ticket_id}, oldest first"
+            if rows else f"Nothing done under {t.ticket_id} yet"))
         if self.changed and self.resolved and self.worked:  # solved by a reply here: as resolving it does
             self.desk.action_stop_working()
         self.show_status()
@@ -319,15 +320,14 @@ class TicketScreen(DeskScreen):
     def show_status(self, text: str | Text | None = None) -> None:
         if text is None:
             if self.resolved:
-                text = Text(f"{self.ticket['status'].capitalize() if self.ticket else 'Resolved'}: "
+                text = Text(f"{self.ticket.status.capitalize() if self.ticket else 'Resolved'}: "
                             "s changes the status · y copies the last reply", style="green")
             elif self.worked:
                 text = plain(f"Working {self.ticket_id}: actions you start carry it · s status · y copy reply",
                              style="bold")
             else:
                 other = self.desk.working_ticket
-                take = "" if self.ticket and self.ticket.get("assignee") == self.desk.state.identity.actor \
-                    else "t take · "
+                take = "" if self.ticket and self.ticket.assignee == self.desk.state.identity.actor else "t take · "
                 text = plain(f"{take}w work it{f' instead of {other}' if other else ''} (actions carry "
                              f"{self.ticket_id}) · s status · y copy reply", style="dim")
         self.query_one("#tk-status", Static).update(text)
@@ -338,7 +338,7 @@ class TicketScreen(DeskScreen):
     def action_work_ticket(self) -> None:
         if self.ticket is None or self.resolved:
             return
-        self.desk.work_ticket(self.ticket_id, about(self.ticket), self.ticket.get("account_id"))
+        self.desk.work_ticket(self.ticket_id, about(self.ticket), self.ticket.account_id)
         self.notify(shown(f"Working {self.ticket_id}: o opens its account; actions you start carry the ticket."),
                     markup=False)
 
@@ -348,7 +348,7 @@ class TicketScreen(DeskScreen):
     def action_open_account(self) -> None:
         """The ticket's account: back to it when it is the screen below, else over this one."""
         if self.ticket is not None:
-            self.post_message(Open.Account(self.ticket["account_id"], back_if_below=True))
+            self.post_message(Open.Account(self.ticket.account_id, back_if_below=True))
 
     def action_audit_trail(self) -> None:
         self.post_message(Open.Audit(ticket_id=self.ticket_id))
@@ -359,14 +359,14 @@ class TicketScreen(DeskScreen):
         if self.ticket is None or self.writing:
             return
         t = self.ticket
-        dialog = ReplyScreen(REPLY, self.ticket_id, t.get("handle") or t["account_id"], t["status"], text, macro)
+        dialog = ReplyScreen(REPLY, self.ticket_id, t.handle or t.account_id, t.status, text, macro)
         self.app.push_screen(dialog, self._drafted_reply)
 
     def _drafted_reply(self, draft: Draft | None) -> None:
         if draft is None or self.ticket is None:
             return
-        leaves = "solve it" if draft.status == "solved" else f"leave it {draft.status or self.ticket['status']}"
-        question = (f"Send this reply to {self.ticket.get('handle') or self.ticket['account_id']} on "
+        leaves = "solve it" if draft.status == "solved" else f"leave it {draft.status or self.ticket.status}"
+        question = (f"Send this reply to {self.ticket.handle or self.ticket.account_id} on "
                     f"{self.ticket_id} and {leaves}?\n\n{preview(draft.body)}")
 
         def answered(yes: bool | None) -> None:
@@ -386,7 +386,7 @@ class TicketScreen(DeskScreen):
             if name:
                 self.start_macro(name)
 
-        self.app.push_screen(macro_picker(self.backend.desk.tickets.macro_list()["macros"]), picked)
+        self.app.push_screen(macro_picker(self.backend.desk.tickets.macro_list().macros), picked)
 
     def start_macro(self, name: str) -> None:
         """Fill the macro for this ticket in a worker, then open the reply editor with it (the palette's way too)."""
@@ -394,7 +394,7 @@ class TicketScreen(DeskScreen):
 
     def fill_macro(self, name: str) -> None:
         filled = self.backend.desk.tickets.render_macro(self.ticket_id, name)
-        self.app.call_from_thread(self.action_reply, filled["body"], filled["macro"])
+        self.app.call_from_thread(self.action_reply, filled.body, filled.macro)
 
     def action_note(self) -> None:
         if self.ticket is None or self.writing:
@@ -415,7 +415,7 @@ class TicketScreen(DeskScreen):
     def action_status(self) -> None:
         if self.ticket is None or self.writing:
             return
-        current = self.ticket["status"]
+        current = self.ticket.status
         choices = [(s, s) for s in ("open", "pending", "on-hold", "solved", "closed") if s != current]
 
         def picked(status: str | None) -> None:
@@ -435,12 +435,12 @@ class TicketScreen(DeskScreen):
         self.app.push_screen(Picker(f"Move {self.ticket_id} from {current} to", choices), picked)
 
     def action_copy_reply(self) -> None:
-        reply = last_reply(self.ticket)
+        reply = self.ticket.last_reply if self.ticket else None
         if reply is None:
             self.notify("No reply on this ticket yet.", severity="warning")
             return
-        self.app.copy_to_clipboard(reply["body"])
-        self.notify(f"Copied the last reply ({when(reply['created_at'])}) to the clipboard.")
+        self.app.copy_to_clipboard(reply.body)
+        self.notify(f"Copied the last reply ({when(reply.created_at)}) to the clipboard.")
 
     def write(self, call: Callable[[], str], doing: str) -> None:
         """Run one recording call in a worker; its words are shown, then the ticket reloads."""
@@ -481,7 +481,7 @@ class TicketScreen(DeskScreen):
     def on_ticket_screen_resolved(self, message: Resolved) -> None:
         self.resolving = False
         self.changed = True
-        words = "was already solved (replayed)" if message.result.get("replayed") else "solved"
+        words = "was already solved (replayed)" if message.result.replayed else "solved"
         self.notify(shown(f"{self.ticket_id} {words}."), markup=False)
         if self.worked:
             self.desk.action_stop_working()
@@ -495,31 +495,31 @@ def resolve_question(what: str, note: str) -> str:
     return f"Resolve {what} with this note?\n\n" + textwrap.indent(note, "  ")
 
 
-def deadline_line(t: Row) -> Text:
+def deadline_line(t: TicketDetail) -> Text:
     """Apple's question under this ticket and when it must be answered (Apple ignores a later answer)."""
-    if not t.get("answer_due_at"):
+    if not t.answer_due_at:
         return Text("")
-    line = Text(f"App Store consumption request: answer by {when(t['answer_due_at'])} UTC")
-    return line.append_text(Text(" · ") + answer_due(t)) if awaiting_answer(t) else line
+    line = Text(f"App Store consumption request: answer by {when(t.answer_due_at)} UTC")
+    return line.append_text(Text(" · ") + answer_due(t)) if t.awaiting_answer else line
 
 
-def ticket_text(t: Row) -> Text:
+def ticket_text(t: TicketDetail) -> Text:
     """The subject, then the conversation oldest first (what the customer wrote, replies, notes), then how it
     was resolved."""
-    text = plain(t["subject"], style="bold")
-    for m in t.get("messages", []):
-        label, style = MESSAGE_STYLE.get(m["kind"], (m["kind"], "bold"))
+    text = plain(t.subject, style="bold")
+    for m in t.messages:
+        label, style = MESSAGE_STYLE.get(m.kind, (m.kind, "bold"))
         text.append(f"\n── {label} ", style=style)
-        text.append(f"{shown(m['author'])} · {when(m['created_at'])}", style="dim")
-        if m.get("macro"):
-            text.append(f" · macro {shown(m['macro'])}", style="dim")
-        if m["kind"] == "reply":
-            text.append(" · sent" if m.get("sent_at") else " · NOT SENT: e and the same text sends it",
-                        style="dim" if m.get("sent_at") else "bold red")
-        text.append("\n" + shown(m["body"], lines=True))
-    if t.get("resolution"):
-        text.append(f"\nResolved by {shown(t['resolved_by'])} {when(t['resolved_at'])}: ", style="green")
-        text.append(shown(t["resolution"], lines=True))
+        text.append(f"{shown(m.author)} · {when(m.created_at)}", style="dim")
+        if m.macro:
+            text.append(f" · macro {shown(m.macro)}", style="dim")
+        if m.kind == "reply":
+            text.append(" · sent" if m.sent_at else " · NOT SENT: e and the same text sends it",
+                        style="dim" if m.sent_at else "bold red")
+        text.append("\n" + shown(m.body, lines=True))
+    if t.resolution:
+        text.append(f"\nResolved by {shown(t.resolved_by or '')} {when(t.resolved_at)}: ", style="green")
+        text.append(shown(t.resolution, lines=True))
     return text
 
 
@@ -536,40 +536,47 @@ def preview(body: str) -> str:
     return shown_lines + (f"\n  … {plural(more, 'more line')}" if more > 0 else "")
 
 
-def last_reply(t: Row | None) -> Row | None:
-    return next((m for m in reversed((t or {}).get("messages", [])) if m["kind"] == "reply"), None)
+def sent_words(result: Sent) -> str:
+    m, t = result.message, result.ticket
+    if result.replayed and not result.sent_now:
+        return f"That reply was already sent ({m.message_id}); nothing sent again."
+    return f"Reply sent to the outbox ({m.message_id}); {t.ticket_id} is {t.status}."
 
 
-def sent_words(result: Row) -> str:
-    m, t = result["message"], result["ticket"]
-    if result["replayed"] and not result.get("sent_now"):
-        return f"That reply was already sent ({m['message_id']}); nothing sent again."
-    return f"Reply sent to the outbox ({m['message_id']}); {t['ticket_id']} is {t['status']}."
+def note_words(result: Recorded) -> str:
+    return "That note is already there." if result.replayed else f"Note added to {result.ticket.ticket_id}."
 
 
-def note_words(result: Row) -> str:
-    return ("That note is already there." if result["replayed"]
-            else f"Note added to {result['ticket']['ticket_id']}.")
+def take_words(result: Assigned) -> str:
+    t = result.ticket
+    was = f" (was {result.previous}'s)" if result.previous else ""
+    return f"{t.ticket_id} is {'now' if result.changed else 'already'} yours{was}."
 
 
-def take_words(result: Row) -> str:
-    t = result["ticket"]
-    was = f" (was {result['previous']}'s)" if result.get("previous") else ""
-    return f"{t['ticket_id']} is {'now' if result['changed'] else 'already'} yours{was}."
+def status_words(result: StatusSet) -> str:
+    t = result.ticket
+    return f"{t.ticket_id} is {'now' if result.changed else 'already'} {t.status}."
 
 
-def status_words(result: Row) -> str:
-    t = result["ticket"]
-    return f"{t['ticket_id']} is {'now' if result['changed'] else 'already'} {t['status']}."
+@dataclass(frozen=True)
+class ActionRow:
+    """One line of the actions table: an audit record, or a ledger entry no audit record covers."""
+
+    key: str
+    at: datetime
+    actor: str
+    what: str
+    target: str
+    change: str
+    reason: str | None
 
 
-def action_rows(t: Row) -> list[Row]:
+def action_rows(t: TicketDetail) -> list[ActionRow]:
     """The audit records under the ticket, and the ledger entries under it that have none (imported ones),
     oldest first: one line per thing done."""
-    audited = {a["target"] for a in t["actions"]}
-    rows = [{"key": f"#{a['seq']}", "at": a["at"], "actor": a["actor"], "what": a["action"], "target": a["target"],
-             "change": change_text(a["before"], a["after"]), "reason": a["reason"]} for a in t["actions"]]
-    rows += [{"key": e["entry_id"], "at": e["at"], "actor": e["actor"], "what": f"ledger.{e['kind']}",
-              "target": e["entry_id"], "change": f"{e['amount']:+,} {e['asset']}", "reason": e["reason"]}
-             for e in t["entries"] if e["entry_id"] not in audited]
-    return sorted(rows, key=lambda r: r["at"].isoformat()[:26] if hasattr(r["at"], "isoformat") else str(r["at"]))
+    audited = {a.target for a in t.actions}
+    rows = [ActionRow(f"#{a.seq}", a.at, a.actor, a.action, a.target, change_text(a.before, a.after), a.reason)
+            for a in t.actions]
+    rows += [ActionRow(e.entry_id, e.at, e.actor, f"ledger.{e.kind}", e.entry_id, f"{e.amount:+,} {e.asset}",
+                       e.reason) for e in t.entries if e.entry_id not in audited]
+    return sorted(rows, key=lambda r: r.at.isoformat()[:26])
