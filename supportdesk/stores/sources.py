@@ -40,6 +40,7 @@ APPLE_SANDBOX_LOOKBACK = timedelta(days=30)  # Sandbox keeps 30 days of notifica
 GOOGLE_VOIDED_LOOKBACK = timedelta(days=30)
 LOOKBACK_MARGIN = timedelta(hours=1)  # stay clear of the store's edge so its clock and ours may differ a little
 LOOKUP_CHUNK = 50
+APPLE_BATCH = 100  # notification history pages hold 20: five of them a transaction, not one
 RTDN_MAX_MESSAGES = 100
 RTDN_MAX_PULLS = 1000
 VOIDED_PAGE = 100  # each voided purchase costs a products.get: keep batches (and lost work) small
@@ -140,10 +141,15 @@ def apple_batches(client: Any, window: Window) -> Iterator[Batch]:
     sandbox = client.config.get("environment") == "Sandbox"
     start = window.clamp(APPLE_SANDBOX_LOOKBACK if sandbox else APPLE_LOOKBACK)
     if start is not None:
+        records: list[NormalisedRecord] = []
         for notification_type in APPLE_NOTIFICATION_TYPES:
             for page in client.notification_history_pages(start, window.until, notification_type):
-                txns = [n["transaction"] for n in page if n.get("transaction")]
-                yield Batch(window.note([apple_record(t) for t in txns]))
+                records += [apple_record(n["transaction"]) for n in page if n.get("transaction")]
+                if len(records) >= APPLE_BATCH:
+                    yield Batch(window.note(records))
+                    records = []
+        if records:
+            yield Batch(window.note(records))
     for chunk in _chunks([tid for tid, _product in window.unseen_purchases("apple")], LOOKUP_CHUNK):
         yield _apple_lookups(client, window, chunk)
 
