@@ -124,7 +124,9 @@ def emulator(data: Path, config: Path, faults: str | None) -> Iterator[dict[str,
         if "listening on" not in line:
             raise SystemExit(f"the store emulator did not start: {line}{process.stderr.read()}")
         threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its pipe drained
-        yield tomllib.loads(config.read_text(encoding="utf-8"))
+        settings = tomllib.loads(config.read_text(encoding="utf-8"))
+        settings["emulator_pid"] = process.pid
+        yield settings
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -146,6 +148,12 @@ def ours(config_path: Path, db_dir: Path, stores: tuple[str, ...]) -> tuple[floa
         raise SystemExit(f"sync failed: {result.failed}")
     engine.dispose()
     return seconds, cpu, sum(counts.fetched for counts in result.synced.values())
+
+
+def emulator_cpu(pid: int) -> float:
+    """The emulator process's CPU seconds so far (user + system, from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu() -> float:
@@ -283,8 +291,11 @@ def run(data: Path, tmp: Path, label: str, faults: str | None, rounds: int, per_
         for round_no in range(rounds):
             measured: dict[str, tuple[float, float, int]] = {}
             order = ["ours", *floors] if round_no % 2 == 0 else [*floors, "ours"]
+            served: dict[str, float] = {}
             for side in order:
+                before = emulator_cpu(config["emulator_pid"])
                 measured[side] = ours(config_path, tmp, STORES) if side == "ours" else timed_floor(floors[side])
+                served[side] = emulator_cpu(config["emulator_pid"]) - before
             best = min(floors, key=lambda side: measured[side][0])
             wall, cpu, count = measured["ours"]
             floor_wall, floor_cpu, floor_count = measured[best]
@@ -293,6 +304,8 @@ def run(data: Path, tmp: Path, label: str, faults: str | None, rounds: int, per_
                   f"ours {wall:6.2f} s (CPU {cpu:5.2f} s, {count} records)   floor {floor_wall:6.2f} s "
                   f"(CPU {floor_cpu:5.2f} s, {best}; {others})   ratio {wall / floor_wall:5.2f}x"
                   + ("" if count == floor_count else f"   RECORDS DIFFER: floor {floor_count}"), flush=True)
+            print(f"{'':<13} the emulator's CPU: {', '.join(f'{side} {cpu:.2f} s' for side, cpu in served.items())}",
+                  flush=True)
         if per_store:
             for store in STORES:
                 floor = Floor(config, config_path, 1)

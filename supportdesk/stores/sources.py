@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Purchase, StoreRecord
 from supportdesk.stores.errors import StoreNotFound
-from supportdesk.stores.lookups import each
+from supportdesk.stores.lookups import ahead, each
 from supportdesk.stores.records import (
     NormalisedRecord,
     _from_ms,
@@ -172,9 +172,10 @@ def google_batches(client: Any, window: Window) -> Iterator[Batch]:
         yield from _rtdn_batches(client, window)
     start = window.clamp(GOOGLE_VOIDED_LOOKBACK)
     if start is not None:
-        for page in client.voided_purchase_pages(start, min(window.until, window.now), max_results=VOIDED_PAGE):
-            voided = {v["orderId"]: v for v in page if v.get("orderId")}
-            records, absent = _google_orders(client, list(voided), voided)
+        # The next page and its orders are fetched while this page's purchases are looked up.
+        pages = client.voided_purchase_pages(start, min(window.until, window.now), max_results=VOIDED_PAGE)
+        for voided, orders in ahead(_with_orders(client, pages)):
+            records, absent = _google_orders(client, list(voided), voided, orders)
             yield Batch(window.note(records), not_found=len(absent), absent=absent)
     for chunk in _chunks(window.unseen_purchases("google"), LOOKUP_CHUNK):
         records, absent = _google_orders(client, [tid for tid, _ in chunk], {})
@@ -226,13 +227,28 @@ def _google_from_notifications(client: Any, notifications: list[dict[str, Any]]
     return records + more, missing + len(more_missing)
 
 
-def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str, Any]]
-                   ) -> tuple[list[NormalisedRecord], dict[str, str]]:
-    """Orders by id, each completed with its ProductPurchase (account, region, purchase state); and the ids
-    Google does not know, with its answer."""
+def _with_orders(client: Any, pages: Iterator[list[dict[str, Any]]]
+                 ) -> Iterator[tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]]:
+    """Each page of voided purchases by order id, with the Orders API's orders of the page."""
+    for page in pages:
+        voided = {v["orderId"]: v for v in page if v.get("orderId")}
+        yield voided, _orders_by_id(client, list(voided))
+
+
+def _orders_by_id(client: Any, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not order_ids:
+        return {}
+    return {o["orderId"]: o for o in client.batch_get_orders(order_ids) if o.get("orderId")}
+
+
+def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str, Any]],
+                   orders: dict[str, dict[str, Any]] | None = None) -> tuple[list[NormalisedRecord], dict[str, str]]:
+    """Orders by id (`orders`: already fetched), each completed with its ProductPurchase (account, region,
+    purchase state); and the ids Google does not know, with its answer."""
     if not order_ids:
         return [], {}
-    orders = {o["orderId"]: o for o in client.batch_get_orders(order_ids) if o.get("orderId")}
+    if orders is None:
+        orders = _orders_by_id(client, order_ids)
     absent: dict[str, str] = {}
     wanted: list[tuple[str, str, str]] = []  # (order id, product, token), each then looked up on the pool
     for oid in order_ids:
