@@ -1,7 +1,8 @@
 """What each store can tell us about a window, as batches of normalised records.
 
 Every batch is fetched completely before it is yielded, so the write that follows holds no lock during HTTP
-and a failure while fetching leaves nothing half-written. Listing APIs cover what they can (Apple's notification
+and a failure while fetching leaves nothing half-written. A listing's next page is asked for while the current one
+is looked up and written (`lookups.ahead`); per-id lookups run on the store's pool (`lookups.each`). Listing APIs cover what they can (Apple's notification
 history: 180 days, 30 in Sandbox; Google's voided purchases: 30 days); our own purchases in the window that the listing did not
 return are then looked up one by one, which also covers the part of the window beyond a store's look-back.
 
@@ -143,7 +144,7 @@ def apple_batches(client: Any, window: Window) -> Iterator[Batch]:
     if start is not None:
         records: list[NormalisedRecord] = []
         for notification_type in APPLE_NOTIFICATION_TYPES:
-            for page in client.notification_history_pages(start, window.until, notification_type):
+            for page in ahead(client.notification_history_pages(start, window.until, notification_type)):
                 records += [apple_record(n["transaction"]) for n in page if n.get("transaction")]
                 if len(records) >= APPLE_BATCH:
                     yield Batch(window.note(records))
@@ -275,8 +276,8 @@ def web_batches(client: Any, window: Window) -> Iterator[Batch]:
     for page in client.dispute_pages(created_gte=int(window.since.timestamp())):
         for dispute in page:
             disputes.setdefault(str(dispute.get("charge")), []).append(dispute)
-    for page in client.charge_pages(created_gte=int(window.since.timestamp()),
-                                    created_lte=int(window.until.timestamp())):
+    for page in ahead(client.charge_pages(created_gte=int(window.since.timestamp()),
+                                          created_lte=int(window.until.timestamp()))):
         yield Batch(window.note([web_record(c, pick_dispute(disputes.get(c["id"], []))) for c in page]))
     extra = [cid for cid in disputes if cid not in window.seen]
     extra += [tid for tid, _ in window.unseen_purchases("web") if tid not in disputes]
