@@ -165,7 +165,7 @@ def _cpu() -> float:
 class Floor:
     """The same requests through one httpx client; `workers` 1 is sequential, else stores on threads."""
 
-    def __init__(self, config: dict[str, Any], config_path: Path, workers: int) -> None:
+    def __init__(self, config: dict[str, Any], workers: int) -> None:
         self.config = config["stores"]
         self.workers = workers
         apple = AppleClient(self.config["apple"])  # tokens minted before the clock starts
@@ -286,7 +286,7 @@ def timed_floor(floor: Floor) -> tuple[float, float, int]:
 def run(data: Path, tmp: Path, label: str, faults: str | None, rounds: int, per_store: bool) -> None:
     config_path = tmp / f"{label.replace(' ', '-')}.toml"
     with emulator(data, config_path, faults) as config:
-        floors = {"sequential": Floor(config, config_path, 1), f"{WORKERS} threads": Floor(config, config_path, WORKERS)}
+        floors = {"sequential": Floor(config, 1), f"{WORKERS} threads": Floor(config, WORKERS)}
         ours(config_path, tmp, STORES)  # warm: first imports, the emulator's first answers
         for round_no in range(rounds):
             measured: dict[str, tuple[float, float, int]] = {}
@@ -308,7 +308,7 @@ def run(data: Path, tmp: Path, label: str, faults: str | None, rounds: int, per_
                   flush=True)
         if per_store:
             for store in STORES:
-                floor = Floor(config, config_path, 1)
+                floor = Floor(config, 1)
                 job = getattr(floor, store)
                 for _ in range(rounds):
                     start = time.perf_counter()
