@@ -1,10 +1,11 @@
 """What each store can tell us about a window, as batches of normalised records.
 
 Every batch is fetched completely before it is yielded, so the write that follows holds no lock during HTTP
-and a failure while fetching leaves nothing half-written. A listing's next page is asked for while the current one
-is looked up and written (`lookups.ahead`); per-id lookups run on the store's pool (`lookups.each`). Listing APIs cover what they can (Apple's notification
-history: 180 days, 30 in Sandbox; Google's voided purchases: 30 days); our own purchases in the window that the listing did not
-return are then looked up one by one, which also covers the part of the window beyond a store's look-back.
+and a failure while fetching leaves nothing half-written. A listing's next page is asked for while the current
+one is looked up and written (`lookups.ahead`); per-id lookups run on the store's pool (`lookups.each`).
+Listing APIs cover what they can (Apple's notification history: 180 days, 30 in Sandbox; Google's voided
+purchases: 30 days); our own purchases in the window that the listing did not return are then looked up one by
+one, which also covers the part of the window beyond a store's look-back.
 
 For one account (`ACCOUNT_SOURCES`) the stores are asked about that customer only, through their per-customer
 APIs where they have one: Apple's transaction and refund history of one of the account's transactions, the

@@ -126,7 +126,8 @@ def sync(engine: Engine, settings: Settings, *, since: datetime, until: datetime
 
     The stores are fetched at the same time, each on its own thread (a store's pages follow one another, so
     three stores one after another waited three times as long); every batch is written on the calling thread,
-    one transaction each, and a store's next batch is fetched only after its last one was written."""
+    one transaction each, and a store's next batch is handed over only after its last one was written (its
+    listing's next page may already be on the way: `lookups.ahead`)."""
     now = now or datetime.now(UTC)
     until = until or now
     _check_window(since, until)
@@ -163,9 +164,9 @@ _DONE = object()  # a feed's last message: its batches are all written (or it fa
 
 
 class _Feed:
-    """One store's batches, fetched on a thread of their own; the next is fetched only after the writer is done
-    with the last (so a failure after a batch leaves exactly the batches before it, and at most one batch a
-    store is held in memory)."""
+    """One store's batches, made on a thread of their own; the next is made only after the writer is done with
+    the last (so a failure after a batch leaves exactly the batches before it, and at most one batch a store
+    waits in memory)."""
 
     def __init__(self, store: str, client: Any, own: bool, batches: Iterator[Batch]) -> None:
         self.store, self.client, self.own, self.batches = store, client, own, batches
