@@ -11,8 +11,9 @@ that was told. A store's table may set `lookup_workers` (1 to 32; default 8). A 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Any, TypeVar
 
 from supportdesk.errors import ConfigError
@@ -52,3 +53,22 @@ def each(client: Any, fn: Callable[[Item], R], items: Sequence[Item]) -> list[tu
         return [(item, future.result()) for item, future in zip(items, futures, strict=True)]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ahead(items: Iterator[Item]) -> Iterator[Item]:
+    """The items of `items`, the next one fetched on a thread of its own while the caller works on the current
+    (a listing's next page is asked for while the lookups of this one run). An error is raised where the item
+    it stopped would have been; a consumer that stops early waits for the fetch under way, then ends."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-ahead") as thread:
+        upcoming = thread.submit(_next, items)
+        while True:
+            item = upcoming.result()
+            if not item:
+                return
+            upcoming = thread.submit(_next, items)
+            yield item[0]
+
+
+def _next(items: Iterator[Item]) -> list[Item]:
+    """The next item as a one-item list; [] at the end."""
+    return list(islice(items, 1))

@@ -1,9 +1,11 @@
 """What each store can tell us about a window, as batches of normalised records.
 
 Every batch is fetched completely before it is yielded, so the write that follows holds no lock during HTTP
-and a failure while fetching leaves nothing half-written. Listing APIs cover what they can (Apple's notification
-history: 180 days, 30 in Sandbox; Google's voided purchases: 30 days); our own purchases in the window that the listing did not
-return are then looked up one by one, which also covers the part of the window beyond a store's look-back.
+and a failure while fetching leaves nothing half-written. A listing's next page is asked for while the current
+one is looked up and written (`lookups.ahead`); per-id lookups run on the store's pool (`lookups.each`).
+Listing APIs cover what they can (Apple's notification history: 180 days, 30 in Sandbox; Google's voided
+purchases: 30 days); our own purchases in the window that the listing did not return are then looked up one by
+one, which also covers the part of the window beyond a store's look-back.
 
 For one account (`ACCOUNT_SOURCES`) the stores are asked about that customer only, through their per-customer
 APIs where they have one: Apple's transaction and refund history of one of the account's transactions, the
@@ -25,7 +27,7 @@ from sqlmodel import col, select
 from supportdesk.db.engine import read_session
 from supportdesk.db.models import Purchase, StoreRecord
 from supportdesk.stores.errors import StoreNotFound
-from supportdesk.stores.lookups import each
+from supportdesk.stores.lookups import ahead, each
 from supportdesk.stores.records import (
     NormalisedRecord,
     _from_ms,
@@ -40,6 +42,7 @@ APPLE_SANDBOX_LOOKBACK = timedelta(days=30)  # Sandbox keeps 30 days of notifica
 GOOGLE_VOIDED_LOOKBACK = timedelta(days=30)
 LOOKBACK_MARGIN = timedelta(hours=1)  # stay clear of the store's edge so its clock and ours may differ a little
 LOOKUP_CHUNK = 50
+APPLE_BATCH = 100  # notification history pages hold 20: five of them a transaction, not one
 RTDN_MAX_MESSAGES = 100
 RTDN_MAX_PULLS = 1000
 VOIDED_PAGE = 100  # each voided purchase costs a products.get: keep batches (and lost work) small
@@ -140,10 +143,15 @@ def apple_batches(client: Any, window: Window) -> Iterator[Batch]:
     sandbox = client.config.get("environment") == "Sandbox"
     start = window.clamp(APPLE_SANDBOX_LOOKBACK if sandbox else APPLE_LOOKBACK)
     if start is not None:
+        records: list[NormalisedRecord] = []
         for notification_type in APPLE_NOTIFICATION_TYPES:
-            for page in client.notification_history_pages(start, window.until, notification_type):
-                txns = [n["transaction"] for n in page if n.get("transaction")]
-                yield Batch(window.note([apple_record(t) for t in txns]))
+            for page in ahead(client.notification_history_pages(start, window.until, notification_type)):
+                records += [apple_record(n["transaction"]) for n in page if n.get("transaction")]
+                if len(records) >= APPLE_BATCH:
+                    yield Batch(window.note(records))
+                    records = []
+        if records:
+            yield Batch(window.note(records))
     for chunk in _chunks([tid for tid, _product in window.unseen_purchases("apple")], LOOKUP_CHUNK):
         yield _apple_lookups(client, window, chunk)
 
@@ -166,9 +174,10 @@ def google_batches(client: Any, window: Window) -> Iterator[Batch]:
         yield from _rtdn_batches(client, window)
     start = window.clamp(GOOGLE_VOIDED_LOOKBACK)
     if start is not None:
-        for page in client.voided_purchase_pages(start, min(window.until, window.now), max_results=VOIDED_PAGE):
-            voided = {v["orderId"]: v for v in page if v.get("orderId")}
-            records, absent = _google_orders(client, list(voided), voided)
+        # The next page and its orders are fetched while this page's purchases are looked up.
+        pages = client.voided_purchase_pages(start, min(window.until, window.now), max_results=VOIDED_PAGE)
+        for voided, orders in ahead(_with_orders(client, pages)):
+            records, absent = _google_orders(client, list(voided), voided, orders)
             yield Batch(window.note(records), not_found=len(absent), absent=absent)
     for chunk in _chunks(window.unseen_purchases("google"), LOOKUP_CHUNK):
         records, absent = _google_orders(client, [tid for tid, _ in chunk], {})
@@ -220,13 +229,28 @@ def _google_from_notifications(client: Any, notifications: list[dict[str, Any]]
     return records + more, missing + len(more_missing)
 
 
-def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str, Any]]
-                   ) -> tuple[list[NormalisedRecord], dict[str, str]]:
-    """Orders by id, each completed with its ProductPurchase (account, region, purchase state); and the ids
-    Google does not know, with its answer."""
+def _with_orders(client: Any, pages: Iterator[list[dict[str, Any]]]
+                 ) -> Iterator[tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]]:
+    """Each page of voided purchases by order id, with the Orders API's orders of the page."""
+    for page in pages:
+        voided = {v["orderId"]: v for v in page if v.get("orderId")}
+        yield voided, _orders_by_id(client, list(voided))
+
+
+def _orders_by_id(client: Any, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not order_ids:
+        return {}
+    return {o["orderId"]: o for o in client.batch_get_orders(order_ids) if o.get("orderId")}
+
+
+def _google_orders(client: Any, order_ids: list[str], voided: dict[str, dict[str, Any]],
+                   orders: dict[str, dict[str, Any]] | None = None) -> tuple[list[NormalisedRecord], dict[str, str]]:
+    """Orders by id (`orders`: already fetched), each completed with its ProductPurchase (account, region,
+    purchase state); and the ids Google does not know, with its answer."""
     if not order_ids:
         return [], {}
-    orders = {o["orderId"]: o for o in client.batch_get_orders(order_ids) if o.get("orderId")}
+    if orders is None:
+        orders = _orders_by_id(client, order_ids)
     absent: dict[str, str] = {}
     wanted: list[tuple[str, str, str]] = []  # (order id, product, token), each then looked up on the pool
     for oid in order_ids:
@@ -253,8 +277,8 @@ def web_batches(client: Any, window: Window) -> Iterator[Batch]:
     for page in client.dispute_pages(created_gte=int(window.since.timestamp())):
         for dispute in page:
             disputes.setdefault(str(dispute.get("charge")), []).append(dispute)
-    for page in client.charge_pages(created_gte=int(window.since.timestamp()),
-                                    created_lte=int(window.until.timestamp())):
+    for page in ahead(client.charge_pages(created_gte=int(window.since.timestamp()),
+                                          created_lte=int(window.until.timestamp()))):
         yield Batch(window.note([web_record(c, pick_dispute(disputes.get(c["id"], []))) for c in page]))
     extra = [cid for cid in disputes if cid not in window.seen]
     extra += [tid for tid, _ in window.unseen_purchases("web") if tid not in disputes]

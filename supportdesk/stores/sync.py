@@ -6,7 +6,9 @@ completes it), cancellable between batches. A store that fails is reported and t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -120,7 +122,12 @@ def sync(engine: Engine, settings: Settings, *, since: datetime, until: datetime
          policy: RetryPolicy | None = None, clients: dict[str, Any] | None = None,
          account_id: str | None = None) -> SyncResult:
     """Pull the stores' records for the window. With `account_id`, only that account's: each store is asked about
-    that customer alone (see `sources`), so it costs a handful of requests instead of a listing of everyone."""
+    that customer alone (see `sources`), so it costs a handful of requests instead of a listing of everyone.
+
+    The stores are fetched at the same time, each on its own thread (a store's pages follow one another, so
+    three stores one after another waited three times as long); every batch is written on the calling thread,
+    one transaction each, and a store's next batch is handed over only after its last one was written (its
+    listing's next page may already be on the way: `lookups.ahead`)."""
     now = now or datetime.now(UTC)
     until = until or now
     _check_window(since, until)
@@ -128,44 +135,128 @@ def sync(engine: Engine, settings: Settings, *, since: datetime, until: datetime
     scope = account_scope(engine, account_id) if account_id is not None else None
     sources = SOURCES if scope is None else ACCOUNT_SOURCES
     result = SyncResult(since=since, until=until, account_id=account_id)
-    for store in chosen:
-        if cancelled and cancelled():
-            result.cancelled = True
-            break
-        counts = result.synced.setdefault(store, StoreCounts())
-        own = store not in (clients or {})
-        client = None
-        try:
-            client = make_client(store, settings, policy) if own else (clients or {})[store]
+    if cancelled and cancelled():
+        result.cancelled = True
+        return result
+    feeds: list[_Feed] = []
+    try:
+        for store in chosen:
+            result.synced[store] = StoreCounts()
+            own = store not in (clients or {})
+            try:
+                client = make_client(store, settings, policy) if own else (clients or {})[store]
+            except SupportdeskError as exc:
+                result.failed[store] = exc.to_json()["error"]
+                continue
             window = Window(engine, since, until, now, account=scope)
-            result.cancelled = _run_store(engine, store, sources[store](client, window), counts, progress, cancelled)
-        except SupportdeskError as exc:
-            result.failed[store] = exc.to_json()["error"]
-        finally:
-            if own and client is not None:
-                client.close()
-        if result.cancelled:
-            break
+            feeds.append(_Feed(store, client, own, sources[store](client, window)))
+        result.cancelled = _write_feeds(engine, feeds, result, progress, cancelled)
+    except KeyboardInterrupt:  # a second Ctrl+C: stop now, not after the fetches under way
+        _stop(feeds, wait=False)
+        raise
+    finally:
+        _stop(feeds)
+    result.failed = {store: result.failed[store] for store in chosen if store in result.failed}
     return result
 
 
-def _run_store(engine: Engine, store: str, batches: Any, counts: StoreCounts, progress: Progress | None,
-               cancelled: Callable[[], bool] | None) -> bool:
-    """Write each batch in its own transaction; True if cancelled between batches."""
-    while True:
-        if cancelled and cancelled():
-            return True
-        batch: Batch | None = next(batches, None)
-        if batch is None:
-            return False
-        counts.add(upsert_batch(engine, batch.records))
-        record_absences(engine, store, batch.absent)
-        counts.not_found += batch.not_found
-        counts.skipped = batch.skipped or counts.skipped
-        if batch.after_commit is not None:
-            counts.acknowledged += batch.after_commit()
-        if progress:
-            progress(store, counts.fetched, None)
+_DONE = object()  # a feed's last message: its batches are all written (or it failed)
+
+
+class _Feed:
+    """One store's batches, made on a thread of their own; the next is made only after the writer is done with
+    the last (so a failure after a batch leaves exactly the batches before it, and at most one batch a store
+    waits in memory)."""
+
+    def __init__(self, store: str, client: Any, own: bool, batches: Iterator[Batch]) -> None:
+        self.store, self.client, self.own, self.batches = store, client, own, batches
+        self.written = threading.Semaphore(0)
+        self.stopping = False
+        self.thread: threading.Thread | None = None
+
+    def start(self, inbox: queue.SimpleQueue[tuple[_Feed, Any]]) -> None:
+        self.thread = threading.Thread(target=self._run, args=(inbox,), name=f"sync-{self.store}", daemon=True)
+        self.thread.start()
+
+    def _run(self, inbox: queue.SimpleQueue[tuple[_Feed, Any]]) -> None:
+        try:
+            while not self.stopping:
+                batch = next(self.batches, None)
+                if batch is None:
+                    break
+                inbox.put((self, batch))  # fetched whole: written even if the sync was cancelled meanwhile
+                self.written.acquire()
+        except BaseException as exc:  # handed to the writer's thread, which reports or raises it
+            inbox.put((self, exc))
+            return
+        finally:
+            close = getattr(self.batches, "close", None)
+            if close is not None:
+                close()
+        inbox.put((self, _DONE))
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.written.release()
+
+
+def _write_feeds(engine: Engine, feeds: list[_Feed], result: SyncResult, progress: Progress | None,
+                 cancelled: Callable[[], bool] | None) -> bool:
+    """Write the feeds' batches as they come, each in its own transaction; True if cancelled. Once cancelled no
+    feed starts another batch, and the batches already under way are written when they come (nothing fetched
+    is lost: Google's notifications in them are acknowledged, not left to come back later)."""
+    inbox: queue.SimpleQueue[tuple[_Feed, Any]] = queue.SimpleQueue()
+    for feed in feeds:
+        feed.start(inbox)
+    running, stopped = len(feeds), False
+    while running:
+        feed, message = inbox.get()
+        if message is _DONE or isinstance(message, BaseException):
+            running -= 1
+            if isinstance(message, SupportdeskError):
+                result.failed[feed.store] = message.to_json()["error"]
+            elif isinstance(message, BaseException):
+                raise message
+            continue
+        try:
+            _write(engine, feed.store, message, result.synced[feed.store], progress)
+        except SupportdeskError as exc:
+            result.failed[feed.store] = exc.to_json()["error"]
+            feed.stop()
+            continue
+        if not stopped and cancelled and cancelled():
+            stopped = True
+            for each in feeds:
+                each.stop()
+        feed.written.release()
+    return stopped
+
+
+def _write(engine: Engine, store: str, batch: Batch, counts: StoreCounts, progress: Progress | None) -> None:
+    counts.add(upsert_batch(engine, batch.records))
+    record_absences(engine, store, batch.absent)
+    counts.not_found += batch.not_found
+    counts.skipped = batch.skipped or counts.skipped
+    if batch.after_commit is not None:
+        counts.acknowledged += batch.after_commit()
+    if progress:
+        progress(store, counts.fetched, None)
+
+
+def _stop(feeds: list[_Feed], *, wait: bool = True) -> None:
+    """Every feed told to stop; with `wait`, its thread waited for (it finishes the fetch it is in) and its
+    client closed. Without, the threads (daemons) are left to finish or die with the process."""
+    for feed in feeds:
+        feed.stop()
+    if not wait:
+        feeds.clear()
+        return
+    for feed in feeds:
+        if feed.thread is not None:
+            feed.thread.join()
+        if feed.own:
+            feed.client.close()
+    feeds.clear()
 
 
 def account_scope(engine: Engine, account_id: str) -> AccountScope:

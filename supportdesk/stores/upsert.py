@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from supportdesk.db.engine import write_session
@@ -70,14 +71,14 @@ def latest_per_key(records: Iterable[NormalisedRecord]) -> list[NormalisedRecord
     return list(best.values())
 
 
-def supersedes(new: NormalisedRecord, old: NormalisedRecord | StoreRecord) -> bool:
+def supersedes(new: NormalisedRecord, old: NormalisedRecord | StoreRecord | Any) -> bool:
     new_v, old_v = version_of(new.raw), version_of(old.raw or {})
     if new_v is not None and old_v is not None and new_v != old_v:
         return new_v > old_v
     return STATE_RANK.get(new.state, 0) >= STATE_RANK.get(old.state, 0)
 
 
-def _same(values: dict[str, Any], old: StoreRecord) -> bool:
+def _same(values: dict[str, Any], old: Any) -> bool:
     if any(values[col] != getattr(old, col) for col in COMPARED):
         return False
     return _stable(values["raw"]) == _stable(old.raw or {})
@@ -87,14 +88,23 @@ def _stable(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k not in VOLATILE_RAW}
 
 
-def _existing(session: Session, records: list[NormalisedRecord]) -> dict[tuple[str, str], StoreRecord]:
-    out: dict[tuple[str, str], StoreRecord] = {}
+def _existing(session: Session, records: list[NormalisedRecord]) -> dict[tuple[str, str], Any]:
+    """The stored rows of the batch's keys, as plain rows (the columns compared, by name): loading them as ORM
+    objects cost more than the rest of the write."""
+    out: dict[tuple[str, str], Any] = {}
     for store in {r.store for r in records}:
         ids = [r.store_transaction_id for r in records if r.store == store]
-        rows = session.exec(select(StoreRecord).where(
-            StoreRecord.store == store, col(StoreRecord.store_transaction_id).in_(ids)))
+        rows = session.execute(_existing_rows(), {"store": store, "ids": ids})
         out.update({(row.store, row.store_transaction_id): row for row in rows})
     return out
+
+
+@cache
+def _existing_rows() -> Any:
+    table = table_of(StoreRecord)
+    columns = [table.c[name] for name in ("store", "store_transaction_id", "raw", *COMPARED)]
+    return select_rows(*columns).where(table.c.store == bindparam("store"),
+                                       table.c.store_transaction_id.in_(bindparam("ids", expanding=True)))
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -131,7 +141,7 @@ def _insert(dialect: str) -> Any:
 def resolve_accounts(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:
     """store_transaction_id -> our account id, from each store's account reference; else our own purchase."""
     out: dict[str, str] = {}
-    refs = {r.account_ref for r in records if r.account_ref}
+    refs = {r.account_ref for r in records if r.account_ref and r.store != "apple"}  # Apple's is a token
     by_id = set(session.exec(select(Account.account_id).where(col(Account.account_id).in_(refs)))) if refs else set()
     by_token, by_customer = _apple_tokens(session, records), _web_customers(session, records)
     for rec in records:

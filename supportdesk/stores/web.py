@@ -27,7 +27,7 @@ from supportdesk.stores.errors import (
     StoreRejected,
 )
 from supportdesk.stores.http import RETRIED_STATUS
-from supportdesk.stores.lookups import lookup_workers
+from supportdesk.stores.lookups import each, lookup_workers
 from supportdesk.stores.policy import RATE_LIMITED, TIMEOUT, UNAVAILABLE, RetryPolicy, Transient, parse_retry_after
 from supportdesk.stores.throttle import store_throttle
 
@@ -67,7 +67,7 @@ class WebClient:
         if customer is not None:
             params["customer"] = customer
         for page in self._pages("charges", params, lambda p: self._get("/v1/charges", p)):
-            yield [self._with_refunds(charge) for charge in page]
+            yield self._all_with_refunds(page)
 
     def list_charges(self, *, created_gte: int | None = None, created_lte: int | None = None
                      ) -> list[dict[str, Any]]:
@@ -89,13 +89,20 @@ class WebClient:
         return next((r for r in self.refunds_of(charge_id)
                      if (r.get("metadata") or {}).get(OUR_REFUND) == refund_id), None)
 
+    def _all_with_refunds(self, charges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`_with_refunds` of each charge, the refunded ones' Refunds API reads on the lookup pool."""
+        refunded = [i for i, charge in enumerate(charges) if _needs_refunds(charge)]
+        out = list(charges)
+        for i, refunds in each(self, lambda i: self.refunds_of(str(charges[i].get("id"))), refunded):
+            if isinstance(refunds, StoreNotFound):
+                raise refunds
+            out[i] = _with_list(charges[i], refunds)
+        return out
+
     def _with_refunds(self, charge: dict[str, Any]) -> dict[str, Any]:
         """The charge with its `refunds` list filled from the Refunds API when money went back and the answer
         (an API version before 2022-11-15, or an expand) did not already embed them."""
-        if charge.get("refunds") is None and (charge.get("amount_refunded") or charge.get("refunded")):
-            refunds = self.refunds_of(str(charge.get("id")))
-            charge = dict(charge, refunds={"object": "list", "data": refunds, "has_more": False})
-        return charge
+        return _with_list(charge, self.refunds_of(str(charge.get("id")))) if _needs_refunds(charge) else charge
 
     def create_refund(self, charge: str, *, idempotency_key: str, amount: int | None = None,
                       reason: str | None = None) -> dict[str, Any]:
@@ -190,6 +197,14 @@ def final_error(exc: Any, what: str) -> StoreError:
                                 status=status)
     return StoreRejected(STORE, f"{NAME} rejected the request ({what}, HTTP {status}): {message}", status=status,
                          store_code=code)
+
+
+def _needs_refunds(charge: dict[str, Any]) -> bool:
+    return charge.get("refunds") is None and bool(charge.get("amount_refunded") or charge.get("refunded"))
+
+
+def _with_list(charge: dict[str, Any], refunds: list[dict[str, Any]]) -> dict[str, Any]:
+    return dict(charge, refunds={"object": "list", "data": refunds, "has_more": False})
 
 
 def _as_dict(obj: Any, what: str) -> dict[str, Any]:

@@ -132,8 +132,9 @@ def test_cancel_between_batches(db: Engine, settings: Settings) -> None:
     batches: list[str] = []
     result = run(db, settings, progress=lambda store, done, total: batches.append(store),
                  cancelled=lambda: len(batches) >= 1)
-    assert result.cancelled and list(result.synced) == ["apple"]
-    assert len(table(db)) == result.synced["apple"].inserted == 4  # one page of notifications
+    # The stores are fetched at once: after the first batch no store starts another; the ones under way are kept.
+    assert result.cancelled and len(batches) == len(set(batches)) >= 1
+    assert len(table(db)) == sum(counts.inserted for counts in result.synced.values()) < len(store_keys())
     run(db, settings)
     assert set(table(db)) == store_keys()
 
