@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from supportdesk.domain import limits
 from supportdesk.domain.tickets import ticket_id_of
@@ -66,21 +67,38 @@ def parse_query(raw: str) -> Query:
     # isprintable() is False for every control or format character (and for some spaces): only then look closer.
     if not text.isprintable() and any(unicodedata.category(ch).startswith("C") for ch in text):
         raise InvalidInput("the query contains control characters (or a NUL): retype it")
-    keys = [k for k in _likely(text) if SHAPES[k].match(_spelled(text, k))]
+    keys = _keys(text)
     if not keys:
         raise InvalidInput(f"{text!r} cannot be a handle, email, id or store order/transaction id "
                            "(spaces? paste just the one key)")
-    return Query(text, tuple(keys))
+    return Query(text, keys)
 
 
-_PREFERRED_UPPER = tuple((prefix.upper(), key) for prefix, key in PREFERRED)
+# The prefixes by their first character (all differ, so one prefix at most can apply: one test, not six).
+_PREFIXED = {prefix[0]: (prefix, key) for prefix, key in ((p.upper(), k) for p, k in PREFERRED)}
+assert len(_PREFIXED) == len(PREFERRED), "two prefixes start alike: _keys must test them all"
+_FIT_OF = {"account_id": 0, "purchase_id": 0, "handle": 1, "email": 2, "store_id": 3, "ticket_id": 4}
 
 
-def _likely(text: str) -> list[str]:
+def _keys(text: str) -> tuple[str, ...]:
+    """Every key whose shape fits the text as that key spells it (SHAPES), likeliest first. Each shape is tested
+    once on the text itself: `^@?...` fits a handle with or without its @, and the ids share one shape (a ticket
+    id only differs when its prefix is recapitalised)."""
     upper = text.upper()
-    first = [key for prefix, key in _PREFERRED_UPPER if upper.startswith(prefix)]
-    if "@" in text[1:]:
+    prefixed = _PREFIXED.get(upper[:1])
+    ticket = ticket_id_of(text)
+    fits = (_ID.match(text) is not None, SHAPES["handle"].match(text) is not None,
+            SHAPES["email"].match(text) is not None, SHAPES["store_id"].match(text) is not None,
+            _ID.match(ticket) is not None)
+    return _ordered(prefixed[1] if prefixed and upper.startswith(prefixed[0]) else None,
+                    "@" in text[1:], APPLE_ID.match(text) is not None, fits)
+
+
+@lru_cache(maxsize=None)  # a few hundred combinations at most
+def _ordered(prefixed: str | None, at_inside: bool, apple: bool, fits: tuple[bool, ...]) -> tuple[str, ...]:
+    first = [prefixed] if prefixed else []
+    if at_inside:
         first.append("email")
-    if APPLE_ID.match(text):
+    if apple:
         first.append("store_id")
-    return list(dict.fromkeys([*first, *KEYS]))
+    return tuple(key for key in dict.fromkeys([*first, *KEYS]) if fits[_FIT_OF[key]])

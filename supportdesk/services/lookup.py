@@ -22,7 +22,7 @@ from supportdesk.db.models import (
     Ticket,
 )
 from supportdesk.db.tables import table_of
-from supportdesk.domain.query import Query, parse_query
+from supportdesk.domain.query import KEYS, Query, parse_query
 from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services import glance
 from supportdesk.services.regions import availability_for_purchases
@@ -99,16 +99,27 @@ class _Compiled:
     sql: str
     order: tuple[str, ...] | None
     fixed: dict[str, Any]
+    tail: tuple[Any, ...] | None  # positional: the fixed values after the leading :v (a LIMIT), when that is all
 
     @classmethod
     def of(cls, stmt: Any, dialect: Dialect) -> _Compiled:
         compiled = stmt.compile(dialect=dialect)
         order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        return cls(compiled.string, order, dict(compiled.params))
+        fixed = dict(compiled.params)
+        tail = None
+        if order and order[0] == "v" and "v" not in order[1:]:
+            tail = tuple(fixed[name] for name in order[1:])
+        return cls(compiled.string, order, fixed, tail)
 
     def args(self, values: dict[str, str]) -> Any:
         given = {**self.fixed, **values}
         return given if self.order is None else tuple(map(given.__getitem__, self.order))
+
+    def args_of(self, value: str) -> Any:
+        """`args({"v": value})`, for a lookup by one value, without building the merge each call."""
+        if self.tail is not None:
+            return (value, *self.tail)
+        return self.args({"v": value})
 
 
 @lru_cache(maxsize=512)  # keyed by the dialect object: one per engine
@@ -116,6 +127,13 @@ def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[_Compiled, ...]:
     """The statements for one key compiled once per database (dialect) and kept: a lookup then costs the driver's
     execute and nothing else (sqlite3 and psycopg keep their own prepared statements for the same SQL text)."""
     return tuple(_Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
+
+
+@lru_cache(maxsize=16)
+def _exact(dialect: Dialect) -> dict[str, tuple[_Compiled, ...]]:
+    """Key -> its exact statements for this database: one lookup per key for `resolve`."""
+    table = {key: _compiled(key, True, dialect) for key in KEYS}
+    return table
 
 
 @lru_cache(maxsize=512)
@@ -154,41 +172,36 @@ def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, 
 _HELD = "supportdesk.lookup.cursor"  # session.info key: (the session's transaction, its driver cursor, dialect)
 
 
-class _Rows:
-    """Runs compiled statements on the session's own connection (its transaction, held for the session) through
-    one driver cursor kept for the transaction: no ORM objects, no per-call statement building. Driver errors
-    become SQLAlchemy's, as they would through the session."""
+def _held(session: Session) -> tuple[Any, Dialect]:
+    """The driver cursor kept for the session's transaction (its own connection, held for the session), and the
+    dialect: compiled statements run on it with no ORM objects and no per-call statement building."""
+    session.flush()  # what the session holds unwritten is seen, as a query through the session would see it
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is None or transaction is None or held[0] is not transaction or not transaction.is_active:
+        conn = session.connection()
+        held = session.info[_HELD] = (session.get_transaction(), conn.connection.cursor(), conn.dialect)
+    return held[1], held[2]
 
-    cursor: Any  # the driver's cursor
-    dialect: Dialect
 
-    def __init__(self, session: Session) -> None:
-        session.flush()  # what the session holds unwritten is seen, as a query through the session would see it
-        transaction = session.get_transaction()
-        held = session.info.get(_HELD)
-        if held is None or transaction is None or held[0] is not transaction or not transaction.is_active:
-            conn = session.connection()
-            held = session.info[_HELD] = (session.get_transaction(), conn.connection.cursor(), conn.dialect)
-        _, self.cursor, self.dialect = held
-
-    def __call__(self, stmt: _Compiled, values: dict[str, str], skip: int = 0) -> list[dict[str, Any]]:
-        args = stmt.args(values)
-        try:
-            self.cursor.execute(stmt.sql, args)
-            rows = self.cursor.fetchall()
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(stmt.sql, args, exc, self.dialect.loaded_dbapi.Error,
-                                      dialect=self.dialect) from exc
-        return [dict(zip(SUMMARY, row[skip:], strict=True)) for row in rows]
+def _fetch(cursor: Any, dialect: Dialect, sql: str, args: Any) -> list[Any]:
+    """The driver's rows; its errors become SQLAlchemy's, as they would through the session."""
+    try:
+        cursor.execute(sql, args)
+        rows: list[Any] = cursor.fetchall()
+        return rows
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
 
 def search(session: Session, text: str) -> dict[str, Any]:
     """Accounts matching the text under any key (handles by prefix, any case), likeliest key first."""
     q = parse_query(text)
     found: dict[str, dict[str, Any]] = {}
-    rows = _Rows(session)
-    for account in rows(_search_statement(q.keys, rows.dialect), _search_values(q), skip=1):
-        found.setdefault(account["account_id"], account)
+    cursor, dialect = _held(session)
+    stmt = _search_statement(q.keys, dialect)
+    for row in _fetch(cursor, dialect, stmt.sql, stmt.args(_search_values(q))):
+        found.setdefault(row[1], dict(zip(SUMMARY, row[1:], strict=True)))
     accounts = list(found.values())
     return {"query": {"text": q.text, "kind": q.kind, "keys": list(q.keys)},
             "accounts": accounts[:SEARCH_LIMIT], "more": len(accounts) > SEARCH_LIMIT}
@@ -198,13 +211,18 @@ def resolve(session: Session, text: str) -> dict[str, Any]:
     """The summary of the one account the query names: the likeliest key that matches wins; two accounts under
     that key (handles that differ only in case, a shared email) are an error naming both, never a silent pick."""
     q = parse_query(text)
-    rows = _Rows(session)
-    for key, stmt, values in _candidates(q, exact=True, dialect=rows.dialect):
-        accounts = {a["account_id"]: a for a in rows(stmt, values)}
-        if len(accounts) == 1:
-            return next(iter(accounts.values()))
-        if accounts:
-            names = [f"{a['handle']} ({a['account_id']}, {a['email']})" for a in accounts.values()]
+    cursor, dialect = _held(session)
+    statements = _exact(dialect)
+    for key in q.keys:
+        value = q.value(key)
+        for stmt in statements[key]:
+            rows = _fetch(cursor, dialect, stmt.sql, stmt.args_of(value))
+            if not rows:
+                continue
+            accounts = {row[0]: row for row in rows}  # by account id (the first summary column)
+            if len(accounts) == 1:
+                return dict(zip(SUMMARY, rows[0], strict=True))
+            names = [f"{a[1]} ({a[0]}, {a[2]})" for a in accounts.values()]  # handle (account id, email)
             raise Ambiguous(f"{q.text!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
                             f"{'; '.join(names)}; use the account id", details=names)
     raise NotFound(f"no account matches {q.text!r} (searched as {', '.join(k.replace('_', ' ') for k in q.keys)})")
