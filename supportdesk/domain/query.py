@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,10 +48,11 @@ class Query:
 
     def value(self, key: str) -> str:
         """The text as that key spells it: handles with their @, ticket ids with a capital T."""
-        return _spelled(self.text, key)
+        return spelled(self.text, key)
 
 
-def _spelled(text: str, key: str) -> str:
+def spelled(text: str, key: str) -> str:
+    """The text as that key spells it (`Query.value`)."""
     if key == "handle":
         return text if text.startswith("@") else "@" + text
     if key == "ticket_id":
@@ -59,6 +61,16 @@ def _spelled(text: str, key: str) -> str:
 
 
 def parse_query(raw: str) -> Query:
+    text = query_text(raw)
+    keys = tuple(keys_of(text))
+    if not keys:
+        raise InvalidInput(f"{text!r} cannot be a handle, email, id or store order/transaction id "
+                           "(spaces? paste just the one key)")
+    return Query(text, keys)
+
+
+def query_text(raw: str) -> str:
+    """The text trimmed, or InvalidInput if it is empty, too long for any key or holds control characters."""
     text = (raw or "").strip()
     if not text:
         raise InvalidInput("type a handle, email, account id, purchase id, ticket id or store order/transaction id")
@@ -67,38 +79,37 @@ def parse_query(raw: str) -> Query:
     # isprintable() is False for every control or format character (and for some spaces): only then look closer.
     if not text.isprintable() and any(unicodedata.category(ch).startswith("C") for ch in text):
         raise InvalidInput("the query contains control characters (or a NUL): retype it")
-    keys = _keys(text)
-    if not keys:
-        raise InvalidInput(f"{text!r} cannot be a handle, email, id or store order/transaction id "
-                           "(spaces? paste just the one key)")
-    return Query(text, keys)
+    return text
 
 
 # The prefixes by their first character (all differ, so one prefix at most can apply: one test, not six).
 _PREFIXED = {prefix[0]: (prefix, key) for prefix, key in ((p.upper(), k) for p, k in PREFERRED)}
-assert len(_PREFIXED) == len(PREFERRED), "two prefixes start alike: _keys must test them all"
-_FIT_OF = {"account_id": 0, "purchase_id": 0, "handle": 1, "email": 2, "store_id": 3, "ticket_id": 4}
+assert len(_PREFIXED) == len(PREFERRED), "two prefixes start alike: keys_of must test them all"
+# Key -> whether a (trimmed) text fits it as that key spells it: `^@?...` fits a handle with or without its @.
+_FITS = {**{key: shape.match for key, shape in SHAPES.items()},
+         "ticket_id": lambda text: _ID.match(ticket_id_of(text))}
 
 
-def _keys(text: str) -> tuple[str, ...]:
-    """Every key whose shape fits the text as that key spells it (SHAPES), likeliest first. Each shape is tested
-    once on the text itself: `^@?...` fits a handle with or without its @, and the ids share one shape (a ticket
-    id only differs when its prefix is recapitalised)."""
+def keys_of(text: str) -> Iterator[str]:
+    """Every key whose shape fits the (trimmed) text as that key spells it (SHAPES), likeliest first; each shape
+    is tested when the key is asked for, so a lookup that stops at the likeliest key tests one."""
     upper = text.upper()
     prefixed = _PREFIXED.get(upper[:1])
-    ticket = ticket_id_of(text)
-    fits = (_ID.match(text) is not None, SHAPES["handle"].match(text) is not None,
-            SHAPES["email"].match(text) is not None, SHAPES["store_id"].match(text) is not None,
-            _ID.match(ticket) is not None)
-    return _ordered(prefixed[1] if prefixed and upper.startswith(prefixed[0]) else None,
-                    "@" in text[1:], APPLE_ID.match(text) is not None, fits)
+    fits = _FITS
+    first = prefixed[1] if prefixed and upper.startswith(prefixed[0]) else None
+    # A prefixed text starts with a letter or @: never an Apple transaction id (digits only).
+    for key in _likely(first, "@" in text[1:], first is None and APPLE_ID.match(text) is not None):
+        if fits[key](text):
+            yield key
 
 
-@lru_cache(maxsize=None)  # a few hundred combinations at most
-def _ordered(prefixed: str | None, at_inside: bool, apple: bool, fits: tuple[bool, ...]) -> tuple[str, ...]:
+@lru_cache(maxsize=None)  # 7 x 2 x 2 combinations at most
+def _likely(prefixed: str | None, at_inside: bool, apple: bool) -> tuple[str, ...]:
+    """Every key, likeliest first: the prefix's, email for an @ after the first character, store for an Apple
+    transaction id (digits only), then the rest in KEYS order."""
     first = [prefixed] if prefixed else []
     if at_inside:
         first.append("email")
     if apple:
         first.append("store_id")
-    return tuple(key for key in dict.fromkeys([*first, *KEYS]) if fits[_FIT_OF[key]])
+    return tuple(dict.fromkeys([*first, *KEYS]))
