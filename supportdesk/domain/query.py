@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from supportdesk.domain import limits
 from supportdesk.domain.tickets import ticket_id_of
@@ -103,7 +103,7 @@ def keys_of(text: str) -> Iterator[str]:
             yield key
 
 
-@lru_cache(maxsize=None)  # 7 x 2 x 2 combinations at most
+@cache  # 7 x 2 x 2 combinations at most
 def _likely(prefixed: str | None, at_inside: bool, apple: bool) -> tuple[str, ...]:
     """Every key, likeliest first: the prefix's, email for an @ after the first character, store for an Apple
     transaction id (digits only), then the rest in KEYS order."""
