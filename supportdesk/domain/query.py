@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -86,7 +86,7 @@ def query_text(raw: str) -> str:
 _PREFIXED = {prefix[0]: (prefix, key) for prefix, key in ((p.upper(), k) for p, k in PREFERRED)}
 assert len(_PREFIXED) == len(PREFERRED), "two prefixes start alike: keys_of must test them all"
 # Key -> whether a (trimmed) text fits it as that key spells it: `^@?...` fits a handle with or without its @.
-_FITS = {**{key: shape.match for key, shape in SHAPES.items()},
+_FITS: dict[str, Callable[[str], object]] = {**{key: shape.match for key, shape in SHAPES.items()},
          "ticket_id": lambda text: _ID.match(ticket_id_of(text))}
 
 
