@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, String, and_, bindparam, func, literal_column, union_all
 from sqlalchemy import select as core_select
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from supportdesk.db.driver import Compiled, fetch, held_cursor
 from supportdesk.db.models import (
     Account,
     GiftEvent,
@@ -106,58 +105,28 @@ def _statements(key: str, exact: bool, dialect: str, n: str = "", probe: bool = 
     return tuple(s.limit(SEARCH_LIMIT + 1) for s in found)
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """One statement as the driver takes it: its SQL, and where each value goes (positional drivers) or None."""
-
-    sql: str
-    order: tuple[str, ...] | None
-    fixed: dict[str, Any]
-    tail: tuple[Any, ...] | None  # positional: the fixed values after the leading :v (a LIMIT), when that is all
-
-    @classmethod
-    def of(cls, stmt: Any, dialect: Dialect) -> _Compiled:
-        compiled = stmt.compile(dialect=dialect)
-        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        fixed = dict(compiled.params)
-        tail = None
-        if order and order[0] == "v" and "v" not in order[1:]:
-            tail = tuple(fixed[name] for name in order[1:])
-        return cls(compiled.string, order, fixed, tail)
-
-    def args(self, values: dict[str, str]) -> Any:
-        given = {**self.fixed, **values}
-        return given if self.order is None else tuple(map(given.__getitem__, self.order))
-
-    def args_of(self, value: str) -> Any:
-        """`args({"v": value})`, for a lookup by one value, without building the merge each call."""
-        if self.tail is not None:
-            return (value, *self.tail)
-        return self.args({"v": value})
-
-
 @lru_cache(maxsize=512)  # keyed by the dialect object: one per engine
-def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[_Compiled, ...]:
+def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[Compiled, ...]:
     """The statements for one key compiled once per database (dialect) and kept: a lookup then costs the driver's
     execute and nothing else (sqlite3 and psycopg keep their own prepared statements for the same SQL text)."""
-    return tuple(_Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
+    return tuple(Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
 
 
 @lru_cache(maxsize=16)
-def _exact(dialect: Dialect) -> dict[str, tuple[tuple[_Compiled, _Compiled], ...]]:
+def _exact(dialect: Dialect) -> dict[str, tuple[tuple[Compiled, Compiled], ...]]:
     """Key -> (probe, ordered statement) pairs for this database (one dict lookup per key for `resolve`): the
     probe is the ordered statement itself for a key naming one account at most."""
     table = {}
     for key in KEYS:
         ordered = _compiled(key, True, dialect)
         probes = ordered if key in _UNIQUE else tuple(
-            _Compiled.of(stmt, dialect) for stmt in _statements(key, True, dialect.name, probe=True))
+            Compiled.of(stmt, dialect) for stmt in _statements(key, True, dialect.name, probe=True))
         table[key] = tuple(zip(probes, ordered, strict=True))
     return table
 
 
 @lru_cache(maxsize=512)
-def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
+def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> Compiled:
     """Every statement a search of a query with these keys runs, as one (UNION ALL, each part with its own limit),
     so a search is one round trip: rows come in the parts' order (likeliest key first), by handle within a part."""
     parts: list[Select[Any]] = []
@@ -165,7 +134,7 @@ def _search_statement(keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
         for stmt in _statements(key, False, dialect.name, str(i)):
             sub = stmt.subquery()
             parts.append(core_select(literal_column(str(len(parts))).label("part"), *sub.c))
-    return _Compiled.of(union_all(*parts).order_by(literal_column("part"), literal_column("handle")), dialect)
+    return Compiled.of(union_all(*parts).order_by(literal_column("part"), literal_column("handle")), dialect)
 
 
 def _search_values(q: Query) -> dict[str, str]:
@@ -177,7 +146,7 @@ def _search_values(q: Query) -> dict[str, str]:
     return values
 
 
-def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, _Compiled, dict[str, str]]]:
+def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, Compiled, dict[str, str]]]:
     """(key, statement, its values) for the accounts holding the text under every key it could be, likeliest
     first."""
     for key in q.keys:
@@ -189,38 +158,13 @@ def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, 
             yield key, stmt, values
 
 
-_HELD = "supportdesk.lookup.cursor"  # session.info key: (the session's transaction, its driver cursor, dialect)
-
-
-def _held(session: Session) -> tuple[Any, Dialect]:
-    """The driver cursor kept for the session's transaction (its own connection, held for the session), and the
-    dialect: compiled statements run on it with no ORM objects and no per-call statement building."""
-    session.flush()  # what the session holds unwritten is seen, as a query through the session would see it
-    transaction = session.get_transaction()
-    held = session.info.get(_HELD)
-    if held is None or transaction is None or held[0] is not transaction or not transaction.is_active:
-        conn = session.connection()
-        held = session.info[_HELD] = (session.get_transaction(), conn.connection.cursor(), conn.dialect)
-    return held[1], held[2]
-
-
-def _fetch(cursor: Any, dialect: Dialect, sql: str, args: Any) -> list[Any]:
-    """The driver's rows; its errors become SQLAlchemy's, as they would through the session."""
-    try:
-        cursor.execute(sql, args)
-        rows: list[Any] = cursor.fetchall()
-        return rows
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
-
-
 def search(session: Session, text: str) -> dict[str, Any]:
     """Accounts matching the text under any key (handles by prefix, any case), likeliest key first."""
     q = parse_query(text)
     found: dict[str, dict[str, Any]] = {}
-    cursor, dialect = _held(session)
+    cursor, dialect = held_cursor(session)
     stmt = _search_statement(q.keys, dialect)
-    for row in _fetch(cursor, dialect, stmt.sql, stmt.args(_search_values(q))):
+    for row in fetch(cursor, dialect, stmt.sql, stmt.args(_search_values(q))):
         found.setdefault(row[1], _summary(row[1:]))
     accounts = list(found.values())
     return {"query": {"text": q.text, "kind": q.kind, "keys": list(q.keys)},
@@ -236,19 +180,19 @@ def resolve(session: Session, text: str) -> dict[str, Any]:
     key = next(keys, None)
     if key is None:
         parse_query(typed)  # raises: no key could hold it
-    cursor, dialect = _held(session)
+    cursor, dialect = held_cursor(session)
     statements = _exact(dialect)
     while key is not None:
         value = spelled(typed, key)
         for probe, ordered in statements[key]:
-            rows = _fetch(cursor, dialect, probe.sql, probe.args_of(value))
+            rows = fetch(cursor, dialect, probe.sql, probe.args_of(value))
             if not rows:
                 continue
             accounts = {row[0]: row for row in rows}  # by account id (the first summary column)
             if len(accounts) == 1 and (probe is ordered or len(rows) < _PROBE):  # every row seen: one account
                 return _summary(rows[0])
             if probe is not ordered:  # more than one, or more rows than the probe takes: the ordered statement
-                rows = _fetch(cursor, dialect, ordered.sql, ordered.args_of(value))
+                rows = fetch(cursor, dialect, ordered.sql, ordered.args_of(value))
                 accounts = {row[0]: row for row in rows}
                 if len(accounts) == 1:
                     return _summary(rows[0])
