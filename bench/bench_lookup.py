@@ -18,10 +18,10 @@ transaction id (Apple, Google and web ones as they come).
   `ORDER BY account_id LIMIT 5` only when it must name several).
 Each key runs the whole sample once per side untimed (warm caches), then `--runs` rounds of both sides, the side
 that goes first alternating (ours, floor; floor, ours; ...); the fastest run of each side is compared, every run
-is printed. Wall time is printed for both
-engines; on SQLite, where all the work happens in this process, its CPU time too: on a shared machine (other jobs
-preempting this one) that is the steadier figure. PostgreSQL's work is in the server, so there only wall time says
-anything.
+is printed. Wall time and this process's CPU time are printed for both engines: on SQLite all the work happens in
+this process, so on a shared machine (other jobs preempting this one) CPU is the steadier figure; PostgreSQL's work
+is in the server, so there only wall time says anything about the whole, and the client CPU is the part that ours
+can add beside the driver.
 """
 
 from __future__ import annotations
@@ -119,8 +119,10 @@ def measure(url: str, accounts: int, samples: int, runs: int) -> list[str]:
                     base.append(timed(floor))
             per = len(pairs)
             line = (f"{name:10s} {accounts:>9,} {key:20s} " + figures("wall", [w for w, _ in mine], [w for w, _ in base], per))
-            if name == "sqlite":  # all of SQLite's work is in this process: its CPU time is the steadier figure
-                line += "   " + figures("CPU", [c for _, c in mine], [c for _, c in base], per)
+            # All of SQLite's work is in this process: its CPU time is the steadier figure. On PostgreSQL this
+            # process's CPU is the client's share only (the driver and ours), what ours can add to the server's.
+            line += "   " + figures("CPU" if name == "sqlite" else "client CPU", [c for _, c in mine],
+                                    [c for _, c in base], per)
             print(line, flush=True)
             lines.append(line)
     raw.close()
