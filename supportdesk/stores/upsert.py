@@ -174,8 +174,8 @@ def _apple_statement(dialect: Dialect) -> Compiled:
     if dialect.name == "postgresql":
         where = column == any_(bindparam("v", type_=ARRAY(String())))
     else:
-        tokens = core_select(literal_column("value")).select_from(func.json_each(bindparam("v", type_=String)))
-        where = column.in_(tokens)
+        where = column.in_(
+            core_select(literal_column("value")).select_from(func.json_each(bindparam("v", type_=String))))
     return Compiled.of(core_select(column, col(Account.account_id)).where(where), dialect)
 
 
