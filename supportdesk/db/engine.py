@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,7 +84,11 @@ def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany) -
     SQLite would store it. Both refuse it, before any SQL runs. Bulk writes (the import) check their own rows."""
     if executemany or not parameters:
         return
-    values = parameters.values() if isinstance(parameters, dict) else parameters
+    refuse_nul(parameters.values() if isinstance(parameters, dict) else parameters)
+
+
+def refuse_nul(values: Iterable[object]) -> None:
+    """InvalidInput if a text value holds a NUL (what every statement through the engine is checked for)."""
     if any(isinstance(v, str) and "\x00" in v for v in values):
         raise InvalidInput("a value contains a NUL character (\\x00), which cannot be stored or searched: "
                            "retype it without it")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from supportdesk.domain import limits
 from supportdesk.domain.tickets import ticket_id_of
@@ -46,10 +48,11 @@ class Query:
 
     def value(self, key: str) -> str:
         """The text as that key spells it: handles with their @, ticket ids with a capital T."""
-        return _spelled(self.text, key)
+        return spelled(self.text, key)
 
 
-def _spelled(text: str, key: str) -> str:
+def spelled(text: str, key: str) -> str:
+    """The text as that key spells it (`Query.value`)."""
     if key == "handle":
         return text if text.startswith("@") else "@" + text
     if key == "ticket_id":
@@ -58,6 +61,16 @@ def _spelled(text: str, key: str) -> str:
 
 
 def parse_query(raw: str) -> Query:
+    text = query_text(raw)
+    keys = tuple(keys_of(text))
+    if not keys:
+        raise InvalidInput(f"{text!r} cannot be a handle, email, id or store order/transaction id "
+                           "(spaces? paste just the one key)")
+    return Query(text, keys)
+
+
+def query_text(raw: str) -> str:
+    """The text trimmed, or InvalidInput if it is empty, too long for any key or holds control characters."""
     text = (raw or "").strip()
     if not text:
         raise InvalidInput("type a handle, email, account id, purchase id, ticket id or store order/transaction id")
@@ -66,21 +79,37 @@ def parse_query(raw: str) -> Query:
     # isprintable() is False for every control or format character (and for some spaces): only then look closer.
     if not text.isprintable() and any(unicodedata.category(ch).startswith("C") for ch in text):
         raise InvalidInput("the query contains control characters (or a NUL): retype it")
-    keys = [k for k in _likely(text) if SHAPES[k].match(_spelled(text, k))]
-    if not keys:
-        raise InvalidInput(f"{text!r} cannot be a handle, email, id or store order/transaction id "
-                           "(spaces? paste just the one key)")
-    return Query(text, tuple(keys))
+    return text
 
 
-_PREFERRED_UPPER = tuple((prefix.upper(), key) for prefix, key in PREFERRED)
+# The prefixes by their first character (all differ, so one prefix at most can apply: one test, not six).
+_PREFIXED = {prefix[0]: (prefix, key) for prefix, key in ((p.upper(), k) for p, k in PREFERRED)}
+assert len(_PREFIXED) == len(PREFERRED), "two prefixes start alike: keys_of must test them all"
+# Key -> whether a (trimmed) text fits it as that key spells it: `^@?...` fits a handle with or without its @.
+_FITS: dict[str, Callable[[str], object]] = {**{key: shape.match for key, shape in SHAPES.items()},
+         "ticket_id": lambda text: _ID.match(ticket_id_of(text))}
 
 
-def _likely(text: str) -> list[str]:
+def keys_of(text: str) -> Iterator[str]:
+    """Every key whose shape fits the (trimmed) text as that key spells it (SHAPES), likeliest first; each shape
+    is tested when the key is asked for, so a lookup that stops at the likeliest key tests one."""
     upper = text.upper()
-    first = [key for prefix, key in _PREFERRED_UPPER if upper.startswith(prefix)]
-    if "@" in text[1:]:
+    prefixed = _PREFIXED.get(upper[:1])
+    fits = _FITS
+    first = prefixed[1] if prefixed and upper.startswith(prefixed[0]) else None
+    # A prefixed text starts with a letter or @: never an Apple transaction id (digits only).
+    for key in _likely(first, "@" in text[1:], first is None and APPLE_ID.match(text) is not None):
+        if fits[key](text):
+            yield key
+
+
+@cache  # 7 x 2 x 2 combinations at most
+def _likely(prefixed: str | None, at_inside: bool, apple: bool) -> tuple[str, ...]:
+    """Every key, likeliest first: the prefix's, email for an @ after the first character, store for an Apple
+    transaction id (digits only), then the rest in KEYS order."""
+    first = [prefixed] if prefixed else []
+    if at_inside:
         first.append("email")
-    if APPLE_ID.match(text):
+    if apple:
         first.append("store_id")
-    return list(dict.fromkeys([*first, *KEYS]))
+    return tuple(dict.fromkeys([*first, *KEYS]))

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Dialect, Select, String, and_, bindparam, 
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from supportdesk.db.driver import Compiled, fetch, held_cursor
 from supportdesk.db.models import (
     Account,
     GiftEvent,
@@ -22,10 +23,10 @@ from supportdesk.db.models import (
 )
 from supportdesk.db.tables import table_of
 from supportdesk.domain import regions as rg
-from supportdesk.domain.query import Query, parse_query
+from supportdesk.domain.query import KEYS, Query, keys_of, parse_query, query_text, spelled
 from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services import glance
-from supportdesk.services.reads import Compiled, Rows, prepared
+from supportdesk.services.reads import Rows, prepared
 
 if TYPE_CHECKING:
     from supportdesk.services.reads import AnySelect
@@ -40,11 +41,23 @@ SUMMARY = ("account_id", "handle", "email", "country", "kind", "status", "coin_b
 # Keys that name one account at most (a primary key, or handles unique in any case): an exact lookup by them needs
 # no ORDER BY and LIMIT to see a second account.
 _UNIQUE = frozenset({"account_id", "handle", "purchase_id", "ticket_id"})
+_PROBE = AMBIGUOUS_SHOWN + 1  # fewer rows than this from a probe are all the rows there are
 _SUMMARY_COLUMNS = tuple(table_of(Account).c[name] for name in SUMMARY)
 
 
 def account_summary(a: Account) -> dict[str, Any]:
     return {name: getattr(a, name) for name in SUMMARY}
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    """A summary row (SUMMARY's columns, in order) as the dict lookups return: spelled out, twice as fast as
+    dict(zip(...)) on the path every lookup takes."""
+    account_id, handle, email, country, kind, status, coin_balance, diamond_balance = row
+    return {"account_id": account_id, "handle": handle, "email": email, "country": country, "kind": kind,
+            "status": status, "coin_balance": coin_balance, "diamond_balance": diamond_balance}
+
+
+assert _summary(SUMMARY) == dict(zip(SUMMARY, SUMMARY, strict=True)), "_summary must follow SUMMARY"
 
 
 def _handle_prefix(dialect: str, n: str = "") -> Any:
@@ -62,10 +75,10 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _statements(key: str, exact: bool, dialect: str, n: str = "") -> tuple[Any, ...]:
+def _statements(key: str, exact: bool, dialect: str, n: str = "", probe: bool = False) -> tuple[Any, ...]:
     """The statements for one key: the summary columns of the accounts holding :v under it (through the table
     that holds the key), in id order and a few (exact: enough to name the accounts sharing it) or a page and one
-    more (search)."""
+    more (search). A probe (exact) takes a few rows in no order: no sort for the usual single match."""
     value = bindparam(f"v{n}", type_=String)
     accounts = core_select(*_SUMMARY_COLUMNS)
 
@@ -91,6 +104,8 @@ def _statements(key: str, exact: bool, dialect: str, n: str = "") -> tuple[Any, 
         return ()
     if exact and key in _UNIQUE:
         return found  # one account at most: nothing to order or cut
+    if exact and probe:
+        return tuple(s.limit(_PROBE) for s in found)
     if exact:
         return tuple(s.order_by(Account.account_id).limit(AMBIGUOUS_SHOWN) for s in found)
     return tuple(s.limit(SEARCH_LIMIT + 1) for s in found)
@@ -101,6 +116,19 @@ def _compiled(key: str, exact: bool, dialect: Dialect) -> tuple[Compiled, ...]:
     """The statements for one key compiled once per database (dialect) and kept: a lookup then costs the driver's
     execute and nothing else (sqlite3 and psycopg keep their own prepared statements for the same SQL text)."""
     return tuple(Compiled.of(stmt, dialect) for stmt in _statements(key, exact, dialect.name))
+
+
+@lru_cache(maxsize=16)
+def _exact(dialect: Dialect) -> dict[str, tuple[tuple[Compiled, Compiled], ...]]:
+    """Key -> (probe, ordered statement) pairs for this database (one dict lookup per key for `resolve`): the
+    probe is the ordered statement itself for a key naming one account at most."""
+    table = {}
+    for key in KEYS:
+        ordered = _compiled(key, True, dialect)
+        probes = ordered if key in _UNIQUE else tuple(
+            Compiled.of(stmt, dialect) for stmt in _statements(key, True, dialect.name, probe=True))
+        table[key] = tuple(zip(probes, ordered, strict=True))
+    return table
 
 
 @lru_cache(maxsize=512)
@@ -136,20 +164,14 @@ def _candidates(q: Query, exact: bool, dialect: Dialect) -> Iterator[tuple[str, 
             yield key, stmt, values
 
 
-class _Rows(Rows):
-    """Account summaries by the compiled lookup statements (on the held cursor, see `reads.Rows`)."""
-
-    def __call__(self, stmt: Compiled, values: dict[str, str], skip: int = 0) -> list[dict[str, Any]]:
-        return [dict(zip(SUMMARY, row[skip:], strict=True)) for row in self.raw(stmt, values)]
-
-
 def search(session: Session, text: str) -> dict[str, Any]:
     """Accounts matching the text under any key (handles by prefix, any case), likeliest key first."""
     q = parse_query(text)
     found: dict[str, dict[str, Any]] = {}
-    rows = _Rows(session)
-    for account in rows(_search_statement(q.keys, rows.dialect), _search_values(q), skip=1):
-        found.setdefault(account["account_id"], account)
+    cursor, dialect = held_cursor(session)
+    stmt = _search_statement(q.keys, dialect)
+    for row in fetch(cursor, dialect, stmt.sql, stmt.args(_search_values(q))):
+        found.setdefault(row[1], _summary(row[1:]))
     accounts = list(found.values())
     return {"query": {"text": q.text, "kind": q.kind, "keys": list(q.keys)},
             "accounts": accounts[:SEARCH_LIMIT], "more": len(accounts) > SEARCH_LIMIT}
@@ -157,17 +179,34 @@ def search(session: Session, text: str) -> dict[str, Any]:
 
 def resolve(session: Session, text: str) -> dict[str, Any]:
     """The summary of the one account the query names: the likeliest key that matches wins; two accounts under
-    that key (handles that differ only in case, a shared email) are an error naming both, never a silent pick."""
-    q = parse_query(text)
-    rows = _Rows(session)
-    for key, stmt, values in _candidates(q, exact=True, dialect=rows.dialect):
-        accounts = {a["account_id"]: a for a in rows(stmt, values)}
-        if len(accounts) == 1:
-            return next(iter(accounts.values()))
-        if accounts:
-            names = [f"{a['handle']} ({a['account_id']}, {a['email']})" for a in accounts.values()]
-            raise Ambiguous(f"{q.text!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
+    that key (handles that differ only in case, a shared email) are an error naming both, never a silent pick.
+    The keys are tried as they come (`keys_of`): a lookup found by its likeliest key tests no other shape."""
+    typed = query_text(text)
+    keys = keys_of(typed)
+    key = next(keys, None)
+    if key is None:
+        parse_query(typed)  # raises: no key could hold it
+    cursor, dialect = held_cursor(session)
+    statements = _exact(dialect)
+    while key is not None:
+        value = spelled(typed, key)
+        for probe, ordered in statements[key]:
+            rows = fetch(cursor, dialect, probe.sql, probe.args_of(value))
+            if not rows:
+                continue
+            accounts = {row[0]: row for row in rows}  # by account id (the first summary column)
+            if len(accounts) == 1 and (probe is ordered or len(rows) < _PROBE):  # every row seen: one account
+                return _summary(rows[0])
+            if probe is not ordered:  # more than one, or more rows than the probe takes: the ordered statement
+                rows = fetch(cursor, dialect, ordered.sql, ordered.args_of(value))
+                accounts = {row[0]: row for row in rows}
+                if len(accounts) == 1:
+                    return _summary(rows[0])
+            names = [f"{a[1]} ({a[0]}, {a[2]})" for a in accounts.values()]  # handle (account id, email)
+            raise Ambiguous(f"{typed!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
                             f"{'; '.join(names)}; use the account id", details=names)
+        key = next(keys, None)
+    q = parse_query(typed)
     raise NotFound(f"no account matches {q.text!r} (searched as {', '.join(k.replace('_', ' ') for k in q.keys)})")
 
 

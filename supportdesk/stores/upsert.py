@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Engine, String, any_, bindparam, func
-from sqlalchemy import select as select_rows
+from sqlalchemy import ARRAY, Dialect, Engine, String, any_, bindparam, func, literal_column
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from supportdesk.db.engine import write_session
+from supportdesk.db.driver import Compiled, fetch, held_cursor
+from supportdesk.db.engine import refuse_nul, write_session
 from supportdesk.db.models import Account, Purchase, StoreRecord
 from supportdesk.db.tables import table_of
 from supportdesk.stores.records import NormalisedRecord, version_of
@@ -103,7 +105,7 @@ def _existing(session: Session, records: list[NormalisedRecord]) -> dict[tuple[s
 def _existing_rows() -> Any:
     table = table_of(StoreRecord)
     columns = [table.c[name] for name in ("store", "store_transaction_id", "raw", *COMPARED)]
-    return select_rows(*columns).where(table.c.store == bindparam("store"),
+    return core_select(*columns).where(table.c.store == bindparam("store"),
                                        table.c.store_transaction_id.in_(bindparam("ids", expanding=True)))
 
 
@@ -161,16 +163,29 @@ def resolve_accounts(session: Session, records: list[NormalisedRecord]) -> dict[
 
 
 def _apple_tokens(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:
-    tokens = {r.account_ref.lower() for r in records if r.store == "apple" and r.account_ref}
+    """appAccountToken (lower-cased) -> our account, for the batch's Apple records: one statement of one parameter
+    (the tokens as a list), an index probe per token, run on the session's driver cursor."""
+    tokens = sorted({r.account_ref.lower() for r in records if r.store == "apple" and r.account_ref})
     if not tokens:
         return {}
-    column = func.lower(Account.apple_app_account_token)  # ix_accounts_apple_token_lower (migration 0012)
-    if session.get_bind().dialect.name == "postgresql":  # one array parameter: the same statement every batch
-        where = column == any_(bindparam("tokens", sorted(tokens), type_=ARRAY(String())))
+    refuse_nul(tokens)
+    cursor, dialect = held_cursor(session)
+    stmt = _apple_statement(dialect)
+    value = tokens if dialect.name == "postgresql" else json.dumps(tokens)
+    return dict(fetch(cursor, dialect, stmt.sql, stmt.args_of(value)))
+
+
+@lru_cache(maxsize=16)  # keyed by the dialect object: one per engine
+def _apple_statement(dialect: Dialect) -> Compiled:
+    """Accounts whose token is one of :v in any case, on ix_accounts_apple_token_lower (migration 0012): :v is an
+    array on PostgreSQL, a JSON array on SQLite (json_each), so the statement is the same for every batch."""
+    column = func.lower(Account.apple_app_account_token)
+    if dialect.name == "postgresql":
+        where = column == any_(bindparam("v", type_=ARRAY(String())))
     else:
-        where = column.in_(tokens)
-    rows = session.exec(select(column, Account.account_id).where(where))
-    return {token: account for token, account in rows}
+        where = column.in_(
+            core_select(literal_column("value")).select_from(func.json_each(bindparam("v", type_=String))))
+    return Compiled.of(core_select(column, col(Account.account_id)).where(where), dialect)
 
 
 def _web_customers(session: Session, records: list[NormalisedRecord]) -> dict[str, str]:

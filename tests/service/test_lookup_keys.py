@@ -101,3 +101,23 @@ def test_handle_queries_use_the_lower_handle_index(loaded, exact):
                         if key == "handle")
     shown = plan(loaded, stmt.sql, stmt.args(values))
     assert "ix_accounts_handle_lower" in shown, shown
+
+
+@pytest.mark.parametrize("sharing", [1, 2, lookup.AMBIGUOUS_SHOWN + 3])
+def test_a_shared_email_names_the_first_accounts_by_id(loaded, sharing):
+    """The first look takes a few rows in no order; a second account, or more rows than it takes, and the
+    ordered statement names the first AMBIGUOUS_SHOWN by account id."""
+    with write_session(loaded) as s:
+        for i in range(sharing):
+            s.add(Account(account_id=f"acc_share{sharing - i:02d}", handle=f"@share{i}",  # ids added in reverse
+                          email="Shared0@X.IO" if i == 0 else "shared0@x.io", country="US", kind="viewer",
+                          status="active", created_at=NOW, coin_balance=0, diamond_balance=0))
+    with read_session(loaded) as s:
+        if sharing == 1:
+            assert lookup.resolve(s, "SHARED0@x.io")["account_id"] == "acc_share01"
+            return
+        with pytest.raises(Ambiguous) as caught:
+            lookup.resolve(s, "shared0@X.io")
+    ids = [f"acc_share{i:02d}" for i in range(1, sharing + 1)][:lookup.AMBIGUOUS_SHOWN]
+    assert [name.split(" (")[1].split(",")[0] for name in caught.value.details] == ids
+    assert f"matches {len(ids)} accounts by email" in caught.value.message
