@@ -277,31 +277,105 @@ def run(url: str, n: int) -> None:
 
 
 def one_row_writes(url: str, stop: Any, out: Any) -> None:
-    """Another agent: one-row writes, each in its own write transaction, every 5 ms; sends back each one's time."""
+    """Another agent: one-row writes, each in its own write transaction (the app's engine, so the app's busy
+    handling), every 5 ms; sends back each one's start (monotonic clock, shared by the processes) and time."""
     writer = make_engine(url)
     with writer.connect():
         pass
     out.put("ready")
     waits = []
     while not stop.is_set():
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
         try:
             with writer.execution_options(write=True).begin() as conn:
                 conn.execute(text("UPDATE accounts SET diamond_balance = diamond_balance "
                                   "WHERE account_id = 'acc_0000001'"))
-        except OperationalError:  # "database is locked" after busy_timeout (30 s): counted as that long a wait
+        except OperationalError:  # "database is locked" after the busy timeout (30 s): counted as that long a wait
             pass
-        waits.append(time.perf_counter() - t0)
+        waits.append((t0, time.monotonic() - t0))
         time.sleep(0.005)
     writer.dispose()
     out.put(waits)
 
 
-def writer_wait(url: str, n: int) -> None:
-    """The longest one-row write while the queue is rebuilt: in one write transaction, then in chunks."""
+def spread(waits: list[float]) -> str:
+    """p50 / p99 / max of waits in seconds, in ms."""
+    w = sorted(waits)
+    if not w:
+        return "-"
+    return (f"p50 {w[len(w) // 2] * 1000:.1f} / p99 {w[min(len(w) - 1, len(w) * 99 // 100)] * 1000:.1f} / "
+            f"max {w[-1] * 1000:.1f} ms")
+
+
+class Watch:
+    """What the rebuild does when (wrapping the service's steps from outside, this process only): the read (the
+    rules and the plan), each chunk's write transaction (its lock hold, on SQLite from BEGIN IMMEDIATE to COMMIT),
+    each checkpoint, and the log's size after each."""
+
+    def __init__(self, url: str) -> None:
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite") else None
+        self.wal = Path(f"{path}-wal") if path else None
+        self.read: tuple[float, float] | None = None
+        self.chunks: list[tuple[float, float]] = []
+        self.checkpoints: list[float] = []
+        self.wal_max = 0
+
+    def __enter__(self) -> Watch:
+        self.saved = review.plan, review.write_chunk, review._checkpoint
+
+        def timed_plan(*args: Any, **kw: Any) -> Any:
+            t0 = time.monotonic()
+            try:
+                return self.saved[0](*args, **kw)
+            finally:
+                self.read = (t0, time.monotonic())
+
+        def timed_chunk(*args: Any, **kw: Any) -> Any:
+            t0 = time.monotonic()
+            try:
+                return self.saved[1](*args, **kw)
+            finally:
+                self.chunks.append((t0, time.monotonic()))
+                self.sample()
+
+        def timed_checkpoint(*args: Any, **kw: Any) -> Any:
+            t0 = time.monotonic()
+            try:
+                return self.saved[2](*args, **kw)
+            finally:
+                self.checkpoints.append(time.monotonic() - t0)
+                self.sample()
+
+        review.plan, review.write_chunk, review._checkpoint = timed_plan, timed_chunk, timed_checkpoint
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        review.plan, review.write_chunk, review._checkpoint = self.saved
+
+    def sample(self) -> None:
+        if self.wal is not None and self.wal.exists():
+            self.wal_max = max(self.wal_max, self.wal.stat().st_size)
+
+    def split(self, waits: list[tuple[float, float]]) -> dict[str, list[float]]:
+        """The writer's waits by what the rebuild was doing when each began: reading, writing a chunk, between."""
+        out: dict[str, list[float]] = {"read": [], "chunk": [], "between": []}
+        for t0, w in waits:
+            if self.read and self.read[0] <= t0 <= self.read[1]:
+                out["read"].append(w)
+            elif any(a <= t0 + w and t0 <= b for a, b in self.chunks):
+                out["chunk"].append(w)  # it overlapped a chunk's write transaction
+            else:
+                out["between"].append(w)
+        return out
+
+
+def writer_wait(url: str, n: int, old_way: bool = True) -> None:
+    """A one-row writer's waits while the queue is rebuilt: in one write transaction (the old way), then as
+    `rebuild` does it; p50 / p99 / max, split by what the rebuild was doing; the chunks' lock holds, the
+    checkpoints and the log's size."""
     engine = make_engine(url)
 
-    def during(work: object) -> tuple[float, int, float]:
+    def during(work: object) -> tuple[list[tuple[float, float]], float]:
         ctx = multiprocessing.get_context("spawn")  # another agent: its own process, its own GIL
         stop, out = ctx.Event(), ctx.Queue()
         writer = ctx.Process(target=one_row_writes, args=(url, stop, out))
@@ -316,20 +390,34 @@ def writer_wait(url: str, n: int) -> None:
         stop.set()
         waits = out.get()
         writer.join()
-        return max(waits) * 1000, len(waits), took
+        return waits, took
 
     def old() -> None:
         with write_session(engine) as session:
             review.build(session)
 
-    alone = during(None)
+    name = f"  {engine.dialect.name:10s} {n:>9,} purchases:"
+    alone, _ = during(None)
+    print(f"{name} a one-row write alone: {spread([w for _, w in alone])} ({len(alone)} writes)", flush=True)
+    if old_way:
+        clear_flags(engine)
+        one, took = during(old)
+        print(f"{name} during build in one transaction: longest {max(w for _, w in one) * 1000:.0f} ms "
+              f"({len(one)} writes in {took:.1f} s)", flush=True)
     clear_flags(engine)
-    one = during(old)
-    clear_flags(engine)
-    chunked = during(lambda: review.rebuild(engine))
-    print(f"  {engine.dialect.name:10s} {n:>9,} purchases: a one-row write's longest wait: alone {alone[0]:6.1f} ms; "
-          f"during build in one transaction {one[0]:7.1f} ms ({one[1]} writes in {one[2]:.1f} s); during rebuild "
-          f"in 100-flag chunks {chunked[0]:6.1f} ms ({chunked[1]} writes in {chunked[2]:.1f} s)", flush=True)
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    with Watch(url) as watch:
+        chunked, took = during(lambda: review.rebuild(engine))
+    parts = watch.split(chunked)
+    holds = [b - a for a, b in watch.chunks]
+    print(f"{name} during rebuild ({len(chunked)} writes in {took:.1f} s): {spread([w for _, w in chunked])}; "
+          f"while reading {spread(parts['read'])}, behind a chunk {spread(parts['chunk'])}, "
+          f"between chunks {spread(parts['between'])}", flush=True)
+    print(f"{name} rebuild: read {watch.read[1] - watch.read[0] if watch.read else 0:.1f} s; {len(holds)} chunks, "
+          f"each held the lock {spread(holds)}; {len(watch.checkpoints)} checkpoints, "
+          f"{spread(watch.checkpoints)}; log at most {watch.wal_max / 2**20:.1f} MiB; "
+          f"load average {' '.join(load)} before, {' '.join(Path('/proc/loadavg').read_text().split()[:3])} after",
+          flush=True)
     engine.dispose()
 
 
@@ -424,6 +512,7 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-build", action="store_true", help="skip ours vs the floor")
     parser.add_argument("--writer", action="store_true", help="measure a one-row writer's wait during a rebuild")
+    parser.add_argument("--no-old", action="store_true", help="with --writer: skip the old one-transaction build")
     parser.add_argument("--flags", type=int, help="measure the queue's first page with this many open flags")
     parser.add_argument("--tui", action="store_true", help="with --flags: the TUI's memory too")
     parser.add_argument("--tui-rss", help=argparse.SUPPRESS)
@@ -440,7 +529,7 @@ def main() -> None:
             if not args.no_build:
                 run(url, n)
             if args.writer:
-                writer_wait(url, n)
+                writer_wait(url, n, old_way=not args.no_old)
             if args.flags:
                 queue_pages(url, args.flags, args.tui)
 
