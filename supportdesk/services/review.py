@@ -321,30 +321,37 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
     return p.result()
 
 
-CHUNK = 100  # flags a write transaction: 10-20 ms with their evidence on a busy machine (500 took 80 ms)
-GAP = 0.03  # SQLite: seconds between chunks, longer than the busy handler's 25 ms polls, so a waiting writer gets in
+CHUNK = 100  # flags a write transaction: about 1 ms of work in the write lock (their rows made ready before it)
+GAP = 0.03  # SQLite: seconds before each chunk, so a writer waiting for the lock (polling every 1 ms) gets in
 
 
 def rebuild(engine: Any, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
             now: datetime | None = None, chunk: int = CHUNK) -> BuildResult:
     """Run the rules in a read transaction (one snapshot, no write lock), then write the changes in short
-    transactions of `chunk` rows each, so another agent's one-row write waits for one chunk at most (on SQLite
-    with a gap after each, so that a writer polling for the lock is not starved by the next chunk)."""
+    transactions of `chunk` rows each, so another agent's one-row write waits for one chunk at most.
+
+    On SQLite each chunk's statements and rows are made first, then a pause (a waiting writer gets in, and this
+    thread comes back with a fresh time slice), then the write transaction only runs them. The read snapshot
+    stays open until the last chunk is written: while it is, no checkpoint can complete, so no one's commit
+    copies the log into the database and the log is not restarted (a restart syncs the log's header to disk
+    inside the write transaction that does it: 10-30 ms on a busy disk, once per chunk when we checkpointed
+    after each). After the last chunk: one checkpoint, here."""
     from supportdesk.db.engine import read_session
 
-    reader = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="REPEATABLE READ")
+    sqlite = engine.dialect.name == "sqlite"
+    reader = engine if sqlite else engine.execution_options(isolation_level="REPEATABLE READ")
     with read_session(reader) as session, session.begin():  # SQLite: one read transaction is one snapshot
         p = plan(session, policy, only, now)
-    writes: list[tuple[list[Any], list[Any], list[str]]] = []
-    writes += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
-    writes += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
-    writes += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
+        parts: list[tuple[list[Any], list[Any], list[str]]] = []
+        parts += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
+        parts += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
+        parts += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
+        for new, changed, gone in parts:
+            writes = _writes(engine.dialect, new, changed, gone)
+            if sqlite:
+                time.sleep(GAP)
+            write_chunk(engine, writes)
     _checkpoint(engine)
-    for new, changed, gone in writes:
-        write_chunk(engine, _writes(engine.dialect, new, changed, gone))  # rows made ready before the lock
-        _checkpoint(engine)
-        if engine.dialect.name == "sqlite":
-            time.sleep(GAP)
     return p.result()
 
 
@@ -357,8 +364,8 @@ def write_chunk(engine: Any, writes: Writes) -> None:
 
 
 def _checkpoint(engine: Any) -> None:
-    """SQLite: copy the write-ahead log into the database now, ourselves, outside any transaction. While the
-    rules read (one snapshot, many seconds) other agents' commits pile up in the log; left to the automatic
+    """SQLite: copy the write-ahead log into the database now, ourselves, outside any transaction. While a
+    rebuild holds its snapshot (many seconds) other agents' commits pile up in the log; left to the automatic
     checkpoint, the next one of them to commit would copy it all and wait for it (0.7-2 s at 1M purchases).
     PASSIVE: it waits for no one, and another connection's automatic checkpoint meanwhile just skips."""
     if engine.dialect.name != "sqlite":
