@@ -367,6 +367,16 @@ class Watch:
         if self.wal is not None and self.wal.exists():
             self.wal_max = max(self.wal_max, self.wal.stat().st_size)
 
+    def where(self, t0: float) -> str:
+        """When a wait began, said against the rebuild's steps."""
+        if self.read and self.read[0] <= t0 <= self.read[1]:
+            return f"{t0 - self.read[0]:.1f} s into the read"
+        after = [(t0 - b, i) for i, (_a, b) in enumerate(self.chunks) if b <= t0]
+        if after:
+            gap, i = min(after)
+            return f"{gap * 1000:.0f} ms after chunk {i + 1}"
+        return "before the read" if self.read and t0 < self.read[0] else "after the read"
+
     def split(self, waits: list[tuple[float, float]]) -> dict[str, list[float]]:
         """The writer's waits by what the rebuild was doing when each began: reading, writing a chunk, between."""
         out: dict[str, list[float]] = {"read": [], "chunk": [], "between": []}
@@ -427,6 +437,9 @@ def writer_wait(url: str, n: int, old_way: bool = True) -> None:
     print(f"{name} during rebuild ({len(chunked)} writes in {took:.1f} s): {spread([w for _, w in chunked])}; "
           f"while reading {spread(parts['read'])}, behind a chunk {spread(parts['chunk'])}, "
           f"between chunks {spread(parts['between'])}", flush=True)
+    longest = sorted(chunked, key=lambda tw: -tw[1])[:3]
+    print(f"{name} the longest waits: " + "; ".join(f"{w * 1000:.1f} ms ({watch.where(t0)})" for t0, w in longest),
+          flush=True)
     print(f"{name} rebuild: read {watch.read[1] - watch.read[0] if watch.read else 0:.1f} s; {len(holds)} chunks, "
           f"each held the lock {spread(holds)}; {len(watch.checkpoints)} checkpoints, "
           f"{spread(watch.checkpoints)}; log at most {watch.wal_max / 2**20:.1f} MiB; "

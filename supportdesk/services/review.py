@@ -331,27 +331,38 @@ def rebuild(engine: Any, policy: dict[str, Any] | None = None, only: Iterable[st
     transactions of `chunk` rows each, so another agent's one-row write waits for one chunk at most.
 
     On SQLite each chunk's statements and rows are made first, then a pause (a waiting writer gets in, and this
-    thread comes back with a fresh time slice), then the write transaction only runs them. The read snapshot
-    stays open until the last chunk is written: while it is, no checkpoint can complete, so no one's commit
-    copies the log into the database and the log is not restarted (a restart syncs the log's header to disk
-    inside the write transaction that does it: 10-30 ms on a busy disk, once per chunk when we checkpointed
-    after each). After the last chunk: one checkpoint, here."""
+    thread comes back with a fresh time slice), then the write transaction only runs them. The log is
+    checkpointed by us, never in another agent's commit: once when the snapshot starts (up to it), once after
+    the last chunk, when the snapshot ends. In between no checkpoint can pass the snapshot, so the automatic
+    one in other agents' commits finds nothing to copy (it would copy and sync everything they wrote before,
+    one commit paying 50 ms and more), and the log is not restarted (a restart syncs the log's header inside
+    the write transaction that does it: 10-30 ms on a busy disk, once per chunk when we checkpointed after
+    each)."""
     from supportdesk.db.engine import read_session
 
     sqlite = engine.dialect.name == "sqlite"
     reader = engine if sqlite else engine.execution_options(isolation_level="REPEATABLE READ")
-    with read_session(reader) as session, session.begin():  # SQLite: one read transaction is one snapshot
-        p = plan(session, policy, only, now)
-        parts: list[tuple[list[Any], list[Any], list[str]]] = []
-        parts += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
-        parts += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
-        parts += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
-        for new, changed, gone in parts:
-            writes = _writes(engine.dialect, new, changed, gone)
-            if sqlite:
-                time.sleep(GAP)
-            write_chunk(engine, writes)
-    _checkpoint(engine)
+    keeper = engine.raw_connection() if sqlite else None  # ready, so the last checkpoint follows the snapshot's end
+    try:
+        with read_session(reader) as session, session.begin():  # SQLite: one read transaction is one snapshot
+            if keeper is not None:
+                session.execute(select(col(ReviewFlag.flag_id)).limit(1)).all()  # the snapshot starts here
+                _checkpoint(keeper)
+            p = plan(session, policy, only, now)
+            parts: list[tuple[list[Any], list[Any], list[str]]] = []
+            parts += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
+            parts += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
+            parts += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
+            for new, changed, gone in parts:
+                writes = _writes(engine.dialect, new, changed, gone)
+                if sqlite:
+                    time.sleep(GAP)
+                write_chunk(engine, writes)
+        if keeper is not None:
+            _checkpoint(keeper)
+    finally:
+        if keeper is not None:
+            keeper.close()
     return p.result()
 
 
@@ -363,18 +374,11 @@ def write_chunk(engine: Any, writes: Writes) -> None:
         _run(session.connection(), writes)
 
 
-def _checkpoint(engine: Any) -> None:
-    """SQLite: copy the write-ahead log into the database now, ourselves, outside any transaction. While a
-    rebuild holds its snapshot (many seconds) other agents' commits pile up in the log; left to the automatic
-    checkpoint, the next one of them to commit would copy it all and wait for it (0.7-2 s at 1M purchases).
-    PASSIVE: it waits for no one, and another connection's automatic checkpoint meanwhile just skips."""
-    if engine.dialect.name != "sqlite":
-        return
-    raw = engine.raw_connection()
-    try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    finally:
-        raw.close()
+def _checkpoint(raw: Any) -> None:
+    """SQLite: copy the write-ahead log into the database now, on this (pooled, raw) connection, outside any
+    transaction. PASSIVE: it waits for no one, and another connection's automatic checkpoint meanwhile just
+    skips; it copies what no open snapshot still needs."""
+    raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _flag_json(flag: Any, purchase: Any, handle: str | None) -> dict[str, Any]:
