@@ -10,15 +10,21 @@ first); the sides then alternate order over two rounds (floor first, then ours f
 counts; ours starts from an empty queue each round (a full build, every flag inserted).
 
 Then, with --writer: a second process makes one-row writes (an UPDATE of one account, in its own write
-transaction, every 5 ms) while the queue is rebuilt, first the old way (`review.build` in one write transaction),
-then as `rebuild` does it (the rules in a read transaction, the writes in 100-flag chunks); printed: the writer's
-longest wait each way, and alone.
+transaction through the app's engine, every 5 ms): alone for 10 s (its own waits on the machine as loaded now),
+while the queue is built the old way (`review.build` in one write transaction; skip with --no-old), and while
+`rebuild` runs (the rules in a read transaction, the writes in 100-flag chunks). Printed: the writer's waits
+p50 / p99 / max, split by what the rebuild was doing when each began (reading; overlapping a chunk's write
+transaction; between chunks), the three longest and when; each chunk's lock hold, the checkpoints, the log's size.
+The floor on SQLite: the same writer on a bare sqlite3 connection (polling for the lock every millisecond, as the
+app does) while bare sqlite3 writes the same rows, made ready first, in the same chunks with the same pauses, a read
+snapshot held meanwhile, three rounds: what the writes alone cost a waiting writer on this machine now. (While
+ours reads nothing holds a lock, so there the floor is the writer alone.)
 
 Then, with --flags K: K open flags in the queue; the first page (`review.page`, keyset by (score desc, flag_id),
 100 rows, and the counts by rule) vs the whole queue as `review.queue` reads it; and the TUI's memory (max RSS
 of a process that opens the queue with a Pilot and reads the first page) with --tui.
 
-python bench/bench_review.py [--purchases N] [--pg URL] [--writer] [--flags 50000 [--tui]]
+python bench/bench_review.py [--purchases N] [--pg URL] [--writer [--no-old]] [--flags 50000 [--tui]]
    (the PG database is emptied first; SQLite databases are cached under /tmp/bench-review-cache)
 """
 
@@ -28,6 +34,7 @@ import argparse
 import multiprocessing
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -317,6 +324,7 @@ class Watch:
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite") else None
         self.wal = Path(f"{path}-wal") if path else None
         self.read: tuple[float, float] | None = None
+        self.plan: review.Plan | None = None
         self.chunks: list[tuple[float, float]] = []
         self.checkpoints: list[float] = []
         self.wal_max = 0
@@ -327,7 +335,8 @@ class Watch:
         def timed_plan(*args: Any, **kw: Any) -> Any:
             t0 = time.monotonic()
             try:
-                return self.saved[0](*args, **kw)
+                self.plan = self.saved[0](*args, **kw)
+                return self.plan
             finally:
                 self.read = (t0, time.monotonic())
 
@@ -390,6 +399,87 @@ class Watch:
         return out
 
 
+def bare_begin(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, trying every millisecond (as the app's engine does; busy_timeout 0)."""
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        time.sleep(0.001)
+
+
+def bare_one_row_writes(path: str, stop: Any, out: Any) -> None:
+    """The floor's other agent: the same one-row write every 5 ms on a bare sqlite3 connection (WAL, synchronous
+    NORMAL), polling for the lock every millisecond."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    out.put("ready")
+    waits = []
+    while not stop.is_set():
+        t0 = time.monotonic()
+        bare_begin(conn)
+        conn.execute("UPDATE accounts SET diamond_balance = diamond_balance WHERE account_id = 'acc_0000001'")
+        conn.execute("COMMIT")
+        waits.append((t0, time.monotonic() - t0))
+        time.sleep(0.005)
+    conn.close()
+    out.put(waits)
+
+
+def bare_chunks(path: str, engine: Engine, plan: review.Plan, chunk: int = review.CHUNK) -> list[float]:
+    """The floor's rebuild writes: the same rows (made ready first), the same chunks and pauses, on bare sqlite3
+    connections, a read snapshot held meanwhile (as ours); each chunk's lock hold."""
+    rows = review._writes(engine.dialect, plan.new, plan.changed, plan.gone)
+    reader = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    reader.execute("BEGIN")
+    reader.execute("SELECT flag_id FROM review_flags LIMIT 1").fetchall()
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    holds = []
+    for sql, values in rows:
+        for start in range(0, len(values), chunk):
+            time.sleep(review.GAP)
+            t0 = time.monotonic()
+            bare_begin(conn)
+            conn.executemany(sql, values[start:start + chunk])
+            conn.execute("COMMIT")
+            holds.append(time.monotonic() - t0)
+    reader.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    reader.close()
+    conn.close()
+    return holds
+
+
+def bare_floor(url: str, engine: Engine, plan: review.Plan, rounds: int = 3) -> None:
+    """The writer's waits against bare sqlite3 doing the rebuild's writes (no rules: the read holds no lock, so
+    while ours reads the floor is the writer alone); `rounds` times, from an empty queue each."""
+    path = url.removeprefix("sqlite:///")
+    waits: list[tuple[float, float]] = []
+    holds: list[float] = []
+    for _ in range(rounds):
+        clear_flags(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        ctx = multiprocessing.get_context("spawn")
+        stop, out = ctx.Event(), ctx.Queue()
+        writer = ctx.Process(target=bare_one_row_writes, args=(path, stop, out))
+        writer.start()
+        out.get()
+        holds += bare_chunks(path, engine, plan)
+        stop.set()
+        waits += out.get()
+        writer.join()
+    print(f"  {'sqlite':10s} floor: a bare sqlite3 writer against bare sqlite3 writing the same "
+          f"{len(holds) // rounds} chunks ({rounds} rounds, {len(waits)} writes): {spread([w for _, w in waits])}; "
+          f"each chunk held the lock {spread(holds)}; load average "
+          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}", flush=True)
+
+
 def writer_wait(url: str, n: int, old_way: bool = True) -> None:
     """A one-row writer's waits while the queue is rebuilt: in one write transaction (the old way), then as
     `rebuild` does it; p50 / p99 / max, split by what the rebuild was doing; the chunks' lock holds, the
@@ -445,6 +535,8 @@ def writer_wait(url: str, n: int, old_way: bool = True) -> None:
           f"{spread(watch.checkpoints)}; log at most {watch.wal_max / 2**20:.1f} MiB; "
           f"load average {' '.join(load)} before, {' '.join(Path('/proc/loadavg').read_text().split()[:3])} after",
           flush=True)
+    if engine.dialect.name == "sqlite" and watch.plan is not None:
+        bare_floor(url, engine, watch.plan)
     engine.dispose()
 
 
