@@ -137,7 +137,8 @@ def _begin_immediate(conn: Connection) -> None:
                 return
             except OperationalError as exc:
                 waited = time.monotonic() - start
-                if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT_S:
+                code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF  # SQLITE_BUSY and its extended codes
+                if code != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT_S:
                     raise
             time.sleep(first if waited < fine_for else then)
     finally:
