@@ -10,15 +10,21 @@ first); the sides then alternate order over two rounds (floor first, then ours f
 counts; ours starts from an empty queue each round (a full build, every flag inserted).
 
 Then, with --writer: a second process makes one-row writes (an UPDATE of one account, in its own write
-transaction, every 5 ms) while the queue is rebuilt, first the old way (`review.build` in one write transaction),
-then as `rebuild` does it (the rules in a read transaction, the writes in 100-flag chunks); printed: the writer's
-longest wait each way, and alone.
+transaction through the app's engine, every 5 ms): alone for 10 s (its own waits on the machine as loaded now),
+while the queue is built the old way (`review.build` in one write transaction; skip with --no-old), and while
+`rebuild` runs (the rules in a read transaction, the writes in 100-flag chunks). Printed: the writer's waits
+p50 / p99 / max, split by what the rebuild was doing when each began (reading; overlapping a chunk's write
+transaction; between chunks), the three longest and when; each chunk's lock hold, the checkpoints, the log's size.
+The floor on SQLite: the same writer on a bare sqlite3 connection (polling for the lock every millisecond, as the
+app does) while bare sqlite3 writes the same rows, made ready first, in the same chunks with the same pauses, a read
+snapshot held meanwhile, three rounds: what the writes alone cost a waiting writer on this machine now. (While
+ours reads nothing holds a lock, so there the floor is the writer alone.)
 
 Then, with --flags K: K open flags in the queue; the first page (`review.page`, keyset by (score desc, flag_id),
 100 rows, and the counts by rule) vs the whole queue as `review.queue` reads it; and the TUI's memory (max RSS
 of a process that opens the queue with a Pilot and reads the first page) with --tui.
 
-python bench/bench_review.py [--purchases N] [--pg URL] [--writer] [--flags 50000 [--tui]]
+python bench/bench_review.py [--purchases N] [--pg URL] [--writer [--no-old]] [--flags 50000 [--tui]]
    (the PG database is emptied first; SQLite databases are cached under /tmp/bench-review-cache)
 """
 
@@ -28,8 +34,10 @@ import argparse
 import multiprocessing
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -277,31 +285,208 @@ def run(url: str, n: int) -> None:
 
 
 def one_row_writes(url: str, stop: Any, out: Any) -> None:
-    """Another agent: one-row writes, each in its own write transaction, every 5 ms; sends back each one's time."""
+    """Another agent: one-row writes, each in its own write transaction (the app's engine, so the app's busy
+    handling), every 5 ms; sends back each one's start (monotonic clock, shared by the processes) and time."""
     writer = make_engine(url)
     with writer.connect():
         pass
     out.put("ready")
     waits = []
     while not stop.is_set():
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
         try:
             with writer.execution_options(write=True).begin() as conn:
                 conn.execute(text("UPDATE accounts SET diamond_balance = diamond_balance "
                                   "WHERE account_id = 'acc_0000001'"))
-        except OperationalError:  # "database is locked" after busy_timeout (30 s): counted as that long a wait
+        except OperationalError:  # "database is locked" after the busy timeout (30 s): counted as that long a wait
             pass
-        waits.append(time.perf_counter() - t0)
+        waits.append((t0, time.monotonic() - t0))
         time.sleep(0.005)
     writer.dispose()
     out.put(waits)
 
 
-def writer_wait(url: str, n: int) -> None:
-    """The longest one-row write while the queue is rebuilt: in one write transaction, then in chunks."""
+def spread(waits: list[float]) -> str:
+    """p50 / p99 / max of waits in seconds, in ms."""
+    w = sorted(waits)
+    if not w:
+        return "-"
+    return (f"p50 {w[len(w) // 2] * 1000:.1f} / p99 {w[min(len(w) - 1, len(w) * 99 // 100)] * 1000:.1f} / "
+            f"max {w[-1] * 1000:.1f} ms")
+
+
+class Watch:
+    """What the rebuild does when (wrapping the service's steps from outside, this process only): the read (the
+    rules and the plan), each chunk's write transaction (its lock hold, on SQLite from BEGIN IMMEDIATE to COMMIT),
+    each checkpoint; and the log's size, every 10 ms (emptied first: its file never shrinks by itself)."""
+
+    def __init__(self, url: str) -> None:
+        path = url.removeprefix("sqlite:///") if url.startswith("sqlite") else None
+        self.wal = Path(f"{path}-wal") if path else None
+        self.read: tuple[float, float] | None = None
+        self.plan: review.Plan | None = None
+        self.chunks: list[tuple[float, float]] = []
+        self.checkpoints: list[float] = []
+        self.wal_max = 0
+
+    def __enter__(self) -> Watch:
+        self.saved = review.plan, review.write_chunk, review._checkpoint
+
+        def timed_plan(*args: Any, **kw: Any) -> Any:
+            t0 = time.monotonic()
+            try:
+                self.plan = self.saved[0](*args, **kw)
+                return self.plan
+            finally:
+                self.read = (t0, time.monotonic())
+
+        def timed_chunk(*args: Any, **kw: Any) -> Any:
+            t0 = time.monotonic()
+            try:
+                return self.saved[1](*args, **kw)
+            finally:
+                self.chunks.append((t0, time.monotonic()))
+                self.sample()
+
+        def timed_checkpoint(*args: Any, **kw: Any) -> Any:
+            t0 = time.monotonic()
+            try:
+                return self.saved[2](*args, **kw)
+            finally:
+                self.checkpoints.append(time.monotonic() - t0)
+                self.sample()
+
+        review.plan, review.write_chunk, review._checkpoint = timed_plan, timed_chunk, timed_checkpoint
+        self.running = True
+        self.sampler = threading.Thread(target=self.sampling, daemon=True)
+        self.sampler.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        review.plan, review.write_chunk, review._checkpoint = self.saved
+        self.running = False
+        self.sampler.join()
+
+    def sampling(self) -> None:
+        while self.running:
+            self.sample()
+            time.sleep(0.01)
+
+    def sample(self) -> None:
+        if self.wal is not None and self.wal.exists():
+            self.wal_max = max(self.wal_max, self.wal.stat().st_size)
+
+    def where(self, t0: float) -> str:
+        """When a wait began, said against the rebuild's steps."""
+        if self.read and self.read[0] <= t0 <= self.read[1]:
+            return f"{t0 - self.read[0]:.1f} s into the read"
+        after = [(t0 - b, i) for i, (_a, b) in enumerate(self.chunks) if b <= t0]
+        if after:
+            gap, i = min(after)
+            return f"{gap * 1000:.0f} ms after chunk {i + 1}"
+        return "before the read" if self.read and t0 < self.read[0] else "after the read"
+
+    def split(self, waits: list[tuple[float, float]]) -> dict[str, list[float]]:
+        """The writer's waits by what the rebuild was doing when each began: reading, writing a chunk, between."""
+        out: dict[str, list[float]] = {"read": [], "chunk": [], "between": []}
+        for t0, w in waits:
+            if self.read and self.read[0] <= t0 <= self.read[1]:
+                out["read"].append(w)
+            elif any(a <= t0 + w and t0 <= b for a, b in self.chunks):
+                out["chunk"].append(w)  # it overlapped a chunk's write transaction
+            else:
+                out["between"].append(w)
+        return out
+
+
+def bare_begin(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, trying every millisecond (as the app's engine does; busy_timeout 0)."""
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        time.sleep(0.001)
+
+
+def bare_one_row_writes(path: str, stop: Any, out: Any) -> None:
+    """The floor's other agent: the same one-row write every 5 ms on a bare sqlite3 connection (WAL, synchronous
+    NORMAL), polling for the lock every millisecond."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    out.put("ready")
+    waits = []
+    while not stop.is_set():
+        t0 = time.monotonic()
+        bare_begin(conn)
+        conn.execute("UPDATE accounts SET diamond_balance = diamond_balance WHERE account_id = 'acc_0000001'")
+        conn.execute("COMMIT")
+        waits.append((t0, time.monotonic() - t0))
+        time.sleep(0.005)
+    conn.close()
+    out.put(waits)
+
+
+def bare_chunks(path: str, engine: Engine, plan: review.Plan, chunk: int = review.CHUNK) -> list[float]:
+    """The floor's rebuild writes: the same rows (made ready first), the same chunks and pauses, on bare sqlite3
+    connections, a read snapshot held meanwhile (as ours); each chunk's lock hold."""
+    rows = review._writes(engine.dialect, plan.new, plan.changed, plan.gone)
+    reader = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    reader.execute("BEGIN")
+    reader.execute("SELECT flag_id FROM review_flags LIMIT 1").fetchall()
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    holds = []
+    for sql, values in rows:
+        for start in range(0, len(values), chunk):
+            time.sleep(review.GAP)
+            t0 = time.monotonic()
+            bare_begin(conn)
+            conn.executemany(sql, values[start:start + chunk])
+            conn.execute("COMMIT")
+            holds.append(time.monotonic() - t0)
+    reader.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    reader.close()
+    conn.close()
+    return holds
+
+
+def bare_floor(url: str, engine: Engine, plan: review.Plan, rounds: int = 3) -> None:
+    """The writer's waits against bare sqlite3 doing the rebuild's writes (no rules: the read holds no lock, so
+    while ours reads the floor is the writer alone); `rounds` times, from an empty queue each."""
+    path = url.removeprefix("sqlite:///")
+    waits: list[tuple[float, float]] = []
+    holds: list[float] = []
+    for _ in range(rounds):
+        clear_flags(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        ctx = multiprocessing.get_context("spawn")
+        stop, out = ctx.Event(), ctx.Queue()
+        writer = ctx.Process(target=bare_one_row_writes, args=(path, stop, out))
+        writer.start()
+        out.get()
+        holds += bare_chunks(path, engine, plan)
+        stop.set()
+        waits += out.get()
+        writer.join()
+    print(f"  {'sqlite':10s} floor: a bare sqlite3 writer against bare sqlite3 writing the same "
+          f"{len(holds) // rounds} chunks ({rounds} rounds, {len(waits)} writes): {spread([w for _, w in waits])}; "
+          f"each chunk held the lock {spread(holds)}; load average "
+          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}", flush=True)
+
+
+def writer_wait(url: str, n: int, old_way: bool = True) -> None:
+    """A one-row writer's waits while the queue is rebuilt: in one write transaction (the old way), then as
+    `rebuild` does it; p50 / p99 / max, split by what the rebuild was doing; the chunks' lock holds, the
+    checkpoints and the log's size."""
     engine = make_engine(url)
 
-    def during(work: object) -> tuple[float, int, float]:
+    def during(work: object) -> tuple[list[tuple[float, float]], float]:
         ctx = multiprocessing.get_context("spawn")  # another agent: its own process, its own GIL
         stop, out = ctx.Event(), ctx.Queue()
         writer = ctx.Process(target=one_row_writes, args=(url, stop, out))
@@ -311,25 +496,47 @@ def writer_wait(url: str, n: int) -> None:
         if callable(work):
             work()
         else:
-            time.sleep(1)
+            time.sleep(10)  # the writer alone: its own waits on this machine now (scheduling, the disk)
         took = time.perf_counter() - t0
         stop.set()
         waits = out.get()
         writer.join()
-        return max(waits) * 1000, len(waits), took
+        return waits, took
 
     def old() -> None:
         with write_session(engine) as session:
             review.build(session)
 
-    alone = during(None)
+    name = f"  {engine.dialect.name:10s} {n:>9,} purchases:"
+    alone, _ = during(None)
+    print(f"{name} a one-row write alone: {spread([w for _, w in alone])} ({len(alone)} writes)", flush=True)
+    if old_way:
+        clear_flags(engine)
+        one, took = during(old)
+        print(f"{name} during build in one transaction: longest {max(w for _, w in one) * 1000:.0f} ms "
+              f"({len(one)} writes in {took:.1f} s)", flush=True)
     clear_flags(engine)
-    one = during(old)
-    clear_flags(engine)
-    chunked = during(lambda: review.rebuild(engine))
-    print(f"  {engine.dialect.name:10s} {n:>9,} purchases: a one-row write's longest wait: alone {alone[0]:6.1f} ms; "
-          f"during build in one transaction {one[0]:7.1f} ms ({one[1]} writes in {one[2]:.1f} s); during rebuild "
-          f"in 100-flag chunks {chunked[0]:6.1f} ms ({chunked[1]} writes in {chunked[2]:.1f} s)", flush=True)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    with Watch(url) as watch:
+        chunked, took = during(lambda: review.rebuild(engine))
+    parts = watch.split(chunked)
+    holds = [b - a for a, b in watch.chunks]
+    print(f"{name} during rebuild ({len(chunked)} writes in {took:.1f} s): {spread([w for _, w in chunked])}; "
+          f"while reading {spread(parts['read'])}, behind a chunk {spread(parts['chunk'])}, "
+          f"between chunks {spread(parts['between'])}", flush=True)
+    longest = sorted(chunked, key=lambda tw: -tw[1])[:3]
+    print(f"{name} the longest waits: " + "; ".join(f"{w * 1000:.1f} ms ({watch.where(t0)})" for t0, w in longest),
+          flush=True)
+    print(f"{name} rebuild: read {watch.read[1] - watch.read[0] if watch.read else 0:.1f} s; {len(holds)} chunks, "
+          f"each held the lock {spread(holds)}; {len(watch.checkpoints)} checkpoints, "
+          f"{spread(watch.checkpoints)}; log at most {watch.wal_max / 2**20:.1f} MiB; "
+          f"load average {' '.join(load)} before, {' '.join(Path('/proc/loadavg').read_text().split()[:3])} after",
+          flush=True)
+    if engine.dialect.name == "sqlite" and watch.plan is not None:
+        bare_floor(url, engine, watch.plan)
     engine.dispose()
 
 
@@ -424,6 +631,7 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-build", action="store_true", help="skip ours vs the floor")
     parser.add_argument("--writer", action="store_true", help="measure a one-row writer's wait during a rebuild")
+    parser.add_argument("--no-old", action="store_true", help="with --writer: skip the old one-transaction build")
     parser.add_argument("--flags", type=int, help="measure the queue's first page with this many open flags")
     parser.add_argument("--tui", action="store_true", help="with --flags: the TUI's memory too")
     parser.add_argument("--tui-rss", help=argparse.SUPPRESS)
@@ -440,7 +648,7 @@ def main() -> None:
             if not args.no_build:
                 run(url, n)
             if args.writer:
-                writer_wait(url, n)
+                writer_wait(url, n, old_way=not args.no_old)
             if args.flags:
                 queue_pages(url, args.flags, args.tui)
 

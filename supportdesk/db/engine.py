@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlmodel import Session
 
@@ -17,6 +18,8 @@ from supportdesk.errors import ConfigError, DatabaseUnavailable, Forbidden, Inva
 
 ENV_URL = "SUPPORTDESK_DATABASE_URL"
 IDLE_PING_S = 30.0  # a pooled PostgreSQL connection idle longer than this is pinged before it is handed out
+BUSY_TIMEOUT_S = 30.0  # SQLite: how long a statement waits for a lock before "database is locked"
+WRITE_POLL_S = (0.001, 0.1, 0.005)  # SQLite: a writer tries for the lock every 1 ms for 0.1 s, then every 5 ms
 
 
 def default_url() -> str:
@@ -98,7 +101,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         _check_sqlite_path(Path(database))
         _create_private(Path(database))
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -107,16 +110,43 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000:.0f}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         # Writers take the lock up front so two writers queue instead of deadlocking on upgrade.
-        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if conn.get_execution_options().get("write"):
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN DEFERRED")
 
     return engine
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """BEGIN IMMEDIATE, trying for the write lock every millisecond (every 5 ms after the first 0.1 s) until
+    BUSY_TIMEOUT_S. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms
+    between tries, so a writer behind a transaction that holds the lock for 35 ms waited 53 ms, and one behind
+    60 ms waited 78; polling, it waits for the lock and about a millisecond more."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    first, fine_for, then = WRITE_POLL_S
+    start = time.monotonic()
+    driver.execute("PRAGMA busy_timeout=0")  # this statement only: a busy lock answers at once
+    try:
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                waited = time.monotonic() - start
+                code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF  # SQLITE_BUSY and its extended codes
+                if code != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT_S:
+                    raise
+            time.sleep(first if waited < fine_for else then)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000:.0f}")
 
 
 def _create_private(path: Path) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from supportdesk.db.models import Account, Cashout, Purchase, ReviewFlag
@@ -269,21 +269,47 @@ def plan(session: Session, policy: dict[str, Any] | None = None, only: Iterable[
     return Plan(new, changed, gone, unchanged, decided)
 
 
-def _apply(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]], gone: list[str]) -> None:
-    """Write part of a plan. A flag an agent decided meanwhile stays decided: the updates touch only open and
-    cleared flags, and another agent's build may have raised the same new flags (theirs stand)."""
+Writes = list[tuple[str, list[tuple[Any, ...]]]]
+
+_COLUMNS = ("flag_id", "rule", "account_id", "purchase_id", "score", "evidence", "status", "created_at")
+_NEW = (f"INSERT INTO review_flags ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+        "ON CONFLICT (flag_id) DO NOTHING")
+_REFRESH = ("UPDATE review_flags SET score = ?, evidence = ?, status = ? "
+            "WHERE flag_id = ? AND status IN ('open', 'cleared')")
+_CLEAR = "UPDATE review_flags SET status = 'cleared' WHERE flag_id = ? AND status = 'open'"
+
+
+def _writes(dialect: Any, new: list[dict[str, Any]], changed: list[dict[str, Any]], gone: list[str]) -> Writes:
+    """Part of a plan as statements and driver-ready rows: the values already as SQLAlchemy sends them to this
+    database (the evidence as JSON, times in its format), so a write transaction only runs them. A flag an agent
+    decided meanwhile stays decided: the updates touch only open and cleared flags, and another agent's build may
+    have raised the same new flags (theirs stand)."""
     table = table_of(ReviewFlag)
-    if new:
-        session.execute(_insert_new(session, table), new)
-    if changed:
-        session.execute(update(table).where(table.c.flag_id == bindparam("fid"),
-                                            table.c.status.in_(("open", "cleared")))
-                        .values(score=bindparam("score"), evidence=bindparam("evidence"), status=bindparam("status")),
-                        changed)
-    for start in range(0, len(gone), 500):
-        session.execute(update(table).where(table.c.flag_id.in_(gone[start:start + 500]), table.c.status == "open")
-                        .values(status="cleared"))
-    session.flush()
+
+    def sent(column: str) -> Any:
+        process = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        return process or (lambda value: value)
+
+    evidence = sent("evidence")
+    row = [(c, sent(c)) for c in _COLUMNS]
+    out: Writes = [
+        (_NEW, [tuple(f(r[c]) for c, f in row) for r in new]),
+        (_REFRESH, [(r["score"], evidence(r["evidence"]), r["status"], r["fid"]) for r in changed]),
+        (_CLEAR, [(fid,) for fid in gone]),
+    ]
+    if dialect.paramstyle != "qmark":
+        out = [(sql.replace("?", "%s"), rows) for sql, rows in out]
+    return [(sql, rows) for sql, rows in out if rows]
+
+
+def _run(conn: Any, writes: Writes) -> None:
+    for sql, rows in writes:
+        conn.exec_driver_sql(sql, rows)
+
+
+def _apply(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]], gone: list[str]) -> None:
+    """Write part of a plan in the session's transaction."""
+    _run(session.connection(), _writes(session.get_bind().dialect, new, changed, gone))
 
 
 def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
@@ -295,59 +321,64 @@ def build(session: Session, policy: dict[str, Any] | None = None, only: Iterable
     return p.result()
 
 
-CHUNK = 100  # flags a write transaction: 10-20 ms with their evidence on a busy machine (500 took 80 ms)
-GAP = 0.03  # SQLite: seconds between chunks, longer than the busy handler's 25 ms polls, so a waiting writer gets in
+CHUNK = 100  # flags a write transaction: about 1 ms of work in the write lock (their rows made ready before it)
+GAP = 0.03  # SQLite: seconds before each chunk, so a writer waiting for the lock (polling every 1 ms) gets in
 
 
 def rebuild(engine: Any, policy: dict[str, Any] | None = None, only: Iterable[str] | None = None,
             now: datetime | None = None, chunk: int = CHUNK) -> BuildResult:
     """Run the rules in a read transaction (one snapshot, no write lock), then write the changes in short
-    transactions of `chunk` rows each, so another agent's one-row write waits for one chunk at most (on SQLite
-    with a gap after each, so that a writer polling for the lock is not starved by the next chunk)."""
-    from supportdesk.db.engine import read_session, write_session
+    transactions of `chunk` rows each, so another agent's one-row write waits for one chunk at most.
 
-    reader = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="REPEATABLE READ")
-    with read_session(reader) as session, session.begin():  # SQLite: one read transaction is one snapshot
-        p = plan(session, policy, only, now)
-    writes: list[tuple[list[Any], list[Any], list[str]]] = []
-    writes += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
-    writes += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
-    writes += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
-    _checkpoint(engine)
-    for new, changed, gone in writes:
-        with write_session(engine) as session:
-            _apply(session, new, changed, gone)
-        _checkpoint(engine)
-        if engine.dialect.name == "sqlite":
-            time.sleep(GAP)
+    On SQLite each chunk's statements and rows are made first, then a pause (a waiting writer gets in, and this
+    thread comes back with a fresh time slice), then the write transaction only runs them. The log is
+    checkpointed by us, never in another agent's commit: once when the snapshot starts (up to it), once after
+    the last chunk, when the snapshot ends. In between no checkpoint can pass the snapshot, so the automatic
+    one in other agents' commits finds nothing to copy (it would copy and sync everything they wrote before,
+    one commit paying 50 ms and more), and the log is not restarted (a restart syncs the log's header inside
+    the write transaction that does it: 10-30 ms on a busy disk, once per chunk when we checkpointed after
+    each)."""
+    from supportdesk.db.engine import read_session
+
+    sqlite = engine.dialect.name == "sqlite"
+    reader = engine if sqlite else engine.execution_options(isolation_level="REPEATABLE READ")
+    keeper = engine.raw_connection() if sqlite else None  # ready, so the last checkpoint follows the snapshot's end
+    try:
+        with read_session(reader) as session, session.begin():  # SQLite: one read transaction is one snapshot
+            if keeper is not None:
+                session.execute(select(col(ReviewFlag.flag_id)).limit(1)).all()  # the snapshot starts here
+                _checkpoint(keeper)
+            p = plan(session, policy, only, now)
+            parts: list[tuple[list[Any], list[Any], list[str]]] = []
+            parts += [(p.new[i:i + chunk], [], []) for i in range(0, len(p.new), chunk)]
+            parts += [([], p.changed[i:i + chunk], []) for i in range(0, len(p.changed), chunk)]
+            parts += [([], [], p.gone[i:i + chunk]) for i in range(0, len(p.gone), chunk)]
+            for new, changed, gone in parts:
+                writes = _writes(engine.dialect, new, changed, gone)
+                if sqlite:
+                    time.sleep(GAP)
+                write_chunk(engine, writes)
+        if keeper is not None:
+            _checkpoint(keeper)
+    finally:
+        if keeper is not None:
+            keeper.close()
     return p.result()
 
 
-def _checkpoint(engine: Any) -> None:
-    """SQLite: copy the write-ahead log into the database now, ourselves, outside any transaction. While the
-    rules read (one snapshot, many seconds) other agents' commits pile up in the log; left to the automatic
-    checkpoint, the next one of them to commit would copy it all and wait for it (0.7-2 s at 1M purchases).
-    PASSIVE: it waits for no one, and another connection's automatic checkpoint meanwhile just skips."""
-    if engine.dialect.name != "sqlite":
-        return
-    raw = engine.raw_connection()
-    try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    finally:
-        raw.close()
+def write_chunk(engine: Any, writes: Writes) -> None:
+    """One chunk of a rebuild's writes, in its own write transaction (on SQLite, the time the write lock is held)."""
+    from supportdesk.db.engine import write_session
+
+    with write_session(engine) as session:
+        _run(session.connection(), writes)
 
 
-def _insert_new(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing(index_elements=["flag_id"])
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["flag_id"])
-    return insert(table)
+def _checkpoint(raw: Any) -> None:
+    """SQLite: copy the write-ahead log into the database now, on this (pooled, raw) connection, outside any
+    transaction. PASSIVE: it waits for no one, and another connection's automatic checkpoint meanwhile just
+    skips; it copies what no open snapshot still needs."""
+    raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _flag_json(flag: Any, purchase: Any, handle: str | None) -> dict[str, Any]:

@@ -316,6 +316,37 @@ def test_rebuild_in_chunks_and_keyset_pages(load):
         assert review.get_flag(s, whole[0]["flag_id"])["status"] == "dismissed"
 
 
+def test_rebuild_refreshes_reopens_and_clears(load):
+    """The three kinds of update a rebuild writes, as stored: a changed open flag is refreshed (score and evidence
+    as the rules say now), a cleared flag that fires again opens again, an open one that no longer fires is
+    cleared; the evidence reads back as it was written."""
+    w = World()
+    w.accounts[1]["country"] = "KR"
+    pid = w.buy(1, T0)  # storefront_mismatch
+    engine = load(w)
+    assert review.rebuild(engine).raised == 1
+    with read_session(engine) as s:
+        flag = review.page(s)[0]
+        fid, evidence = flag["flag_id"], review.get_flag(s, flag["flag_id"])["evidence"]
+    with write_session(engine) as s:
+        s.get(ReviewFlag, fid).score, s.get(ReviewFlag, fid).evidence = 1, {"old": True}
+        s.add(ReviewFlag(flag_id="flg_stale", rule="velocity", account_id="acc_0002", score=10,
+                         evidence={"count": 6, "purchases": []}, created_at=T0))
+    again = review.rebuild(engine, chunk=1)
+    assert (again.raised, again.refreshed, again.cleared, again.unchanged) == (0, 1, 1, 0)
+    with read_session(engine) as s:
+        got = review.get_flag(s, fid)
+        assert (got["score"], got["evidence"], got["purchase_id"]) == (flag["score"], evidence, pid)
+        assert s.get(ReviewFlag, "flg_stale").status == "cleared"
+    with write_session(engine) as s:
+        s.get(ReviewFlag, fid).status = "cleared"
+    third = review.rebuild(engine)
+    assert (third.raised, third.refreshed, third.cleared, third.unchanged) == (0, 1, 0, 0)
+    with read_session(engine) as s:
+        assert review.get_flag(s, fid)["status"] == "open"
+        assert s.get(ReviewFlag, "flg_stale").status == "cleared"
+
+
 def test_unknown_rule_and_flag_are_refused(load):
     engine = load(World())
     with write_session(engine) as s, pytest.raises(InvalidInput):
