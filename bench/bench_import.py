@@ -1,7 +1,11 @@
 """Import of N ledger entries through `run_import` vs a raw floor in the same run (same rows, same schema).
 
 Floor on SQLite: json.loads + sqlite3 executemany in one transaction. On PostgreSQL (--pg URL): json.loads +
-psycopg COPY. Prints seconds and the ratio (ours / floor).  python bench/bench_import.py [--entries N] [--pg URL]
+psycopg COPY into a logged table with the same columns, defaults, indexes and unique constraints as ledger_entries
+(`LIKE ... INCLUDING ALL`), without its foreign key or triggers. The same COPY into a table that also has the
+accounts foreign key is printed beside it ("floor + FK"): what the schema makes any writer pay. Prints seconds and
+the ratio (ours / floor); with --rounds R, ours and the floors alternate R times.
+python bench/bench_import.py [--entries N] [--pg URL] [--engine sqlite|postgresql] [--rounds R]
 
 With --into N: a small import (10 accounts, 10 purchases, 10 ledger entries) into a database that already holds
 N accounts, purchases and ledger entries (built once and cached: SQLite under /tmp/bench-import-cache, PostgreSQL
@@ -51,7 +55,7 @@ def floor_sqlite(url: str, ledger: Path) -> float:
     return elapsed
 
 
-def floor_pg(url: str, ledger: Path) -> float:
+def floor_pg(url: str, ledger: Path, fk: bool = False) -> float:
     engine = make_engine(url)
     ensure_schema(engine)
     raw = engine.raw_connection()
@@ -59,6 +63,8 @@ def floor_pg(url: str, ledger: Path) -> float:
     cur = raw.cursor()
     # The same columns and indexes in a logged table like ours, without foreign keys or triggers: the floor.
     cur.execute("CREATE TABLE floor_ledger (LIKE ledger_entries INCLUDING ALL)")
+    if fk:  # the foreign key ledger_entries has (the accounts are there: ours imported them into this database)
+        cur.execute("ALTER TABLE floor_ledger ADD FOREIGN KEY (account_id) REFERENCES accounts (account_id)")
     with cur.copy(f"COPY floor_ledger ({', '.join(COLS)}) FROM STDIN") as copy, ledger.open("rb") as fh:
         for line in fh:
             d = json.loads(line)
@@ -156,8 +162,8 @@ def child(url: str, root: str) -> None:
     print(f"{took:.2f} s, peak {int(hwm.split()[1]) / 1024:.0f} MiB")
 
 
-def small_into_big(n: int, pg: str | None) -> None:
-    for target in [None, *([pg] if pg else [])]:
+def small_into_big(n: int, pg: str | None, engines: list[str]) -> None:
+    for target in [*([None] if "sqlite" in engines else []), *([pg] if pg and "postgresql" in engines else [])]:
         engine_name = "sqlite" if target is None else "postgres"
         with tempfile.TemporaryDirectory() as tmp:
             empty = f"sqlite:///{tmp}/empty.db" if target is None else target
@@ -175,26 +181,39 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--pg", help="a PostgreSQL database URL to measure on too (emptied first)")
     parser.add_argument("--into", type=int, help="measure a 30-row import into a database of this many accounts")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), help="only this engine (default: both)")
+    parser.add_argument("--rounds", type=int, default=1, help="ours and the floor, alternating, this many times")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    engines = [args.engine] if args.engine else ["sqlite", "postgresql"]
     if args.child:
         child(*args.child)
         return
     if args.into:
-        small_into_big(args.into, args.pg)
+        small_into_big(args.into, args.pg, engines)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = write(Path(tmp) / "ds", accounts=args.accounts, entries=args.entries)
         ledger = root / "app" / "ledger.jsonl"
-        t_ours = ours(f"sqlite:///{tmp}/ours.db", root)
-        t_floor = floor_sqlite(f"sqlite:///{tmp}/floor.db", ledger)
-        print(f"sqlite  import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
-              f"floor (json.loads + executemany) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}")
-        if args.pg:
-            t_ours = ours(args.pg, root)
-            t_floor = floor_pg(args.pg, ledger)
-            print(f"postgres import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
-                  f"floor (json.loads + COPY) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}")
+        for _ in range(args.rounds):
+            if "sqlite" in engines:
+                Path(f"{tmp}/ours.db").unlink(missing_ok=True)
+                Path(f"{tmp}/floor.db").unlink(missing_ok=True)
+                t_ours = ours(f"sqlite:///{tmp}/ours.db", root)
+                t_floor = floor_sqlite(f"sqlite:///{tmp}/floor.db", ledger)
+                print(f"sqlite  import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
+                      f"floor (json.loads + executemany) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}", flush=True)
+            if args.pg and "postgresql" in engines:
+                t_ours = ours(args.pg, root)
+                t_floor = floor_pg(args.pg, ledger)
+                t_fk = floor_pg(args.pg, ledger, fk=True)
+                print(f"postgres import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
+                      f"floor (json.loads + COPY) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}; "
+                      f"floor + FK {t_fk:.1f} s, ratio {t_ours / t_fk:.2f} (load {_load()})", flush=True)
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":
