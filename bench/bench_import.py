@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -55,12 +56,33 @@ def floor_sqlite(url: str, ledger: Path) -> float:
     return elapsed
 
 
+class Cpu:
+    """CPU seconds of this process and of one PostgreSQL backend (read from /proc: the server is on this machine),
+    so a run on a loaded machine can be compared by work done as well as by wall time."""
+
+    def __init__(self, backend: int) -> None:
+        self.backend = backend
+        self.client, self.server = time.process_time(), self._server()
+
+    def _server(self) -> float:
+        stat = Path(f"/proc/{self.backend}/stat")
+        if not stat.exists():
+            return float("nan")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def spent(self) -> str:
+        return f"CPU {time.process_time() - self.client:.1f} s here + {self._server() - self.server:.1f} s server"
+
+
 def floor_pg(url: str, ledger: Path, fk: bool = False) -> float:
     engine = make_engine(url)
     ensure_schema(engine)
     raw = engine.raw_connection()
-    start = time.perf_counter()
     cur = raw.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    cpu = Cpu(cur.fetchone()[0])
+    start = time.perf_counter()
     # The same columns and indexes in a logged table like ours, without foreign keys or triggers: the floor.
     cur.execute("CREATE TABLE floor_ledger (LIKE ledger_entries INCLUDING ALL)")
     if fk:  # the foreign key ledger_entries has (the accounts are there: ours imported them into this database)
@@ -71,6 +93,7 @@ def floor_pg(url: str, ledger: Path, fk: bool = False) -> float:
             copy.write_row([d.get(c) for c in COLS])
     raw.commit()
     elapsed = time.perf_counter() - start
+    SPENT[f"floor{' + FK' if fk else ''}"] = cpu.spent()
     cur.execute("DROP TABLE floor_ledger")
     raw.commit()
     raw.close()
@@ -78,13 +101,23 @@ def floor_pg(url: str, ledger: Path, fk: bool = False) -> float:
     return elapsed
 
 
+SPENT: dict[str, str] = {}  # the CPU each PostgreSQL run spent, by name
+
+
 def ours(url: str, root: Path) -> float:
     fresh(url)
     engine = make_engine(url)
     ensure_schema(engine)
+    cpu = None
+    if url.startswith("postgres"):
+        engine.dispose()  # one pooled connection from here on: the one the import checks out
+        with engine.connect() as conn:
+            cpu = Cpu(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
     start = time.perf_counter()
     run_import(engine, root)
     elapsed = time.perf_counter() - start
+    if cpu:
+        SPENT["ours"] = cpu.spent()
     engine.dispose()
     return elapsed
 
@@ -210,6 +243,7 @@ def main() -> None:
                 print(f"postgres import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
                       f"floor (json.loads + COPY) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}; "
                       f"floor + FK {t_fk:.1f} s, ratio {t_ours / t_fk:.2f} (load {_load()})", flush=True)
+                print("  " + "; ".join(f"{name}: {spent}" for name, spent in SPENT.items()), flush=True)
 
 
 def _load() -> str:
