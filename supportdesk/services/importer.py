@@ -189,16 +189,22 @@ class _Writer:
         the records do not have (serial ids, what the app fills later) take their defaults."""
         cols = [c.name for c in table.columns if c.name in rows[0]]
         as_json = [isinstance(table.c[c].type, JSON) for c in cols]
-        from psycopg.types.json import Json  # here: a SQLite-only run never imports the driver
+        import psycopg  # here: a SQLite-only run never imports the driver
+        from psycopg.types.json import Json
+
+        statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
         cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-            if not any(as_json):
+        try:
+            with cursor.copy(statement) as copy:
+                if not any(as_json):
+                    for row in rows:
+                        copy.write_row([row[c] for c in cols])
+                    return
                 for row in rows:
-                    copy.write_row([row[c] for c in cols])
-                return
-            for row in rows:
-                copy.write_row([Json(row[c]) if j and row[c] is not None else row[c] for c, j in zip(cols, as_json,
-                                                                                                  strict=True)])
+                    copy.write_row([Json(v) if j and v is not None else v
+                                    for v, j in zip((row[c] for c in cols), as_json, strict=True)])
+        except psycopg.Error as exc:  # the driver's own error, as SQLAlchemy would have raised it: run_import reports
+            raise DBAPIError(statement, None, exc) from exc
 
 
 def _is_temporal(column: Any) -> bool:
