@@ -1,7 +1,11 @@
 """Import of N ledger entries through `run_import` vs a raw floor in the same run (same rows, same schema).
 
 Floor on SQLite: json.loads + sqlite3 executemany in one transaction. On PostgreSQL (--pg URL): json.loads +
-psycopg COPY. Prints seconds and the ratio (ours / floor).  python bench/bench_import.py [--entries N] [--pg URL]
+psycopg COPY into a logged table with the same columns, defaults, indexes and unique constraints as ledger_entries
+(`LIKE ... INCLUDING ALL`), without its foreign key or triggers. The same COPY into a table that also has the
+accounts foreign key is printed beside it ("floor + FK"): what the schema makes any writer pay. Prints seconds and
+the ratio (ours / floor); with --rounds R, ours and the floors alternate R times.
+python bench/bench_import.py [--entries N] [--pg URL] [--engine sqlite|postgresql] [--rounds R]
 
 With --into N: a small import (10 accounts, 10 purchases, 10 ledger entries) into a database that already holds
 N accounts, purchases and ledger entries (built once and cached: SQLite under /tmp/bench-import-cache, PostgreSQL
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,20 +56,44 @@ def floor_sqlite(url: str, ledger: Path) -> float:
     return elapsed
 
 
-def floor_pg(url: str, ledger: Path) -> float:
+class Cpu:
+    """CPU seconds of this process and of one PostgreSQL backend (read from /proc: the server is on this machine),
+    so a run on a loaded machine can be compared by work done as well as by wall time."""
+
+    def __init__(self, backend: int) -> None:
+        self.backend = backend
+        self.client, self.server = time.process_time(), self._server()
+
+    def _server(self) -> float:
+        stat = Path(f"/proc/{self.backend}/stat")
+        if not stat.exists():
+            return float("nan")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def spent(self) -> str:
+        return f"CPU {time.process_time() - self.client:.1f} s here + {self._server() - self.server:.1f} s server"
+
+
+def floor_pg(url: str, ledger: Path, fk: bool = False) -> float:
     engine = make_engine(url)
     ensure_schema(engine)
     raw = engine.raw_connection()
-    start = time.perf_counter()
     cur = raw.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    cpu = Cpu(cur.fetchone()[0])
+    start = time.perf_counter()
     # The same columns and indexes in a logged table like ours, without foreign keys or triggers: the floor.
     cur.execute("CREATE TABLE floor_ledger (LIKE ledger_entries INCLUDING ALL)")
+    if fk:  # the foreign key ledger_entries has (the accounts are there: ours imported them into this database)
+        cur.execute("ALTER TABLE floor_ledger ADD FOREIGN KEY (account_id) REFERENCES accounts (account_id)")
     with cur.copy(f"COPY floor_ledger ({', '.join(COLS)}) FROM STDIN") as copy, ledger.open("rb") as fh:
         for line in fh:
             d = json.loads(line)
             copy.write_row([d.get(c) for c in COLS])
     raw.commit()
     elapsed = time.perf_counter() - start
+    SPENT[f"floor{' + FK' if fk else ''}"] = cpu.spent()
     cur.execute("DROP TABLE floor_ledger")
     raw.commit()
     raw.close()
@@ -72,13 +101,23 @@ def floor_pg(url: str, ledger: Path) -> float:
     return elapsed
 
 
+SPENT: dict[str, str] = {}  # the CPU each PostgreSQL run spent, by name
+
+
 def ours(url: str, root: Path) -> float:
     fresh(url)
     engine = make_engine(url)
     ensure_schema(engine)
+    cpu = None
+    if url.startswith("postgres"):
+        engine.dispose()  # one pooled connection from here on: the one the import checks out
+        with engine.connect() as conn:
+            cpu = Cpu(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
     start = time.perf_counter()
     run_import(engine, root)
     elapsed = time.perf_counter() - start
+    if cpu:
+        SPENT["ours"] = cpu.spent()
     engine.dispose()
     return elapsed
 
@@ -129,7 +168,7 @@ def big(target: str | None, n: int) -> str:
         start = time.perf_counter()
         run_import(engine, root)
         print(f"  (built the {n:,}-row database in {time.perf_counter() - start:.0f} s)", flush=True)
-        with engine.connect() as conn:
+        with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:  # VACUUM: no transaction
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)" if target is None else "VACUUM ANALYZE")
         engine.dispose()
     if target is None:
@@ -156,8 +195,8 @@ def child(url: str, root: str) -> None:
     print(f"{took:.2f} s, peak {int(hwm.split()[1]) / 1024:.0f} MiB")
 
 
-def small_into_big(n: int, pg: str | None) -> None:
-    for target in [None, *([pg] if pg else [])]:
+def small_into_big(n: int, pg: str | None, engines: list[str]) -> None:
+    for target in [*([None] if "sqlite" in engines else []), *([pg] if pg and "postgresql" in engines else [])]:
         engine_name = "sqlite" if target is None else "postgres"
         with tempfile.TemporaryDirectory() as tmp:
             empty = f"sqlite:///{tmp}/empty.db" if target is None else target
@@ -175,26 +214,40 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--pg", help="a PostgreSQL database URL to measure on too (emptied first)")
     parser.add_argument("--into", type=int, help="measure a 30-row import into a database of this many accounts")
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), help="only this engine (default: both)")
+    parser.add_argument("--rounds", type=int, default=1, help="ours and the floor, alternating, this many times")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    engines = [args.engine] if args.engine else ["sqlite", "postgresql"]
     if args.child:
         child(*args.child)
         return
     if args.into:
-        small_into_big(args.into, args.pg)
+        small_into_big(args.into, args.pg, engines)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = write(Path(tmp) / "ds", accounts=args.accounts, entries=args.entries)
         ledger = root / "app" / "ledger.jsonl"
-        t_ours = ours(f"sqlite:///{tmp}/ours.db", root)
-        t_floor = floor_sqlite(f"sqlite:///{tmp}/floor.db", ledger)
-        print(f"sqlite  import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
-              f"floor (json.loads + executemany) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}")
-        if args.pg:
-            t_ours = ours(args.pg, root)
-            t_floor = floor_pg(args.pg, ledger)
-            print(f"postgres import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
-                  f"floor (json.loads + COPY) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}")
+        for _ in range(args.rounds):
+            if "sqlite" in engines:
+                Path(f"{tmp}/ours.db").unlink(missing_ok=True)
+                Path(f"{tmp}/floor.db").unlink(missing_ok=True)
+                t_ours = ours(f"sqlite:///{tmp}/ours.db", root)
+                t_floor = floor_sqlite(f"sqlite:///{tmp}/floor.db", ledger)
+                print(f"sqlite  import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
+                      f"floor (json.loads + executemany) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}", flush=True)
+            if args.pg and "postgresql" in engines:
+                t_ours = ours(args.pg, root)
+                t_floor = floor_pg(args.pg, ledger)
+                t_fk = floor_pg(args.pg, ledger, fk=True)
+                print(f"postgres import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
+                      f"floor (json.loads + COPY) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}; "
+                      f"floor + FK {t_fk:.1f} s, ratio {t_ours / t_fk:.2f} (load {_load()})", flush=True)
+                print("  " + "; ".join(f"{name}: {spent}" for name, spent in SPENT.items()), flush=True)
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import JSON, Column, Connection, Date, DateTime, Engine, Table, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
 from supportdesk.db import models as m
@@ -34,7 +34,7 @@ from supportdesk.services.import_checks import (
     UniqueStoreTransactions,
     canonical,
     differences,
-    present,
+    missing,
     record_fields,
     stored_rows,
 )
@@ -164,14 +164,13 @@ class _Writer:
             return
         if table.name == "ledger_entries":
             self.ledger.add(rows)
-        if self.dialect == "postgresql" and table.name == "ledger_entries":
+        if self.dialect == "postgresql":
             self._copy(table, rows)
             return
-        if self.dialect == "sqlite" and not any(isinstance(c.type, JSON) for c in table.columns):
+        if not any(isinstance(c.type, JSON) for c in table.columns):
             self._sqlite_many(table, rows)
             return
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        self.conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+        self.conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
 
     def _sqlite_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """The DB-API executemany with values already in SQLAlchemy's SQLite storage format: 3x faster."""
@@ -185,11 +184,27 @@ class _Writer:
         cursor.executemany(sql, ([row[c] if f is None else f(row[c]) for c, f in plan] for row in rows))  # type: ignore[arg-type]
 
     def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        cols = [c.name for c in table.columns if c.name != "seq"]
+        """COPY, every table: the rows were checked (keys, references, meaning) before they get here, so a row
+        that still conflicts (a concurrent writer's) refuses the whole import rather than being skipped. Columns
+        the records do not have (serial ids, what the app fills later) take their defaults."""
+        cols = [c.name for c in table.columns if c.name in rows[0]]
+        as_json = [isinstance(table.c[c].type, JSON) for c in cols]
+        import psycopg  # here: a SQLite-only run never imports the driver
+        from psycopg.types.json import Json
+
+        statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
         cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in cols])
+        try:
+            with cursor.copy(statement) as copy:
+                if not any(as_json):
+                    for row in rows:
+                        copy.write_row([row[c] for c in cols])
+                    return
+                for row in rows:
+                    copy.write_row([Json(v) if j and v is not None else v
+                                    for v, j in zip((row[c] for c in cols), as_json, strict=True)])
+        except psycopg.Error as exc:  # the driver's own error, as SQLAlchemy would have raised it: run_import reports
+            raise DBAPIError(statement, None, exc) from exc
 
 
 def _is_temporal(column: Any) -> bool:
@@ -302,16 +317,16 @@ class _FileImport:
         spec, recs = self.spec, [rec for _, rec in batch]
         keys = (_key(spec, rec) for rec in recs)
         stored = stored_rows(self.conn, spec.table, spec.key, keys, spec.compared) if self.stored_before else {}
-        found = {name: present(self.conn, col, (getattr(rec, name) for rec in recs)) for name, col in spec.refs.items()}
+        unknown = {name: missing(self.conn, col, (getattr(rec, name) for rec in recs)) for name, col in spec.refs.items()}
         if self.rule:
             self.rule.prefetch(self.conn, recs)
-        rows = [row for number, rec in batch if (row := self._check(number, rec, stored, found)) is not None]
+        rows = [row for number, rec in batch if (row := self._check(number, rec, stored, unknown)) is not None]
         self.writer.insert(spec.table, rows)
         self.new += len(rows)
 
-    def _check(self, number: int, rec: BaseModel, stored: dict[Any, Any], found: dict[str, set[Any]]) -> dict | None:
+    def _check(self, number: int, rec: BaseModel, stored: dict[Any, Any], unknown: dict[str, set[Any]]) -> dict | None:
         spec, where = self.spec, f"{self.label}:{number}"
-        if not _references_ok(spec, rec, found, self.errors, where):
+        if not _references_ok(spec, rec, unknown, self.errors, where):
             return None
         key, row = _key(spec, rec), _row(spec, rec)
         if key in self.seen:
@@ -371,11 +386,11 @@ def _shown(key: Any) -> str:
     return repr(key) if not isinstance(key, tuple) else ", ".join(str(v) for v in key)
 
 
-def _references_ok(spec: FileSpec, rec: BaseModel, found: dict[str, set[Any]], errors: _Errors, where: str) -> bool:
+def _references_ok(spec: FileSpec, rec: BaseModel, unknown: dict[str, set[Any]], errors: _Errors, where: str) -> bool:
     ok = True
     for name, column in spec.refs.items():
         value = getattr(rec, name)
-        if value not in found[name]:
+        if value in unknown[name]:
             noun = "account" if column.table.name == "accounts" else "gift"
             errors.add(where, name, f"unknown {noun} {value!r}")
             ok = False

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.errors import InsufficientPrivilege
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
@@ -129,6 +130,53 @@ def test_agent_sql_that_its_role_forbids_is_refused(team, sql):
         conn.execute(text(sql))
     assert caught.value.orig.sqlstate == "42501"  # insufficient privilege
     engine.dispose()
+
+
+ENTRY = ("entry_id", "account_id", "asset", "amount", "kind", "at", "actor")
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["insert", "copy"])
+@pytest.mark.parametrize("bad, refused", [
+    (("coin", 5001, "grant", None), "a credit of 5001 coins needs the lead role"),
+    (("diamond", -1, "refund_clawback", None), "clawing back diamonds needs the lead role"),
+    (("coin", 1, "grant", "lead_bob"), "you act as the role you connect as .*, not as lead_bob"),
+])
+def test_one_forbidden_row_refuses_the_whole_statement(team, bad, refused, copy):
+    """Migration 0013: the guards check a statement's rows together (one row or a million, INSERT or COPY):
+    a single forbidden row among allowed ones refuses them all; a lead's same rows pass (but not as another)."""
+    def rows(login: str) -> list[tuple[object, ...]]:
+        asset, amount, kind, actor = bad
+        ok = [(f"le_ok{i}", "acc_0000", "coin", 10, "grant", "2026-06-01T12:00:00Z", login) for i in range(3)]
+        return [*ok[:2], ("le_bad", "acc_0000", asset, amount, kind, "2026-06-01T12:00:00Z", actor or login), ok[2]]
+
+    def write(role: str) -> None:
+        engine = create_engine(make_url(team[role]).set(drivername="postgresql+psycopg"))
+        try:
+            with engine.begin() as conn:
+                cursor = conn.connection.dbapi_connection.cursor()
+                if copy:
+                    with cursor.copy(f"COPY ledger_entries ({', '.join(ENTRY)}) FROM STDIN") as stream:
+                        for row in rows(team[f"{role}_login"]):
+                            stream.write_row(row)
+                else:
+                    cursor.execute(f"INSERT INTO ledger_entries ({', '.join(ENTRY)}) SELECT * FROM "
+                                   f"unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
+                                   f"%s::timestamptz[], %s::text[])",
+                                   [list(c) for c in zip(*rows(team[f"{role}_login"]), strict=True)])
+        finally:
+            engine.dispose()
+
+    def count() -> int:
+        with read_session(_as(team["owner"])) as s:
+            return int(s.exec(text("SELECT count(*) FROM ledger_entries")).scalar())
+
+    before = count()
+    with pytest.raises(InsufficientPrivilege, match=refused):  # SQLSTATE 42501
+        write("agent")
+    assert count() == before
+    if bad[3] is None:
+        write("lead")
+        assert count() == before + 4
 
 
 def test_lead_may_suspend_and_the_owner_changes_the_policy_audited_and_versioned(team):
