@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self
 
+from supportdesk.desk.accounts import EntryRow
 from supportdesk.domain.tickets import waiting_on_store
 
 Row = dict[str, Any]
@@ -122,42 +123,20 @@ class TicketAction:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TicketEntry:
-    """A ledger entry posted under a ticket."""
-
-    entry_id: str
-    account_id: str
-    asset: str
-    amount: int
-    kind: str
-    ref: str | None
-    reverses: str | None
-    at: datetime
-    actor: str
-    reason: str | None
-    ticket_id: str | None
-    idempotency_key: str | None
-
-    @classmethod
-    def of(cls, row: Row) -> Self:
-        return cls(**_values(cls, row))
-
-
-@dataclass(frozen=True, kw_only=True)
 class TicketDetail(ListedTicket):
     """`ticket show`: the ticket, its conversation oldest first, the audit records under it (`actions`) and the
     ledger entries under it (`entries`)."""
 
     messages: tuple[TicketMessage, ...]
     actions: tuple[TicketAction, ...]
-    entries: tuple[TicketEntry, ...]
+    entries: tuple[EntryRow, ...]  # the ledger entries posted under the ticket
 
     @classmethod
     def of(cls, row: Row) -> Self:
         base = _values(ListedTicket, row, cls.TIMES)
         return cls(**base, messages=tuple(TicketMessage.of(m, base["ticket_id"]) for m in row["messages"]),
                    actions=tuple(TicketAction.of(a) for a in row["actions"]),
-                   entries=tuple(TicketEntry.of(e) for e in row["entries"]))
+                   entries=tuple(EntryRow.of(e) for e in row["entries"]))
 
     @property
     def last_reply(self) -> TicketMessage | None:

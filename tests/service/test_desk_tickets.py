@@ -14,8 +14,9 @@ from supportdesk.db.models import AuditRecord, LedgerEntry
 from supportdesk.db.models import Ticket as TicketRow
 from supportdesk.db.models import TicketMessage as MessageRow
 from supportdesk.desk import Desk
+from supportdesk.desk.accounts import EntryRow
 from supportdesk.desk.context import AppContext
-from supportdesk.desk.ticket_results import Ticket, TicketAction, TicketEntry, TicketMessage
+from supportdesk.desk.ticket_results import Ticket, TicketAction, TicketMessage
 from supportdesk.desk.tickets import Preview
 from supportdesk.errors import InvalidInput, NotFound
 from tests.service.test_desk import account
@@ -66,7 +67,7 @@ def test_a_refused_reply_or_assignment_writes_nothing(desk: Desk) -> None:
 
 @pytest.mark.parametrize(("typed", "table", "left_out"), [
     (Ticket, TicketRow, set()), (TicketMessage, MessageRow, {"idempotency_key"}),
-    (TicketAction, AuditRecord, {"prev_hash", "hash"}), (TicketEntry, LedgerEntry, {"seq"}),
+    (TicketAction, AuditRecord, {"prev_hash", "hash"}), (EntryRow, LedgerEntry, {"seq"}),
 ])
 def test_the_typed_answers_carry_every_column_of_their_table(typed: type, table: type, left_out: set[str]) -> None:
     """A column added to a table must be added to its desk type too (or left out here, on purpose): the JSON
