@@ -321,9 +321,11 @@ class SupportDeskApp(App[None]):
         at the top of every screen)."""
         self.working = Working(ticket_id, about, account_id)
 
-    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        """Textual saves a screenshot in the Downloads folder, which a server reached over SSH seldom has ("Failed
-        to save screenshot"): there when it exists, else in supportdesk's data folder; the notice names the file."""
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Textual saves a screenshot (the palette's "Save screenshot", the screenshot action) in the Downloads
+        folder, which a server reached over SSH seldom has ("Failed to save screenshot"): there when it exists,
+        else in supportdesk's data folder; the notice names the file."""
         if path is None:
             path = str(screenshot_folder())
         try:
@@ -331,8 +333,8 @@ class SupportDeskApp(App[None]):
         except OSError as e:
             self.notify(shown(f"Cannot save a screenshot in {path}: {e.strerror or e}."), severity="error",
                         markup=False)
-            return
-        self.deliver_screenshot(filename, path)
+            return None
+        return super().deliver_screenshot(filename, path, time_format)
 
     def action_stop_working(self) -> None:
         if self.working is not None:

@@ -29,7 +29,7 @@ async def test_screenshot_goes_to_downloads_or_the_data_folder(make_app, tmp_pat
     monkeypatch.setattr(app_module, "user_data_dir", lambda *a, **k: str(data))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.action_screenshot()
+        app.deliver_screenshot()  # what the palette's "Save screenshot" calls
         where = downloads if has_downloads else data / "screenshots"
         files = await saved(where, pilot)
         assert len(files) == 1 and files[0].read_text().lstrip().startswith("<svg")
@@ -48,7 +48,7 @@ async def test_a_folder_that_cannot_be_made_is_said(make_app, tmp_path, monkeypa
     blocker.write_text("not a folder")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.action_screenshot(path=str(blocker / "inside"))
+        app.action_screenshot(path=str(blocker / "inside"))  # the action goes the same way
         await pilot.pause()
         messages = [n.message for n in app._notifications]
         assert any(m.startswith(f"Cannot save a screenshot in {blocker / 'inside'}") for m in messages), messages
