@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.highlighter import Highlighter
 from rich.text import Text
 
-from supportdesk.desk.ticket_results import ListedTicket
 from supportdesk.domain.text import day, due, pictured, plural, shown, time_left, when
 from supportdesk.domain.tickets import awaiting_answer
+
+if TYPE_CHECKING:  # a type only: the ticket results (and the story's types they use) load after the first paint
+    from supportdesk.desk.ticket_results import ListedTicket
 
 __all__ = ["VisibleControls", "answer_due", "cell", "change_text", "coins", "day", "deadline", "decision_text", "money",
            "plain", "plural", "shown", "when"]

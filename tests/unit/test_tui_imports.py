@@ -79,12 +79,14 @@ def test_the_registry_type_checking_imports_name_exactly_what_it_loads() -> None
 
 def test_the_first_paint_loads_no_other_screen_and_nothing_of_the_data() -> None:
     """Opening the app imports the search screen only: every registered screen, flow and the palette wait for
-    their first use; the settings' validation (pydantic), the database code and typer wait too."""
+    their first use; the settings' validation (pydantic), the database code, typer and the desk's result types
+    (dozens of dataclasses) wait too."""
     targets = sorted({lazy.module for lazy in _entries().values()})
     code = ("import sys, supportdesk.cli.start, supportdesk.tui.app\n"
             f"print(' '.join(m for m in {targets!r} if m in sys.modules))\n"
             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'pydantic', "
             "'sqlalchemy', 'sqlmodel', 'markdown_it') or m.startswith(('supportdesk.db', 'supportdesk.services', "
-            "'supportdesk.stores', 'supportdesk.config_file')))))\n")
+            "'supportdesk.stores', 'supportdesk.config_file', 'supportdesk.desk.accounts', "
+            "'supportdesk.desk.ticket_results')))))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split("\n")[:2] == ["", ""], out.stdout
