@@ -85,22 +85,29 @@ def query_text(raw: str) -> str:
 # The prefixes by their first character (all differ, so one prefix at most can apply: one test, not six).
 _PREFIXED = {prefix[0]: (prefix, key) for prefix, key in ((p.upper(), k) for p, k in PREFERRED)}
 assert len(_PREFIXED) == len(PREFERRED), "two prefixes start alike: keys_of must test them all"
+assert max(len(prefix) for prefix, _ in PREFERRED) <= 4, "likely_keys reads the first four characters"
 # Key -> whether a (trimmed) text fits it as that key spells it: `^@?...` fits a handle with or without its @.
-_FITS: dict[str, Callable[[str], object]] = {**{key: shape.match for key, shape in SHAPES.items()},
+FITS: dict[str, Callable[[str], object]] = {**{key: shape.match for key, shape in SHAPES.items()},
          "ticket_id": lambda text: _ID.match(ticket_id_of(text))}
 
 
 def keys_of(text: str) -> Iterator[str]:
     """Every key whose shape fits the (trimmed) text as that key spells it (SHAPES), likeliest first; each shape
     is tested when the key is asked for, so a lookup that stops at the likeliest key tests one."""
-    upper = text.upper()
-    prefixed = _PREFIXED.get(upper[:1])
-    fits = _FITS
-    first = prefixed[1] if prefixed and upper.startswith(prefixed[0]) else None
-    # A prefixed text starts with a letter or @: never an Apple transaction id (digits only).
-    for key in _likely(first, "@" in text[1:], first is None and APPLE_ID.match(text) is not None):
+    fits = FITS
+    for key in likely_keys(text):
         if fits[key](text):
             yield key
+
+
+def likely_keys(text: str) -> tuple[str, ...]:
+    """Every key in the order `keys_of` tries them, none yet tested against its shape (`FITS[key](text)`): for a
+    caller that stops at the first key that fits and finds an account (a lookup), without a generator."""
+    head = text[:4].upper()  # upper() maps character by character: a prefix of text.upper(), enough for any prefix
+    prefixed = _PREFIXED.get(head[:1])
+    first = prefixed[1] if prefixed is not None and head.startswith(prefixed[0]) else None
+    # A prefixed text starts with a letter or @: never an Apple transaction id (digits only).
+    return _likely(first, "@" in text[1:], first is None and APPLE_ID.match(text) is not None)
 
 
 @cache  # 7 x 2 x 2 combinations at most

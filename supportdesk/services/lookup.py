@@ -23,7 +23,7 @@ from supportdesk.db.models import (
 )
 from supportdesk.db.tables import table_of
 from supportdesk.domain import regions as rg
-from supportdesk.domain.query import KEYS, Query, keys_of, parse_query, query_text, spelled
+from supportdesk.domain.query import FITS, KEYS, Query, likely_keys, parse_query, query_text, spelled
 from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services import glance
 from supportdesk.services.reads import Rows, prepared
@@ -180,20 +180,21 @@ def search(session: Session, text: str) -> dict[str, Any]:
 def resolve(session: Session, text: str) -> dict[str, Any]:
     """The summary of the one account the query names: the likeliest key that matches wins; two accounts under
     that key (handles that differ only in case, a shared email) are an error naming both, never a silent pick.
-    The keys are tried as they come (`keys_of`): a lookup found by its likeliest key tests no other shape."""
+    The keys are tried as they come (`likely_keys`): a lookup found by its likeliest key tests no other shape."""
     typed = query_text(text)
-    keys = keys_of(typed)
-    key = next(keys, None)
-    if key is None:
-        parse_query(typed)  # raises: no key could hold it
     cursor, dialect = held_cursor(session)
     statements = _exact(dialect)
-    while key is not None:
+    fits = FITS
+    for key in likely_keys(typed):
+        if not fits[key](typed):
+            continue
         value = spelled(typed, key)
         for probe, ordered in statements[key]:
             rows = fetch(cursor, dialect, probe.sql, probe.args_of(value))
             if not rows:
                 continue
+            if len(rows) == 1:  # one row: one account, whether or not the probe could have seen more
+                return _summary(rows[0])
             accounts = {row[0]: row for row in rows}  # by account id (the first summary column)
             if len(accounts) == 1 and (probe is ordered or len(rows) < _PROBE):  # every row seen: one account
                 return _summary(rows[0])
@@ -205,7 +206,6 @@ def resolve(session: Session, text: str) -> dict[str, Any]:
             names = [f"{a[1]} ({a[0]}, {a[2]})" for a in accounts.values()]  # handle (account id, email)
             raise Ambiguous(f"{typed!r} matches {len(names)} accounts by {key.replace('_', ' ')}: "
                             f"{'; '.join(names)}; use the account id", details=names)
-        key = next(keys, None)
     q = parse_query(typed)
     raise NotFound(f"no account matches {q.text!r} (searched as {', '.join(k.replace('_', ' ') for k in q.keys)})")
 
