@@ -43,10 +43,10 @@ def home_app(make_app, tui_engine):
 
 
 async def loaded(pilot: Pilot[None]) -> HomePanel:
-    panel = pilot.app.query_one(HomePanel)
+    panel = pilot.app.screen.home_panel  # mounted after the first paint (Lazy): not queried before it is
     for _ in range(10):  # the worker's message, then the tables' next frame (a loaded machine needs more turns)
         await settle(pilot)
-        if panel.home is not None:
+        if panel.is_mounted and panel.home is not None:
             break
     await pilot.pause()
     assert panel.home is not None and panel.display

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.lazy import Lazy
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
@@ -67,6 +68,8 @@ class SearchScreen(DeskScreen):
         self.results_for: str | None = None  # the query `accounts` answers
         self.waiting_for: str | None = None  # Enter was pressed on this query before its results arrived
         self._debounce: Timer | None = None
+        self.home_panel = HomePanel(backend, id="home")  # mounted lazily (compose)
+        self.home_panel.display = not initial_query
 
     def compose(self) -> ComposeResult:
         box = SearchInput(placeholder="Search: @handle, email, acc_…, pur_…, ch_…, GPA.…, T-…", id="query")
@@ -77,9 +80,10 @@ class SearchScreen(DeskScreen):
         table.add_columns("handle", "email", "country", "status", "coins", "diamonds")
         table.display = bool(self.initial_query)
         yield table
-        home = HomePanel(self.backend, id="home")
-        home.display = not self.initial_query
-        yield home
+        # Mounted after the first paint (Textual's Lazy): the search box is drawn, and can be typed in, before the
+        # panel's four tables are built; its data comes after the connect anyway. Until then it is not in the DOM:
+        # everything below goes through self.home_panel and asks `is_mounted` before loading or querying it.
+        yield Lazy(self.home_panel)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -93,8 +97,8 @@ class SearchScreen(DeskScreen):
         return f"Acting {acting}. Type a handle, email or any id; Enter opens." if acting else HINT
 
     def on_screen_resume(self) -> None:
-        home = self.query_one(HomePanel)
-        if home.display and home.home is not None:
+        home = self.home_panel
+        if home.is_mounted and home.display and home.home is not None:
             home.reload()  # back from a ticket or the queue: counts as they are now
         # Back from an account: the old query is selected, so a new paste replaces it instead of appending.
         box = self.query_one(SearchInput)
@@ -186,13 +190,16 @@ class SearchScreen(DeskScreen):
         self.post_message(Open.Account(account_id, from_search=True))
 
     def action_focus_results(self) -> None:
-        home = self.query_one(HomePanel)
-        (home.query_one("#home-tickets") if home.display else self.query_one("#results", KeyedTable)).focus()
+        home = self.home_panel
+        if not home.display:
+            self.query_one("#results", KeyedTable).focus()
+        elif home.is_mounted:
+            home.query_one("#home-tickets").focus()
 
     def show_home(self, home: bool = True) -> None:
         """The home panel in place of the results (while the box is empty), loaded afresh when it comes back."""
-        panel = self.query_one(HomePanel)
-        if home and not panel.display:
+        panel = self.home_panel
+        if home and not panel.display and panel.is_mounted:  # (not yet mounted: it loads when it mounts)
             panel.reload()
         panel.display = home
         self.query_one("#results", KeyedTable).display = not home
@@ -202,7 +209,8 @@ class SearchScreen(DeskScreen):
         box = self.query_one(SearchInput)
         box.value = ""
         self.show([], "", self.hint)
-        self.query_one(HomePanel).reload()
+        if self.home_panel.is_mounted:
+            self.home_panel.reload()
         box.focus()
 
     def focus_search(self) -> None:
