@@ -5,9 +5,7 @@ Policy numbers (refund windows, review thresholds, role limits) live here, never
 
 from __future__ import annotations
 
-import getpass
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +68,8 @@ class Settings:
 
 
 def _login() -> str:
+    import getpass  # (these imports wait for the settings, which the app reads after its first paint)
+
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
@@ -99,6 +99,8 @@ def load_settings(path: Path | str | None = None, *, database_url: str | None = 
     cfg_path = Path(explicit) if explicit else default_config_path()
     raw: dict[str, Any] = {}
     if cfg_path.exists():
+        import tomllib
+
         try:
             raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
