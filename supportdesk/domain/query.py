@@ -106,8 +106,9 @@ def likely_keys(text: str) -> tuple[str, ...]:
     head = text[:4].upper()  # upper() maps character by character: a prefix of text.upper(), enough for any prefix
     prefixed = _PREFIXED.get(head[:1])
     first = prefixed[1] if prefixed is not None and head.startswith(prefixed[0]) else None
-    # A prefixed text starts with a letter or @: never an Apple transaction id (digits only).
-    return _likely(first, "@" in text[1:], first is None and APPLE_ID.match(text) is not None)
+    at_inside = "@" in text[1:]
+    # A prefixed text starts with a letter or @, an email holds an @: never an Apple transaction id (digits only).
+    return _likely(first, at_inside, first is None and not at_inside and APPLE_ID.match(text) is not None)
 
 
 @cache  # 7 x 2 x 2 combinations at most
