@@ -12,11 +12,11 @@ import gc
 import itertools
 import json
 import re
-from operator import attrgetter, itemgetter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ class _Writer:
         elif not any(isinstance(c.type, JSON) for c in table.columns):
             self._sqlite_many(table, cols, rows)
         else:
-            self.conn.execute(sqlite.insert(table).on_conflict_do_nothing(), [dict(zip(cols, r)) for r in rows])
+            self.conn.execute(sqlite.insert(table).on_conflict_do_nothing(), [dict(zip(cols, r, strict=True)) for r in rows])
 
     def _sqlite_many(self, table: Table, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
         """The DB-API executemany with values already in SQLAlchemy's SQLite storage format: 3x faster."""
@@ -185,7 +185,7 @@ class _Writer:
             return values
 
         # sqlite3 takes any iterable of rows: a generator, not a second copy of the batch
-        cursor.executemany(sql, map(stored, rows) if temporal else rows)
+        cursor.executemany(sql, map(stored, rows) if temporal else rows)  # type: ignore[arg-type]
 
     def _copy(self, table: Table, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
         """COPY, every table: the rows were checked (keys, references, meaning) before they get here, so a row
