@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -150,10 +151,19 @@ class _Writer:
     executemany on SQLite. Rows are tuples taken from the records in C (`attrgetter`), no dict per row; the
     columns the app fills later (a ledger entry's ticket, a ticket's resolution) are left to their NULL default."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, pool: Executor) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
         self.ledger = import_audit.LedgerDigest()  # what the audit chain will say this import wrote
+        self.pool = pool
+        self.copying: Future[None] | None = None
+
+    def wait(self) -> None:
+        """Until the last COPY has finished (its error raised here): before the connection is used again, so
+        every lookup sees the rows written before it."""
+        copying, self.copying = self.copying, None
+        if copying:
+            copying.result()
 
     def insert(self, spec: FileSpec, recs: list[BaseModel]) -> None:
         if not recs:
@@ -165,7 +175,10 @@ class _Writer:
             rows = _reversals_named(rows, cols)
             self.ledger.add_values(map(itemgetter(*(cols.index(f) for f in import_audit.FIELDS)), rows))
         if self.dialect == "postgresql":
-            self._copy(table, cols, rows)
+            # While the server takes these rows in, the next lines are read and validated.
+            cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            self.wait()
+            self.copying = self.pool.submit(_copy, cursor, table, cols, rows)
         elif not any(isinstance(c.type, JSON) for c in table.columns):
             self._sqlite_many(table, cols, rows)
         else:
@@ -187,25 +200,24 @@ class _Writer:
         # sqlite3 takes any iterable of rows: a generator, not a second copy of the batch
         cursor.executemany(sql, map(stored, rows) if temporal else rows)  # type: ignore[arg-type]
 
-    def _copy(self, table: Table, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
-        """COPY, every table: the rows were checked (keys, references, meaning) before they get here, so a row
-        that still conflicts (a concurrent writer's) refuses the whole import rather than being skipped."""
-        as_json = [isinstance(table.c[c].type, JSON) for c in cols]
-        import psycopg  # here: a SQLite-only run never imports the driver
-        from psycopg.types.json import Json
+def _copy(cursor: Any, table: Table, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """COPY, every table: the rows were checked (keys, references, meaning) before they get here, so a row that
+    still conflicts (a concurrent writer's) refuses the whole import rather than being skipped."""
+    as_json = [isinstance(table.c[c].type, JSON) for c in cols]
+    import psycopg  # here: a SQLite-only run never imports the driver
+    from psycopg.types.json import Json
 
-        statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(statement) as copy:
-                if not any(as_json):
-                    for row in rows:
-                        copy.write_row(row)
-                    return
+    statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+    try:
+        with cursor.copy(statement) as copy:
+            if not any(as_json):
                 for row in rows:
-                    copy.write_row([Json(v) if j and v is not None else v for v, j in zip(row, as_json, strict=True)])
-        except psycopg.Error as exc:  # the driver's own error, as SQLAlchemy would have raised it: run_import reports
-            raise DBAPIError(statement, None, exc) from exc
+                    copy.write_row(row)
+                return
+            for row in rows:
+                copy.write_row([Json(v) if j and v is not None else v for v, j in zip(row, as_json, strict=True)])
+    except psycopg.Error as exc:  # the driver's own error, as SQLAlchemy would have raised it: run_import reports
+        raise DBAPIError(statement, None, exc) from exc
 
 
 def _reversals_named(rows: list[tuple[Any, ...]], cols: list[str]) -> list[tuple[Any, ...]]:
@@ -262,8 +274,8 @@ def _collector_spares_the_heap() -> Iterator[None]:
 def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportResult:
     errors = _Errors()
     result = ImportResult()
-    with engine.execution_options(write=True).connect() as conn, conn.begin() as tx:
-        writer = _Writer(conn)
+    with engine.execution_options(write=True).connect() as conn, conn.begin() as tx, ThreadPoolExecutor(1) as pool:
+        writer = _Writer(conn, pool)
         first_seq = import_audit.max_seq(conn) + 1
         for spec in SPECS:
             path = directory / "app" / spec.name
@@ -314,6 +326,7 @@ class _FileImport:
                 if len(self.recs) >= CHUNK:
                     self._batch()
         self._batch()
+        self.writer.wait()
         if progress:
             progress(self.label, total, total)
         result.imported[self.spec.name] = self.new
@@ -354,6 +367,7 @@ class _FileImport:
         if not recs:
             return
         self.numbers, self.recs = [], []
+        self.writer.wait()
         keys = [_key(spec, rec) for rec in recs] if len(spec.key) > 1 else list(map(attrgetter(spec.key[0]), recs))
         stored = stored_rows(self.conn, spec.table, spec.key, keys, spec.compared) if self.stored_before else {}
         unknown = {name: missing(self.conn, col, map(attrgetter(name), recs)) for name, col in spec.refs.items()}
