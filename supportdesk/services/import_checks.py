@@ -31,6 +31,9 @@ class Rule(Protocol):
 
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None: ...
     def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool: ...
+    def known(self, column: Column[Any]) -> set[Any]:
+        """Values of `column` that rows read by `prefetch` reference through a foreign key, so they exist."""
+        ...
 
 
 def chunks(values: Iterable[Any], size: int = LOOKUP_CHUNK) -> Iterable[list[Any]]:
@@ -142,6 +145,9 @@ class UniqueHandles:
             rows = conn.execute(select(t.c.account_id, t.c.handle).where(where))
             self.stored.update({h.lower(): (a, h) for a, h in rows})
 
+    def known(self, column: Column[Any]) -> set[Any]:
+        return set()
+
     def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool:
         low = rec.handle.lower()
         if low in self.lines:
@@ -171,6 +177,9 @@ class UniqueStoreTransactions:
             query = select(t.c.store, t.c.store_transaction_id).where(where)
             self.stored.update((s, x) for s, x in conn.execute(query))
 
+    def known(self, column: Column[Any]) -> set[Any]:
+        return set()
+
     def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool:
         pair = (rec.store, rec.store_transaction_id)
         if pair in self.stored or pair in self.batch:
@@ -199,6 +208,7 @@ class LedgerMeaning:
         self.purchases: dict[str, tuple[str, list[int]]] = {}  # purchase id -> its account, the coins it credits
         self.entries: dict[str, Mapping[str, Any]] = {}
         self.reversed: dict[str, int] = {}  # entry id -> the sum of its reversals so far
+        self.accounts: set[str] = set()
 
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
         purchases = {r.ref for r in recs if r.ref and r.kind in ("purchase", "refund_clawback")}
@@ -211,11 +221,17 @@ class LedgerMeaning:
             self.purchases = {pid: (account_id, [coins]) for pid, account_id, coins
                               in stored_values(conn, purchase, "purchase_id", purchases, PURCHASE_COLUMNS[:3])}
         self.entries = stored_rows(conn, table_of(m.LedgerEntry), ("entry_id",), targets, ENTRY_COLUMNS)
+        # A stored purchase's or entry's account exists (their foreign keys): most lines' accounts, not asked again.
+        self.accounts = {account_id for account_id, _ in self.purchases.values()}
+        self.accounts.update(entry["account_id"] for entry in self.entries.values())
         le = table_of(m.LedgerEntry)
         self.reversed = {}
         for where in among(conn, le.c.reverses, targets):
             query = select(le.c.reverses, func.sum(le.c.amount)).where(where).group_by(le.c.reverses)
             self.reversed.update({k: int(v) for k, v in conn.execute(query)})
+
+    def known(self, column: Column[Any]) -> set[Any]:
+        return self.accounts if column is table_of(m.Account).c.account_id else set()
 
     def check(self, rec: LedgerRow, number: int, where: str, errors: Problems) -> bool:
         if rec.kind == "purchase" and rec.reverses is None:  # most lines: a purchase's credit, said in one lookup

@@ -370,9 +370,11 @@ class _FileImport:
         self.writer.wait()
         keys = [_key(spec, rec) for rec in recs] if len(spec.key) > 1 else list(map(attrgetter(spec.key[0]), recs))
         stored = stored_rows(self.conn, spec.table, spec.key, keys, spec.compared) if self.stored_before else {}
-        unknown = {name: missing(self.conn, col, map(attrgetter(name), recs)) for name, col in spec.refs.items()}
         if self.rule:
             self.rule.prefetch(self.conn, recs)
+        known = self.rule.known if self.rule else lambda _: set()
+        unknown = {name: missing(self.conn, col, set(map(attrgetter(name), recs)) - known(col))
+                   for name, col in spec.refs.items()}
         if stored or any(unknown.values()) or not self._first_seen(keys, numbers):
             kept = [rec for number, rec in zip(numbers, recs, strict=True) if self._check(number, rec, stored, unknown)]
         elif self.rule:  # every key new and every reference known: only the rule can refuse a line
