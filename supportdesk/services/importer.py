@@ -250,7 +250,7 @@ def run_import(engine: Engine, directory: Path, progress: Progress | None = None
     if missing:
         raise InvalidInput(f"{app} is missing {', '.join(missing)}")
     try:
-        with _collector_spares_the_heap():
+        with _collector_paused():
             return _run(engine, directory, progress)
     except DBAPIError as exc:  # e.g. a concurrent writer got there first; the transaction is rolled back
         # The driver's first line only: its detail could quote other rows' data.
@@ -260,15 +260,17 @@ def run_import(engine: Engine, directory: Path, progress: Progress | None = None
 
 
 @contextmanager
-def _collector_spares_the_heap() -> Iterator[None]:
-    """The objects that exist before the import (modules, metadata, schemas: most of the heap) are left out of the
-    garbage collector's full passes while it runs. Each batch's records live long enough to reach the oldest
-    generation, so full passes came often and each walked the whole heap: a quarter of the import's CPU."""
-    gc.freeze()
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while the import runs (only cycles wait for it; an import makes few). Each batch's
+    records live long enough to reach the oldest generation, so full passes came every few batches and each
+    walked the whole heap (modules, metadata, schemas): a quarter of the import's CPU."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportResult:
