@@ -200,6 +200,7 @@ class _Writer:
         # sqlite3 takes any iterable of rows: a generator, not a second copy of the batch
         cursor.executemany(sql, map(stored, rows) if temporal else rows)  # type: ignore[arg-type]
 
+
 def _copy(cursor: Any, table: Table, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
     """COPY, every table: the rows were checked (keys, references, meaning) before they get here, so a row that
     still conflicts (a concurrent writer's) refuses the whole import rather than being skipped."""
