@@ -8,9 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from supportdesk.dataset.generate import generate
+from supportdesk.db import models as m
 from supportdesk.db.engine import read_session
+from supportdesk.db.tables import table_of
 from supportdesk.errors import ImportFailed
 from supportdesk.services import audit, import_audit, importer
+from supportdesk.services.import_checks import missing
 from supportdesk.services.importer import run_import
 from tests.conftest import FIXTURES
 from tests.service.factories import T0, account, minimal, write_dataset
@@ -280,3 +283,11 @@ def test_upgrade_to_unique_handles_names_the_accounts_to_rename(engine):
     with engine.begin() as conn:
         conn.execute(text("UPDATE accounts SET handle = '@ana2' WHERE account_id = 'acc_1'"))
     upgrade(engine, "0003")
+
+
+def test_lookups_take_any_text_as_a_value(engine, tmp_path):
+    """The lookups pass their values as one array literal: quotes, backslashes, braces or NULL are values."""
+    run_import(engine, write_dataset(tmp_path / "ds", minimal()))
+    odd = {'a"b', "c\\d", "NULL", "{x}", "a,b", " sp ", "é", '\\"'}
+    with engine.connect() as conn:
+        assert missing(conn, table_of(m.Account).c.account_id, odd | {"acc_0000", "acc_0001"}) == odd
