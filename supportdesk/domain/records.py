@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import pycountry
@@ -27,9 +28,14 @@ STORES = ("apple", "google", "web")
 
 
 def _country(value: str) -> str:
-    if len(value) != 2 or pycountry.countries.get(alpha_2=value.upper()) is None:
+    if len(value) != 2 or not _is_country(value.upper()):
         raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
     return value.upper()
+
+
+@lru_cache(maxsize=512)  # an import asks for the same few countries on every account and purchase line
+def _is_country(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
 
 
 def _currency(value: str) -> str:

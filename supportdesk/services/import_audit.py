@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, exists, func, text
@@ -24,20 +25,25 @@ MOD = 2**256
 ACTION = "import.ledger"
 
 
-def entry_hash(row: Mapping[Any, Any]) -> int:
-    line = "\x1f".join("" if row.get(f) is None else str(row[f]) for f in FIELDS)
-    return int.from_bytes(hashlib.sha256(line.encode()).digest(), "big")
-
-
 @dataclass
 class LedgerDigest:
     count: int = 0
     total: int = field(default=0)
 
     def add(self, rows: Iterable[Mapping[Any, Any]]) -> None:
-        for row in rows:
-            self.count += 1
-            self.total = (self.total + entry_hash(row)) % MOD
+        self.add_values(map(itemgetter(*FIELDS), rows))
+
+    def add_values(self, entries: Iterable[Sequence[Any]]) -> None:
+        """Entries as their FIELDS' values, in that order. An entry's hash is the SHA-256 of those values as text
+        ("" for None) joined by the unit separator (one f-string per entry: an import hashes a million)."""
+        sha256, number, total, count = hashlib.sha256, int.from_bytes, self.total, self.count
+        for e, a, s, amount, k, ref, rev in entries:
+            line = (f"{'' if e is None else e}\x1f{'' if a is None else a}\x1f{'' if s is None else s}\x1f"
+                    f"{'' if amount is None else amount}\x1f{'' if k is None else k}\x1f{'' if ref is None else ref}"
+                    f"\x1f{'' if rev is None else rev}")
+            total += number(sha256(line.encode()).digest(), "big")
+            count += 1
+        self.total, self.count = total % MOD, count
 
     @property
     def hex(self) -> str:

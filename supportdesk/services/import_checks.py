@@ -31,17 +31,15 @@ class Rule(Protocol):
 
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None: ...
     def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool: ...
+    def known(self, column: Column[Any]) -> set[Any]:
+        """Values of `column` that rows read by `prefetch` reference through a foreign key, so they exist."""
+        ...
 
 
 def chunks(values: Iterable[Any], size: int = LOOKUP_CHUNK) -> Iterable[list[Any]]:
-    batch: list[Any] = []
-    for value in values:
-        batch.append(value)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    values = values if isinstance(values, list) else list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def among(conn: Connection, expr: Any, values: Iterable[Any]) -> Iterable[Any]:
@@ -60,20 +58,28 @@ def among(conn: Connection, expr: Any, values: Iterable[Any]) -> Iterable[Any]:
 def stored_rows(conn: Connection, table: Table, key: tuple[str, ...], keys: Iterable[Any],
                 columns: Sequence[str]) -> dict[Any, Mapping[str, Any]]:
     """The stored rows (those columns) whose key is among `keys`, by key."""
-    if conn.dialect.name == "postgresql" and len(key) == 1:
+    if len(key) == 1:
+        at = columns.index(key[0])
+        return {row[at]: dict(zip(columns, row, strict=True)) for row in stored_values(conn, table, key[0], keys, columns)}
+    cols = [table.c[c] for c in columns]
+    key_expr = tuple_(*(table.c[k] for k in key))
+    found: dict[Any, Mapping[Any, Any]] = {}
+    for part in chunks(set(keys)):
+        for row in conn.execute(select(*cols).where(key_expr.in_(part))).mappings():
+            found[tuple(canonical(row[k]) for k in key)] = row
+    return found
+
+
+def stored_values(conn: Connection, table: Table, key: str, keys: Iterable[Any],
+                  columns: Sequence[str]) -> Iterable[tuple[Any, ...]]:
+    """The stored rows (those columns, as tuples) whose `key` column is among `keys`."""
+    if conn.dialect.name == "postgresql":
         # Through the driver: one array parameter, plain tuples (SQLAlchemy's row mappings cost more than the
         # query when a chunk's 5,000 purchases come back).
-        at = columns.index(key[0])
-        sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {key[0]} = ANY(%s)"
-        return {row[at]: dict(zip(columns, row, strict=True)) for row in _driver_rows(conn, sql, set(keys))}
-    cols = [table.c[c] for c in columns]
-    key_expr = table.c[key[0]] if len(key) == 1 else tuple_(*(table.c[k] for k in key))
-    found: dict[Any, Mapping[Any, Any]] = {}
-    conditions = among(conn, key_expr, set(keys)) if len(key) == 1 else (key_expr.in_(p) for p in chunks(set(keys)))
-    for condition in conditions:
-        for row in conn.execute(select(*cols).where(condition)).mappings():
-            found[row[key[0]] if len(key) == 1 else tuple(canonical(row[k]) for k in key)] = row
-    return found
+        sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {key} = ANY(%s::text[])"
+        return list(_driver_rows(conn, sql, set(keys)))
+    query = select(*(table.c[c] for c in columns))
+    return [tuple(row) for where in among(conn, table.c[key], set(keys)) for row in conn.execute(query.where(where))]
 
 
 def missing(conn: Connection, column: Column[Any], values: Iterable[Any]) -> set[Any]:
@@ -89,11 +95,20 @@ def missing(conn: Connection, column: Column[Any], values: Iterable[Any]) -> set
 
 
 def _driver_rows(conn: Connection, sql: str, values: set[Any]) -> Iterable[tuple[Any, ...]]:
-    """`sql` with one array parameter, run through psycopg a chunk of values at a time."""
+    """`sql` with one text array parameter, run through psycopg a chunk of values at a time."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     for part in chunks(values, PG_LOOKUP_CHUNK):
-        cursor.execute(sql, [part])
+        cursor.execute(sql, [_text_array(part)])
         yield from cursor.fetchall()
+
+
+def _text_array(values: list[str]) -> str:
+    """A text array literal, every element quoted: written in one join, where the driver adapts each element in
+    Python. `None` is not a key."""
+    text = "".join(values)
+    if '"' in text or "\\" in text:
+        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+    return '{"' + '","'.join(values) + '"}' if values else "{}"
 
 
 def canonical(value: Any) -> Any:
@@ -130,6 +145,9 @@ class UniqueHandles:
             rows = conn.execute(select(t.c.account_id, t.c.handle).where(where))
             self.stored.update({h.lower(): (a, h) for a, h in rows})
 
+    def known(self, column: Column[Any]) -> set[Any]:
+        return set()
+
     def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool:
         low = rec.handle.lower()
         if low in self.lines:
@@ -159,6 +177,9 @@ class UniqueStoreTransactions:
             query = select(t.c.store, t.c.store_transaction_id).where(where)
             self.stored.update((s, x) for s, x in conn.execute(query))
 
+    def known(self, column: Column[Any]) -> set[Any]:
+        return set()
+
     def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool:
         pair = (rec.store, rec.store_transaction_id)
         if pair in self.stored or pair in self.batch:
@@ -184,30 +205,47 @@ class LedgerMeaning:
         for country, store, product, coins, bonus, start, end in conn.execute(query):  # a few rows per promotion
             self.promos.setdefault((country, store, product), []).append(
                 (coins, bonus, canonical(start), end and canonical(end)))
-        self.purchases: dict[str, Mapping[str, Any]] = {}
+        self.purchases: dict[str, tuple[str, list[int]]] = {}  # purchase id -> its account, the coins it credits
         self.entries: dict[str, Mapping[str, Any]] = {}
         self.reversed: dict[str, int] = {}  # entry id -> the sum of its reversals so far
+        self.accounts: set[str] = set()
 
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
         purchases = {r.ref for r in recs if r.ref and r.kind in ("purchase", "refund_clawback")}
         targets = {_target(r) for r in recs if r.kind == "reversal"} - {None}
-        self.purchases = stored_rows(conn, table_of(m.Purchase), ("purchase_id",), purchases, PURCHASE_COLUMNS)
+        purchase = table_of(m.Purchase)
+        if self.promos:
+            self.purchases = {row[0]: (row[1], self._credits(dict(zip(PURCHASE_COLUMNS, row, strict=True))))
+                              for row in stored_values(conn, purchase, "purchase_id", purchases, PURCHASE_COLUMNS)}
+        else:  # without a promotion a purchase credits its coins: its time and bundle are not needed (nor parsed)
+            self.purchases = {pid: (account_id, [coins]) for pid, account_id, coins
+                              in stored_values(conn, purchase, "purchase_id", purchases, PURCHASE_COLUMNS[:3])}
         self.entries = stored_rows(conn, table_of(m.LedgerEntry), ("entry_id",), targets, ENTRY_COLUMNS)
+        # A stored purchase's or entry's account exists (their foreign keys): most lines' accounts, not asked again.
+        self.accounts = {account_id for account_id, _ in self.purchases.values()}
+        self.accounts.update(entry["account_id"] for entry in self.entries.values())
         le = table_of(m.LedgerEntry)
         self.reversed = {}
         for where in among(conn, le.c.reverses, targets):
             query = select(le.c.reverses, func.sum(le.c.amount)).where(where).group_by(le.c.reverses)
             self.reversed.update({k: int(v) for k, v in conn.execute(query)})
 
+    def known(self, column: Column[Any]) -> set[Any]:
+        return self.accounts if column is table_of(m.Account).c.account_id else set()
+
     def check(self, rec: LedgerRow, number: int, where: str, errors: Problems) -> bool:
-        problem = self._problem(rec)
+        if rec.kind == "purchase" and rec.reverses is None:  # most lines: a purchase's credit, said in one lookup
+            bought = self.purchases.get(rec.ref) if rec.ref else None
+            problem = None if bought and bought[0] == rec.account_id and rec.amount in bought[1] else self._problem(rec)
+        else:
+            problem = self._problem(rec)
         if problem:
             errors.add(where, *problem)
             return False
         # Later lines of this batch see this entry (the batch is written after it is checked).
         self.entries[rec.entry_id] = rec.__dict__  # the same keys as a stored row's
         target = _target(rec)
-        if rec.kind == "reversal" and target:
+        if target:
             self.reversed[target] = self.reversed.get(target, 0) + rec.amount
         return True
 
@@ -228,9 +266,9 @@ class LedgerMeaning:
             return "ref", f"unknown purchase {rec.ref!r} (not in purchases.jsonl nor in the database)"
         if rec.kind == "refund_clawback" and rec.asset == "diamond":
             return None  # a creator's diamonds earned from the refunded coins: another account by design
-        if purchase["account_id"] != rec.account_id:
-            return "ref", f"purchase {rec.ref!r} belongs to {purchase['account_id']}, not {rec.account_id}"
-        allowed = self._credits(purchase)
+        account_id, allowed = purchase
+        if account_id != rec.account_id:
+            return "ref", f"purchase {rec.ref!r} belongs to {account_id}, not {rec.account_id}"
         if rec.kind == "purchase" and rec.amount not in allowed:
             return "amount", f"purchase {rec.ref!r} credits {_either(allowed)} coins, not {rec.amount}"
         if rec.kind == "refund_clawback" and -rec.amount > max(allowed):

@@ -8,12 +8,16 @@ twice changes nothing; with other content it is an error.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +109,6 @@ class _Errors:
         return self.lines + ([f"... and {more:,} more errors"] if more > 0 else [])
 
 
-def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            yield number, len(raw), raw
-
-
 def _describe(exc: ValidationError, errors: _Errors, where: str) -> None:
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(line)"
@@ -141,70 +139,93 @@ def _cut(value: Any) -> str:
 
 
 def _row(spec: FileSpec, rec: BaseModel) -> dict[str, Any]:
+    """A record's fields as a stored row has them (compared with one on re-import)."""
     row = dict(rec.__dict__)  # the validated fields; cheaper than model_dump for flat records
-    if spec.name == "ledger.jsonl":
-        row.update(ticket_id=None, idempotency_key=None)
-        if rec.kind == "reversal" and not rec.reverses:  # type: ignore[attr-defined]
-            row["reverses"] = row["ref"]  # the contract's reversal names the entry it undoes in `ref`
-    if spec.name == "tickets.jsonl":
-        row.update(resolution=None, resolved_by=None, resolved_at=None)
+    if spec.name == "ledger.jsonl" and rec.kind == "reversal" and not rec.reverses:  # type: ignore[attr-defined]
+        row["reverses"] = row["ref"]  # the contract's reversal names the entry it undoes in `ref`
     return row
 
 
 class _Writer:
-    """Buffers rows and inserts them in chunks; the fastest path each engine offers."""
+    """Writes checked records in chunks, the fastest path each engine offers: COPY on PostgreSQL, the DB-API
+    executemany on SQLite. Rows are tuples taken from the records in C (`attrgetter`), no dict per row; the
+    columns the app fills later (a ledger entry's ticket, a ticket's resolution) are left to their NULL default."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, pool: Executor) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
         self.ledger = import_audit.LedgerDigest()  # what the audit chain will say this import wrote
+        self.pool = pool
+        self.copying: Future[None] | None = None
 
-    def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    def wait(self) -> None:
+        """Until the last COPY has finished (its error raised here): before the connection is used again, so
+        every lookup sees the rows written before it."""
+        copying, self.copying = self.copying, None
+        if copying:
+            copying.result()
+
+    def insert(self, spec: FileSpec, recs: list[BaseModel]) -> None:
+        if not recs:
             return
-        if table.name == "ledger_entries":
-            self.ledger.add(rows)
+        table = spec.table
+        cols = [c.name for c in table.columns if c.name in spec.model.model_fields]
+        rows: list[tuple[Any, ...]] = list(map(attrgetter(*cols), recs))
+        if spec.name == "ledger.jsonl":
+            rows = _reversals_named(rows, cols)
+            self.ledger.add_values(map(itemgetter(*(cols.index(f) for f in import_audit.FIELDS)), rows))
         if self.dialect == "postgresql":
-            self._copy(table, rows)
-            return
-        if not any(isinstance(c.type, JSON) for c in table.columns):
-            self._sqlite_many(table, rows)
-            return
-        self.conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+            # While the server takes these rows in, the next lines are read and validated.
+            cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            self.wait()
+            self.copying = self.pool.submit(_copy, cursor, table, cols, rows)
+        elif not any(isinstance(c.type, JSON) for c in table.columns):
+            self._sqlite_many(table, cols, rows)
+        else:
+            self.conn.execute(sqlite.insert(table).on_conflict_do_nothing(), [dict(zip(cols, r, strict=True)) for r in rows])
 
-    def _sqlite_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
+    def _sqlite_many(self, table: Table, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
         """The DB-API executemany with values already in SQLAlchemy's SQLite storage format: 3x faster."""
-        cols = [c.name for c in table.columns if c.name in rows[0]]
         sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT DO NOTHING"
         cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         # Only date/time columns need converting: decide per column once, not per value.
-        convert = [_sqlite_value if _is_temporal(table.c[c]) else None for c in cols]
-        plan = list(zip(cols, convert, strict=True))
+        temporal = [i for i, c in enumerate(cols) if _is_temporal(table.c[c])]
+
+        def stored(row: tuple[Any, ...]) -> list[Any]:
+            values = list(row)
+            for i in temporal:
+                values[i] = _sqlite_value(values[i])
+            return values
+
         # sqlite3 takes any iterable of rows: a generator, not a second copy of the batch
-        cursor.executemany(sql, ([row[c] if f is None else f(row[c]) for c, f in plan] for row in rows))  # type: ignore[arg-type]
+        cursor.executemany(sql, map(stored, rows) if temporal else rows)  # type: ignore[arg-type]
 
-    def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """COPY, every table: the rows were checked (keys, references, meaning) before they get here, so a row
-        that still conflicts (a concurrent writer's) refuses the whole import rather than being skipped. Columns
-        the records do not have (serial ids, what the app fills later) take their defaults."""
-        cols = [c.name for c in table.columns if c.name in rows[0]]
-        as_json = [isinstance(table.c[c].type, JSON) for c in cols]
-        import psycopg  # here: a SQLite-only run never imports the driver
-        from psycopg.types.json import Json
 
-        statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(statement) as copy:
-                if not any(as_json):
-                    for row in rows:
-                        copy.write_row([row[c] for c in cols])
-                    return
+def _copy(cursor: Any, table: Table, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """COPY, every table: the rows were checked (keys, references, meaning) before they get here, so a row that
+    still conflicts (a concurrent writer's) refuses the whole import rather than being skipped."""
+    as_json = [isinstance(table.c[c].type, JSON) for c in cols]
+    import psycopg  # here: a SQLite-only run never imports the driver
+    from psycopg.types.json import Json
+
+    statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+    try:
+        with cursor.copy(statement) as copy:
+            if not any(as_json):
                 for row in rows:
-                    copy.write_row([Json(v) if j and v is not None else v
-                                    for v, j in zip((row[c] for c in cols), as_json, strict=True)])
-        except psycopg.Error as exc:  # the driver's own error, as SQLAlchemy would have raised it: run_import reports
-            raise DBAPIError(statement, None, exc) from exc
+                    copy.write_row(row)
+                return
+            for row in rows:
+                copy.write_row([Json(v) if j and v is not None else v for v, j in zip(row, as_json, strict=True)])
+    except psycopg.Error as exc:  # the driver's own error, as SQLAlchemy would have raised it: run_import reports
+        raise DBAPIError(statement, None, exc) from exc
+
+
+def _reversals_named(rows: list[tuple[Any, ...]], cols: list[str]) -> list[tuple[Any, ...]]:
+    """The contract's reversal may name the entry it undoes in `ref` alone: stored, `reverses` names it too."""
+    kind, ref, reverses = cols.index("kind"), cols.index("ref"), cols.index("reverses")
+    return [(*row[:reverses], row[ref], *row[reverses + 1:]) if row[kind] == "reversal" and not row[reverses] else row
+            for row in rows]
 
 
 def _is_temporal(column: Any) -> bool:
@@ -230,7 +251,8 @@ def run_import(engine: Engine, directory: Path, progress: Progress | None = None
     if missing:
         raise InvalidInput(f"{app} is missing {', '.join(missing)}")
     try:
-        return _run(engine, directory, progress)
+        with _collector_paused():
+            return _run(engine, directory, progress)
     except DBAPIError as exc:  # e.g. a concurrent writer got there first; the transaction is rolled back
         # The driver's first line only: its detail could quote other rows' data.
         diag = getattr(exc.orig, "diag", None)
@@ -238,11 +260,25 @@ def run_import(engine: Engine, directory: Path, progress: Progress | None = None
         raise ImportFailed(f"the database refused the import, nothing was imported: {reason}") from None
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while the import runs (only cycles wait for it; an import makes few). Each batch's
+    records live long enough to reach the oldest generation, so full passes came every few batches and each
+    walked the whole heap (modules, metadata, schemas): a quarter of the import's CPU."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _run(engine: Engine, directory: Path, progress: Progress | None) -> ImportResult:
     errors = _Errors()
     result = ImportResult()
-    with engine.execution_options(write=True).connect() as conn, conn.begin() as tx:
-        writer = _Writer(conn)
+    with engine.execution_options(write=True).connect() as conn, conn.begin() as tx, ThreadPoolExecutor(1) as pool:
+        writer = _Writer(conn, pool)
         first_seq = import_audit.max_seq(conn) + 1
         for spec in SPECS:
             path = directory / "app" / spec.name
@@ -264,74 +300,109 @@ class _FileImport:
 
     Valid rows are written even after an error (the transaction is rolled back at the end), so later lines are
     checked against everything before them with the same indexed lookups, and no error is a consequence of
-    another one.
+    another one. Lines are read and validated a group at a time, and a batch with nothing to report takes a
+    path without per-line bookkeeping; any problem in a group or a batch sends it through the line-by-line path,
+    which reports it exactly, in line order.
     """
 
     def __init__(self, spec: FileSpec, path: Path, conn: Connection, writer: _Writer, errors: _Errors) -> None:
         self.spec, self.path, self.conn, self.writer, self.errors = spec, path, conn, writer, errors
         self.label = f"app/{spec.name}"
+        self.validate = spec.model.__pydantic_validator__.validate_json  # what model_validate_json calls
         self.seen: dict[Any, int] = {}  # key -> its line in this file
         self.rule = spec.rule(conn) if spec.rule else None
         # An empty table has no stored row to compare with (rows this import writes are caught by `seen`).
         self.stored_before = conn.execute(select(literal(1)).select_from(spec.table).limit(1)).first() is not None
+        self.numbers: list[int] = []  # the batch: valid records and their lines
+        self.recs: list[BaseModel] = []
         self.new = self.present = 0
 
     def run(self, result: ImportResult, progress: Progress | None) -> None:
-        total, done, batch = self.path.stat().st_size, 0, []
-        for number, size, raw in _lines(self.path):
-            done += size
-            if progress and number % 5000 == 0:
-                progress(self.label, done, total)
-            if raw.strip():
-                rec = self._parse(number, raw)
-                if rec is not None:
-                    batch.append((number, rec))
-            if len(batch) >= CHUNK:
-                self._batch(batch)
-                batch = []
-        self._batch(batch)
+        total, done, number = self.path.stat().st_size, 0, 0
+        with self.path.open("rb") as fh:
+            # As many lines as the batch lacks: a batch is full at the same line as when read line by line.
+            while group := list(itertools.islice(fh, CHUNK - len(self.recs))):
+                first, number = number + 1, number + len(group)
+                if progress:
+                    done = _report(progress, self.label, group, first, done, total)
+                self._parse_group(first, group)
+                if len(self.recs) >= CHUNK:
+                    self._batch()
+        self._batch()
+        self.writer.wait()
         if progress:
             progress(self.label, total, total)
         result.imported[self.spec.name] = self.new
         if self.present:
             result.already_present[self.spec.name] = self.present
 
+    def _parse_group(self, first: int, group: list[bytes]) -> None:
+        try:
+            recs = list(map(self.validate, group))
+        except ValidationError:  # an invalid or blank line
+            recs = None
+        # Each line has at least as many key tokens as keys, so equal sums mean no line repeats a key.
+        if recs is None or _key_tokens(b"".join(group)) > sum(len(rec.model_fields_set) for rec in recs):
+            for number, raw in enumerate(group, start=first):
+                if raw.strip() and (rec := self._parse(number, raw)) is not None:
+                    self.numbers.append(number)
+                    self.recs.append(rec)
+            return
+        self.numbers.extend(range(first, first + len(group)))
+        self.recs.extend(recs)
+
     def _parse(self, number: int, raw: bytes) -> BaseModel | None:
         where = f"{self.label}:{number}"
         try:
-            rec = self.spec.model.model_validate_json(raw)
+            rec = self.validate(raw)
         except ValidationError as exc:
             _describe(exc, self.errors, where)
             return None
-        keys = len(rec.model_fields_set) + len(rec.__pydantic_extra__ or ())
-        if _key_tokens(raw) > keys:  # rare: a nested object, a quoted colon, or a repeated key
+        if _key_tokens(raw) > len(rec.model_fields_set):  # rare: a nested object, a quoted colon, a repeated key
             repeated = _repeated_keys(raw)
             if repeated:
                 self.errors.add(where, ", ".join(repeated), "appears more than once in the object")
                 return None
         return rec
 
-    def _batch(self, batch: list[tuple[int, BaseModel]]) -> None:
-        if not batch:
+    def _batch(self) -> None:
+        numbers, recs, spec = self.numbers, self.recs, self.spec
+        if not recs:
             return
-        spec, recs = self.spec, [rec for _, rec in batch]
-        keys = (_key(spec, rec) for rec in recs)
+        self.numbers, self.recs = [], []
+        self.writer.wait()
+        keys = [_key(spec, rec) for rec in recs] if len(spec.key) > 1 else list(map(attrgetter(spec.key[0]), recs))
         stored = stored_rows(self.conn, spec.table, spec.key, keys, spec.compared) if self.stored_before else {}
-        unknown = {name: missing(self.conn, col, (getattr(rec, name) for rec in recs)) for name, col in spec.refs.items()}
         if self.rule:
             self.rule.prefetch(self.conn, recs)
-        rows = [row for number, rec in batch if (row := self._check(number, rec, stored, unknown)) is not None]
-        self.writer.insert(spec.table, rows)
-        self.new += len(rows)
+        known = self.rule.known if self.rule else lambda _: set()
+        unknown = {name: missing(self.conn, col, set(map(attrgetter(name), recs)) - known(col))
+                   for name, col in spec.refs.items()}
+        if stored or any(unknown.values()) or not self._first_seen(keys, numbers):
+            kept = [rec for number, rec in zip(numbers, recs, strict=True) if self._check(number, rec, stored, unknown)]
+        elif self.rule:  # every key new and every reference known: only the rule can refuse a line
+            check, label, errors = self.rule.check, self.label, self.errors
+            kept = [rec for number, rec in zip(numbers, recs, strict=True) if check(rec, number, f"{label}:{number}", errors)]
+        else:
+            kept = recs
+        self.writer.insert(spec, kept)
+        self.new += len(kept)
 
-    def _check(self, number: int, rec: BaseModel, stored: dict[Any, Any], unknown: dict[str, set[Any]]) -> dict | None:
+    def _first_seen(self, keys: list[Any], numbers: list[int]) -> bool:
+        """Record the batch's keys as seen if none repeats one before it (in the file or the batch)."""
+        if len(set(keys)) < len(keys) or not self.seen.keys().isdisjoint(keys):
+            return False
+        self.seen.update(zip(keys, numbers, strict=True))
+        return True
+
+    def _check(self, number: int, rec: BaseModel, stored: dict[Any, Any], unknown: dict[str, set[Any]]) -> bool:
         spec, where = self.spec, f"{self.label}:{number}"
         if not _references_ok(spec, rec, unknown, self.errors, where):
-            return None
+            return False
         key, row = _key(spec, rec), _row(spec, rec)
         if key in self.seen:
             self._duplicate(where, key, row, self.seen[key])
-            return None
+            return False
         self.seen[key] = number
         if key in stored:
             diff = differences(spec.compared, stored[key], row)
@@ -340,16 +411,21 @@ class _FileImport:
                                 f"content: {'; '.join(diff)} (only an identical re-import is a no-op)")
             else:
                 self.present += 1
-            return None
-        if self.rule and not self.rule.check(rec, number, where, self.errors):
-            return None
-        return row
+            return False
+        return not self.rule or self.rule.check(rec, number, where, self.errors)
 
     def _duplicate(self, where: str, key: Any, row: dict[str, Any], earlier: int) -> None:
-        first = self.spec.model.model_validate_json(_line_at(self.path, earlier))
+        first = self.validate(_line_at(self.path, earlier))
         diff = differences(self.spec.compared, _row(self.spec, first), row)
         what = f"other content: {'; '.join(diff)}" if diff else "the same content"
         self.errors.add(where, ", ".join(self.spec.key), f"duplicate {_shown(key)} (line {earlier} has {what})")
+
+
+def _report(progress: Progress, label: str, group: list[bytes], first: int, done: int, total: int) -> int:
+    """Progress every 5,000 lines, with the bytes read up to that line; the bytes read after the group."""
+    for number in range(first + (-first) % 5000, first + len(group), 5000):
+        progress(label, done + sum(map(len, group[:number - first + 1])), total)
+    return done + sum(map(len, group))
 
 
 def _key_tokens(raw: bytes) -> int:

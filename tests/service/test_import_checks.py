@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from supportdesk.dataset.generate import generate
+from supportdesk.db import models as m
+from supportdesk.db.engine import read_session
+from supportdesk.db.tables import table_of
 from supportdesk.errors import ImportFailed
+from supportdesk.services import audit, import_audit, importer
+from supportdesk.services.import_checks import missing
 from supportdesk.services.importer import run_import
 from tests.conftest import FIXTURES
 from tests.service.factories import T0, account, minimal, write_dataset
@@ -106,6 +111,40 @@ def test_promotion_bonus_is_credited_only_inside_the_promotion(engine, tmp_path)
 
 # 2. The same id with other content ----------------------------------------------------------------------------
 
+def test_each_batch_is_checked_against_the_batches_written_before_it(engine, tmp_path, monkeypatch):
+    """Batches of two lines: a reversal finds the entry and the reversals an earlier batch wrote, a duplicate the
+    line of an earlier batch; a blank and a broken line inside a group of lines are taken line by line."""
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    lines = [entry(1), entry(2, kind="reversal", amount=-30, ref="le_0001"), None,
+             entry(4, kind="reversal", amount=-30, ref="le_0001"), entry(5, kind="reversal", amount=-30, ref="le_0001"),
+             "{bad", entry(1)]
+    data = minimal()
+    data.pop("ledger")
+    raw = "".join((json.dumps(x) if isinstance(x, dict) else x or "") + "\n" for x in lines)
+    before = counts(engine)
+    with pytest.raises(ImportFailed) as info:
+        run_import(engine, write_dataset(tmp_path / "ds", data, raw={"ledger": raw}))
+    assert counts(engine) == before
+    expected = ["app/ledger.jsonl:5: amount: reverses more than entry 'le_0001' moved (+70, -60 reversed already)",
+                "app/ledger.jsonl:6: (line): not valid JSON",
+                "app/ledger.jsonl:7: entry_id: duplicate 'le_0001' (line 1 has the same content)"]
+    assert len(info.value.details) == len(expected)
+    assert all(d.startswith(e) for d, e in zip(info.value.details, expected, strict=True)), info.value.details
+
+
+def test_an_import_in_many_batches_is_what_audit_verify_finds(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    data = with_rows(ledger=[entry(2, kind="reversal", amount=-30, ref="le_0001"), entry(3, kind="grant", amount=5,
+                                                                                            ref=None, reason="tab\there")])
+    assert run_import(engine, write_dataset(tmp_path / "ds", data)).imported["ledger.jsonl"] == 3
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT entry_id, reverses, reason FROM ledger_entries ORDER BY seq")).all()
+    assert rows == [("le_0001", None, None), ("le_0002", "le_0001", None), ("le_0003", None, "tab\there")]
+    with read_session(engine) as s:
+        assert audit.verify(s).verified
+        assert import_audit.imported_mismatch(s) is None
+
+
 def test_same_id_other_content_within_a_file_names_both_lines_and_the_fields(engine, tmp_path):
     details = refused(engine, tmp_path, with_rows(ledger=[entry(1, amount=35, at="2026-10-02T00:00:00Z")]),
                       "ledger.jsonl:2: entry_id: duplicate 'le_0001' (line 1 has other content:")
@@ -133,7 +172,8 @@ def test_identical_reimport_is_a_no_op_whatever_the_timestamp_spelling(engine, t
     assert result.already_present["ledger.jsonl"] == result.already_present["regions.jsonl"] == 1
 
 
-@pytest.mark.parametrize("extra", [', "amount": 7000}', ',"amount"\t: 7000}', ', "amount" :7000, "x": {"a": 1}}'])
+@pytest.mark.parametrize("extra", [', "amount": 7000}', ',"amount"\t: 7000}', ', "amount" :7000, "x": {"a": 1}}',
+                                   ', "note": "an unknown key", "amount": 7000}'])
 def test_duplicate_json_keys_are_an_error(engine, tmp_path, extra):
     line = json.dumps(CREDIT)[:-1] + extra + "\n"
     data = minimal()
@@ -243,3 +283,11 @@ def test_upgrade_to_unique_handles_names_the_accounts_to_rename(engine):
     with engine.begin() as conn:
         conn.execute(text("UPDATE accounts SET handle = '@ana2' WHERE account_id = 'acc_1'"))
     upgrade(engine, "0003")
+
+
+def test_lookups_take_any_text_as_a_value(engine, tmp_path):
+    """The lookups pass their values as one array literal: quotes, backslashes, braces or NULL are values."""
+    run_import(engine, write_dataset(tmp_path / "ds", minimal()))
+    odd = {'a"b', "c\\d", "NULL", "{x}", "a,b", " sp ", "é", '\\"'}
+    with engine.connect() as conn:
+        assert missing(conn, table_of(m.Account).c.account_id, odd | {"acc_0000", "acc_0001"}) == odd
