@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from supportdesk.domain.text import matches
@@ -20,6 +20,7 @@ from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.home import HomePanel
 from supportdesk.tui.widgets.keyed_table import KeyedTable
+from supportdesk.tui.widgets.keys_footer import KeysFooter
 from supportdesk.tui.widgets.query_input import QueryInput
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class SearchScreen(DeskScreen):
         home = HomePanel(self.backend, id="home")
         home.display = not self.initial_query
         yield home
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         if self.initial_query:
