@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
@@ -124,7 +125,11 @@ class AccountScreen(DeskScreen):
                             table = KeyedTable(id=f"{name}-table")
                             table.add_columns(*COLUMNS[name])
                             yield table
-                yield Vertical(id="side")  # its widgets are made the first time the terminal is wide
+                # Its widgets are made the first time the terminal is wide: here when it already is (styled
+                # once, with the rest), else by `lay_out` on a resize.
+                wide = self.is_wide(self.app.size)
+                self.set_class(wide, "-wide", update=False)
+                yield Vertical(*(self.side_widgets() if wide else ()), id="side")
         yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
@@ -142,7 +147,11 @@ class AccountScreen(DeskScreen):
 
     @property
     def wide(self) -> bool:
-        return self.size.width >= WIDE[0] and self.size.height >= WIDE[1]
+        return self.is_wide(self.size)
+
+    @staticmethod
+    def is_wide(size: Size) -> bool:
+        return size.width >= WIDE[0] and size.height >= WIDE[1]
 
     def on_resize(self) -> None:
         self.lay_out()
