@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 # Invisible characters that change the order text is displayed in (Unicode bidi controls, marks and isolates).
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# Categories never sent raw: controls (C0, DEL, C1), line and paragraph separators, surrogates.
+# Categories never sent raw: controls (C0, DEL, C1), line and paragraph separators, surrogates. These and the
+# bidi controls (format characters, Cf) are all unprintable to str.isprintable: printable text is never hidden.
 HIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
 
 
@@ -34,7 +35,7 @@ def shown(text: object, *, lines: bool = False) -> str:
     `lines=True` keeps newlines (a ticket body shown on several lines); tabs are always written out.
     """
     s = text if isinstance(text, str) else str(text)
-    if not any(is_hidden(c) for c in s):
+    if s.isprintable() or not any(is_hidden(c) for c in s):  # every hidden character is unprintable (one C call)
         return s
     return "".join(c if not is_hidden(c) or (lines and c == "\n") else _visible(c) for c in s)
 
@@ -42,7 +43,7 @@ def shown(text: object, *, lines: bool = False) -> str:
 def pictured(text: str) -> str:
     """`text` with each control or bidi character replaced by one visible character (␛ for ESC, ␇ for BEL, �
     for the rest): the same length, so an input box can show what is being typed without moving its cursor."""
-    if not any(is_hidden(c) for c in text):
+    if text.isprintable() or not any(is_hidden(c) for c in text):
         return text
     return "".join(_picture(c) if is_hidden(c) else c for c in text)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import BigInteger, String, bindparam, cast, func, literal_column, null, union_all
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -69,22 +69,6 @@ def _store_records() -> AnySelect:
         col(StoreRecord.account_id) == bindparam("a"))
 
 
-def refunds(session: Session, account_id: str) -> dict[str, int]:
-    """Refunds of the account's purchases (our refund rows, and purchases the store refunded or revoked), and
-    chargebacks (a purchase charged back, or a store record that says so) and disputes, once per purchase."""
-    rows = Rows(session)
-    refunded = {pid for (pid,) in rows.tuples(_refunded, a=account_id)}
-    charged_back: set[str] = set()
-    for pid, txn, status in rows.tuples(_taken_back, a=account_id):
-        (charged_back.add(txn) if status == "charged_back" else refunded.add(pid))
-    disputes = 0
-    for txn, state, raw in rows.tuples(_store_records, a=account_id):
-        if state == "charged_back":
-            charged_back.add(txn)
-        disputes += isinstance(raw, dict) and "dispute" in raw
-    return {"refunds": len(refunded), "chargebacks": len(charged_back), "disputes": disputes}
-
-
 def _paid() -> AnySelect:
     return (select(Purchase.currency, func.count(), func.sum(Purchase.price_minor))
             .where(Purchase.account_id == bindparam("a"), among(Purchase.status, CHARGED))
@@ -104,15 +88,61 @@ def _back_store() -> AnySelect:
             .group_by(Purchase.currency))
 
 
-def spend(session: Session, account_id: str) -> list[dict[str, Any]]:
+# `_money`'s parts, in its rows' first column: (part, text, text, text, number, number), the texts first and the
+# numbers last, the rest NULL.
+REFUNDED, TAKEN, PAID, BACK_OURS, BACK_STORE = range(5)
+
+
+def _money() -> AnySelect:
+    """What the refund counts and the spend are made of, in one statement (one round trip, not five): the
+    purchases our refund rows refunded, those the store took back, and what was paid and given back per currency,
+    each row tagged with its part (REFUNDED...)."""
+    text, number = (lambda: cast(null(), String)), (lambda: cast(null(), BigInteger))
+
+    def part(tag: int, stmt: AnySelect, texts: int, numbers: int) -> AnySelect:
+        columns = list(stmt.selected_columns)
+        return stmt.with_only_columns(
+            literal_column(str(tag)).label("part"), *columns[:texts], *(text() for _ in range(3 - texts)),
+            *(number() for _ in range(2 - numbers)), *columns[texts:], maintain_column_froms=True)
+
+    return union_all(part(REFUNDED, _refunded(), 1, 0), part(TAKEN, _taken_back(), 3, 0),  # type: ignore[return-value]
+                     part(PAID, _paid(), 1, 2), part(BACK_OURS, _back_ours(), 1, 1),
+                     part(BACK_STORE, _back_store(), 1, 1))
+
+
+def money(session: Session, account_id: str) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The refund counts and the spend per currency, from one statement (`_money`) and the store records."""
+    parts: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [], [])
+    for row in Rows(session).tuples(_money, a=account_id):
+        parts[row[0]].append(row[1:])
+    refunded = [(pid,) for pid, *_ in parts[REFUNDED]]
+    taken = [(pid, txn, status) for pid, txn, status, _, _ in parts[TAKEN]]
+    paid = [(currency, n, total) for currency, _, _, n, total in parts[PAID]]
+    back = [(currency, total) for currency, _, _, _, total in (*parts[BACK_OURS], *parts[BACK_STORE])]
+    return _refund_counts(session, account_id, refunded, taken), _spend(paid, back)
+
+
+def _refund_counts(session: Session, account_id: str, refunded_rows: list[tuple[Any, ...]],
+                   taken_back: list[tuple[Any, ...]]) -> dict[str, int]:
+    """Refunds of the account's purchases (our refund rows, and purchases the store refunded or revoked), and
+    chargebacks (a purchase charged back, or a store record that says so) and disputes, once per purchase."""
+    refunded = {pid for (pid,) in refunded_rows}
+    charged_back: set[str] = set()
+    for pid, txn, status in taken_back:
+        (charged_back.add(txn) if status == "charged_back" else refunded.add(pid))
+    disputes = 0
+    for txn, state, raw in Rows(session).tuples(_store_records, a=account_id):
+        if state == "charged_back":
+            charged_back.add(txn)
+        disputes += isinstance(raw, dict) and "dispute" in raw
+    return {"refunds": len(refunded), "chargebacks": len(charged_back), "disputes": disputes}
+
+
+def _spend(paid: list[tuple[Any, ...]], given_back: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """What the account paid, per currency (minor units), and what went back: our succeeded refunds, and the
     price of a purchase the store refunded, revoked or charged back where we hold no refund row for it."""
-    rows = Rows(session)
-    paid = rows.tuples(_paid, a=account_id)
-    if not paid:
-        return []
     back: dict[str, int] = {}
-    for currency, total in [*rows.tuples(_back_ours, a=account_id), *rows.tuples(_back_store, a=account_id)]:
+    for currency, total in given_back:
         back[currency] = back.get(currency, 0) + int(total or 0)
     out = []
     for currency, n, total in sorted(paid):
@@ -141,8 +171,10 @@ def cashout_counts(cashouts: list[dict[str, Any]]) -> dict[str, int]:
 def summary(session: Session, account: dict[str, Any], cashouts: list[dict[str, Any]]) -> dict[str, Any]:
     """The account (its row as a dict) at a glance."""
     aid = account["account_id"]
-    return {"status": status_why(session, account), "flags": flags(session, aid), "refunds": refunds(session, aid),
-            "spend": spend(session, aid), "cashouts": cashout_counts(cashouts)}
+    status, found_flags = status_why(session, account), flags(session, aid)
+    refund_counts, spent = money(session, aid)
+    return {"status": status, "flags": found_flags, "refunds": refund_counts, "spend": spent,
+            "cashouts": cashout_counts(cashouts)}
 
 
 def _cashouts() -> AnySelect:

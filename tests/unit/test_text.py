@@ -99,3 +99,9 @@ def test_tickets_waiting_on_a_store_deadline_come_first_while_unsolved() -> None
             {"ticket_id": "T-0", "status": "new", "answer_due_at": "2026-10-01T09:00:00"}]
     assert [t["ticket_id"] for t in deadlines_first(rows)] == ["T-0", "T-2", "T-3", "T-1"]
     assert not awaiting_answer(rows[2])  # solved: the deadline no longer asks anything of the agent
+
+
+def test_every_hidden_character_is_unprintable():
+    """`shown` and `pictured` return printable text at once (str.isprintable): sound only if no hidden character
+    is printable."""
+    assert not any(is_hidden(chr(c)) and chr(c).isprintable() for c in range(0x110000))

@@ -13,9 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from supportdesk.domain.glance import cashout_why, glance_line, refunds_line, spend_line, status_why
@@ -23,6 +24,7 @@ from supportdesk.tui.format import deadline, money, plural, shown, when
 from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.widgets.keyed_table import KeyedTable
+from supportdesk.tui.widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from supportdesk.desk.accounts import (
@@ -123,8 +125,12 @@ class AccountScreen(DeskScreen):
                             table = KeyedTable(id=f"{name}-table")
                             table.add_columns(*COLUMNS[name])
                             yield table
-                yield Vertical(id="side")  # its widgets are made the first time the terminal is wide
-        yield Footer(compact=True)
+                # Its widgets are made the first time the terminal is wide: here when it already is (styled
+                # once, with the rest), else by `lay_out` on a resize.
+                wide = self.is_wide(self.app.size)
+                self.set_class(wide, "-wide", update=False)
+                yield Vertical(*(self.side_widgets() if wide else ()), id="side")
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.lay_out()
@@ -141,7 +147,11 @@ class AccountScreen(DeskScreen):
 
     @property
     def wide(self) -> bool:
-        return self.size.width >= WIDE[0] and self.size.height >= WIDE[1]
+        return self.is_wide(self.size)
+
+    @staticmethod
+    def is_wide(size: Size) -> bool:
+        return size.width >= WIDE[0] and size.height >= WIDE[1]
 
     def on_resize(self) -> None:
         self.lay_out()
@@ -337,7 +347,7 @@ class AccountScreen(DeskScreen):
     def label_tabs(self, story: AccountStory) -> None:
         tabs = self.query_one(TabbedContent)
         flags = story.summary.flags
-        counts = {"purchases": len(story.purchases), "gifts": len(gift_rows(story.gifts)),
+        counts = {"purchases": len(story.purchases), "gifts": gift_count(story.gifts),
                   "cashouts": len(story.cashouts), "tickets": len(story.tickets)}
         for name, n in counts.items():
             tabs.get_tab(name).label = f"{name.title()} {n:,}"
@@ -447,6 +457,11 @@ def gift_rows(gifts: Gifts) -> list[GiftLine]:
                 rows[g.event_id] = GiftLine(g.event_id, direction, g.gift_id, g.quantity, g.coins, g.diamonds, g.at,
                                             g.creator_id if direction == "sent" else g.sender_id)
     return sorted(rows.values(), key=lambda g: g.at, reverse=True)
+
+
+def gift_count(gifts: Gifts) -> int:
+    """How many lines `gift_rows` makes (an event seen twice is one), without making them."""
+    return len({g.event_id for g in gifts.sent} | {g.event_id for g in gifts.received})
 
 
 def purchase_cells(p: PurchaseRow, refunds: dict[str, RefundRow]) -> tuple[str, ...]:

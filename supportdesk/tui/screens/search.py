@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.lazy import Lazy
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from supportdesk.domain.text import matches
@@ -21,6 +21,7 @@ from supportdesk.tui.navigation import Open
 from supportdesk.tui.screens.base import DeskScreen
 from supportdesk.tui.screens.home import HomePanel
 from supportdesk.tui.widgets.keyed_table import KeyedTable
+from supportdesk.tui.widgets.keys_footer import KeysFooter
 from supportdesk.tui.widgets.query_input import QueryInput
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class SearchScreen(DeskScreen):
         # panel's four tables are built; its data comes after the connect anyway. Until then it is not in the DOM:
         # everything below goes through self.home_panel and asks `is_mounted` before loading or querying it.
         yield Lazy(self.home_panel)
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         if self.initial_query:
