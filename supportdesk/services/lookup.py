@@ -23,7 +23,7 @@ from supportdesk.db.models import (
 )
 from supportdesk.db.tables import table_of
 from supportdesk.domain import regions as rg
-from supportdesk.domain.query import FITS, KEYS, Query, likely_keys, parse_query, query_text, spelled
+from supportdesk.domain.query import FITS, KEYS, Query, keys_of, likely_keys, parse_query, query_text, spelled
 from supportdesk.errors import Ambiguous, NotFound
 from supportdesk.services import glance
 from supportdesk.services.reads import Rows, prepared
