@@ -215,3 +215,27 @@ async def test_stop_working_with_w_again_or_the_cross(make_app) -> None:
         assert line.endswith("×")
         await pilot.click(TicketBar, offset=(1 + line.index("×"), 0))  # padding 1
         assert app.working_ticket is None and "No longer working T-1002." in notes(app)
+
+
+async def test_a_dialog_closing_leaves_the_ticket_as_loaded_coming_back_from_its_account_reloads_it(make_app) -> None:
+    """A picker or the palette changes nothing by itself (a write it asks for reloads when done): closing one does
+    not reload the ticket; its account may have changed it, so coming back from there does."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        ticket = await open_from_list(pilot, "T-1001")
+        loads: list[str] = []
+        load = ticket.load
+        ticket.load = lambda ticket_id: (loads.append(ticket_id), load(ticket_id))  # type: ignore[method-assign]
+        await pilot.press("m")  # the macro picker
+        await settle(pilot)
+        assert app.screen is not ticket
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is ticket and loads == []
+        await pilot.press("o")  # its account, then back
+        await settle(pilot)
+        assert isinstance(app.screen, AccountScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is ticket and loads == ["T-1001"]
+        assert "Nothing done under T-1001 yet" in text_of(ticket, "#tk-actions-head")

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, get_current_worker
 
@@ -202,6 +203,7 @@ class TicketScreen(DeskScreen):
         self.writing = False  # a reply, note, take or status change is being recorded
         self.show_newest = False  # scroll the conversation to its end on the next load
         self.changed = False  # resolved or written to here: whoever opened this screen reloads
+        self.under_dialog = False  # what covers it is a dialog (`on_screen_suspend`), not another screen
 
     @property
     def desk(self) -> Desk:
@@ -228,8 +230,13 @@ class TicketScreen(DeskScreen):
         if self.ticket is not None:
             self.query_one("#tk-due", Static).update(deadline_line(self.ticket))
 
+    def on_screen_suspend(self) -> None:
+        # A dialog of its own (a picker, the reply editor, the palette) changes nothing by itself: a write it
+        # asks for reloads the ticket when it is done. Another screen (its account) may have changed it.
+        self.under_dialog = isinstance(self.app.screen, ModalScreen)
+
     def on_screen_resume(self) -> None:
-        if self.ticket is not None:  # back from its account: show what was done there meanwhile
+        if self.ticket is not None and not self.under_dialog:  # back from its account: what was done there
             self.action_refresh()
 
     # --- state and keys ------------------------------------------------------------------------------------
