@@ -1,13 +1,18 @@
 """What `supportdesk import` checks beyond one line's shape: uniqueness, references and meaning.
 
 Lines are checked in batches. Each batch's keys are looked up in the database with indexed queries; rows this
-import wrote earlier are there too (same transaction), so memory grows with a batch, not with the database.
+import wrote earlier are there too (same transaction), so memory grows with a batch, not with the database. The
+batch just before is written only after a batch's lookups (importer._Writer: on PostgreSQL its COPY then runs while
+the client checks this batch), so a rule keeps what it accepted in the batch before (`earlier`) and checks against
+that too. Every reference is to a table an earlier file filled, which is written in full before the next file
+starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -94,6 +99,23 @@ def missing(conn: Connection, column: Column[Any], values: Iterable[Any]) -> set
     return wanted - found
 
 
+def unconfirmed_credits(conn: Connection, refs: Sequence[str], accounts: Sequence[str], amounts: Sequence[int]) -> set[str]:
+    """PostgreSQL: the purchases among `refs` that do not exist or belong to another account or are not of that
+    many coins, each credit (ref, account, amount) checked against its purchase in the server. Only those come
+    back (usually none), where fetching every purchase made the client parse a row per credit."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    sql = ("SELECT DISTINCT c.ref FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS c(ref, account_id, amount) "
+           "WHERE NOT EXISTS (SELECT 1 FROM purchases p WHERE p.purchase_id = c.ref "
+           "AND p.account_id = c.account_id AND p.coins = c.amount)")
+    found: set[str] = set()
+    for start in range(0, len(refs), PG_LOOKUP_CHUNK):
+        end = start + PG_LOOKUP_CHUNK
+        cursor.execute(sql, [_text_array(list(refs[start:end])), _text_array(list(accounts[start:end])),
+                             "{" + ",".join(map(str, amounts[start:end])) + "}"])
+        found.update(ref for (ref,) in cursor.fetchall())
+    return found
+
+
 def _driver_rows(conn: Connection, sql: str, values: set[Any]) -> Iterable[tuple[Any, ...]]:
     """`sql` with one text array parameter, run through psycopg a chunk of values at a time."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -169,10 +191,11 @@ class UniqueStoreTransactions:
     def __init__(self) -> None:
         self.stored: set[tuple[str, str]] = set()
         self.batch: set[tuple[str, str]] = set()
+        self.earlier: set[tuple[str, str]] = set()  # the batch before, perhaps not written yet
 
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
         t = table_of(m.Purchase)
-        self.stored, self.batch = set(), set()
+        self.stored, self.earlier, self.batch = set(), self.batch, set()
         for where in among(conn, t.c.store_transaction_id, {r.store_transaction_id for r in recs}):
             query = select(t.c.store, t.c.store_transaction_id).where(where)
             self.stored.update((s, x) for s, x in conn.execute(query))
@@ -182,13 +205,14 @@ class UniqueStoreTransactions:
 
     def check(self, rec: Any, number: int, where: str, errors: Problems) -> bool:
         pair = (rec.store, rec.store_transaction_id)
-        if pair in self.stored or pair in self.batch:
+        if pair in self.stored or pair in self.batch or pair in self.earlier:
             errors.add(where, "store_transaction_id", f"{pair[1]!r} is already recorded for {pair[0]}")
             return False
         self.batch.add(pair)
         return True
 
 
+CREDIT_FIELDS = attrgetter("kind", "ref", "account_id", "amount", "reverses")
 PURCHASE_COLUMNS = ("purchase_id", "account_id", "coins", "country", "store", "product_id", "purchased_at")
 ENTRY_COLUMNS = ("entry_id", "account_id", "asset", "amount")
 
@@ -206,47 +230,78 @@ class LedgerMeaning:
             self.promos.setdefault((country, store, product), []).append(
                 (coins, bonus, canonical(start), end and canonical(end)))
         self.purchases: dict[str, tuple[str, list[int]]] = {}  # purchase id -> its account, the coins it credits
-        self.entries: dict[str, Mapping[str, Any]] = {}
+        self.confirmed: set[str] = set()  # purchases every credit of this batch matches (account and coins)
+        self.entries: dict[str, Mapping[str, Any]] = {}  # reversal targets: stored, and this batch's entries
         self.reversed: dict[str, int] = {}  # entry id -> the sum of its reversals so far
         self.accounts: set[str] = set()
+        # What this batch accepted, and the batch before (perhaps not written yet when this one is looked up).
+        self.batch: dict[str, Mapping[str, Any]] = {}
+        self.batch_reversed: dict[str, int] = {}
+        self.earlier: dict[str, Mapping[str, Any]] = {}
+        self.earlier_reversed: dict[str, int] = {}
 
     def prefetch(self, conn: Connection, recs: Sequence[Any]) -> None:
-        purchases = {r.ref for r in recs if r.ref and r.kind in ("purchase", "refund_clawback")}
-        targets = {_target(r) for r in recs if r.kind == "reversal"} - {None}
+        kinds, refs, accounts, amounts, reverses = zip(*map(CREDIT_FIELDS, recs), strict=True)
+        if set(kinds) == {"purchase"} and None not in refs and not any(reverses):  # a batch of credits: no loop
+            credits: Sequence[Sequence[Any]] = (refs, accounts, amounts)
+            purchases, targets = set(refs), set()
+        else:
+            credits = tuple(zip(*[(r.ref, r.account_id, r.amount) for r in recs
+                                  if r.kind == "purchase" and r.ref and not r.reverses], strict=True))
+            purchases = {r.ref for r in recs if r.ref and r.kind in ("purchase", "refund_clawback")}
+            targets = {_target(r) for r in recs if r.kind == "reversal"} - {None}
         purchase = table_of(m.Purchase)
+        self.confirmed, confirmed_accounts = set(), set()
+        if conn.dialect.name == "postgresql" and not self.promos and credits:
+            # The server confirms the credits; only the purchases of the others (and of clawbacks) are read.
+            failed = unconfirmed_credits(conn, *credits)
+            self.confirmed = set(credits[0]) - failed
+            confirmed_accounts = (set(credits[1]) if not failed else
+                                  {a for ref, a in zip(credits[0], credits[1], strict=True) if ref not in failed})
+            clawed = {r.ref for r in recs if r.ref and r.kind == "refund_clawback"} if "refund_clawback" in kinds else set()
+            purchases = clawed | (purchases - self.confirmed)
         if self.promos:
             self.purchases = {row[0]: (row[1], self._credits(dict(zip(PURCHASE_COLUMNS, row, strict=True))))
                               for row in stored_values(conn, purchase, "purchase_id", purchases, PURCHASE_COLUMNS)}
         else:  # without a promotion a purchase credits its coins: its time and bundle are not needed (nor parsed)
             self.purchases = {pid: (account_id, [coins]) for pid, account_id, coins
                               in stored_values(conn, purchase, "purchase_id", purchases, PURCHASE_COLUMNS[:3])}
+        self.earlier, self.batch = self.batch, {}
+        self.earlier_reversed, self.batch_reversed = self.batch_reversed, {}
         self.entries = stored_rows(conn, table_of(m.LedgerEntry), ("entry_id",), targets, ENTRY_COLUMNS)
+        self.entries.update((t, self.earlier[t]) for t in targets if t in self.earlier)
         # A stored purchase's or entry's account exists (their foreign keys): most lines' accounts, not asked again.
-        self.accounts = {account_id for account_id, _ in self.purchases.values()}
+        self.accounts = {account_id for account_id, _ in self.purchases.values()} | confirmed_accounts
         self.accounts.update(entry["account_id"] for entry in self.entries.values())
         le = table_of(m.LedgerEntry)
         self.reversed = {}
         for where in among(conn, le.c.reverses, targets):
             query = select(le.c.reverses, func.sum(le.c.amount)).where(where).group_by(le.c.reverses)
             self.reversed.update({k: int(v) for k, v in conn.execute(query)})
+        for target, amount in self.earlier_reversed.items():
+            self.reversed[target] = self.reversed.get(target, 0) + amount
 
     def known(self, column: Column[Any]) -> set[Any]:
         return self.accounts if column is table_of(m.Account).c.account_id else set()
 
     def check(self, rec: LedgerRow, number: int, where: str, errors: Problems) -> bool:
         if rec.kind == "purchase" and rec.reverses is None:  # most lines: a purchase's credit, said in one lookup
-            bought = self.purchases.get(rec.ref) if rec.ref else None
-            problem = None if bought and bought[0] == rec.account_id and rec.amount in bought[1] else self._problem(rec)
+            if rec.ref in self.confirmed:
+                problem = None
+            else:
+                bought = self.purchases.get(rec.ref) if rec.ref else None
+                problem = None if bought and bought[0] == rec.account_id and rec.amount in bought[1] else self._problem(rec)
         else:
             problem = self._problem(rec)
         if problem:
             errors.add(where, *problem)
             return False
         # Later lines of this batch see this entry (the batch is written after it is checked).
-        self.entries[rec.entry_id] = rec.__dict__  # the same keys as a stored row's
+        self.entries[rec.entry_id] = self.batch[rec.entry_id] = rec.__dict__  # the same keys as a stored row's
         target = _target(rec)
         if target:
             self.reversed[target] = self.reversed.get(target, 0) + rec.amount
+            self.batch_reversed[target] = self.batch_reversed.get(target, 0) + rec.amount
         return True
 
     def _problem(self, rec: LedgerRow) -> tuple[str, str] | None:

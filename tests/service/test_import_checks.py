@@ -132,6 +132,27 @@ def test_each_batch_is_checked_against_the_batches_written_before_it(engine, tmp
     assert all(d.startswith(e) for d, e in zip(info.value.details, expected, strict=True)), info.value.details
 
 
+def test_a_store_transaction_of_the_batch_before_is_a_duplicate(engine, tmp_path, monkeypatch):
+    """Batches of two: the third purchase repeats the first one's store transaction. On PostgreSQL the first batch
+    is still being written (or not yet) when the second is looked up, so only what the check remembers finds it."""
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    data = with_rows(purchases=[purchase(2), purchase(3, store_transaction_id=PURCHASE["store_transaction_id"])])
+    refused(engine, tmp_path, data,
+            f"purchases.jsonl:3: store_transaction_id: {PURCHASE['store_transaction_id']!r} is already recorded for web")
+
+
+def test_credits_checked_in_the_server_name_each_wrong_line(engine, tmp_path, monkeypatch):
+    """A batch of credits where one purchase is credited right on one line and wrongly on another (its account,
+    then its coins), beside a clawback of it: each wrong line is named, and the right ones pass."""
+    monkeypatch.setattr(importer, "CHUNK", 4)
+    data = minimal()
+    data["ledger"] = [entry(1), entry(2, account_id="acc_0001"), entry(3, amount=7),
+                      entry(4, kind="refund_clawback", amount=-70)]
+    details = refused(engine, tmp_path, data, "ledger.jsonl:2: ref: purchase 'pur_0001' belongs to acc_0000")
+    assert [d.split(":")[1] for d in details] == ["2", "3"], details
+    assert "ledger.jsonl:3: amount: purchase 'pur_0001' credits 70 coins, not 7" in details[1]
+
+
 def test_an_import_in_many_batches_is_what_audit_verify_finds(engine, tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "CHUNK", 2)
     data = with_rows(ledger=[entry(2, kind="reversal", amount=-30, ref="le_0001"), entry(3, kind="grant", amount=5,
