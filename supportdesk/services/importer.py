@@ -260,7 +260,7 @@ def _copy(cursor: Any, table: Table, cols: list[str], types: list[int], rows: li
         raise DBAPIError(statement, None, exc) from exc
 
 
-SEND_BUFFER = 4 * 1024 * 1024  # bytes: a batch of COPY data (5,000 ledger rows are about 500 KB) and more
+SEND_BUFFER = 4 * 1024 * 1024  # bytes (the kernel may double it): a batch of binary COPY data (20,000 ledger rows: 2-3 MB)
 
 
 def _larger_send_buffer(conn: Connection) -> None:
