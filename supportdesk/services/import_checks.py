@@ -103,24 +103,19 @@ def unconfirmed_credits(conn: Connection, refs: Sequence[str], accounts: Sequenc
     """PostgreSQL: the purchases among `refs` that do not exist or belong to another account or are not of that
     many coins, each credit (ref, account, amount) checked against its purchase in the server. Only those come
     back (usually none), where fetching every purchase made the client parse a row per credit."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     sql = ("SELECT DISTINCT c.ref FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS c(ref, account_id, amount) "
            "WHERE NOT EXISTS (SELECT 1 FROM purchases p WHERE p.purchase_id = c.ref "
            "AND p.account_id = c.account_id AND p.coins = c.amount)")
-    found: set[str] = set()
-    for start in range(0, len(refs), PG_LOOKUP_CHUNK):
-        end = start + PG_LOOKUP_CHUNK
-        cursor.execute(sql, [_text_array(list(refs[start:end])), _text_array(list(accounts[start:end])),
-                             "{" + ",".join(map(str, amounts[start:end])) + "}"])
-        found.update(ref for (ref,) in cursor.fetchall())
-    return found
+    return {ref for (ref,) in _driver_rows(conn, sql, refs, accounts, list(map(str, amounts)))}
 
 
-def _driver_rows(conn: Connection, sql: str, values: set[Any]) -> Iterable[tuple[Any, ...]]:
-    """`sql` with one text array parameter, run through psycopg a chunk of values at a time."""
+def _driver_rows(conn: Connection, sql: str, *columns: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
+    """`sql` with one array parameter per column (parallel values, passed as text arrays), run through psycopg a
+    chunk of values at a time."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    for part in chunks(values, PG_LOOKUP_CHUNK):
-        cursor.execute(sql, [_text_array(part)])
+    values = [c if isinstance(c, list) else list(c) for c in columns]
+    for start in range(0, len(values[0]), PG_LOOKUP_CHUNK):
+        cursor.execute(sql, [_text_array(c[start:start + PG_LOOKUP_CHUNK]) for c in values])
         yield from cursor.fetchall()
 
 

@@ -213,7 +213,7 @@ class _Writer:
         if spec.name == "ledger.jsonl":
             rows = _reversals_named(rows, cols)
             self.ledger.add_values(map(itemgetter(*(cols.index(f) for f in import_audit.FIELDS)), rows))
-        self.start()  # an earlier batch not started yet (none when this batch's lookups started it)
+        assert self.pending is None, "the batch before is started (`start`) after this batch's lookups"
         if self.dialect == "postgresql":
             cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             self.pending = (cursor, table, cols, [self.types[table.name][c] for c in cols], rows)

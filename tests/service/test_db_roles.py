@@ -226,3 +226,24 @@ def test_only_a_lead_may_write_a_refund_override(team):
     with read_session(_as(team["owner"])) as s:
         actors = s.exec(select(AuditRecord.actor).where(AuditRecord.action == "refund.override")).all()
     assert actors == [team["lead_login"]]
+
+
+def test_an_agent_cannot_import_and_nothing_is_written(team, tmp_path):
+    """The import's binary COPY passes the ledger's guards like any write: an agent's import of a credit whose
+    actor is not the agent is refused by the database, whole, with the guard's message."""
+    from supportdesk.errors import ImportFailed
+    from tests.service.factories import account
+    from tests.service.test_import import counts
+
+    data = minimal()
+    data["accounts"] = [account(50), account(51)]
+    data["purchases"] = [{**p, "purchase_id": f"pur_x{i}", "account_id": "acc_0050", "store_transaction_id": f"ch_x{i}"}
+                         for i, p in enumerate(data["purchases"])]
+    data["ledger"] = [{**e, "entry_id": f"le_x{i}", "account_id": "acc_0050", "ref": f"pur_x{i}"}
+                      for i, e in enumerate(data["ledger"])]
+    agent = _as(team["agent"])
+    before = counts(agent)
+    with pytest.raises(ImportFailed, match="nothing was imported: supportdesk: you act as the role you connect as"):
+        run_import(agent, write_dataset(tmp_path / "new", data))
+    assert counts(agent) == before
+    agent.dispose()
