@@ -74,11 +74,12 @@ def held_cursor(session: Session) -> tuple[Any, Dialect]:
     return held[1], held[2]
 
 
-def fetch(cursor: Any, dialect: Dialect, sql: str, args: Any) -> list[Any]:
-    """The driver's rows for the statement; its errors become SQLAlchemy's."""
+def fetch(cursor: Any, dialect: Dialect, sql: str, args: Any, most: int | None = None) -> list[Any]:
+    """The driver's rows for the statement (the first `most` of them if given); its errors become SQLAlchemy's.
+    A statement whose rows are not all fetched is left open on the cursor until its next execute."""
     try:
         cursor.execute(sql, args)
-        rows: list[Any] = cursor.fetchall()
+        rows: list[Any] = cursor.fetchall() if most is None else cursor.fetchmany(most)
         return rows
     except dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc

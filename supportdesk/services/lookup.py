@@ -104,6 +104,10 @@ def _statements(key: str, exact: bool, dialect: str, n: str = "", probe: bool = 
         return ()
     if exact and key in _UNIQUE:
         return found  # one account at most: nothing to order or cut
+    if exact and probe and dialect == "sqlite":
+        # SQLite steps a statement as its rows are fetched: `fetch(..., most=_PROBE)` stops after the probe's rows
+        # with no LIMIT to bind (about 0.15 us of a 3 us lookup). A server sends every row it finds: a LIMIT.
+        return found
     if exact and probe:
         return tuple(s.limit(_PROBE) for s in found)
     if exact:
@@ -190,7 +194,7 @@ def resolve(session: Session, text: str) -> dict[str, Any]:
             continue
         value = spelled(typed, key)
         for probe, ordered in statements[key]:
-            rows = fetch(cursor, dialect, probe.sql, probe.args_of(value))
+            rows = fetch(cursor, dialect, probe.sql, probe.args_of(value), _PROBE)
             if not rows:
                 continue
             if len(rows) == 1:  # one row: one account, whether or not the probe could have seen more
