@@ -166,6 +166,34 @@ def test_an_import_in_many_batches_is_what_audit_verify_finds(engine, tmp_path, 
         assert import_audit.imported_mismatch(s) is None
 
 
+def test_progress_moves_every_group_of_lines_as_they_are_checked(engine, tmp_path, monkeypatch):
+    """Progress comes once per GROUP lines, after those lines were validated (not when the batch is read), with
+    the bytes up to that line."""
+    monkeypatch.setattr(importer, "CHUNK", 4)
+    monkeypatch.setattr(importer, "GROUP", 2)
+    data = with_rows(ledger=[entry(i, kind="grant", amount=i, ref=None, reason="r") for i in range(2, 8)])
+    root = write_dataset(tmp_path / "ds", data)
+    lines = (root / "app" / "ledger.jsonl").read_bytes().splitlines(keepends=True)
+    checked: list[int] = []
+    parse = importer._FileImport._parse_group
+
+    def counting(self, first, group):
+        parse(self, first, group)
+        if self.label == "app/ledger.jsonl":
+            checked.append(first + len(group) - 1)
+
+    monkeypatch.setattr(importer._FileImport, "_parse_group", counting)
+    seen = []
+
+    def progress(label, done, total):
+        if label == "app/ledger.jsonl":
+            seen.append((done, total, checked[-1] if checked else 0))
+
+    run_import(engine, root, progress)
+    total = sum(map(len, lines))
+    assert seen == [(sum(map(len, lines[:n])), total, n) for n in (2, 4, 6)] + [(total, total, 7)]
+
+
 def test_same_id_other_content_within_a_file_names_both_lines_and_the_fields(engine, tmp_path):
     details = refused(engine, tmp_path, with_rows(ledger=[entry(1, amount=35, at="2026-10-02T00:00:00Z")]),
                       "ledger.jsonl:2: entry_id: duplicate 'le_0001' (line 1 has other content:")
