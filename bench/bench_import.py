@@ -1,13 +1,15 @@
 """Import of N ledger entries through `run_import` vs a raw floor in the same run (same rows, same schema).
 
-Floor on SQLite: json.loads + sqlite3 executemany in one transaction. On PostgreSQL (--pg URL): json.loads +
-psycopg COPY into a logged table with the same columns, defaults, indexes and unique constraints as ledger_entries
-(`LIKE ... INCLUDING ALL`), without its foreign key or triggers. Two more are printed beside it: the same COPY into
-a table that also has the accounts foreign key ("floor + FK"), and into one with that key and ledger_entries' own
-triggers ("floor + FK + guards": the role guards, which keep a transition table of each statement's rows): what
-the schema makes any writer of this table pay. Each side starts just after a CHECKPOINT. Prints seconds, the
-ratios (ours / floor) and the CPU seconds of this process and of its server backend; with --rounds R, ours and the
-floors alternate R times.
+The dataset: N ledger entries (purchase credits) of --accounts accounts, each account with one purchase. The
+floors load the same three files (accounts, purchases, ledger), in that order. Floor on SQLite: json.loads +
+sqlite3 executemany into the same tables in one transaction, foreign keys off. On PostgreSQL (--pg URL):
+json.loads + psycopg COPY into logged tables with the same columns, defaults, indexes and unique constraints as
+accounts, purchases and ledger_entries (`LIKE ... INCLUDING ALL`), without foreign keys or triggers. Two more are
+printed beside it: the same COPYs into tables that also have the foreign keys to the floor's accounts ("floor +
+FK"), and into ones with those keys and the tables' own triggers ("floor + FK + guards": the role guards, which
+keep a transition table of each statement's rows): what the schema makes any writer of these tables pay. Each side
+starts just after a CHECKPOINT. Prints seconds, the ratios (ours / floor) and the CPU seconds of this process and
+of its server backend; with --rounds R, ours and the floors alternate R times.
 python bench/bench_import.py [--entries N] [--pg URL] [--engine sqlite|postgresql] [--rounds R]
 
 With --into N: a small import (10 accounts, 10 purchases, 10 ledger entries) into a database that already holds
@@ -35,10 +37,18 @@ from supportdesk.db.engine import make_engine  # noqa: E402
 from supportdesk.db.schema import ensure_schema  # noqa: E402
 from supportdesk.services.importer import run_import  # noqa: E402
 
-COLS = ("entry_id", "account_id", "asset", "amount", "kind", "ref", "at", "actor", "reason")
+FILES = (("accounts", "accounts.jsonl"), ("purchases", "purchases.jsonl"), ("ledger_entries", "ledger.jsonl"))
 
 
-def floor_sqlite(url: str, ledger: Path) -> float:
+def _rows(path: Path) -> tuple[list[str], list[list[object]]]:
+    """The file's columns (its first line's keys) and its rows, json.loads per line."""
+    with path.open("rb") as fh:
+        rows = [json.loads(line) for line in fh]
+    columns = list(rows[0]) if rows else []
+    return columns, [[d.get(c) for c in columns] for d in rows]
+
+
+def floor_sqlite(url: str, app: Path) -> float:
     engine = make_engine(url)
     ensure_schema(engine)
     raw = engine.raw_connection()
@@ -46,12 +56,10 @@ def floor_sqlite(url: str, ledger: Path) -> float:
     cur = raw.cursor()
     cur.execute("PRAGMA foreign_keys=OFF")  # no FK checks: a true floor
     cur.execute("BEGIN")
-    rows = []
-    with ledger.open("rb") as fh:
-        for line in fh:
-            d = json.loads(line)
-            rows.append(tuple(d.get(c) for c in COLS))
-    cur.executemany(f"INSERT INTO ledger_entries ({', '.join(COLS)}) VALUES ({', '.join('?' * len(COLS))})", rows)
+    for table, name in FILES:
+        columns, rows = _rows(app / name)
+        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        rows)
     raw.commit()
     elapsed = time.perf_counter() - start
     raw.close()
@@ -78,34 +86,40 @@ class Cpu:
         return f"CPU {time.process_time() - self.client:.1f} s here + {self._server() - self.server:.1f} s server"
 
 
-def floor_pg(url: str, ledger: Path, fk: bool = False, guards: bool = False) -> float:
+def floor_pg(url: str, app: Path, fk: bool = False, guards: bool = False) -> float:
     engine = make_engine(url)
     ensure_schema(engine)
     raw = engine.raw_connection()
     cur = raw.cursor()
-    # The same columns and indexes in a logged table like ours, without foreign keys or triggers: the floor.
-    cur.execute("CREATE TABLE floor_ledger (LIKE ledger_entries INCLUDING ALL)")
-    if fk:  # the foreign key ledger_entries has (the accounts are there: ours imported them into this database)
-        cur.execute("ALTER TABLE floor_ledger ADD FOREIGN KEY (account_id) REFERENCES accounts (account_id)")
-    if guards:  # and the triggers ledger_entries has (the role guards of migration 0013, the append-only ones)
-        cur.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger "
-                    "WHERE tgrelid = 'ledger_entries'::regclass AND NOT tgisinternal")
-        for (definition,) in cur.fetchall():
-            cur.execute(definition.replace(" ON public.ledger_entries ", " ON floor_ledger ")
-                        .replace(" ON ledger_entries ", " ON floor_ledger "))
+    # The same columns and indexes in logged tables like ours, without foreign keys or triggers: the floor.
+    for table, _ in FILES:
+        cur.execute(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL)")
+        if fk and table != "accounts":  # the foreign keys purchases and ledger_entries have, to the floor's accounts
+            cur.execute(f"ALTER TABLE floor_{table} ADD FOREIGN KEY (account_id) REFERENCES floor_accounts (account_id)")
+        if guards:  # and the table's own triggers (the role guards of migration 0013, the append-only ones)
+            cur.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+                        (table,))
+            for (definition,) in cur.fetchall():
+                cur.execute(definition.replace(f" ON public.{table} ", f" ON floor_{table} ")
+                            .replace(f" ON {table} ", f" ON floor_{table} "))
     raw.commit()
     _checkpoint(cur)
     cur.execute("SELECT pg_backend_pid()")
     cpu = Cpu(cur.fetchone()[0])
     start = time.perf_counter()
-    with cur.copy(f"COPY floor_ledger ({', '.join(COLS)}) FROM STDIN") as copy, ledger.open("rb") as fh:
-        for line in fh:
-            d = json.loads(line)
-            copy.write_row([d.get(c) for c in COLS])
+    for table, name in FILES:
+        with (app / name).open("rb") as fh:
+            columns = list(json.loads(fh.readline() or b"{}"))
+            fh.seek(0)
+            with cur.copy(f"COPY floor_{table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for line in fh:
+                    d = json.loads(line)
+                    copy.write_row([d.get(c) for c in columns])
     raw.commit()
     elapsed = time.perf_counter() - start
     SPENT[f"floor{' + FK' if fk else ''}{' + guards' if guards else ''}"] = cpu.spent()
-    cur.execute("DROP TABLE floor_ledger")
+    for table, _ in reversed(FILES):
+        cur.execute(f"DROP TABLE floor_{table}")
     raw.commit()
     raw.close()
     engine.dispose()
@@ -246,22 +260,22 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = write(Path(tmp) / "ds", accounts=args.accounts, entries=args.entries)
-        ledger = root / "app" / "ledger.jsonl"
+        app = root / "app"
         for _ in range(args.rounds):
             if "sqlite" in engines:
                 Path(f"{tmp}/ours.db").unlink(missing_ok=True)
                 Path(f"{tmp}/floor.db").unlink(missing_ok=True)
                 t_ours = ours(f"sqlite:///{tmp}/ours.db", root)
-                t_floor = floor_sqlite(f"sqlite:///{tmp}/floor.db", ledger)
+                t_floor = floor_sqlite(f"sqlite:///{tmp}/floor.db", app)
                 print(f"sqlite  import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
-                      f"floor (json.loads + executemany) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}", flush=True)
+                      f"floor (json.loads + executemany of the three files) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}", flush=True)
             if args.pg and "postgresql" in engines:
                 t_ours = ours(args.pg, root)
-                t_floor = floor_pg(args.pg, ledger)
-                t_fk = floor_pg(args.pg, ledger, fk=True)
-                t_schema = floor_pg(args.pg, ledger, fk=True, guards=True)
+                t_floor = floor_pg(args.pg, app)
+                t_fk = floor_pg(args.pg, app, fk=True)
+                t_schema = floor_pg(args.pg, app, fk=True, guards=True)
                 print(f"postgres import {args.entries:,} ledger entries: ours {t_ours:.1f} s, "
-                      f"floor (json.loads + COPY) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}; "
+                      f"floor (json.loads + COPY of the three files) {t_floor:.1f} s, ratio {t_ours / t_floor:.2f}; "
                       f"floor + FK {t_fk:.1f} s, ratio {t_ours / t_fk:.2f}; floor + FK + guards {t_schema:.1f} s, "
                       f"ratio {t_ours / t_schema:.2f} (load {_load()})", flush=True)
                 print("  " + "; ".join(f"{name}: {spent}" for name, spent in SPENT.items()), flush=True)
