@@ -37,10 +37,15 @@ FLOOR = {
     "duplicate_credit": """SELECT l.ref, l.account_id, count(*), sum(l.amount) FROM ledger_entries l
         WHERE l.kind = 'purchase' AND l.ref IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM ledger_entries r WHERE r.reverses = l.entry_id) GROUP BY l.ref, l.account_id HAVING count(*) > 1""",
-    "unapplied_refund": """SELECT sr.*, p.* FROM store_records sr JOIN purchases p ON p.store = sr.store
+    # A purchase still completed with no clawback, or one taken back with its coins clawed so far (a refund that
+    # grew at the store after its clawback: the comparison with the store's share is the caller's).
+    "unapplied_refund": """SELECT sr.*, p.*, (SELECT coalesce(-sum(l.amount), 0) FROM ledger_entries l
+        WHERE l.ref = p.purchase_id AND l.kind = 'refund_clawback' AND l.asset = 'coin'
+        AND l.account_id = p.account_id) FROM store_records sr JOIN purchases p ON p.store = sr.store
         AND p.store_transaction_id = sr.store_transaction_id WHERE sr.state IN ('refunded', 'charged_back')
-        AND p.status = 'completed' AND NOT EXISTS (SELECT 1 FROM ledger_entries l WHERE l.ref = p.purchase_id
-        AND l.kind = 'refund_clawback')""",
+        AND ((p.status = 'completed' AND NOT EXISTS (SELECT 1 FROM ledger_entries l WHERE l.ref = p.purchase_id
+        AND l.kind = 'refund_clawback')) OR (p.status IN ('refunded', 'revoked', 'charged_back') AND EXISTS (
+        SELECT 1 FROM ledger_entries l WHERE l.ref = p.purchase_id AND l.kind = 'refund_clawback')))""",
     "balance_drift": """SELECT a.account_id, a.coin_balance, coalesce(s.total, 0) FROM accounts a LEFT JOIN (
         SELECT account_id, sum(amount) AS total FROM ledger_entries WHERE asset = 'coin' GROUP BY account_id) s
         ON s.account_id = a.account_id WHERE a.coin_balance <> coalesce(s.total, 0)""",

@@ -14,7 +14,7 @@ FIXABLE = {"missing_purchase", "uncredited_purchase", "duplicate_credit", "unapp
 # Besides `coins`, the evidence a confirmation binds: a finding whose numbers changed is not the one confirmed.
 NUMBERS = {
     "balance_drift": ("asset", "cached", "ledger", "last_entry_seq"), "duplicate_credit": ("extra_entries",),
-    "unapplied_refund": ("new_status",), "missing_purchase": ("bonus_coins",),
+    "unapplied_refund": ("new_status", "clawed"), "missing_purchase": ("bonus_coins",),
     "amount_mismatch": ("charged", "bundle_coins"), "wrong_credit_amount": ("entries", "credited", "expected"),
     "misdirected_credit": ("entries", "owner_credited"), "unknown_to_store": ("extra_entries",),
 }
@@ -65,12 +65,18 @@ class Finding:
         """Derived from the finding itself, so every agent and every run fixing it uses the same key.
 
         A drift's key names the ledger state it corrects (the last entry seen and both numbers): a drift that
-        comes back after new entries is a new fix, not a replay of the old one."""
+        comes back after new entries is a new fix, not a replay of the old one; so does a store refund's that
+        grew after it was clawed back (the coins clawed so far)."""
         if self.kind == "balance_drift":
             d = self.detail
             seen = d.get("last_entry_seq")
             return (f"reconcile:balance_drift:{self.account_id}:{d['asset']}:@{seen if seen is not None else 0}:"
                     f"{d['cached']}->{d['ledger']}")
+        if self.kind == "unapplied_refund" and "clawed" in self.detail:
+            # A refund that grew after its clawback: the coins clawed so far and the store's refunded amount are in
+            # the key, so each growth is a new fix (the first one's key, without them, is the same as before).
+            refunded = self.detail["store_record"].get("refunded_minor")
+            return f"reconcile:{self.identity}:after:{self.detail['clawed']}:refunded:{refunded}"
         return f"reconcile:{self.identity}"
 
     def to_json(self) -> dict[str, Any]:

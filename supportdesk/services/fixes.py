@@ -33,6 +33,12 @@ def describe(f: Finding) -> str:
         return f"Credit {f.coins:,} coins to {who} for purchase {f.purchase_id}"
     if f.kind == "duplicate_credit":
         return f"Reverse {len(f.detail['extra_entries'])} extra credit(s), {f.coins:,} coins, on {who} ({f.purchase_id})"
+    if f.kind == "unapplied_refund" and "clawed" in f.detail:
+        refunded = f.detail["store_record"].get("refunded_minor")
+        now = format_money(refunded, f.detail["purchase"]["currency"]) if refunded is not None else "more"
+        return (f"Claw back {-f.coins:,} more coins from {who} for {f.purchase_id}: {f.store} has now refunded "
+                f"{now}, and {f.detail['clawed']:,} coins were clawed back for the earlier part (coins only; a "
+                "shortfall stays as a debt and limits the account)")
     if f.kind == "unapplied_refund":
         return (f"Mark {f.purchase_id} {f.detail['new_status']} and claw back {-f.coins:,} coins from {who} "
                 "(a shortfall stays as a debt and limits the account)")
@@ -215,6 +221,11 @@ def _refund(session: Session, f: Finding, ctx: ActionContext, key: str, policy: 
     from supportdesk.services.refunds import claw_back
 
     sr = f.detail["store_record"]
+    if "clawed" in f.detail:  # a refund that grew after its clawback
+        from supportdesk.services.refunds import claw_back_more
+
+        return claw_back_more(session, f.purchase_id or "", ctx, key=key, coins=-f.coins, clawed=f.detail["clawed"],
+                              amount_minor=sr.get("refunded_minor"))
     return claw_back(session, f.purchase_id or "", ctx, key=key, new_status=f.detail["new_status"], coins=-f.coins,
                      cause=refund_cause(sr.get("state"), sr.get("refund_reason")), initiated_by="store",
                      amount_minor=sr.get("refunded_minor"), reason=sr.get("refund_reason"), policy=policy)

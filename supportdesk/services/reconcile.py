@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from supportdesk.db.engine import read_session, write_session
 from supportdesk.db.models import Account, IdempotencyKey, LedgerEntry, PricePoint, Purchase, StoreRecord
 from supportdesk.domain.findings import Finding, clawback_coins
+from supportdesk.domain.refunds import TAKEN_BACK as PURCHASE_TAKEN_BACK
 from supportdesk.errors import SupportdeskError
 from supportdesk.services import unknown_to_store as unknown
 from supportdesk.services.credit_checks import duplicate_credits, misdirected_credits, wrong_credit_amounts
@@ -120,21 +121,36 @@ def uncredited_purchases(session: Session, scope: Scope) -> Iterator[Finding]:
 
 
 def unapplied_refunds(session: Session, scope: Scope) -> Iterator[Finding]:
-    clawed = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id,
-                            col(LedgerEntry.kind) == "refund_clawback")
+    """The store took money back and the account still has coins for it: a purchase still `completed` with no
+    clawback, or one already taken back whose refund grew at the store afterwards (a web charge or a Play order
+    refunded again in part) by more coins than its clawbacks so far took (`detail["clawed"]`)."""
+    clawbacks = (select(func.coalesce(-func.sum(col(LedgerEntry.amount)), 0))
+                 .where(col(LedgerEntry.ref) == Purchase.purchase_id, col(LedgerEntry.kind) == "refund_clawback",
+                        col(LedgerEntry.asset) == "coin", col(LedgerEntry.account_id) == Purchase.account_id))
+    clawed_any = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id,
+                                col(LedgerEntry.kind) == "refund_clawback")
     stmt = _store_scope(
-        select(StoreRecord, Purchase)
+        select(StoreRecord, Purchase, clawbacks.scalar_subquery())
         .join(Purchase, and_(col(Purchase.store) == StoreRecord.store,
                              col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id))
-        .where(col(StoreRecord.state).in_(TAKEN_BACK), col(Purchase.status) == "completed", ~clawed),
+        .where(col(StoreRecord.state).in_(TAKEN_BACK),
+               or_(and_(col(Purchase.status) == "completed", ~clawed_any),
+                   and_(col(Purchase.status).in_(PURCHASE_TAKEN_BACK), clawed_any))),
         scope,
     )
-    for sr, p in _stream(session, stmt):
+    for sr, p, clawed in _stream(session, stmt):
         coins = clawback_coins(p.coins, sr.price_minor, sr.refunded_minor)
+        detail: dict[str, Any] = {"store_record": _record(sr), "purchase": purchase_json(p)}
+        if p.status == "completed":
+            detail["new_status"] = ("charged_back" if sr.state == "charged_back" else
+                                    ("revoked" if p.store == "apple" else "refunded"))
+        elif coins > int(clawed):  # taken back already, and the store has refunded more since
+            coins -= int(clawed)
+            detail.update(new_status=p.status, clawed=int(clawed))
+        else:
+            continue
         yield Finding("unapplied_refund", p.account_id, p.store, p.store_transaction_id, p.purchase_id, -coins,
-                      {"store_record": _record(sr), "purchase": purchase_json(p),
-                       "new_status": "charged_back" if sr.state == "charged_back" else
-                       ("revoked" if p.store == "apple" else "refunded")})
+                      detail)
 
 
 def balance_drifts(session: Session, scope: Scope) -> Iterator[Finding]:

@@ -1,6 +1,7 @@
 """Refunds: the decision (rules in `domain.refunds`: window, cause, amount) and what it would move (the clawback
 preview), and the one clawback path every refund takes, ours or the store's own (reconcile's `unapplied_refund`
-fix), run once in the caller's transaction.
+fix), run once in the caller's transaction; and, when the store later refunds more of a purchase already taken
+back, the clawback of that part (`claw_back_more`).
 
 Carrying a decision out at the store, exactly once and safe across a crash, is `services.refund_protocol`.
 """
@@ -280,6 +281,51 @@ def claw_back(session: Session, purchase_id: str, ctx: ActionContext, *, key: st
         if postings else []
     return {"purchase_id": purchase_id, "status": new_status, "refund_id": row.refund_id, "coins_clawed": coins,
             "diamonds_clawed": diamonds, "creators": creators, "diamonds_for_lead": for_lead, "entries": entries,
+            "limited": limit_if_in_debt(session, purchase.account_id, ctx, key=key)}
+
+
+def clawed_coins(session: Session, purchase: Purchase) -> int:
+    """The coins the purchase's clawbacks have taken from its account so far."""
+    total = session.execute(select(func.coalesce(func.sum(col(LedgerEntry.amount)), 0)).where(
+        col(LedgerEntry.ref) == purchase.purchase_id, col(LedgerEntry.kind) == "refund_clawback",
+        col(LedgerEntry.asset) == "coin", col(LedgerEntry.account_id) == purchase.account_id)).scalar_one()
+    return -int(total)
+
+
+def claw_back_more(session: Session, purchase_id: str, ctx: ActionContext, *, key: str, coins: int, clawed: int,
+                   amount_minor: int | None) -> dict[str, Any]:
+    """A store refund that grew after its clawback (the store refunded another part of a purchase already taken
+    back): claw back `coins` more, exactly as confirmed, in the caller's transaction. Only if the clawbacks so far
+    are still the `clawed` coins the finding saw; coins only (the creators' diamonds stay as the first clawback
+    left them); a shortfall stays as a debt and limits the account. The refund row takes the store's amount."""
+    purchase = session.get(Purchase, purchase_id)
+    if purchase is None:
+        raise NotFound(f"no purchase {purchase_id!r}")
+    if coins <= 0:
+        raise InvalidInput(f"nothing more to claw back for {purchase_id} ({coins} coins)")
+    lock_account(session, purchase.account_id)
+    session.refresh(purchase)
+    if purchase.status not in rules.TAKEN_BACK:
+        raise Conflict(f"purchase {purchase_id} is {purchase.status}, not taken back; nothing posted")
+    now_clawed = clawed_coins(session, purchase)
+    if now_clawed != clawed:
+        raise Conflict(f"{purchase_id}'s clawbacks took {now_clawed:,} coins, not the {clawed:,} this was found "
+                       "with; reconcile again; nothing posted")
+    row = refund_row(session, purchase_id)
+    before = None if row is None else {"amount_minor": row.amount_minor, "coins_clawed": row.coins_clawed}
+    if row is not None:
+        row.amount_minor = row.amount_minor if amount_minor is None else max(row.amount_minor, amount_minor)
+        row.coins_clawed += coins
+        session.add(row)
+        session.flush()
+    entries = post_entries(session, [Posting(purchase.account_id, "coin", -coins, "refund_clawback", ref=purchase_id)],
+                           ctx, key=key, action="refund.clawback.grown")
+    audit.append(session, ctx, action="refund.grown", target=purchase_id, account_id=purchase.account_id, key=key,
+                 before={"coins_clawed": clawed, "refund": before},
+                 after={"coins_clawed": clawed + coins, "store_refunded_minor": amount_minor,
+                        "refund_id": None if row is None else row.refund_id})
+    return {"purchase_id": purchase_id, "status": purchase.status, "refund_id": None if row is None else row.refund_id,
+            "coins_clawed": coins, "diamonds_clawed": 0, "creators": [], "diamonds_for_lead": [], "entries": entries,
             "limited": limit_if_in_debt(session, purchase.account_id, ctx, key=key)}
 
 

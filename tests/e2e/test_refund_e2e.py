@@ -148,3 +148,32 @@ def test_store_down_mid_refund_leaves_only_the_request_and_a_retry_completes(emu
     finally:
         web.close()
     assert clawbacks(db, p["purchase_id"]) == [-d["coins_clawback"]]
+
+
+def test_a_partial_refund_then_the_processor_refunds_the_rest_and_reconcile_claws_the_rest_once(emulator, db):
+    """An agent refunds part of a web charge; the processor then refunds the rest (a second refund on the same
+    charge, as its Refunds API allows): sync and reconcile find the coins of the second part still on the
+    account, with what was clawed back already, and the fix claws back that part once."""
+    view = refundable(db, emulator, "web", 14)
+    p, d = view["purchase"], view["decision"]
+    part = max(d["refund_minor"] // 3, 1)
+    first = cli_json("refund", p["purchase_id"], "--amount", str(part), *APPLY, db=db, config=emulator.config)
+    ours = first["applied"]["coins_clawed"]
+    assert clawbacks(db, p["purchase_id"]) == [-ours]
+    web = client(emulator, "web")
+    try:
+        web.create_refund(p["store_transaction_id"], idempotency_key="e2e-processor-rest")  # the rest, by the processor
+        assert web.get_charge(p["store_transaction_id"])["amount_refunded"] == p["price_minor"]
+    finally:
+        web.close()
+    found = cli_json("reconcile", "--account", p["account_id"], db=db, config=emulator.config)["findings"]
+    (grown,) = [f for f in found if f["purchase_id"] == p["purchase_id"]]
+    assert grown["kind"] == "unapplied_refund" and grown["detail"]["clawed"] == ours and grown["fixable"]
+    assert grown["coins"] == ours - p["coins"]  # all the coins, less what our partial refund took back
+    fixed = cli_json("reconcile", "--account", p["account_id"], "--fix", "--reason", "e2e rest", "--yes",
+                     db=db, config=emulator.config)
+    assert [a["idempotency_key"] for a in fixed["applied"]] == [grown["idempotency_key"]]
+    assert sorted(clawbacks(db, p["purchase_id"])) == sorted([-ours, grown["coins"]])
+    again = cli_json("reconcile", "--account", p["account_id"], "--fix", "--reason", "e2e again", "--yes",
+                     db=db, config=emulator.config)
+    assert again["findings"] == [] and again["applied"] == []

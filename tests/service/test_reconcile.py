@@ -8,10 +8,12 @@ import pytest
 from sqlmodel import select
 
 from supportdesk.db.engine import read_session, write_session
-from supportdesk.db.models import Account, LedgerEntry, Purchase, StoreRecord
+from supportdesk.db.models import Account, LedgerEntry, Purchase, Refund, StoreRecord
+from supportdesk.services import audit
 from supportdesk.services.audit import ActionContext
+from supportdesk.services.fixes import describe
 from supportdesk.services.importer import run_import
-from supportdesk.services.reconcile import Scope, reconcile
+from supportdesk.services.reconcile import Scope, apply_one, reconcile
 from tests.service.factories import account, minimal, write_dataset
 
 CTX = ActionContext("agent-1", "reconcile test")
@@ -428,3 +430,83 @@ def test_a_purchase_made_by_a_fix_has_an_id_shaped_like_imported_ones():
     made = purchase_id_for("apple", "2000000164239353")
     assert made == purchase_id_for("apple", "2000000164239353") != purchase_id_for("google", "2000000164239353")
     assert len(made) == len("pur_jpk1sobxhr3b") and made[4:].isalnum() and made[4:].islower()
+
+
+def _store_refunded(engine, txn, refunded_minor):
+    with write_session(engine) as s:
+        sr = s.exec(select(StoreRecord).where(StoreRecord.store_transaction_id == txn)).one()
+        sr.state, sr.refunded_minor, sr.refunded_at = "refunded", refunded_minor, AT
+        s.add(sr)
+
+
+def _clawbacks(engine, pid):
+    with read_session(engine) as s:
+        return [e.amount for e in s.exec(select(LedgerEntry).where(LedgerEntry.ref == pid,
+                                                                   LedgerEntry.kind == "refund_clawback")
+                                         .order_by(LedgerEntry.seq)).all()]
+
+
+def test_a_store_refund_that_grows_after_its_clawback_is_clawed_back_for_the_new_part_only(world):
+    """A web charge refunded a third, then two thirds, then whole at the processor: each part is found with the
+    coins clawed back so far, fixed once under its own key, and nothing is left; the purchase stays refunded."""
+    scope = Scope(account_id="acc_0000")
+    _store_refunded(world, "ch_abc123", 33)
+    (first,) = reconcile(world, scope).findings
+    assert (first.kind, first.coins, first.detail["new_status"]) == ("unapplied_refund", -23, "refunded")
+    assert "clawed" not in first.detail and first.key == "reconcile:unapplied_refund:web:ch_abc123"  # as before
+    assert len(reconcile(world, scope, fix=True, ctx=CTX).applied) == 1
+    assert reconcile(world, scope).findings == []
+
+    _store_refunded(world, "ch_abc123", 66)  # the processor refunds another third
+    (grown,) = reconcile(world, scope).findings
+    assert (grown.coins, grown.detail["clawed"], grown.detail["new_status"]) == (-23, 23, "refunded")
+    assert grown.key == "reconcile:unapplied_refund:web:ch_abc123:after:23:refunded:66"
+    assert "Claw back 23 more coins" in describe(grown) and "23 coins were clawed back" in describe(grown)
+    outcome, row = apply_one(world, grown, CTX)
+    assert outcome == "applied" and row["coins_clawed"] == 23
+    assert apply_one(world, grown, CTX)[1]["replayed"] is True  # the same confirmation again: nothing posted
+    assert _clawbacks(world, "pur_0001") == [-23, -23]
+    assert reconcile(world, scope).findings == []
+
+    _store_refunded(world, "ch_abc123", 99)  # and the rest
+    (rest,) = reconcile(world, scope).findings
+    assert (rest.coins, rest.detail["clawed"]) == (-24, 46)
+    apply_one(world, rest, CTX)
+    assert _clawbacks(world, "pur_0001") == [-23, -23, -24]
+    assert reconcile(world, scope).findings == []
+    with read_session(world) as s:
+        assert s.get(Account, "acc_0000").coin_balance == 0
+        assert s.get(Purchase, "pur_0001").status == "refunded"
+        (refund,) = s.exec(select(Refund).where(Refund.purchase_id == "pur_0001")).all()
+        assert (refund.amount_minor, refund.coins_clawed) == (99, 70)
+        assert audit.verify(s).verified
+
+
+def test_a_grown_refund_confirmed_before_another_clawback_is_skipped(world):
+    """The finding an agent confirmed said 23 coins were clawed back; by the time it is applied the clawbacks
+    took more (another agent fixed the grown part first under a later finding): skipped, nothing posted."""
+    scope = Scope(account_id="acc_0000")
+    _store_refunded(world, "ch_abc123", 33)
+    reconcile(world, scope, fix=True, ctx=CTX)
+    _store_refunded(world, "ch_abc123", 66)
+    (seen,) = reconcile(world, scope).findings
+    _store_refunded(world, "ch_abc123", 99)
+    reconcile(world, scope, fix=True, ctx=CTX)  # the whole rest, clawed under another key
+    outcome, row = apply_one(world, seen, CTX)
+    assert outcome == "skipped" and row["why"] == "vanished"
+    assert _clawbacks(world, "pur_0001") == [-23, -47]
+
+
+def test_a_refund_reported_again_with_the_same_amount_is_no_finding(world):
+    """After its clawback, the store's record of the same partial refund changing otherwise (a resync, a later
+    refund time) is no finding: only more money refunded is; so is a clawback larger than the store's share."""
+    scope = Scope(account_id="acc_0000")
+    _store_refunded(world, "ch_abc123", 33)
+    reconcile(world, scope, fix=True, ctx=CTX)
+    with write_session(world) as s:  # the store reports the same 33 again (a resync): nothing new
+        sr = s.exec(select(StoreRecord).where(StoreRecord.store_transaction_id == "ch_abc123")).one()
+        sr.refunded_at = datetime(2026, 10, 2, tzinfo=UTC)
+        s.add(sr)
+    assert reconcile(world, scope).findings == []
+    _store_refunded(world, "ch_abc123", 32)  # less than before (as a store may round): never a credit back
+    assert reconcile(world, scope).findings == []

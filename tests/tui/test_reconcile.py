@@ -235,6 +235,39 @@ async def test_refund_fix_claws_back_and_the_confirmation_says_so(make_reconcile
             assert s.get(Account, "acc_0004").coin_balance == 0
 
 
+def _web_refunded(engine, refunded_minor: int) -> None:
+    from supportdesk.db.models import StoreRecord
+
+    with write_session(engine) as s:
+        sr = s.exec(select(StoreRecord).where(StoreRecord.store_transaction_id == "ch_abc123")).one()
+        sr.state, sr.refunded_minor, sr.refunded_at = "refunded", refunded_minor, sr.purchased_at
+        s.add(sr)
+
+
+async def test_a_refund_grown_at_the_store_says_what_was_clawed_and_claws_the_rest(make_reconcile_app,
+                                                                                    reconcile_engine):
+    """A web charge refunded a third (clawed back by an earlier fix), then two thirds at the processor: the
+    detail and the confirmation say what was clawed back already and how much more goes now."""
+    _web_refunded(reconcile_engine, 33)
+    reconcile_service.reconcile(reconcile_engine, Scope(account_id="acc_0000"), fix=True,
+                                ctx=ActionContext("agent-2", "the first part"))
+    _web_refunded(reconcile_engine, 66)
+    app = make_reconcile_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_account_reconcile(pilot, "acc_0000")
+        detail = " ".join(detail_of(screen).split())
+        assert "23 coins clawed back already; claw back 23 more. Purchase stays refunded." in detail, detail
+        await pilot.press("f")
+        await type_into(pilot, "processor refunded more")
+        await pilot.press("enter")
+        assert app.screen.text.startswith("Claw back 23 more coins from acc_0000 for pur_0001: web has now refunded ")
+        assert "23 coins were clawed back for the earlier part" in app.screen.text
+        await pilot.press("y")
+        await settle(pilot)
+        with read_session(reconcile_engine) as s:
+            assert s.get(Account, "acc_0000").coin_balance == 70 - 46
+
+
 async def test_a_failed_fix_goes_to_the_error_modal_and_keeps_the_reason(make_reconcile_app):
     app = make_reconcile_app()
     async with app.run_test(size=SIZE) as pilot:

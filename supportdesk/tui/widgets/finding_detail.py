@@ -166,6 +166,9 @@ def kind_facts(f: Finding) -> list[Text]:
     if f.kind == "duplicate_credit":
         return [plain(f"{d['credits']} credits, {d['credited_coins']:,} coins in all; extra entries: "
                      f"{', '.join(d['extra_entries'])}")]
+    if f.kind == "unapplied_refund" and "clawed" in d:
+        return [Text(f"The store refunded more after our clawback: {d['clawed']:,} coins clawed back already; "
+                     f"claw back {-f.coins:,} more. Purchase stays {d['new_status']}.")]
     if f.kind == "unapplied_refund":
         return [Text(f"Purchase becomes {d['new_status']}; claw back {-f.coins:,} coins.")]
     if f.kind == "missing_purchase" and d.get("bonus_coins"):
