@@ -120,14 +120,20 @@ def _credits(s: Session, stores: Stores, expect: Expectation, live: list[LedgerE
 
 
 def _clawbacks(s: Session, stores: Stores, purchases: dict[str, Purchase]) -> None:
-    """Each refund, void or chargeback is clawed back at most once, and only when the store took money back."""
-    claws = Counter((e.ref, e.account_id, e.asset) for e in s.execute(
-        select(LedgerEntry).where(LedgerEntry.kind == "refund_clawback")).scalars())
-    for (ref, account_id, asset), n in claws.items():
-        assert n == 1, f"{asset} clawback of {ref} on {account_id} posted {n} times"
+    """Each refund, void or chargeback is clawed back at most once, and only when the store took money back: a
+    purchase's coins in one clawback per refund at the store at most (a charge refunded in parts is clawed back
+    again for each later part), never more coins than the purchase bought; its diamonds once."""
+    claws: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
+    for e in s.execute(select(LedgerEntry).where(LedgerEntry.kind == "refund_clawback")).scalars():
+        claws[(e.ref, e.account_id, e.asset)].append(e.amount)
+    for (ref, account_id, asset), amounts in claws.items():
         p = purchases.get(ref or "")
         assert p is not None, f"clawback names {ref!r}, no purchase"
         c = stores.charges[p.store_transaction_id]
+        most = max(len(c.refunds), 1) if asset == "coin" else 1  # a dispute or a Play void is one
+        assert len(amounts) <= most, f"{asset} clawback of {ref} on {account_id} posted {len(amounts)} times"
+        if asset == "coin":
+            assert -sum(amounts) <= p.coins, f"{ref}: clawed back {-sum(amounts)} coins of {p.coins}"
         assert c.state != "purchased", f"{ref} clawed back but {c.store} never refunded {c.txn}"
         assert p.status in TAKEN_BACK, f"{ref} clawed back but still {p.status}"
     rows = Counter(r.purchase_id for r in s.execute(select(Refund).where(Refund.status == "succeeded")).scalars())

@@ -176,12 +176,24 @@ class Simulation(RuleBasedStateMachine):
     @precondition(lambda self: self.open_charges())
     @rule(data=st.data(), event=st.sampled_from(["refund", "partial_refund", "dispute_lost", "dispute_won"]))
     def store_event(self, data: st.DataObject, event: str) -> None:
-        """The store acts on its own: a refund or void, a lost or won dispute."""
-        c = data.draw(st.sampled_from(self.open_charges()))
+        """The store acts on its own: a refund or void (of a web charge refunded in part before, too: another
+        part or the rest), a lost or won dispute."""
         if event.startswith("dispute"):
+            c = data.draw(st.sampled_from(self.open_charges()))
             self.stores.dispute(c.txn, lost=event == "dispute_lost")
         else:
+            c = data.draw(st.sampled_from([c for c in self.stores.refundable() if c.price > 0]))
             self.stores.refund(c.txn, c.price // 3 if event == "partial_refund" else c.price, "requested_by_customer")
+
+    def partly_refunded(self) -> list[Charge]:
+        return [c for c in self.stores.refundable() if c.state == "refunded"]
+
+    @precondition(lambda self: self.partly_refunded())
+    @rule(data=st.data(), rest=st.booleans())
+    def store_refunds_more(self, data: st.DataObject, rest: bool) -> None:
+        """The processor refunds another part of a charge it refunded in part before, or the rest."""
+        c = data.draw(st.sampled_from(self.partly_refunded()))
+        self.stores.refund(c.txn, c.price if rest else c.price // 3, "requested_by_customer")
 
     @rule(store=st.sampled_from([None, "web", "google"]))
     def sync(self, store: str | None) -> None:
@@ -242,6 +254,8 @@ class Simulation(RuleBasedStateMachine):
             f = keys[key]
             if f.kind in SUMMED:
                 assert amount == f.coins, f"{f.kind} {key}: confirmed {f.coins:+,} coins, moved {amount:+,}"
+            if f.kind == "unapplied_refund" and "clawed" in f.detail:  # a refund that grew after its clawback
+                self.expect.checks["refund_grown_clawed"] += 1
         for result in results:
             for a in result.applied:
                 if a["kind"] == "balance_drift":

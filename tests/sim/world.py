@@ -94,12 +94,23 @@ class Stores:
     def open(self) -> list[Charge]:
         return [c for c in self.charges.values() if c.state == "purchased"]
 
+    def refundable(self) -> list[Charge]:
+        """Charges the store can still refund: every open one, and a web charge refunded only in part (the
+        processor's Refunds API takes more refunds of a charge up to its amount; Play refunds whole orders)."""
+        return [c for c in self.charges.values() if self._refundable(c)]
+
+    @staticmethod
+    def _refundable(c: Charge) -> bool:
+        if c.state == "purchased":
+            return True
+        return c.store == "web" and c.state == "refunded" and c.dispute is None and c.refunded_minor < c.price
+
     def refund(self, txn: str, amount: int, reason: str, *, key: str | None = None) -> dict[str, Any]:
         with self.lock:
             if key is not None and key in self.keys:
                 return self.keys[key]
             c = self.charges[txn]
-            if c.state != "purchased" or c.refunded_minor >= c.price:
+            if not self._refundable(c) or c.refunded_minor >= c.price:
                 raise StoreRejected(c.store, "The store rejected the request: already refunded", status=400,
                                     store_code="charge_already_refunded")
             amount = min(amount, c.price - c.refunded_minor)
