@@ -44,8 +44,9 @@ FLOOR = {
         AND l.account_id = p.account_id) FROM store_records sr JOIN purchases p ON p.store = sr.store
         AND p.store_transaction_id = sr.store_transaction_id WHERE sr.state IN ('refunded', 'charged_back')
         AND ((p.status = 'completed' AND NOT EXISTS (SELECT 1 FROM ledger_entries l WHERE l.ref = p.purchase_id
-        AND l.kind = 'refund_clawback')) OR (p.status IN ('refunded', 'revoked', 'charged_back') AND EXISTS (
-        SELECT 1 FROM ledger_entries l WHERE l.ref = p.purchase_id AND l.kind = 'refund_clawback')))""",
+        AND l.kind = 'refund_clawback')) OR (p.status IN ('refunded', 'revoked', 'charged_back') AND (EXISTS (
+        SELECT 1 FROM ledger_entries l WHERE l.ref = p.purchase_id AND l.kind = 'refund_clawback') OR EXISTS (
+        SELECT 1 FROM refunds r WHERE r.purchase_id = p.purchase_id AND r.status = 'succeeded'))))""",
     "balance_drift": """SELECT a.account_id, a.coin_balance, coalesce(s.total, 0) FROM accounts a LEFT JOIN (
         SELECT account_id, sum(amount) AS total FROM ledger_entries WHERE asset = 'coin' GROUP BY account_id) s
         ON s.account_id = a.account_id WHERE a.coin_balance <> coalesce(s.total, 0)""",

@@ -14,7 +14,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlmodel import Session, col
 
 from supportdesk.db.engine import read_session, write_session
-from supportdesk.db.models import Account, IdempotencyKey, LedgerEntry, PricePoint, Purchase, StoreRecord
+from supportdesk.db.models import Account, IdempotencyKey, LedgerEntry, PricePoint, Purchase, Refund, StoreRecord
 from supportdesk.domain.findings import Finding, clawback_coins
 from supportdesk.domain.refunds import TAKEN_BACK as PURCHASE_TAKEN_BACK
 from supportdesk.errors import SupportdeskError
@@ -129,13 +129,16 @@ def unapplied_refunds(session: Session, scope: Scope) -> Iterator[Finding]:
                         col(LedgerEntry.asset) == "coin", col(LedgerEntry.account_id) == Purchase.account_id))
     clawed_any = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id,
                                 col(LedgerEntry.kind) == "refund_clawback")
+    # Taken back by one of our clawbacks, even one of no coins (a first part too small to round to a coin): its
+    # refund row succeeded. A purchase taken back with neither (history imported that way) is not second-guessed.
+    refunded_here = exists().where(col(Refund.purchase_id) == Purchase.purchase_id, col(Refund.status) == "succeeded")
     stmt = _store_scope(
         select(StoreRecord, Purchase, clawbacks.scalar_subquery())
         .join(Purchase, and_(col(Purchase.store) == StoreRecord.store,
                              col(Purchase.store_transaction_id) == StoreRecord.store_transaction_id))
         .where(col(StoreRecord.state).in_(TAKEN_BACK),
                or_(and_(col(Purchase.status) == "completed", ~clawed_any),
-                   and_(col(Purchase.status).in_(PURCHASE_TAKEN_BACK), clawed_any))),
+                   and_(col(Purchase.status).in_(PURCHASE_TAKEN_BACK), or_(clawed_any, refunded_here)))),
         scope,
     )
     for sr, p, clawed in _stream(session, stmt):

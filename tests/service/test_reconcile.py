@@ -510,3 +510,21 @@ def test_a_refund_reported_again_with_the_same_amount_is_no_finding(world):
     assert reconcile(world, scope).findings == []
     _store_refunded(world, "ch_abc123", 32)  # less than before (as a store may round): never a credit back
     assert reconcile(world, scope).findings == []
+
+
+def test_a_first_part_too_small_for_a_coin_is_still_followed_when_the_refund_grows(world):
+    """One cent of 99 refunded: the clawback takes no coin (70 x 1 // 99), so no ledger entry, but its refund row
+    succeeded; when the processor refunds more, the new part is found with nothing clawed and clawed back."""
+    scope = Scope(account_id="acc_0000")
+    _store_refunded(world, "ch_abc123", 1)
+    (tiny,) = reconcile(world, scope).findings
+    assert tiny.coins == 0
+    assert len(reconcile(world, scope, fix=True, ctx=CTX).applied) == 1
+    assert _clawbacks(world, "pur_0001") == []
+    _store_refunded(world, "ch_abc123", 66)
+    (grown,) = reconcile(world, scope).findings
+    assert (grown.coins, grown.detail["clawed"]) == (-46, 0)
+    assert grown.key == "reconcile:unapplied_refund:web:ch_abc123:after:0:refunded:66"
+    assert apply_one(world, grown, CTX)[0] == "applied"
+    assert _clawbacks(world, "pur_0001") == [-46]
+    assert reconcile(world, scope).findings == []
