@@ -23,6 +23,7 @@ from supportdesk.services.credit_checks import duplicate_credits, misdirected_cr
 from supportdesk.services.credit_checks import live as live_credit
 from supportdesk.services.fixes import apply_fix
 from supportdesk.services.ledger import lock_account
+from supportdesk.services.refunds import clawed_select
 from supportdesk.services.scope import Scope, _purchase_scope, _store_scope, _stream, purchase_json
 
 __all__ = ["Scope", "apply_confirmed", "apply_one", "detect", "reconcile", "redetect"]
@@ -124,9 +125,7 @@ def unapplied_refunds(session: Session, scope: Scope) -> Iterator[Finding]:
     """The store took money back and the account still has coins for it: a purchase still `completed` with no
     clawback, or one already taken back whose refund grew at the store afterwards (a web charge or a Play order
     refunded again in part) by more coins than its clawbacks so far took (`detail["clawed"]`)."""
-    clawbacks = (select(func.coalesce(-func.sum(col(LedgerEntry.amount)), 0))
-                 .where(col(LedgerEntry.ref) == Purchase.purchase_id, col(LedgerEntry.kind) == "refund_clawback",
-                        col(LedgerEntry.asset) == "coin", col(LedgerEntry.account_id) == Purchase.account_id))
+    clawbacks = clawed_select(Purchase.purchase_id, Purchase.account_id)
     clawed_any = exists().where(col(LedgerEntry.ref) == Purchase.purchase_id,
                                 col(LedgerEntry.kind) == "refund_clawback")
     # Taken back by one of our clawbacks, even one of no coins (a first part too small to round to a coin): its

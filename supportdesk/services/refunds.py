@@ -284,12 +284,16 @@ def claw_back(session: Session, purchase_id: str, ctx: ActionContext, *, key: st
             "limited": limit_if_in_debt(session, purchase.account_id, ctx, key=key)}
 
 
+def clawed_select(purchase_id: Any, account_id: Any) -> Any:
+    """The coins a purchase's clawbacks have taken from its account so far, as one SELECT: of the given ids, or
+    correlated when given the columns of an outer query (reconcile's `unapplied_refund`)."""
+    return select(func.coalesce(-func.sum(col(LedgerEntry.amount)), 0)).where(
+        col(LedgerEntry.ref) == purchase_id, col(LedgerEntry.kind) == "refund_clawback",
+        col(LedgerEntry.asset) == "coin", col(LedgerEntry.account_id) == account_id)
+
+
 def clawed_coins(session: Session, purchase: Purchase) -> int:
-    """The coins the purchase's clawbacks have taken from its account so far."""
-    total = session.execute(select(func.coalesce(func.sum(col(LedgerEntry.amount)), 0)).where(
-        col(LedgerEntry.ref) == purchase.purchase_id, col(LedgerEntry.kind) == "refund_clawback",
-        col(LedgerEntry.asset) == "coin", col(LedgerEntry.account_id) == purchase.account_id)).scalar_one()
-    return -int(total)
+    return int(session.execute(clawed_select(purchase.purchase_id, purchase.account_id)).scalar_one())
 
 
 def claw_back_more(session: Session, purchase_id: str, ctx: ActionContext, *, key: str, coins: int, clawed: int,
